@@ -1,0 +1,30 @@
+"""ASGI entry point: HTTP goes to Django, WebSockets to the chat consumer behind the Origin check.
+
+    daphne -b 127.0.0.1 -p 8000 backchannel.asgi:application
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backchannel.settings")
+# Set up Django (apps, models) before anything below imports a model.
+django_http_application = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import OriginValidator  # noqa: E402
+
+from chat.checks import fail_on_serious_problems  # noqa: E402
+from chat.conf import conf  # noqa: E402
+from chat.routing import websocket_urlpatterns  # noqa: E402
+
+# A misconfiguration stops the server here, with the check's message, before it takes traffic.
+fail_on_serious_problems()
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_http_application,
+        # Not AllowedHostsOriginValidator: the site is on another origin than the backend.
+        "websocket": OriginValidator(URLRouter(websocket_urlpatterns), conf.ALLOWED_ORIGINS),
+    }
+)

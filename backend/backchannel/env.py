@@ -1,0 +1,90 @@
+"""Read settings from environment variables, failing at start-up with the variable's name.
+
+Every parse error raises ``ImproperlyConfigured`` naming the variable and what it expects, so a
+typo in a PaaS dashboard stops the process with a sentence instead of a traceback later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+class Env:
+    """Typed access to one environment mapping (``os.environ`` unless a test passes its own)."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self._environ.get(name)
+        return default if value is None else value.strip()
+
+    def required_text(self, name: str, why: str) -> str:
+        value = self.text(name)
+        if not value:
+            raise ImproperlyConfigured(f"{name} must be set: {why}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self._environ.get(name)
+        if raw is None:
+            return default
+        word = raw.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
+
+    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+        raw = self._environ.get(name)
+        if raw is None or not raw.strip():
+            return default
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
+        if value < minimum:
+            raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+        return value
+
+    def items(self, name: str, default: list[str]) -> list[str]:
+        """A comma-separated list; blank items are dropped."""
+        raw = self._environ.get(name)
+        if raw is None:
+            return list(default)
+        return [item.strip() for item in raw.split(",") if item.strip()]
+
+    def origins(self, name: str, default: list[str]) -> list[str]:
+        """A comma-separated list of web origins, each exactly ``scheme://host[:port]``."""
+        origins = self.items(name, default)
+        for origin in origins:
+            problem = origin_problem(origin)
+            if problem:
+                raise ImproperlyConfigured(f"{name}: {origin!r} {problem}")
+        return origins
+
+
+def origin_problem(origin: str) -> str | None:
+    """Why ``origin`` is not a plain ``scheme://host[:port]`` web origin, or None when it is."""
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return "has a malformed port"
+    if parts.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parts.hostname:
+        return "has no host name"
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        return "must be scheme://host[:port] only (no path, no trailing slash, no query, no user)"
+    if origin != origin.lower():
+        return "must be lower case, as browsers send it"
+    return None

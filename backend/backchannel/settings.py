@@ -1,0 +1,151 @@
+"""Django settings for the Backchannel backend, read from environment variables.
+
+Every variable is listed in the README's configuration table. A malformed value stops the
+process at start-up with a message naming the variable (see ``env.py``); a combination that is
+wrong (for example an ``http://`` site origin in production) is caught by the system checks in
+``chat/checks.py``, which ``asgi.py`` runs before it serves anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from backchannel.env import Env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Env()
+
+# A development key, accepted only with DEBUG on, so `make run` works on a fresh machine.
+_DEVELOPMENT_SECRET_KEY = "development-only-not-secret-backchannel-0123456789abcdefghijkl"
+
+DEBUG = env.boolean("DEBUG", False)
+if DEBUG:
+    SECRET_KEY = env.text("SECRET_KEY") or _DEVELOPMENT_SECRET_KEY
+else:
+    SECRET_KEY = env.required_text(
+        "SECRET_KEY",
+        "a long random string; make one with "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`",
+    )
+ALLOWED_HOSTS = env.items("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "daphne",  # first: its runserver serves the ASGI app (WebSockets included)
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "channels",
+    "chat",
+]
+
+MIDDLEWARE = [
+    # First: platform health checkers send internal IPs as Host and plain http.
+    "chat.middleware.HealthCheckMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "backchannel.urls"
+ASGI_APPLICATION = "backchannel.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# conn_max_age stays 0: under ASGI each sync_to_async call may land on another thread, and
+# persistent connections would be held per thread without a request cycle to close them.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env.text("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=0,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Channel layer: in-memory for one process; Redis (several hosts shard the layer) to run many.
+REDIS_URLS = env.items("REDIS_URL", [])
+if REDIS_URLS:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8 defaults socket_timeout to 5 s, which kills the layer's blocking
+                # receive and closes every socket idle for that long: wait without a timeout.
+                "hosts": [{"address": url, "socket_timeout": None} for url in REDIS_URLS],
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Backchannel (read through chat.conf) -------------------------------------------------
+# One allow-list of site origins feeds both the WebSocket Origin check and CORS.
+BACKCHANNEL_ALLOWED_ORIGINS = env.origins(
+    "ALLOWED_ORIGINS", ["http://localhost:1313", "http://127.0.0.1:1313"]
+)
+BACKCHANNEL_MAX_TEXT_CHARS = env.integer("MAX_TEXT_CHARS", 2000, minimum=1)
+BACKCHANNEL_MAX_FRAME_BYTES = env.integer("MAX_FRAME_BYTES", 32 * 1024, minimum=256)
+BACKCHANNEL_MAX_ROOMS_PER_SOCKET = env.integer("MAX_ROOMS_PER_SOCKET", 10, minimum=1)
+BACKCHANNEL_HISTORY_LIMIT = env.integer("HISTORY_LIMIT", 50, minimum=0)
+
+CORS_ALLOWED_ORIGINS = BACKCHANNEL_ALLOWED_ORIGINS
+CORS_URLS_REGEX = r"^/api/.*$"  # CORS for the JSON API only; the admin stays same-origin
+CORS_ALLOW_CREDENTIALS = False  # no cookies cross origins: identity travels in tokens
+
+# --- Production hardening (everything here is what `manage.py check --deploy` asks for) ----
+if not DEBUG:
+    # PaaS routers terminate TLS and say so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # The header alone enrols nothing; a domain joins the preload list only when submitted.
+    SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    CSRF_TRUSTED_ORIGINS = env.origins("CSRF_TRUSTED_ORIGINS", [])
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
+}

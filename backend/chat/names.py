@@ -1,0 +1,19 @@
+"""Display names: what a visitor is shown as. Mirrored by ``isValidDisplayName`` in rooms.js."""
+
+from __future__ import annotations
+
+import unicodedata
+
+DISPLAY_NAME_MAX_CHARS = 32
+
+
+def display_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be shown as an author, or None when it can."""
+    if not name or name != name.strip():
+        return "a name must not be empty or start or end with white space"
+    if len(name) > DISPLAY_NAME_MAX_CHARS:
+        return f"a name has at most {DISPLAY_NAME_MAX_CHARS} characters"
+    # Category C* covers control, format (zero-width, bidi overrides), unassigned and private use.
+    if any(unicodedata.category(char).startswith("C") for char in name):
+        return "a name must not contain control or invisible characters"
+    return None

@@ -1,0 +1,226 @@
+"""The wire protocol, written down once: event types, validation and encoding.
+
+Pure functions, no I/O, no Django: the consumer calls ``parse_client_event`` on every inbound
+frame and ``encode_event`` on every outbound one. ``protocol.js`` in the theme mirrors this file,
+and ARCHITECTURE.md documents it; change the three together.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal, TypedDict
+
+from chat.names import display_name_problem
+from chat.rooms import is_valid_room_name
+
+PROTOCOL_VERSION = 1
+CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ErrorCode(StrEnum):
+    BINARY_FRAME = "binary_frame"
+    FRAME_TOO_LARGE = "frame_too_large"
+    BAD_JSON = "bad_json"
+    BAD_EVENT = "bad_event"
+    UNKNOWN_TYPE = "unknown_type"
+    BAD_FIELD = "bad_field"
+    INVALID_ROOM = "invalid_room"
+    INVALID_NAME = "invalid_name"
+    TEXT_EMPTY = "text_empty"
+    TEXT_TOO_LONG = "text_too_long"
+    NOT_JOINED = "not_joined"
+    TOO_MANY_ROOMS = "too_many_rooms"
+    SERVER_ERROR = "server_error"
+
+
+class ProtocolError(Exception):
+    """A frame the server refuses; it becomes an ``error`` event and the socket stays open."""
+
+    def __init__(self, code: ErrorCode, message: str, room: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.room = room
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_text_chars: int
+    max_frame_bytes: int
+
+
+# --- Client → server ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Join:
+    room: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Leave:
+    room: str
+
+
+@dataclass(frozen=True)
+class Send:
+    room: str
+    text: str
+    client_id: str | None
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+ClientEvent = Join | Leave | Send | Ping
+
+
+def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: Limits) -> ClientEvent:
+    """Validate one inbound frame and return its typed event, or raise ``ProtocolError``."""
+    if text_data is None:
+        raise ProtocolError(ErrorCode.BINARY_FRAME, "binary frames are not supported; send JSON text")
+    # Measured in UTF-8 bytes, as on the wire, and before json.loads spends any work on it.
+    if len(text_data) > limits.max_frame_bytes or len(text_data.encode()) > limits.max_frame_bytes:
+        raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, f"frames are limited to {limits.max_frame_bytes} bytes")
+    try:
+        payload = json.loads(text_data)
+    except ValueError:
+        raise ProtocolError(ErrorCode.BAD_JSON, "the frame is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise ProtocolError(ErrorCode.BAD_EVENT, "an event must be a JSON object")
+    event_type = payload.get("type")
+    if not isinstance(event_type, str):
+        raise ProtocolError(ErrorCode.BAD_EVENT, "an event must have a string 'type'")
+
+    match event_type:
+        case "join":
+            room = _room_field(payload)
+            name = _str_field(payload, "name")
+            problem = display_name_problem(name)
+            if problem:
+                raise ProtocolError(ErrorCode.INVALID_NAME, problem, room)
+            return Join(room=room, name=name)
+        case "leave":
+            return Leave(room=_room_field(payload))
+        case "send":
+            room = _room_field(payload)
+            text = _str_field(payload, "text")
+            if not text.strip():
+                raise ProtocolError(ErrorCode.TEXT_EMPTY, "a message needs some text", room)
+            if len(text) > limits.max_text_chars:
+                raise ProtocolError(
+                    ErrorCode.TEXT_TOO_LONG, f"a message has at most {limits.max_text_chars} characters", room
+                )
+            client_id = payload.get("client_id")
+            if client_id is not None and not (
+                isinstance(client_id, str) and CLIENT_ID_PATTERN.fullmatch(client_id)
+            ):
+                raise ProtocolError(ErrorCode.BAD_FIELD, "'client_id' must be 1-64 of A-Z a-z 0-9 _ -", room)
+            return Send(room=room, text=text, client_id=client_id)
+        case "ping":
+            return Ping()
+        case _:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown event type {event_type[:40]!r}")
+
+
+def _str_field(payload: dict[str, Any], field: str) -> str:
+    value = payload.get(field)
+    if not isinstance(value, str):
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"'{field}' must be a string")
+    return value
+
+
+def _room_field(payload: dict[str, Any]) -> str:
+    room = _str_field(payload, "room")
+    if not is_valid_room_name(room):
+        raise ProtocolError(
+            ErrorCode.INVALID_ROOM,
+            "a room name is 1-40 of a-z 0-9 and '-', starting and ending with a letter or digit",
+        )
+    return room
+
+
+# --- Server → client ----------------------------------------------------------------------
+
+
+class ReadyEvent(TypedDict):
+    type: Literal["ready"]
+    protocol: int
+    max_text_chars: int
+    max_rooms: int
+
+
+class MessageEvent(TypedDict):
+    type: Literal["message"]
+    room: str
+    seq: int
+    author: str
+    text: str
+    sent_at: str
+    client_id: str | None
+
+
+class JoinedEvent(TypedDict):
+    type: Literal["joined"]
+    room: str
+    name: str
+    history: list[MessageEvent]
+
+
+class LeftEvent(TypedDict):
+    type: Literal["left"]
+    room: str
+
+
+class PongEvent(TypedDict):
+    type: Literal["pong"]
+
+
+class ErrorEvent(TypedDict, total=False):
+    type: Literal["error"]
+    code: str
+    message: str
+    room: str
+
+
+ServerEvent = ReadyEvent | MessageEvent | JoinedEvent | LeftEvent | PongEvent | ErrorEvent
+
+
+def ready_event(*, max_text_chars: int, max_rooms: int) -> ReadyEvent:
+    return {"type": "ready", "protocol": PROTOCOL_VERSION, "max_text_chars": max_text_chars, "max_rooms": max_rooms}
+
+
+def message_event(*, room: str, seq: int, author: str, text: str, sent_at: datetime, client_id: str | None) -> MessageEvent:
+    return {
+        "type": "message",
+        "room": room,
+        "seq": seq,
+        "author": author,
+        "text": text,
+        "sent_at": format_timestamp(sent_at),
+        "client_id": client_id,
+    }
+
+
+def error_event(error: ProtocolError) -> ErrorEvent:
+    event: ErrorEvent = {"type": "error", "code": str(error.code), "message": error.message}
+    if error.room is not None:
+        event["room"] = error.room
+    return event
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a Z, which every browser's Date parses."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def encode_event(event: ServerEvent) -> str:
+    # ensure_ascii=False: frames stay UTF-8 text, a third the size of \u escapes for non-Latin text.
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
