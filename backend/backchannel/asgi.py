@@ -12,10 +12,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backchannel.settings")
 django_http_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import OriginValidator  # noqa: E402
 
 from chat.checks import fail_on_serious_problems  # noqa: E402
 from chat.conf import conf  # noqa: E402
+from chat.origins import SiteOriginValidator  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
 # A misconfiguration stops the server here, with the check's message, before it takes traffic.
@@ -24,7 +24,7 @@ fail_on_serious_problems()
 application = ProtocolTypeRouter(
     {
         "http": django_http_application,
-        # Not AllowedHostsOriginValidator: the site is on another origin than the backend.
-        "websocket": OriginValidator(URLRouter(websocket_urlpatterns), conf.ALLOWED_ORIGINS),
+        # Checked against the site's origins, not ALLOWED_HOSTS: the site is on another origin.
+        "websocket": SiteOriginValidator(URLRouter(websocket_urlpatterns), conf.ALLOWED_ORIGINS),
     }
 )

@@ -85,6 +85,8 @@ def origin_problem(origin: str) -> str | None:
         return "has no host name"
     if parts.path or parts.query or parts.fragment or parts.username or parts.password:
         return "must be scheme://host[:port] only (no path, no trailing slash, no query, no user)"
+    if (parts.scheme, parts.port) in (("http", 80), ("https", 443)):
+        return "names its scheme's default port; browsers omit it, so drop it"
     if origin != origin.lower():
         return "must be lower case, as browsers send it"
     return None

@@ -1,0 +1,16 @@
+"""Test-wide set-up: a known environment for the backend settings.
+
+DJANGO_SETTINGS_MODULE is set here, not in pytest.ini, so that pytest-django configures Django
+after this module has set the environment the settings read (its documented late set-up).
+"""
+
+import os
+
+# The suite runs the production code path (DEBUG off) with a throwaway key; a developer's own
+# REDIS_URL / DATABASE_URL must not leak into tests that expect the embedded defaults.
+os.environ["DJANGO_SETTINGS_MODULE"] = "backchannel.settings"
+os.environ["SECRET_KEY"] = "test-only-secret-key-" + "x" * 40
+os.environ.pop("DEBUG", None)
+os.environ.pop("REDIS_URL", None)
+os.environ.pop("DATABASE_URL", None)
+os.environ.pop("ALLOWED_ORIGINS", None)
