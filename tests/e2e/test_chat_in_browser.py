@@ -1,0 +1,101 @@
+"""Visitors chatting in real browsers through the real backend."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+# What a hostile visitor might send: markup, a script tag and an event-handler payload.
+HOSTILE_TEXT = '<b>bold</b><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+
+def enter_room_as(page: Page, name: str) -> None:
+    name_form = page.locator("form.bc-name")
+    expect(name_form).to_be_visible()
+    name_form.locator("input[name=name]").fill(name)
+    name_form.locator("input[name=name]").press("Enter")
+    expect(page.locator("form.bc-composer")).to_be_visible()
+    expect(page.locator(".bc-status")).to_have_attribute("data-state", "connected")
+
+
+def send(page: Page, text: str) -> None:
+    composer = page.locator("form.bc-composer textarea[name=text]")
+    composer.fill(text)
+    composer.press("Enter")
+
+
+def message_texts(page: Page):
+    return page.locator(".bc-messages .bc-message .bc-message__text")
+
+
+def test_two_visitors_chat_in_one_room_and_another_room_sees_nothing(live_system, new_page):
+    ann = new_page(live_system.room_url("e2e-lobby"))
+    bob = new_page(live_system.room_url("e2e-lobby"))
+    eve = new_page(live_system.room_url("e2e-elsewhere"))
+    for page, name in ((ann, "Ann"), (bob, "Bob"), (eve, "Eve")):
+        enter_room_as(page, name)
+
+    send(ann, "Hello from Ann")
+    for page in (ann, bob):
+        expect(message_texts(page)).to_have_text(["Hello from Ann"], timeout=5_000)
+        expect(page.locator(".bc-messages .bc-message__author").first).to_have_text("Ann")
+
+    send(bob, "Hi Ann, Bob here")
+    expect(message_texts(ann)).to_have_text(["Hello from Ann", "Hi Ann, Bob here"], timeout=5_000)
+
+    # The other room got nothing, not even after a moment.
+    eve.wait_for_timeout(500)
+    expect(message_texts(eve)).to_have_count(0)
+    for page in (ann, bob, eve):
+        assert page.console_errors == []
+
+
+def test_markup_in_a_message_is_shown_as_text_and_runs_nothing(live_system, new_page):
+    ann = new_page(live_system.room_url("e2e-hostile"))
+    bob = new_page(live_system.room_url("e2e-hostile"))
+    enter_room_as(ann, "Ann")
+    enter_room_as(bob, "Bob")
+
+    send(ann, HOSTILE_TEXT)
+    for page in (ann, bob):
+        expect(message_texts(page)).to_have_text([HOSTILE_TEXT], timeout=5_000)
+        messages = page.locator(".bc-messages")
+        assert messages.locator("b, script, img").count() == 0
+        page.wait_for_timeout(200)  # time for an injected onerror to fire, if it could
+        assert page.evaluate("window.__pwned") is None
+
+
+def test_history_is_shown_to_a_visitor_who_arrives_later(live_system, new_page):
+    ann = new_page(live_system.room_url("e2e-history"))
+    enter_room_as(ann, "Ann")
+    send(ann, "first")
+    send(ann, "second")
+    expect(message_texts(ann)).to_have_text(["first", "second"])
+
+    late = new_page(live_system.room_url("e2e-history"))
+    enter_room_as(late, "Late")
+    expect(message_texts(late)).to_have_text(["first", "second"])
+
+
+def test_landing_page_lists_rooms_and_enters_any_room(live_system, new_page):
+    page = new_page(live_system.site_url)
+    for room in ("lobby", "help", "random"):
+        expect(page.locator(f"a[href*='name={room}']").first).to_be_visible()
+
+    form = page.locator("form").filter(has=page.locator("input[name=name]")).first
+    form.locator("input[name=name]").fill("  Book-Club ")
+    form.locator("input[name=name]").press("Enter")
+    expect(page).to_have_url(re.compile(r"/room/\?name=book-club$"))
+    enter_room_as(page, "Reader")
+    send(page, "anyone here?")
+    expect(message_texts(page)).to_have_text(["anyone here?"])
+
+
+def test_an_invalid_room_in_the_url_is_explained(live_system, new_page):
+    page = new_page(live_system.room_url("Not%20a%20room!"))
+    expect(page.locator(".bc-chat__problem")).to_be_visible()
+    expect(page.locator("form.bc-composer")).to_be_hidden()
