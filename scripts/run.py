@@ -26,7 +26,7 @@ from scripts.processes import (  # noqa: E402
     start_daphne,
     stop_process,
 )
-from scripts.site import build_site  # noqa: E402
+from scripts.site import SiteBuildError, build_site  # noqa: E402
 
 
 def main() -> int:
@@ -47,9 +47,9 @@ def main() -> int:
 
     try:
         migrate(env)
-        build_site(backend_url=f"ws://localhost:{backend_port}", destination=public_dir, base_url=site_url)
+        build_site(f"ws://localhost:{backend_port}", public_dir, site_url)
         daphne = start_daphne(port=backend_port, env=env, log_path=log_path)
-    except ServerFailed as error:
+    except (ServerFailed, SiteBuildError) as error:
         progress(f"could not start: {error}")
         progress("Is another program using the port? Pick others: make run SITE_PORT=1414 BACKEND_PORT=8100")
         return 1

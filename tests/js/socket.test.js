@@ -1,0 +1,246 @@
+import assert from "node:assert/strict";
+import { beforeEach, describe, it } from "node:test";
+
+import { ProtocolError } from "../../themes/backchannel/assets/backchannel/js/protocol.js";
+import {
+  ConnectionState,
+  NotConnectedError,
+  PING_INTERVAL_MS,
+  RECONNECT_BASE_DELAY_MS,
+  RECONNECT_MAX_DELAY_MS,
+  computeReconnectDelayMs,
+  createChatSocket,
+} from "../../themes/backchannel/assets/backchannel/js/socket.js";
+import { FakeWebSocket, createFakeTimers } from "./support.js";
+
+const URL = "ws://127.0.0.1:8000/ws/";
+// Just under 1: full jitter then gives (almost) the whole backoff ceiling.
+const ALMOST_ONE = 0.999_999;
+const READY = { type: "ready", protocol: 1, max_text_chars: 10, max_rooms: 5 };
+
+function openSocket({ random = () => ALMOST_ONE } = {}) {
+  const timers = createFakeTimers();
+  const events = [];
+  const states = [];
+  const decodeErrors = [];
+  const socket = createChatSocket({
+    url: URL,
+    WebSocket: FakeWebSocket,
+    onEvent: (event) => events.push(event),
+    onStateChange: (state, { reconnectDelayMs }) => states.push([state, reconnectDelayMs]),
+    onDecodeError: (error) => decodeErrors.push(error),
+    setTimeout: timers.setTimeout,
+    clearTimeout: timers.clearTimeout,
+    random,
+  });
+  return { socket, timers, events, states, decodeErrors };
+}
+
+/** Drops the current connection, lets the backoff run out and fails the next attempt too. */
+function failAttempts(timers, count) {
+  const delays = [];
+  for (let attempt = 0; attempt < count; attempt += 1) {
+    FakeWebSocket.latest.connectionDrops();
+    delays.push(timers.pendingDelaysMs().at(-1));
+    timers.advance(RECONNECT_MAX_DELAY_MS);
+  }
+  return delays;
+}
+
+beforeEach(() => FakeWebSocket.reset());
+
+describe("computeReconnectDelayMs", () => {
+  it("doubles the ceiling per failure from 0.5 s and caps it at 20 s", () => {
+    const ceilings = [0, 1, 2, 3, 4, 5, 6, 7, 100].map((failures) =>
+      computeReconnectDelayMs(failures, () => 1),
+    );
+    assert.deepEqual(ceilings, [500, 1000, 2000, 4000, 8000, 16_000, 20_000, 20_000, 20_000]);
+    assert.equal(RECONNECT_BASE_DELAY_MS, 500);
+    assert.equal(RECONNECT_MAX_DELAY_MS, 20_000);
+  });
+
+  it("draws uniformly below the ceiling (full jitter)", () => {
+    assert.equal(computeReconnectDelayMs(3, () => 0), 0);
+    assert.equal(computeReconnectDelayMs(3, () => 0.5), 2000);
+  });
+});
+
+describe("createChatSocket", () => {
+  it("connects at once and reports connecting, then connected", () => {
+    const { socket, states } = openSocket();
+    assert.equal(FakeWebSocket.instances.length, 1);
+    assert.equal(FakeWebSocket.latest.url, URL);
+    assert.equal(socket.state, ConnectionState.CONNECTING);
+    FakeWebSocket.latest.serverOpens();
+    assert.equal(socket.state, ConnectionState.CONNECTED);
+    assert.deepEqual(states, [
+      ["connecting", null],
+      ["connected", null],
+    ]);
+  });
+
+  it("passes decoded server events on and drops malformed frames", () => {
+    const { events, decodeErrors } = openSocket();
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends({ ...READY, unknown_field: true });
+    ws.serverSendsRaw("not json");
+    ws.serverSends({ type: "mystery" });
+    assert.deepEqual(events, [READY]);
+    assert.deepEqual(
+      decodeErrors.map((error) => error.code),
+      ["bad_json", "unknown_type"],
+    );
+  });
+
+  it("encodes what it sends", () => {
+    const { socket } = openSocket();
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    socket.send({ type: "join", room: "lobby", name: " Alice ", ignored: 1 });
+    assert.deepEqual(ws.sent.map((frame) => JSON.parse(frame)), [
+      { type: "join", room: "lobby", name: "Alice" },
+    ]);
+  });
+
+  it("refuses an invalid event without sending anything", () => {
+    const { socket } = openSocket();
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    assert.throws(() => socket.send({ type: "join", room: "Bad Room", name: "a" }), ProtocolError);
+    assert.deepEqual(ws.sent, []);
+  });
+
+  it("applies the server's max_text_chars from ready", () => {
+    const { socket } = openSocket();
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends(READY);
+    socket.send({ type: "send", room: "lobby", text: "x".repeat(10) });
+    assert.throws(() => socket.send({ type: "send", room: "lobby", text: "x".repeat(11) }), {
+      code: "text_too_long",
+    });
+    assert.equal(ws.sent.length, 1);
+  });
+
+  it("refuses to send while not connected", () => {
+    const { socket } = openSocket();
+    assert.throws(() => socket.send({ type: "ping" }), NotConnectedError);
+    assert.deepEqual(FakeWebSocket.latest.sent, []);
+  });
+
+  it("pings while connected", () => {
+    const { timers } = openSocket();
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    timers.advance(PING_INTERVAL_MS * 2);
+    assert.deepEqual(ws.sent, ['{"type":"ping"}', '{"type":"ping"}']);
+  });
+
+  it("reconnects after an unexpected close, with a growing backoff", () => {
+    const { socket, timers, states } = openSocket();
+    FakeWebSocket.latest.serverOpens();
+
+    FakeWebSocket.latest.connectionDrops();
+    assert.equal(socket.state, ConnectionState.RECONNECTING);
+    assert.equal(socket.reconnectDelayMs, 499);
+    assert.deepEqual(states.at(-1), ["reconnecting", 499]);
+    assert.deepEqual(timers.pendingDelaysMs(), [499]);
+
+    timers.advance(498);
+    assert.equal(FakeWebSocket.instances.length, 1, "waits for the backoff");
+    timers.advance(1);
+    assert.equal(FakeWebSocket.instances.length, 2);
+    assert.equal(FakeWebSocket.latest.url, URL);
+    assert.equal(socket.state, ConnectionState.CONNECTING);
+
+    // Attempts that fail before opening: the ceiling doubles each time, up to 20 s.
+    const delays = failAttempts(timers, 8);
+    assert.deepEqual(delays, [999, 1999, 3999, 7999, 15_999, 19_999, 19_999, 19_999]);
+  });
+
+  it("resets the backoff after a successful open", () => {
+    const { socket, timers } = openSocket();
+    failAttempts(timers, 4);
+    FakeWebSocket.latest.serverOpens();
+    assert.equal(socket.state, ConnectionState.CONNECTED);
+    FakeWebSocket.latest.connectionDrops();
+    assert.equal(socket.reconnectDelayMs, 499);
+  });
+
+  it("does not reconnect after close(), not even on a late close event", () => {
+    const { socket, timers, states } = openSocket();
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    socket.close();
+    assert.equal(ws.closeCode, 1000);
+    assert.equal(socket.state, ConnectionState.OFFLINE);
+    assert.deepEqual(states.at(-1), ["offline", null]);
+    ws.connectionDrops();
+    timers.advance(60_000);
+    assert.equal(FakeWebSocket.instances.length, 1);
+    assert.deepEqual(timers.pendingDelaysMs(), []);
+    assert.equal(socket.state, ConnectionState.OFFLINE);
+  });
+
+  it("close() during the backoff cancels the pending reconnect", () => {
+    const { socket, timers } = openSocket();
+    FakeWebSocket.latest.connectionDrops();
+    socket.close();
+    timers.advance(60_000);
+    assert.equal(FakeWebSocket.instances.length, 1);
+    assert.equal(socket.state, ConnectionState.OFFLINE);
+  });
+
+  it("retryNow() skips the rest of the backoff, and does nothing otherwise", () => {
+    const { socket, timers } = openSocket();
+    FakeWebSocket.latest.serverOpens();
+    socket.retryNow();
+    assert.equal(FakeWebSocket.instances.length, 1, "no-op while connected");
+
+    FakeWebSocket.latest.connectionDrops();
+    socket.retryNow();
+    assert.equal(FakeWebSocket.instances.length, 2);
+    assert.equal(socket.state, ConnectionState.CONNECTING);
+    assert.deepEqual(timers.pendingDelaysMs(), [], "the backoff timer was cancelled");
+
+    socket.close();
+    socket.retryNow();
+    assert.equal(FakeWebSocket.instances.length, 2, "no-op after close()");
+  });
+
+  it("ignores events from a replaced socket", () => {
+    const { socket, events } = openSocket();
+    const first = FakeWebSocket.latest;
+    first.connectionDrops();
+    socket.retryNow();
+    first.serverSends(READY);
+    first.serverOpens();
+    assert.deepEqual(events, []);
+    assert.equal(socket.state, ConnectionState.CONNECTING);
+  });
+
+  it("goes offline for good when the URL cannot be opened", () => {
+    class ThrowingWebSocket {
+      constructor() {
+        throw new SyntaxError("bad URL");
+      }
+    }
+    const timers = createFakeTimers();
+    const originalConsoleError = console.error;
+    console.error = () => {};
+    try {
+      const socket = createChatSocket({
+        url: "nope",
+        WebSocket: ThrowingWebSocket,
+        onEvent: () => {},
+        setTimeout: timers.setTimeout,
+        clearTimeout: timers.clearTimeout,
+      });
+      assert.equal(socket.state, ConnectionState.OFFLINE);
+      assert.deepEqual(timers.pendingDelaysMs(), []);
+    } finally {
+      console.error = originalConsoleError;
+    }
+  });
+});

