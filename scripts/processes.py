@@ -181,6 +181,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def serve_directory(directory: Path, *, port: int, quiet: bool = True) -> http.server.ThreadingHTTPServer:
     """Serve ``directory`` over HTTP on 127.0.0.1:port from a daemon thread (like a static host)."""
     handler_class = _QuietHandler if quiet else http.server.SimpleHTTPRequestHandler
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(handler_class, directory=str(directory)))
+    handler = functools.partial(handler_class, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, name=f"static-{port}", daemon=True).start()
     return server

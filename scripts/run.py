@@ -69,6 +69,9 @@ def main() -> int:
         flush=True,
     )
     try:
+        # Ctrl-C and a plain `kill` both stop cleanly, even when started from a shell that
+        # ignores SIGINT for background jobs.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         daphne.wait()
         progress(f"the backend stopped by itself (status {daphne.returncode}); see {log_path}")

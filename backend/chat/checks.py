@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from backchannel.env import origin_problem
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from backchannel.env import origin_problem
 from chat.conf import conf
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -43,7 +43,7 @@ def check_allowed_origins(app_configs=None, **kwargs) -> list[checks.CheckMessag
                     id="backchannel.E002",
                 )
             )
-        elif not settings.DEBUG and urlsplit(origin).scheme == "http" and urlsplit(origin).hostname not in LOOPBACK_HOSTS:
+        elif not settings.DEBUG and is_remote_plain_http(origin):
             problems.append(
                 checks.Error(
                     f"BACKCHANNEL_ALLOWED_ORIGINS: {origin!r} is plain http with DEBUG off.",
@@ -52,6 +52,11 @@ def check_allowed_origins(app_configs=None, **kwargs) -> list[checks.CheckMessag
                 )
             )
     return problems
+
+
+def is_remote_plain_http(origin: str) -> bool:
+    parts = urlsplit(origin)
+    return parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS
 
 
 @checks.register()

@@ -14,10 +14,10 @@ from chat.conf import conf
 from chat.events import message_event_for
 from chat.protocol import (
     ErrorCode,
-    MessageEvent,
     Join,
     Leave,
     Limits,
+    MessageEvent,
     Ping,
     ProtocolError,
     Send,

@@ -197,7 +197,9 @@ def ready_event(*, max_text_chars: int, max_rooms: int) -> ReadyEvent:
     return {"type": "ready", "protocol": PROTOCOL_VERSION, "max_text_chars": max_text_chars, "max_rooms": max_rooms}
 
 
-def message_event(*, room: str, seq: int, author: str, text: str, sent_at: datetime, client_id: str | None) -> MessageEvent:
+def message_event(
+    *, room: str, seq: int, author: str, text: str, sent_at: datetime, client_id: str | None
+) -> MessageEvent:
     return {
         "type": "message",
         "room": room,

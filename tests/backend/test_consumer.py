@@ -7,9 +7,8 @@ import json
 from contextlib import asynccontextmanager
 
 import pytest
-from channels.testing import WebsocketCommunicator
-
 from backchannel.asgi import application
+from channels.testing import WebsocketCommunicator
 from chat.models import Message
 
 SITE_ORIGIN = b"http://localhost:1313"

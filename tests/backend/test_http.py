@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from chat import services
 
 SITE_ORIGIN = "http://localhost:1313"

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from chat.names import display_name_problem
 from chat.protocol import (
     ErrorCode,

@@ -48,7 +48,8 @@ class Page:
         return [
             element
             for element in self.elements
-            if element.tag == tag and all(element.attrs.get(name.replace("_", "-")) == value for name, value in attrs.items())
+            if element.tag == tag
+            and all(element.attrs.get(name.replace("_", "-")) == value for name, value in attrs.items())
         ]
 
     def with_class(self, class_name: str) -> list[Element]:
@@ -275,7 +276,9 @@ def test_the_csp_comes_before_anything_it_governs(pages: dict[str, Page]) -> Non
     for name, page in pages.items():
         tags = [e.tag for e in page.elements]
         first_meta_csp = next(
-            i for i, e in enumerate(page.elements) if (e.attrs.get("http-equiv") or "").lower() == "content-security-policy"
+            i
+            for i, e in enumerate(page.elements)
+            if (e.attrs.get("http-equiv") or "").lower() == "content-security-policy"
         )
         assert first_meta_csp < tags.index("link") and first_meta_csp < tags.index("script"), name
 
@@ -284,7 +287,9 @@ def test_the_ui_strings_come_from_i18n(landing: Page, room_page: Page) -> None:
     strings = read_strings("en")
     for key in ("rooms_heading", "enter_room_heading", "enter_room_label", "enter_room_submit", "skip_to_content"):
         assert strings[key] in landing.text, key
-    for key in ("chat_name_label", "chat_name_submit", "chat_send", "chat_change_name", "chat_noscript", "back_to_rooms"):
+    room_page_keys = ("chat_name_label", "chat_name_submit", "chat_send", "chat_change_name", "chat_noscript",
+                      "back_to_rooms")
+    for key in room_page_keys:
         assert strings[key] in room_page.text, key
     assert room_page.find_all("textarea", name="text")[0].attrs["placeholder"] == strings["chat_message_placeholder"]
 
