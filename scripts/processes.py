@@ -185,3 +185,36 @@ def serve_directory(directory: Path, *, port: int, quiet: bool = True) -> http.s
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, name=f"static-{port}", daemon=True).start()
     return server
+
+
+def kill_process(process: subprocess.Popen, *, what: str, timeout_secs: float = STOP_TIMEOUT_SECS) -> None:
+    """SIGKILL the process we started (by its pid) and reap it: a crash, as the chaos tests need it.
+
+    Unlike ``stop_process`` nothing gets a chance to clean up; the kernel closes the process's
+    sockets (its peers see a reset or an EOF) and frees its listening port at once.
+    """
+    if process.poll() is not None:
+        return
+    progress(f"killing {what} (pid {process.pid}) with SIGKILL")
+    process.kill()
+    try:
+        process.wait(timeout=timeout_secs)
+    except subprocess.TimeoutExpired as error:
+        raise ServerFailed(f"{what} (pid {process.pid}) did not exit {timeout_secs:.0f} s after SIGKILL") from error
+
+
+def port_is_free(port: int) -> bool:
+    """True when a server could bind 127.0.0.1:port right now (SO_REUSEADDR, as daphne and redis bind)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_port_free(port: int, *, what: str, timeout_secs: float = 10) -> None:
+    """Wait until 127.0.0.1:port can be bound again, e.g. before restarting a killed server on it."""
+    wait_until(lambda: port_is_free(port), what=f"port {port} to be free for {what}", process=None,
+               log_path=None, timeout_secs=timeout_secs)

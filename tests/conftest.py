@@ -6,6 +6,8 @@ after this module has set the environment the settings read (its documented late
 
 import os
 
+import pytest
+
 # The suite runs the production code path (DEBUG off) with a throwaway key; a developer's own
 # REDIS_URL / DATABASE_URL must not leak into tests that expect the embedded defaults.
 os.environ["DJANGO_SETTINGS_MODULE"] = "backchannel.settings"
@@ -14,3 +16,14 @@ os.environ.pop("DEBUG", None)
 os.environ.pop("REDIS_URL", None)
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("ALLOWED_ORIGINS", None)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """A SQLite test database in a file, not in memory: the shared-cache in-memory database locks
+    whole tables and fails concurrent writers that a real SQLite file (WAL, IMMEDIATE) serves."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")

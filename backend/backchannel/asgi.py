@@ -12,6 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backchannel.settings")
 django_http_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
 from chat.checks import fail_on_serious_problems  # noqa: E402
 from chat.conf import conf  # noqa: E402
 from chat.origins import SiteOriginValidator  # noqa: E402

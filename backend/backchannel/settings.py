@@ -83,6 +83,17 @@ DATABASES = {
         conn_max_age=0,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # Take the write lock when a transaction starts: with the default (deferred), two
+            # writers that both read first deadlock and one fails at once with "database is locked".
+            "transaction_mode": "IMMEDIATE",
+            # Wait for the lock instead of failing; WAL lets readers go on while one writes.
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channel layer: in-memory for one process; Redis (several hosts shard the layer) to run many.
@@ -123,7 +134,8 @@ BACKCHANNEL_ALLOWED_ORIGINS = env.origins(
 BACKCHANNEL_MAX_TEXT_CHARS = env.integer("MAX_TEXT_CHARS", 2000, minimum=1)
 BACKCHANNEL_MAX_FRAME_BYTES = env.integer("MAX_FRAME_BYTES", 32 * 1024, minimum=256)
 BACKCHANNEL_MAX_ROOMS_PER_SOCKET = env.integer("MAX_ROOMS_PER_SOCKET", 10, minimum=1)
-BACKCHANNEL_HISTORY_LIMIT = env.integer("HISTORY_LIMIT", 50, minimum=0)
+BACKCHANNEL_HISTORY_LIMIT = env.integer("HISTORY_LIMIT", 50, minimum=1)
+BACKCHANNEL_RESUME_LIMIT = env.integer("RESUME_LIMIT", 500, minimum=0)
 
 CORS_ALLOWED_ORIGINS = BACKCHANNEL_ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/api/.*$"  # CORS for the JSON API only; the admin stays same-origin

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from backchannel.env import origin_problem
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from backchannel.env import origin_problem
 from chat.conf import conf
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})

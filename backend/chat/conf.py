@@ -30,8 +30,14 @@ class Settings:
 
     @property
     def HISTORY_LIMIT(self) -> int:
-        """How many recent messages a ``joined`` event and the history API return."""
+        """How many messages a page holds: the latest page on join, each older page, the API."""
         return int(getattr(settings, "BACKCHANNEL_HISTORY_LIMIT", 50))
+
+    @property
+    def RESUME_LIMIT(self) -> int:
+        """The largest gap a rejoining client is caught up on message by message; past it, the
+        client gets the latest page instead (and loads older pages if it wants them)."""
+        return int(getattr(settings, "BACKCHANNEL_RESUME_LIMIT", 500))
 
 
 conf = Settings()

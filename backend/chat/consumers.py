@@ -17,7 +17,7 @@ from chat.protocol import (
     Join,
     Leave,
     Limits,
-    MessageEvent,
+    LoadOlder,
     Ping,
     ProtocolError,
     Send,
@@ -41,7 +41,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.joined_rooms: dict[str, str] = {}
         self.limits = Limits(max_text_chars=conf.MAX_TEXT_CHARS, max_frame_bytes=conf.MAX_FRAME_BYTES)
         await self.accept()
-        await self.send_event(ready_event(max_text_chars=conf.MAX_TEXT_CHARS, max_rooms=conf.MAX_ROOMS_PER_SOCKET))
+        await self.send_event(
+            ready_event(
+                max_text_chars=conf.MAX_TEXT_CHARS,
+                max_rooms=conf.MAX_ROOMS_PER_SOCKET,
+                history_limit=conf.HISTORY_LIMIT,
+                resume_limit=conf.RESUME_LIMIT,
+            )
+        )
 
     async def disconnect(self, code: int) -> None:
         for room in self.joined_rooms:
@@ -58,8 +65,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     await self.leave(event)
                 case Send():
                     await self.post(event)
+                case LoadOlder():
+                    await self.load_older(event)
                 case Ping():
-                    await self.send_event({"type": "pong"})
+                    await self.pong()
                 case _:  # parse_client_event returns only the types above
                     raise AssertionError(f"unhandled client event {event!r}")
         except ProtocolError as error:
@@ -70,12 +79,27 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise ProtocolError(
                 ErrorCode.TOO_MANY_ROOMS, f"one socket joins at most {conf.MAX_ROOMS_PER_SOCKET} rooms", event.room
             )
-        # Subscribe before reading history: a message posted in between arrives live (and may
+        # Subscribe before reading the log: a message posted in between arrives live (and may
         # also be in the history; clients drop the repeat by seq) rather than not at all.
         await self.channel_layer.group_add(group_name_for(event.room), self.channel_name)
         self.joined_rooms[event.room] = event.name
-        history = await database_sync_to_async(_history_events)(event.room, conf.HISTORY_LIMIT)
-        await self.send_event({"type": "joined", "room": event.room, "name": event.name, "history": history})
+        catch_up = await database_sync_to_async(selectors.catch_up)(
+            room_name=event.room,
+            after_seq=event.after_seq,
+            history_limit=conf.HISTORY_LIMIT,
+            resume_limit=conf.RESUME_LIMIT,
+        )
+        await self.send_event(
+            {
+                "type": "joined",
+                "room": event.room,
+                "name": event.name,
+                "latest_seq": catch_up.latest_seq,
+                "resumed": catch_up.resumed,
+                "history": [message_event_for(message) for message in catch_up.messages],
+                "has_older": catch_up.has_older,
+            }
+        )
 
     async def leave(self, event: Leave) -> None:
         self.require_joined(event.room)
@@ -86,17 +110,54 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def post(self, event: Send) -> None:
         author = self.require_joined(event.room)
         try:
-            message = await database_sync_to_async(services.post_message)(
+            result = await database_sync_to_async(services.post_message)(
                 room_name=event.room, author=author, text=event.text, client_id=event.client_id
             )
         except DatabaseError:
             logger.exception("storing a message in room %s failed", event.room)
             raise ProtocolError(
-                ErrorCode.SERVER_ERROR, "the message could not be stored; send it again", event.room
+                ErrorCode.SERVER_ERROR, "the message could not be stored; send it again", event.room, event.client_id
             ) from None
         # Encoded once here; every member's consumer writes the same frame as it is.
-        frame = encode_event(message_event_for(message))
-        await self.channel_layer.group_send(group_name_for(event.room), {"type": ROOM_MESSAGE_EVENT, "frame": frame})
+        frame = encode_event(message_event_for(result.message))
+        if result.created:
+            await self.publish(event.room, frame)
+        else:
+            # A resend of a stored message: only the sender needs it again (it may have missed it).
+            await self.send(text_data=frame)
+        await self.send_event(
+            {"type": "ack", "room": event.room, "client_id": event.client_id, "seq": result.message.seq}
+        )
+
+    async def publish(self, room: str, frame: str) -> None:
+        """Hand a stored message to the live path. It is already safe in the log, so a
+        channel-layer failure is logged, not raised: members catch up from the log (gap checks)."""
+        try:
+            await self.channel_layer.group_send(group_name_for(room), {"type": ROOM_MESSAGE_EVENT, "frame": frame})
+        except Exception:  # noqa: BLE001 - any layer failure; the log is the source of truth
+            logger.exception("publishing to room %s failed; members will catch up from the log", room)
+
+    async def load_older(self, event: LoadOlder) -> None:
+        self.require_joined(event.room)
+        page = await database_sync_to_async(selectors.messages_before)(
+            room_name=event.room, before_seq=event.before_seq, limit=conf.HISTORY_LIMIT
+        )
+        await self.send_event(
+            {
+                "type": "older",
+                "room": event.room,
+                "messages": [message_event_for(message) for message in page.messages],
+                "has_older": page.has_older,
+            }
+        )
+
+    async def pong(self) -> None:
+        # Renew memberships: a restarted Redis has forgotten every group, and channels-redis does
+        # not say so; without this the socket would hear nothing more. group_add is idempotent.
+        for room in self.joined_rooms:
+            await self.channel_layer.group_add(group_name_for(room), self.channel_name)
+        latest = await database_sync_to_async(selectors.latest_seqs)(room_names=list(self.joined_rooms))
+        await self.send_event({"type": "pong", "rooms": latest})
 
     async def room_message(self, event: dict[str, str]) -> None:
         """A message posted to one of this socket's rooms, by any consumer on any process."""
@@ -111,7 +172,3 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def send_event(self, event: ServerEvent) -> None:
         await self.send(text_data=encode_event(event))
-
-
-def _history_events(room_name: str, limit: int) -> list[MessageEvent]:
-    return [message_event_for(message) for message in selectors.recent_messages(room_name=room_name, limit=limit)]

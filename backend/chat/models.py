@@ -40,7 +40,15 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["room", "seq"]
-        constraints = [models.UniqueConstraint(fields=["room", "seq"], name="chat_message_room_seq_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="chat_message_room_seq_unique"),
+            # The idempotency key: a resent message (retry, second tab, replayed outbox) is stored once.
+            models.UniqueConstraint(
+                fields=["room", "client_id"],
+                condition=models.Q(client_id__isnull=False),
+                name="chat_message_room_client_id_unique",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.room.name}#{self.seq} {self.author}: {self.text[:40]}"

@@ -40,11 +40,12 @@ class ErrorCode(StrEnum):
 class ProtocolError(Exception):
     """A frame the server refuses; it becomes an ``error`` event and the socket stays open."""
 
-    def __init__(self, code: ErrorCode, message: str, room: str | None = None) -> None:
+    def __init__(self, code: ErrorCode, message: str, room: str | None = None, client_id: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.room = room
+        self.client_id = client_id
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Limits:
 class Join:
     room: str
     name: str
+    # The highest seq the client already shows; None when it shows nothing of the room yet.
+    after_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,13 @@ class Leave:
 class Send:
     room: str
     text: str
-    client_id: str | None
+    client_id: str  # the sender's idempotency key
+
+
+@dataclass(frozen=True)
+class LoadOlder:
+    room: str
+    before_seq: int
 
 
 @dataclass(frozen=True)
@@ -79,7 +88,7 @@ class Ping:
     pass
 
 
-ClientEvent = Join | Leave | Send | Ping
+ClientEvent = Join | Leave | Send | LoadOlder | Ping
 
 
 def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: Limits) -> ClientEvent:
@@ -106,34 +115,49 @@ def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: 
             problem = display_name_problem(name)
             if problem:
                 raise ProtocolError(ErrorCode.INVALID_NAME, problem, room)
-            return Join(room=room, name=name)
+            after_seq = payload.get("after_seq")
+            if after_seq is not None:
+                after_seq = _seq_field(payload, "after_seq", minimum=0, room=room)
+            return Join(room=room, name=name, after_seq=after_seq)
         case "leave":
             return Leave(room=_room_field(payload))
         case "send":
             room = _room_field(payload)
-            text = _str_field(payload, "text")
+            client_id = payload.get("client_id")
+            if not (isinstance(client_id, str) and CLIENT_ID_PATTERN.fullmatch(client_id)):
+                raise ProtocolError(ErrorCode.BAD_FIELD, "'client_id' must be 1-64 of A-Z a-z 0-9 _ -", room)
+            text = _str_field(payload, "text", room=room, client_id=client_id)
             if not text.strip():
-                raise ProtocolError(ErrorCode.TEXT_EMPTY, "a message needs some text", room)
+                raise ProtocolError(ErrorCode.TEXT_EMPTY, "a message needs some text", room, client_id)
             if len(text) > limits.max_text_chars:
                 raise ProtocolError(
-                    ErrorCode.TEXT_TOO_LONG, f"a message has at most {limits.max_text_chars} characters", room
+                    ErrorCode.TEXT_TOO_LONG,
+                    f"a message has at most {limits.max_text_chars} characters",
+                    room,
+                    client_id,
                 )
-            client_id = payload.get("client_id")
-            if client_id is not None and not (
-                isinstance(client_id, str) and CLIENT_ID_PATTERN.fullmatch(client_id)
-            ):
-                raise ProtocolError(ErrorCode.BAD_FIELD, "'client_id' must be 1-64 of A-Z a-z 0-9 _ -", room)
             return Send(room=room, text=text, client_id=client_id)
+        case "load_older":
+            room = _room_field(payload)
+            return LoadOlder(room=room, before_seq=_seq_field(payload, "before_seq", minimum=1, room=room))
         case "ping":
             return Ping()
         case _:
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown event type {event_type[:40]!r}")
 
 
-def _str_field(payload: dict[str, Any], field: str) -> str:
+def _str_field(payload: dict[str, Any], field: str, *, room: str | None = None, client_id: str | None = None) -> str:
     value = payload.get(field)
     if not isinstance(value, str):
-        raise ProtocolError(ErrorCode.BAD_FIELD, f"'{field}' must be a string")
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"'{field}' must be a string", room, client_id)
+    return value
+
+
+def _seq_field(payload: dict[str, Any], field: str, *, minimum: int, room: str) -> int:
+    value = payload.get(field)
+    # bool is an int subclass in Python; true/false are not sequence numbers.
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"'{field}' must be a whole number >= {minimum}", room)
     return value
 
 
@@ -155,6 +179,8 @@ class ReadyEvent(TypedDict):
     protocol: int
     max_text_chars: int
     max_rooms: int
+    history_limit: int
+    resume_limit: int
 
 
 class MessageEvent(TypedDict):
@@ -171,7 +197,26 @@ class JoinedEvent(TypedDict):
     type: Literal["joined"]
     room: str
     name: str
+    latest_seq: int
+    # True: history is every message after the client's after_seq (append it).
+    # False: history is the latest page (replace the view with it).
+    resumed: bool
     history: list[MessageEvent]
+    has_older: bool
+
+
+class AckEvent(TypedDict):
+    type: Literal["ack"]
+    room: str
+    client_id: str
+    seq: int
+
+
+class OlderEvent(TypedDict):
+    type: Literal["older"]
+    room: str
+    messages: list[MessageEvent]
+    has_older: bool
 
 
 class LeftEvent(TypedDict):
@@ -181,6 +226,7 @@ class LeftEvent(TypedDict):
 
 class PongEvent(TypedDict):
     type: Literal["pong"]
+    rooms: dict[str, int]  # joined room -> its latest seq
 
 
 class ErrorEvent(TypedDict, total=False):
@@ -188,13 +234,21 @@ class ErrorEvent(TypedDict, total=False):
     code: str
     message: str
     room: str
+    client_id: str
 
 
-ServerEvent = ReadyEvent | MessageEvent | JoinedEvent | LeftEvent | PongEvent | ErrorEvent
+ServerEvent = ReadyEvent | MessageEvent | JoinedEvent | AckEvent | OlderEvent | LeftEvent | PongEvent | ErrorEvent
 
 
-def ready_event(*, max_text_chars: int, max_rooms: int) -> ReadyEvent:
-    return {"type": "ready", "protocol": PROTOCOL_VERSION, "max_text_chars": max_text_chars, "max_rooms": max_rooms}
+def ready_event(*, max_text_chars: int, max_rooms: int, history_limit: int, resume_limit: int) -> ReadyEvent:
+    return {
+        "type": "ready",
+        "protocol": PROTOCOL_VERSION,
+        "max_text_chars": max_text_chars,
+        "max_rooms": max_rooms,
+        "history_limit": history_limit,
+        "resume_limit": resume_limit,
+    }
 
 
 def message_event(
@@ -215,6 +269,8 @@ def error_event(error: ProtocolError) -> ErrorEvent:
     event: ErrorEvent = {"type": "error", "code": str(error.code), "message": error.message}
     if error.room is not None:
         event["room"] = error.room
+    if error.client_id is not None:
+        event["client_id"] = error.client_id
     return event
 
 

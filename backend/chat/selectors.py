@@ -2,12 +2,74 @@
 
 from __future__ import annotations
 
-from chat.models import Message
+from dataclasses import dataclass
+
+from chat.models import Message, Room
 
 
-def recent_messages(*, room_name: str, limit: int) -> list[Message]:
-    """The room's newest ``limit`` messages, in log order; an unknown room has none."""
-    if limit <= 0:
-        return []
-    newest_first = Message.objects.filter(room__name=room_name).select_related("room").order_by("-seq")[:limit]
-    return list(reversed(newest_first))
+@dataclass(frozen=True)
+class Page:
+    messages: list[Message]  # oldest first
+    has_older: bool  # messages exist before messages[0] (or at all, when the page is empty)
+
+
+def latest_seq(*, room_name: str) -> int:
+    """The room's newest seq; 0 for an empty or unknown room."""
+    return Room.objects.filter(name=room_name).values_list("last_seq", flat=True).first() or 0
+
+
+def latest_seqs(*, room_names: list[str]) -> dict[str, int]:
+    """``latest_seq`` for several rooms in one query."""
+    found = dict(Room.objects.filter(name__in=room_names).values_list("name", "last_seq"))
+    return {name: found.get(name, 0) for name in room_names}
+
+
+def messages_after(*, room_name: str, after_seq: int, limit: int) -> list[Message]:
+    """Messages with seq > after_seq, oldest first, at most ``limit``."""
+    return list(
+        Message.objects.filter(room__name=room_name, seq__gt=after_seq).select_related("room").order_by("seq")[:limit]
+    )
+
+
+def messages_before(*, room_name: str, before_seq: int | None, limit: int) -> Page:
+    """The ``limit`` newest messages with seq < before_seq (all when None), oldest first."""
+    query = Message.objects.filter(room__name=room_name).select_related("room")
+    if before_seq is not None:
+        query = query.filter(seq__lt=before_seq)
+    # One more than asked tells whether older messages remain, without a COUNT.
+    newest_first = list(query.order_by("-seq")[: limit + 1])
+    return Page(messages=list(reversed(newest_first[:limit])), has_older=len(newest_first) > limit)
+
+
+def latest_page(*, room_name: str, limit: int) -> Page:
+    return messages_before(room_name=room_name, before_seq=None, limit=limit)
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    latest_seq: int
+    resumed: bool  # True: ``messages`` is every message after the client's after_seq
+    messages: list[Message]
+    has_older: bool
+
+
+def should_resume(*, after_seq: int | None, latest_seq: int, resume_limit: int) -> bool:
+    """Catch the client up message by message, or hand it the latest page to replace its view?
+
+    Resume only when the client says what it has, is not ahead of the log (a log that was reset
+    under it), and is missing at most ``resume_limit`` messages.
+    """
+    return after_seq is not None and after_seq <= latest_seq and latest_seq - after_seq <= resume_limit
+
+
+def catch_up(*, room_name: str, after_seq: int | None, history_limit: int, resume_limit: int) -> CatchUp:
+    """What a (re)joining client needs: see the `joined` event in ARCHITECTURE.md."""
+    latest = latest_seq(room_name=room_name)
+    if should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit):
+        # Messages stored since `latest` was read come along too (the bound allows for them).
+        messages = messages_after(room_name=room_name, after_seq=after_seq, limit=resume_limit + history_limit)
+        newest = messages[-1].seq if messages else latest
+        return CatchUp(latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > 0)
+    page = latest_page(room_name=room_name, limit=history_limit)
+    newest = page.messages[-1].seq if page.messages else latest
+    return CatchUp(latest_seq=max(latest, newest), resumed=False, messages=page.messages, has_older=page.has_older)

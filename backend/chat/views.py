@@ -14,10 +14,23 @@ from chat.rooms import is_valid_room_name
 
 @require_GET
 def room_messages(request: HttpRequest, room: str) -> JsonResponse:
-    """The room's latest messages, oldest first: what a `joined` event carries as history."""
+    """A page of the room's log, oldest first: the latest page, or the one before ``?before_seq=``."""
     if not is_valid_room_name(room):
-        return JsonResponse(
-            {"error": {"code": ErrorCode.INVALID_ROOM, "message": "no such room name"}}, status=400
-        )
-    messages = selectors.recent_messages(room_name=room, limit=conf.HISTORY_LIMIT)
-    return JsonResponse({"room": room, "messages": [message_event_for(message) for message in messages]})
+        return _error(ErrorCode.INVALID_ROOM, "no such room name")
+    before_seq = request.GET.get("before_seq")
+    if before_seq is not None:
+        if not before_seq.isdigit() or int(before_seq) < 1:
+            return _error(ErrorCode.BAD_FIELD, "before_seq must be a whole number >= 1")
+        before_seq = int(before_seq)
+    page = selectors.messages_before(room_name=room, before_seq=before_seq, limit=conf.HISTORY_LIMIT)
+    return JsonResponse(
+        {
+            "room": room,
+            "messages": [message_event_for(message) for message in page.messages],
+            "has_older": page.has_older,
+        }
+    )
+
+
+def _error(code: ErrorCode, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=400)

@@ -5,12 +5,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
 from chat.names import display_name_problem
 from chat.protocol import (
     ErrorCode,
     Join,
     Leave,
     Limits,
+    LoadOlder,
     Ping,
     ProtocolError,
     Send,
@@ -19,6 +21,7 @@ from chat.protocol import (
     parse_client_event,
 )
 from chat.rooms import is_valid_room_name
+from chat.selectors import should_resume
 
 LIMITS = Limits(max_text_chars=20, max_frame_bytes=300)
 ROOM_NAMES = json.loads((Path(__file__).parents[1] / "fixtures" / "room_names.json").read_text())
@@ -50,7 +53,10 @@ def test_valid_events_parse_to_their_types():
     assert parse({"type": "send", "room": "lobby", "text": "hi", "client_id": "c-1_A"}) == Send(
         room="lobby", text="hi", client_id="c-1_A"
     )
-    assert parse({"type": "send", "room": "lobby", "text": "hi"}) == Send(room="lobby", text="hi", client_id=None)
+    assert parse({"type": "join", "room": "lobby", "name": "Ann", "after_seq": 0}) == Join(
+        room="lobby", name="Ann", after_seq=0
+    )
+    assert parse({"type": "load_older", "room": "lobby", "before_seq": 7}) == LoadOlder(room="lobby", before_seq=7)
     assert parse({"type": "ping"}) == Ping()
 
 
@@ -77,10 +83,15 @@ def test_unknown_fields_are_ignored():
         ('{"type": "join", "room": "Lobby!", "name": "Ann"}', None, ErrorCode.INVALID_ROOM),
         ('{"type": "join", "room": "lobby", "name": ""}', None, ErrorCode.INVALID_NAME),
         ('{"type": "join", "room": "lobby", "name": "a\\u200bb"}', None, ErrorCode.INVALID_NAME),
-        ('{"type": "send", "room": "lobby"}', None, ErrorCode.BAD_FIELD),
-        ('{"type": "send", "room": "lobby", "text": null}', None, ErrorCode.BAD_FIELD),
-        ('{"type": "send", "room": "lobby", "text": " \\n\\t "}', None, ErrorCode.TEXT_EMPTY),
-        ('{"type": "send", "room": "lobby", "text": "' + "x" * 21 + '"}', None, ErrorCode.TEXT_TOO_LONG),
+        ('{"type": "send", "room": "lobby", "client_id": "a"}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "send", "room": "lobby", "text": null, "client_id": "a"}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "send", "room": "lobby", "text": "hi"}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "send", "room": "lobby", "text": " \\n\\t ", "client_id": "a"}', None, ErrorCode.TEXT_EMPTY),
+        (json.dumps({"type": "send", "room": "lobby", "text": "x" * 21, "client_id": "a"}), None, ErrorCode.TEXT_TOO_LONG),
+        ('{"type": "join", "room": "lobby", "name": "A", "after_seq": true}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "join", "room": "lobby", "name": "A", "after_seq": 1.5}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "load_older", "room": "lobby", "before_seq": 0}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "load_older", "room": "lobby"}', None, ErrorCode.BAD_FIELD),
         ('{"type": "send", "room": "lobby", "text": "hi", "client_id": "has space"}', None, ErrorCode.BAD_FIELD),
         ('{"type": "send", "room": "lobby", "text": "hi", "client_id": 12}', None, ErrorCode.BAD_FIELD),
         ('{"type": "leave", "room": "../etc"}', None, ErrorCode.INVALID_ROOM),
@@ -92,13 +103,22 @@ def test_malformed_frames_get_stable_error_codes(text_data, bytes_data, code):
 
 def test_text_length_counts_characters_not_bytes():
     # 20 four-byte characters are within a 20-character limit.
-    assert parse({"type": "send", "room": "r", "text": "😀" * 20}).text == "😀" * 20
+    assert parse({"type": "send", "room": "r", "text": "😀" * 20, "client_id": "a"}).text == "😀" * 20
 
 
-def test_errors_about_a_room_name_the_room():
+def test_errors_about_a_send_name_the_room_and_the_client_id():
     with pytest.raises(ProtocolError) as caught:
-        parse({"type": "send", "room": "lobby", "text": ""})
-    assert caught.value.room == "lobby"
+        parse({"type": "send", "room": "lobby", "text": "", "client_id": "c-9"})
+    assert (caught.value.room, caught.value.client_id) == ("lobby", "c-9")
+
+
+@pytest.mark.parametrize(
+    ("after_seq", "latest_seq", "resume"),
+    [(None, 0, False), (None, 9, False), (0, 0, True), (0, 500, True), (0, 501, False), (10, 510, True),
+     (10, 511, False), (12, 12, True), (13, 12, False)],
+)
+def test_resume_window(after_seq, latest_seq, resume):
+    assert should_resume(after_seq=after_seq, latest_seq=latest_seq, resume_limit=500) is resume
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+
 from backchannel.env import Env
 from chat.checks import check_allowed_origins, check_channel_layer_for_production, check_limits
-from django.core.exceptions import ImproperlyConfigured
 
 BACKEND_DIR = Path(__file__).resolve().parents[2] / "backend"
 PRODUCTION_ENV = {
