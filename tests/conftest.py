@@ -1,11 +1,12 @@
 """Test-wide set-up: a known environment for the backend settings.
 
-DJANGO_SETTINGS_MODULE is set here, not in pytest.ini, so that pytest-django configures Django
-after this module has set the environment the settings read (its documented late set-up).
+DJANGO_SETTINGS_MODULE is set here, not in pytest.ini, so that Django reads its settings only
+after this module has set the environment they come from (pytest-django's late set-up).
 """
 
 import os
 
+import django
 import pytest
 
 # The suite runs the production code path (DEBUG off) with a throwaway key; a developer's own
@@ -16,6 +17,9 @@ os.environ.pop("DEBUG", None)
 os.environ.pop("REDIS_URL", None)
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("ALLOWED_ORIGINS", None)
+
+# Set Django up now, so test modules that import models collect even when run on their own.
+django.setup()
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chat.models import Message, Room
+from chat.resume import should_resume
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,6 @@ class CatchUp:
     resumed: bool  # True: ``messages`` is every message after the client's after_seq
     messages: list[Message]
     has_older: bool
-
-
-def should_resume(*, after_seq: int | None, latest_seq: int, resume_limit: int) -> bool:
-    """Catch the client up message by message, or hand it the latest page to replace its view?
-
-    Resume only when the client says what it has, is not ahead of the log (a log that was reset
-    under it), and is missing at most ``resume_limit`` messages.
-    """
-    return after_seq is not None and after_seq <= latest_seq and latest_seq - after_seq <= resume_limit
 
 
 def catch_up(*, room_name: str, after_seq: int | None, history_limit: int, resume_limit: int) -> CatchUp:

@@ -20,8 +20,8 @@ from chat.protocol import (
     format_timestamp,
     parse_client_event,
 )
+from chat.resume import should_resume
 from chat.rooms import is_valid_room_name
-from chat.selectors import should_resume
 
 LIMITS = Limits(max_text_chars=20, max_frame_bytes=300)
 ROOM_NAMES = json.loads((Path(__file__).parents[1] / "fixtures" / "room_names.json").read_text())
