@@ -4,12 +4,11 @@ import { describe, it } from "node:test";
 
 import {
   DISPLAY_NAME_STORAGE_KEY,
+  displayedState,
   formatString,
-  generateClientId,
   readRoomChoice,
   resolveSocketUrl,
 } from "../../themes/backchannel/assets/backchannel/js/chat.js";
-import { CLIENT_ID_PATTERN } from "../../themes/backchannel/assets/backchannel/js/protocol.js";
 
 describe("resolveSocketUrl", () => {
   const cases = [
@@ -57,17 +56,18 @@ describe("readRoomChoice", () => {
   });
 });
 
-describe("generateClientId", () => {
-  it("uses crypto.randomUUID when there is one", () => {
-    const id = generateClientId(globalThis.crypto);
-    assert.match(id, CLIENT_ID_PATTERN);
-    assert.notEqual(id, generateClientId(globalThis.crypto));
+describe("displayedState", () => {
+  it("is the socket's state while the browser is online", () => {
+    for (const state of ["connecting", "waking", "connected", "reconnecting", "offline"]) {
+      assert.equal(displayedState(state, true), state);
+    }
   });
 
-  it("falls back to getRandomValues (randomUUID needs a secure context)", () => {
-    const id = generateClientId({ getRandomValues: (bytes) => globalThis.crypto.getRandomValues(bytes) });
-    assert.match(id, CLIENT_ID_PATTERN);
-    assert.equal(id.length, 32);
+  it("is offline while the browser has no network and the socket is not up", () => {
+    for (const state of ["connecting", "waking", "reconnecting"]) {
+      assert.equal(displayedState(state, false), "offline");
+    }
+    assert.equal(displayedState("connected", false), "connected");
   });
 });
 

@@ -30,6 +30,25 @@ const MESSAGE = {
   client_id: "abc-123",
 };
 
+const READY = {
+  type: "ready",
+  protocol: 1,
+  max_text_chars: 2000,
+  max_rooms: 5,
+  history_limit: 50,
+  resume_limit: 500,
+};
+
+const JOINED = {
+  type: "joined",
+  room: "lobby",
+  name: "Alice",
+  latest_seq: 7,
+  resumed: false,
+  history: [MESSAGE],
+  has_older: true,
+};
+
 describe("protocol tables", () => {
   const architecture = readArchitecture();
 
@@ -66,6 +85,29 @@ describe("encodeClientEvent", () => {
     });
   });
 
+  it("encodes join with after_seq, and leaves it out when undefined or null", () => {
+    for (const afterSeq of [0, 1, 123_456]) {
+      assert.deepEqual(
+        JSON.parse(encodeClientEvent({ type: "join", room: "lobby", name: "a", after_seq: afterSeq })),
+        { type: "join", room: "lobby", name: "a", after_seq: afterSeq },
+      );
+    }
+    for (const afterSeq of [undefined, null]) {
+      assert.deepEqual(
+        JSON.parse(encodeClientEvent({ type: "join", room: "lobby", name: "a", after_seq: afterSeq })),
+        { type: "join", room: "lobby", name: "a" },
+      );
+    }
+  });
+
+  it("encodes load_older", () => {
+    assert.deepEqual(JSON.parse(encodeClientEvent({ type: "load_older", room: "lobby", before_seq: 51 })), {
+      type: "load_older",
+      room: "lobby",
+      before_seq: 51,
+    });
+  });
+
   it("encodes leave", () => {
     assert.deepEqual(JSON.parse(encodeClientEvent({ type: "leave", room: "help" })), {
       type: "leave",
@@ -73,20 +115,13 @@ describe("encodeClientEvent", () => {
     });
   });
 
-  it("encodes send with and without client_id", () => {
+  it("encodes send with its client_id", () => {
     assert.deepEqual(
       JSON.parse(encodeClientEvent({ type: "send", room: "lobby", text: "hi", client_id: "a_B-9" })),
       { type: "send", room: "lobby", text: "hi", client_id: "a_B-9" },
     );
-    assert.deepEqual(JSON.parse(encodeClientEvent({ type: "send", room: "lobby", text: "hi" })), {
-      type: "send",
-      room: "lobby",
-      text: "hi",
-    });
-    assert.deepEqual(
-      JSON.parse(encodeClientEvent({ type: "send", room: "lobby", text: "hi", client_id: null })),
-      { type: "send", room: "lobby", text: "hi" },
-    );
+    const longest = "c".repeat(64);
+    assert.equal(JSON.parse(encodeClientEvent({ type: "send", room: "a", text: "x", client_id: longest })).client_id, longest);
   });
 
   it("encodes ping", () => {
@@ -98,12 +133,12 @@ describe("encodeClientEvent", () => {
   });
 
   it("keeps text as written, line breaks included", () => {
-    const frame = JSON.parse(encodeClientEvent({ type: "send", room: "a", text: "  two\nlines " }));
+    const frame = JSON.parse(encodeClientEvent({ type: "send", room: "a", text: "  two\nlines ", client_id: "c" }));
     assert.equal(frame.text, "  two\nlines ");
   });
 
   it("checks the text length in characters once the limit is known", () => {
-    const event = { type: "send", room: "lobby", text: "😀".repeat(5) };
+    const event = { type: "send", room: "lobby", text: "😀".repeat(5), client_id: "c" };
     assert.doesNotThrow(() => encodeClientEvent(event, { maxTextChars: 5 }));
     assertProtocolError(() => encodeClientEvent(event, { maxTextChars: 4 }), ErrorCode.TEXT_TOO_LONG);
     assert.doesNotThrow(() => encodeClientEvent({ ...event, text: "x".repeat(100_000) }));
@@ -131,6 +166,14 @@ describe("encodeClientEvent", () => {
     ["send with empty text", { type: "send", room: "lobby", text: "" }, ErrorCode.TEXT_EMPTY],
     ["send with white space", { type: "send", room: "lobby", text: " \n\t " }, ErrorCode.TEXT_EMPTY],
     ["send with a bad room", { type: "send", room: "a_b", text: "x" }, ErrorCode.INVALID_ROOM],
+    ["send without client_id", { type: "send", room: "a", text: "x" }, ErrorCode.BAD_FIELD],
+    ["send with a null client_id", { type: "send", room: "a", text: "x", client_id: null }, ErrorCode.BAD_FIELD],
+    ["join with a negative after_seq", { type: "join", room: "a", name: "b", after_seq: -1 }, ErrorCode.BAD_FIELD],
+    ["join with a fractional after_seq", { type: "join", room: "a", name: "b", after_seq: 1.5 }, ErrorCode.BAD_FIELD],
+    ["join with a string after_seq", { type: "join", room: "a", name: "b", after_seq: "3" }, ErrorCode.BAD_FIELD],
+    ["load_older without before_seq", { type: "load_older", room: "a" }, ErrorCode.BAD_FIELD],
+    ["load_older with before_seq 0", { type: "load_older", room: "a", before_seq: 0 }, ErrorCode.BAD_FIELD],
+    ["load_older with a bad room", { type: "load_older", room: "A", before_seq: 5 }, ErrorCode.INVALID_ROOM],
     ["send with an empty client_id", { type: "send", room: "a", text: "x", client_id: "" }, ErrorCode.BAD_FIELD],
     ["send with a client_id space", { type: "send", room: "a", text: "x", client_id: "a b" }, ErrorCode.BAD_FIELD],
     ["send with a long client_id", { type: "send", room: "a", text: "x", client_id: "c".repeat(65) }, ErrorCode.BAD_FIELD],
@@ -147,23 +190,34 @@ describe("encodeClientEvent", () => {
 
 describe("decodeServerEvent", () => {
   it("decodes ready", () => {
-    assert.deepEqual(
-      decodeServerEvent('{"type":"ready","protocol":1,"max_text_chars":2000,"max_rooms":5}'),
-      { type: "ready", protocol: 1, max_text_chars: 2000, max_rooms: 5 },
-    );
+    assert.deepEqual(decodeServerEvent(JSON.stringify(READY)), READY);
   });
 
   it("decodes joined with its history", () => {
-    const event = decodeServerEvent(
-      JSON.stringify({ type: "joined", room: "lobby", name: "Alice", history: [MESSAGE] }),
-    );
-    assert.equal(event.name, "Alice");
-    assert.deepEqual(event.history, [MESSAGE]);
+    assert.deepEqual(decodeServerEvent(JSON.stringify(JOINED)), JOINED);
+    const resumed = { ...JOINED, resumed: true, history: [], latest_seq: 0, has_older: false };
+    assert.deepEqual(decodeServerEvent(JSON.stringify(resumed)), resumed);
   });
 
   it("decodes left and pong", () => {
     assert.deepEqual(decodeServerEvent('{"type":"left","room":"lobby"}'), { type: "left", room: "lobby" });
-    assert.deepEqual(decodeServerEvent('{"type":"pong"}'), { type: "pong" });
+    assert.deepEqual(decodeServerEvent('{"type":"pong","rooms":{}}'), { type: "pong", rooms: {} });
+    assert.deepEqual(decodeServerEvent('{"type":"pong","rooms":{"lobby":7,"help":0}}'), {
+      type: "pong",
+      rooms: { lobby: 7, help: 0 },
+    });
+  });
+
+  it("decodes ack", () => {
+    const ack = { type: "ack", room: "lobby", client_id: "abc-123", seq: 7 };
+    assert.deepEqual(decodeServerEvent(JSON.stringify({ ...ack, extra: 1 })), ack);
+  });
+
+  it("decodes older", () => {
+    const older = { type: "older", room: "lobby", messages: [MESSAGE], has_older: true };
+    assert.deepEqual(decodeServerEvent(JSON.stringify(older)), older);
+    const last = { ...older, messages: [], has_older: false };
+    assert.deepEqual(decodeServerEvent(JSON.stringify(last)), last);
   });
 
   it("decodes message; a missing client_id is null", () => {
@@ -183,15 +237,21 @@ describe("decodeServerEvent", () => {
       decodeServerEvent('{"type":"error","code":"not_joined","message":"m","room":"help"}'),
       { type: "error", code: "not_joined", message: "m", room: "help" },
     );
+    assert.deepEqual(
+      decodeServerEvent('{"type":"error","code":"text_too_long","message":"m","room":"a","client_id":"c-1"}'),
+      { type: "error", code: "text_too_long", message: "m", room: "a", client_id: "c-1" },
+    );
+    assert.equal("client_id" in decodeServerEvent('{"type":"error","code":"x","message":"m","client_id":null}'), false);
     assert.equal(decodeServerEvent('{"type":"error","code":"new_code","message":"m"}').code, "new_code");
   });
 
   it("drops fields it does not know", () => {
-    assert.deepEqual(decodeServerEvent('{"type":"pong","extra":[1,2]}'), { type: "pong" });
+    assert.deepEqual(decodeServerEvent('{"type":"pong","rooms":{},"extra":[1,2]}'), { type: "pong", rooms: {} });
     assert.equal("extra" in decodeServerEvent(JSON.stringify({ ...MESSAGE, extra: 1 })), false);
   });
 
-  const ready = { type: "ready", protocol: 1, max_text_chars: 10, max_rooms: 5 };
+  const ready = READY;
+  const joined = JOINED;
   const malformed = [
     ["a binary frame", new ArrayBuffer(2), ErrorCode.BINARY_FRAME],
     ["text that is not JSON", "{type: ready}", ErrorCode.BAD_JSON],
@@ -207,15 +267,28 @@ describe("decodeServerEvent", () => {
     ["ready with a string protocol", JSON.stringify({ ...ready, protocol: "1" }), ErrorCode.BAD_FIELD],
     ["ready with zero max_text_chars", JSON.stringify({ ...ready, max_text_chars: 0 }), ErrorCode.BAD_FIELD],
     ["ready with fractional max_rooms", JSON.stringify({ ...ready, max_rooms: 1.5 }), ErrorCode.BAD_FIELD],
-    ["joined without history", '{"type":"joined","room":"a","name":"b"}', ErrorCode.BAD_FIELD],
-    ["joined with an object history", '{"type":"joined","room":"a","name":"b","history":{}}', ErrorCode.BAD_FIELD],
-    ["joined with a string in history", '{"type":"joined","room":"a","name":"b","history":["x"]}', ErrorCode.BAD_FIELD],
-    [
-      "joined with a bad message in history",
-      JSON.stringify({ type: "joined", room: "a", name: "b", history: [{ ...MESSAGE, seq: 0 }] }),
-      ErrorCode.BAD_FIELD,
-    ],
-    ["joined without name", '{"type":"joined","room":"a","history":[]}', ErrorCode.BAD_FIELD],
+    ["ready without history_limit", JSON.stringify({ ...ready, history_limit: undefined }), ErrorCode.BAD_FIELD],
+    ["ready with a negative resume_limit", JSON.stringify({ ...ready, resume_limit: -1 }), ErrorCode.BAD_FIELD],
+    ["joined without history", JSON.stringify({ ...joined, history: undefined }), ErrorCode.BAD_FIELD],
+    ["joined with an object history", JSON.stringify({ ...joined, history: {} }), ErrorCode.BAD_FIELD],
+    ["joined with a string in history", JSON.stringify({ ...joined, history: ["x"] }), ErrorCode.BAD_FIELD],
+    ["joined with a bad message in history", JSON.stringify({ ...joined, history: [{ ...MESSAGE, seq: 0 }] }), ErrorCode.BAD_FIELD],
+    ["joined without name", JSON.stringify({ ...joined, name: undefined }), ErrorCode.BAD_FIELD],
+    ["joined without latest_seq", JSON.stringify({ ...joined, latest_seq: undefined }), ErrorCode.BAD_FIELD],
+    ["joined with a string latest_seq", JSON.stringify({ ...joined, latest_seq: "7" }), ErrorCode.BAD_FIELD],
+    ["joined without resumed", JSON.stringify({ ...joined, resumed: undefined }), ErrorCode.BAD_FIELD],
+    ["joined with a number resumed", JSON.stringify({ ...joined, resumed: 1 }), ErrorCode.BAD_FIELD],
+    ["joined without has_older", JSON.stringify({ ...joined, has_older: undefined }), ErrorCode.BAD_FIELD],
+    ["ack without client_id", '{"type":"ack","room":"a","seq":1}', ErrorCode.BAD_FIELD],
+    ["ack with a bad client_id", '{"type":"ack","room":"a","client_id":"a b","seq":1}', ErrorCode.BAD_FIELD],
+    ["ack with seq 0", '{"type":"ack","room":"a","client_id":"c","seq":0}', ErrorCode.BAD_FIELD],
+    ["older without messages", '{"type":"older","room":"a","has_older":false}', ErrorCode.BAD_FIELD],
+    ["older with a bad message", JSON.stringify({ type: "older", room: "a", messages: [{}], has_older: false }), ErrorCode.BAD_FIELD],
+    ["older without has_older", '{"type":"older","room":"a","messages":[]}', ErrorCode.BAD_FIELD],
+    ["pong without rooms", '{"type":"pong"}', ErrorCode.BAD_FIELD],
+    ["pong with a list of rooms", '{"type":"pong","rooms":["a"]}', ErrorCode.BAD_FIELD],
+    ["pong with a string seq", '{"type":"pong","rooms":{"a":"1"}}', ErrorCode.BAD_FIELD],
+    ["error with a number client_id", '{"type":"error","code":"x","message":"m","client_id":1}', ErrorCode.BAD_FIELD],
     ["left without room", '{"type":"left"}', ErrorCode.BAD_FIELD],
     ["message with seq 0", JSON.stringify({ ...MESSAGE, seq: 0 }), ErrorCode.BAD_FIELD],
     ["message with a string seq", JSON.stringify({ ...MESSAGE, seq: "7" }), ErrorCode.BAD_FIELD],

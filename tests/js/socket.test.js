@@ -3,10 +3,14 @@ import { beforeEach, describe, it } from "node:test";
 
 import { ProtocolError } from "../../themes/backchannel/assets/backchannel/js/protocol.js";
 import {
+  CONNECT_TIMEOUT_MS,
   ConnectionState,
+  DEAD_CONNECTION_CLOSE_CODE,
   NotConnectedError,
   PING_INTERVAL_MS,
+  PING_TIMEOUT_MS,
   RECONNECT_BASE_DELAY_MS,
+  WAKING_AFTER_MS,
   RECONNECT_MAX_DELAY_MS,
   computeReconnectDelayMs,
   createChatSocket,
@@ -16,7 +20,9 @@ import { FakeWebSocket, createFakeTimers } from "./support.js";
 const URL = "ws://127.0.0.1:8000/ws/";
 // Just under 1: full jitter then gives (almost) the whole backoff ceiling.
 const ALMOST_ONE = 0.999_999;
-const READY = { type: "ready", protocol: 1, max_text_chars: 10, max_rooms: 5 };
+const READY = { type: "ready", protocol: 1, max_text_chars: 10, max_rooms: 5, history_limit: 50, resume_limit: 500 };
+const PING = '{"type":"ping"}';
+const PONG = { type: "pong", rooms: {} };
 
 function openSocket({ random = () => ALMOST_ONE } = {}) {
   const timers = createFakeTimers();
@@ -116,8 +122,8 @@ describe("createChatSocket", () => {
     const ws = FakeWebSocket.latest;
     ws.serverOpens();
     ws.serverSends(READY);
-    socket.send({ type: "send", room: "lobby", text: "x".repeat(10) });
-    assert.throws(() => socket.send({ type: "send", room: "lobby", text: "x".repeat(11) }), {
+    socket.send({ type: "send", room: "lobby", text: "x".repeat(10), client_id: "c1" });
+    assert.throws(() => socket.send({ type: "send", room: "lobby", text: "x".repeat(11), client_id: "c2" }), {
       code: "text_too_long",
     });
     assert.equal(ws.sent.length, 1);
@@ -129,12 +135,88 @@ describe("createChatSocket", () => {
     assert.deepEqual(FakeWebSocket.latest.sent, []);
   });
 
-  it("pings while connected", () => {
+  it("pings every 25 s while connected", () => {
     const { timers } = openSocket();
     const ws = FakeWebSocket.latest;
     ws.serverOpens();
-    timers.advance(PING_INTERVAL_MS * 2);
-    assert.deepEqual(ws.sent, ['{"type":"ping"}', '{"type":"ping"}']);
+    assert.equal(PING_INTERVAL_MS, 25_000);
+    timers.advance(PING_INTERVAL_MS - 1);
+    assert.deepEqual(ws.sent, []);
+    timers.advance(1);
+    assert.deepEqual(ws.sent, [PING]);
+    ws.serverSends(PONG);
+    timers.advance(PING_INTERVAL_MS);
+    assert.deepEqual(ws.sent, [PING, PING]);
+  });
+
+  it("drops a connection that sends no frame within 10 s of a ping, and reconnects", () => {
+    const { socket, timers, states } = openSocket();
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends(READY);
+    timers.advance(PING_INTERVAL_MS);
+    assert.equal(PING_TIMEOUT_MS, 10_000);
+    timers.advance(PING_TIMEOUT_MS - 1);
+    assert.equal(socket.state, ConnectionState.CONNECTED);
+    timers.advance(1);
+    assert.equal(ws.closeCode, DEAD_CONNECTION_CLOSE_CODE, "closed by this side");
+    assert.equal(socket.state, ConnectionState.RECONNECTING, "without waiting for the close event");
+    assert.deepEqual(states.at(-1), ["reconnecting", 499]);
+    // The dead socket's close event, whenever it comes, changes nothing.
+    ws.connectionDrops();
+    assert.equal(timers.pendingDelaysMs().length, 1);
+    timers.advance(499);
+    assert.equal(FakeWebSocket.instances.length, 2);
+    assert.ok(PING_INTERVAL_MS + PING_TIMEOUT_MS <= 35_000, "a dead link is noticed within ~30 s");
+  });
+
+  it("counts any frame as an answer to the ping", () => {
+    const { socket, timers, events } = openSocket();
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    timers.advance(PING_INTERVAL_MS + PING_TIMEOUT_MS - 1);
+    ws.serverSendsRaw("not json"); // even a frame it cannot read
+    timers.advance(PING_INTERVAL_MS - 1);
+    assert.equal(socket.state, ConnectionState.CONNECTED);
+    assert.deepEqual(ws.sent, [PING, PING]);
+    ws.serverSends({ type: "message", room: "a", seq: 1, author: "b", text: "c", sent_at: "2024-01-01T00:00:00Z" });
+    timers.advance(PING_TIMEOUT_MS);
+    assert.equal(socket.state, ConnectionState.CONNECTED);
+    assert.equal(events.length, 1);
+  });
+
+  it("says the server is waking when an attempt has not opened after 5 s", () => {
+    const { socket, timers, states } = openSocket();
+    assert.equal(WAKING_AFTER_MS, 5000);
+    timers.advance(WAKING_AFTER_MS - 1);
+    assert.equal(socket.state, ConnectionState.CONNECTING);
+    timers.advance(1);
+    assert.equal(socket.state, ConnectionState.WAKING);
+    FakeWebSocket.latest.serverOpens();
+    assert.deepEqual(
+      states.map(([state]) => state),
+      ["connecting", "waking", "connected"],
+    );
+    assert.deepEqual(timers.pendingDelaysMs(), [PING_INTERVAL_MS], "only the ping timer is left");
+  });
+
+  it("gives up on an attempt that has not opened after the connect timeout, and tries again", () => {
+    const { socket, timers } = openSocket();
+    const first = FakeWebSocket.latest;
+    timers.advance(CONNECT_TIMEOUT_MS);
+    assert.equal(first.closeCode, DEAD_CONNECTION_CLOSE_CODE);
+    assert.equal(socket.state, ConnectionState.RECONNECTING);
+    timers.advance(socket.reconnectDelayMs);
+    assert.equal(FakeWebSocket.instances.length, 2);
+    first.serverOpens(); // far too late: ignored
+    assert.equal(socket.state, ConnectionState.CONNECTING);
+  });
+
+  it("never gives up while the page is open", () => {
+    const { socket, timers } = openSocket();
+    failAttempts(timers, 200);
+    assert.equal(FakeWebSocket.instances.length, 201);
+    assert.equal(socket.state, ConnectionState.CONNECTING);
   });
 
   it("reconnects after an unexpected close, with a growing backoff", () => {
@@ -159,13 +241,22 @@ describe("createChatSocket", () => {
     assert.deepEqual(delays, [999, 1999, 3999, 7999, 15_999, 19_999, 19_999, 19_999]);
   });
 
-  it("resets the backoff after a successful open", () => {
+  it("resets the backoff once the server has said ready", () => {
     const { socket, timers } = openSocket();
     failAttempts(timers, 4);
     FakeWebSocket.latest.serverOpens();
     assert.equal(socket.state, ConnectionState.CONNECTED);
+    FakeWebSocket.latest.serverSends(READY);
     FakeWebSocket.latest.connectionDrops();
     assert.equal(socket.reconnectDelayMs, 499);
+  });
+
+  it("keeps the backoff growing for a server that accepts and closes at once", () => {
+    const { socket, timers } = openSocket();
+    failAttempts(timers, 4);
+    FakeWebSocket.latest.serverOpens();
+    FakeWebSocket.latest.connectionDrops();
+    assert.equal(socket.reconnectDelayMs, 7999, "the fifth failure in a row");
   });
 
   it("does not reconnect after close(), not even on a late close event", () => {
@@ -192,17 +283,38 @@ describe("createChatSocket", () => {
     assert.equal(socket.state, ConnectionState.OFFLINE);
   });
 
-  it("retryNow() skips the rest of the backoff, and does nothing otherwise", () => {
+  it("retryNow() while connected checks the link with a ping at once", () => {
+    const { socket, timers } = openSocket();
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    socket.retryNow();
+    socket.retryNow();
+    assert.equal(FakeWebSocket.instances.length, 1, "no new connection");
+    assert.deepEqual(ws.sent, [PING, PING]);
+    timers.advance(PING_TIMEOUT_MS);
+    assert.equal(socket.state, ConnectionState.RECONNECTING, "no answer within 10 s: dead");
+  });
+
+  it("retryNow() while connecting does nothing", () => {
+    const { socket } = openSocket();
+    socket.retryNow();
+    assert.equal(FakeWebSocket.instances.length, 1);
+    assert.deepEqual(FakeWebSocket.latest.sent, []);
+  });
+
+  it("retryNow() skips the rest of the backoff", () => {
     const { socket, timers } = openSocket();
     FakeWebSocket.latest.serverOpens();
-    socket.retryNow();
-    assert.equal(FakeWebSocket.instances.length, 1, "no-op while connected");
 
     FakeWebSocket.latest.connectionDrops();
     socket.retryNow();
     assert.equal(FakeWebSocket.instances.length, 2);
     assert.equal(socket.state, ConnectionState.CONNECTING);
-    assert.deepEqual(timers.pendingDelaysMs(), [], "the backoff timer was cancelled");
+    assert.deepEqual(
+      timers.pendingDelaysMs(),
+      [WAKING_AFTER_MS, CONNECT_TIMEOUT_MS],
+      "the backoff timer was cancelled",
+    );
 
     socket.close();
     socket.retryNow();

@@ -45,6 +45,7 @@ export function createFakeTimers() {
     clearTimeout(id) {
       pending.delete(id);
     },
+    now: () => nowMs,
     /** Delays of the timers still pending, in the order they were set. */
     pendingDelaysMs() {
       return [...pending.values()].map((timer) => timer.delayMs);
@@ -111,4 +112,46 @@ export class FakeWebSocket {
     this.onerror?.({});
     this.onclose?.({ code: 1006, wasClean: false });
   }
+}
+
+/** Stands in for localStorage; `failing` makes every call throw, like disabled storage. */
+export class FakeStorage {
+  constructor({ failing = false } = {}) {
+    this.values = new Map();
+    this.failing = failing;
+  }
+
+  getItem(key) {
+    if (this.failing) throw new Error("storage is disabled");
+    return this.values.has(key) ? this.values.get(key) : null;
+  }
+
+  setItem(key, value) {
+    if (this.failing) throw new Error("storage is disabled");
+    this.values.set(key, String(value));
+  }
+
+  removeItem(key) {
+    if (this.failing) throw new Error("storage is disabled");
+    this.values.delete(key);
+  }
+}
+
+/** A small deterministic PRNG (mulberry32): the same seed gives the same run. */
+export function createRandom(seed) {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+  return {
+    next,
+    /** An integer in [0, n). */
+    below: (n) => Math.floor(next() * n),
+    chance: (probability) => next() < probability,
+    pick: (items) => items[Math.floor(next() * items.length)],
+  };
 }

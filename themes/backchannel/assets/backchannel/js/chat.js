@@ -1,21 +1,26 @@
 // The chat widget: binds one `.bc-chat` element (markup: partials/backchannel/chat.html, contract:
 // ARCHITECTURE.md "Widget markup") to one room over one socket.
 
-import { PROTOCOL_VERSION, ProtocolError, ClientEventType, ServerEventType } from "./protocol.js";
+import { ProtocolError, ServerEventType } from "./protocol.js";
 import {
   isValidDisplayName,
   isValidRoomName,
   normalizeDisplayName,
   normalizeRoomName,
 } from "./rooms.js";
-import { createMessageElement, insertMessageElement } from "./render.js";
-import { ConnectionState, NotConnectedError, createChatSocket } from "./socket.js";
+import { createOutbox } from "./outbox.js";
+import { createMessageElement, syncMessageList } from "./render.js";
+import { createRoomSession } from "./session.js";
+import { ConnectionState, createChatSocket } from "./socket.js";
+import { createTimeline } from "./timeline.js";
 
 /** localStorage key of the display name, shared by every widget of the site. */
 export const DISPLAY_NAME_STORAGE_KEY = "backchannel:v1:display-name";
 
 // Within this many pixels of the bottom the list counts as "at the bottom" and follows new messages.
 const STICK_TO_BOTTOM_THRESHOLD_PX = 48;
+// Scrolled this close to the top, the list asks for older messages.
+const LOAD_OLDER_THRESHOLD_PX = 48;
 
 const LOCAL_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
@@ -35,11 +40,12 @@ export function resolveSocketUrl(backendUrl, pageProtocol) {
   return url.href;
 }
 
-/** A random id of [A-Za-z0-9_-] (the protocol's client_id alphabet) to recognise our own echo. */
-export function generateClientId(crypto = globalThis.crypto) {
-  if (typeof crypto?.randomUUID === "function") return crypto.randomUUID();
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+/**
+ * The `.bc-status[data-state]` to show: the socket's state, except that a connection that is not
+ * up while the browser says it has no network is "offline".
+ */
+export function displayedState(socketState, isOnline) {
+  return socketState !== ConnectionState.CONNECTED && !isOnline ? ConnectionState.OFFLINE : socketState;
 }
 
 /** Fills "{name}" placeholders; unknown placeholders stay as they are. */
@@ -102,7 +108,8 @@ function defaultStorage() {
 
 /**
  * Mounts the widget and returns a handle with `close()`, or null when the widget cannot run
- * (no valid room: it then shows why and a link back).
+ * (no valid room: it then shows why and a link back). The browser objects are options so that a
+ * test can pass fakes.
  */
 export function mountChat(
   element,
@@ -113,12 +120,25 @@ export function mountChat(
     location = globalThis.location,
     history = globalThis.history,
     window = globalThis,
+    navigator = globalThis.navigator,
+    setTimeout = globalThis.setTimeout.bind(globalThis),
+    clearTimeout = globalThis.clearTimeout.bind(globalThis),
+    now = Date.now,
+    random = Math.random,
   } = {},
 ) {
   const document = element.ownerDocument;
   const strings = readStrings(element);
   const translate = (key, values) => formatString(strings[key] ?? key, values);
+  const errorText = (code) => strings[`chat_error_${code}`] ?? translate("chat_error_unknown");
   const locale = document.documentElement.lang || undefined;
+  const labels = {
+    pending: translate("chat_message_pending"),
+    failed: translate("chat_message_failed"),
+    retry: translate("chat_message_retry"),
+    discard: translate("chat_message_discard"),
+    reason: errorText,
+  };
 
   const parts = {
     title: element.querySelector(".bc-chat__title"),
@@ -127,6 +147,7 @@ export function mountChat(
     status: element.querySelector(".bc-status"),
     error: element.querySelector(".bc-error"),
     messages: element.querySelector(".bc-messages"),
+    loadOlder: element.querySelector(".bc-load-older"),
     nameForm: element.querySelector("form.bc-name"),
     composer: element.querySelector("form.bc-composer"),
     postingAs: element.querySelector(".bc-composer__identity"),
@@ -134,7 +155,6 @@ export function mountChat(
   };
   const nameInput = parts.nameForm.elements.namedItem("name");
   const textArea = parts.composer.elements.namedItem("text");
-  const sendButton = parts.composer.querySelector("button[type=submit]");
 
   const choice = readRoomChoice(element.dataset, location.search);
   if (choice.problem) {
@@ -164,18 +184,10 @@ export function mountChat(
     displayName = normalizeDisplayName(rememberedName);
     nameInput.value = displayName;
   }
-
   let isChoosingName = displayName === null;
-  let serverReady = false;
-  let joined = false;
-  // After a name change: the `left` answer triggers the join under the new name.
-  let rejoinAfterLeave = false;
-  const seenSeqs = new Set();
-  const ownClientIds = new Set();
 
   function showError(code) {
-    const key = `chat_error_${code}`;
-    parts.error.textContent = Object.hasOwn(strings, key) ? strings[key] : translate("chat_error_unknown");
+    parts.error.textContent = errorText(code);
     parts.error.dataset.code = code;
     parts.error.hidden = false;
   }
@@ -186,108 +198,98 @@ export function mountChat(
     parts.error.hidden = true;
   }
 
-  function showStatus(state, reconnectDelayMs) {
+  // ---- Connection status, with a live countdown while waiting to reconnect ----
+  let socketState = ConnectionState.CONNECTING;
+  let reconnectAtMs = 0;
+  let countdownTimer = null;
+
+  function showStatus(isTick = false) {
+    if (countdownTimer !== null) clearTimeout(countdownTimer);
+    countdownTimer = null;
+    const state = displayedState(socketState, navigator?.onLine !== false);
+    const remainingMs = Math.max(0, reconnectAtMs - now());
     parts.status.dataset.state = state;
     parts.status.hidden = false;
     parts.status.textContent = translate(`chat_status_${state}`, {
-      seconds: Math.max(1, Math.ceil((reconnectDelayMs ?? 0) / 1000)),
+      seconds: Math.max(1, Math.ceil(remainingMs / 1000)),
     });
+    // A screen reader announces the state, not every tick of the countdown.
+    if (isTick) parts.status.setAttribute("aria-live", "off");
+    else parts.status.removeAttribute("aria-live");
+    if (state === ConnectionState.RECONNECTING && remainingMs > 1000) {
+      countdownTimer = setTimeout(() => showStatus(true), remainingMs % 1000 || 1000);
+    }
+  }
+
+  function handleStateChange(state, { reconnectDelayMs }) {
+    socketState = state;
+    reconnectAtMs = now() + (reconnectDelayMs ?? 0);
+    // A new connection starts from scratch: wait for `ready`, then join again.
+    if (state !== ConnectionState.CONNECTED) session.disconnected();
+    showStatus();
+    showIdentity();
+  }
+
+  // ---- The message list ----
+  const rendered = new Map();
+
+  function isAtBottom(list) {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < STICK_TO_BOTTOM_THRESHOLD_PX;
+  }
+
+  function renderMessages({ prepended = false } = {}) {
+    const list = parts.messages;
+    const wasAtBottom = isAtBottom(list);
+    const fromBottom = list.scrollHeight - list.scrollTop;
+    syncMessageList(list, timeline.entries(), {
+      start: parts.loadOlder,
+      rendered,
+      create: (entry) => createMessageElement(document, entry, { locale, labels }),
+    });
+    parts.loadOlder.hidden = timeline.olderBefore === null || !session.joined;
+    parts.loadOlder.disabled = session.loadingOlder;
+    if (prepended) list.scrollTop = list.scrollHeight - fromBottom; // keep what was on screen
+    else if (wasAtBottom) list.scrollTop = list.scrollHeight;
+  }
+
+  function loadOlder() {
+    if (session.loadOlder()) parts.loadOlder.disabled = true;
   }
 
   function showIdentity() {
     parts.nameForm.hidden = !isChoosingName;
     parts.composer.hidden = isChoosingName;
     if (displayName !== null) parts.postingAs.textContent = translate("chat_posting_as", { name: displayName });
-    sendButton.disabled = !joined;
   }
 
-  function sendEvent(event) {
-    try {
-      socket.send(event);
-      return true;
-    } catch (error) {
-      if (error instanceof ProtocolError) showError(error.code);
-      else if (error instanceof NotConnectedError) showError("not_connected");
-      else throw error;
-      return false;
-    }
-  }
-
-  function joinIfPossible() {
-    if (serverReady && !joined && displayName !== null) {
-      sendEvent({ type: ClientEventType.JOIN, room, name: displayName });
-    }
-  }
-
-  function renderMessages(messages) {
-    const list = parts.messages;
-    const wasAtBottom =
-      list.scrollHeight - list.scrollTop - list.clientHeight < STICK_TO_BOTTOM_THRESHOLD_PX;
-    for (const message of messages) {
-      // A rejoin replays recent history; keep each message once.
-      if (message.room !== room || seenSeqs.has(message.seq)) continue;
-      seenSeqs.add(message.seq);
-      const isOwn = message.client_id !== null && ownClientIds.has(message.client_id);
-      insertMessageElement(list, createMessageElement(document, message, { locale, isOwn }));
-    }
-    if (wasAtBottom) list.scrollTop = list.scrollHeight;
-  }
+  const timeline = createTimeline();
+  const session = createRoomSession({
+    room,
+    timeline,
+    outbox: createOutbox({ room, storage }),
+    send: (event) => socket.send(event),
+    onChange: (change) => {
+      if (session.joined && session.name !== null) displayName = session.name;
+      renderMessages(change);
+      showIdentity();
+    },
+    onError: (code, { room: errorRoom }) => {
+      if (errorRoom !== undefined && errorRoom !== room) return;
+      showError(code);
+      if (code === "invalid_name") {
+        isChoosingName = true;
+        showIdentity();
+      }
+    },
+    onProtocolMismatch: () => {
+      showError("protocol");
+      socket.close();
+    },
+  });
 
   function handleEvent(event) {
-    switch (event.type) {
-      case ServerEventType.READY:
-        if (event.protocol !== PROTOCOL_VERSION) {
-          showError("protocol");
-          socket.close();
-          return;
-        }
-        serverReady = true;
-        joinIfPossible();
-        break;
-      case ServerEventType.JOINED:
-        if (event.room !== room) return;
-        joined = true;
-        displayName = event.name;
-        clearError();
-        renderMessages(event.history);
-        showIdentity();
-        break;
-      case ServerEventType.LEFT:
-        if (event.room !== room) return;
-        joined = false;
-        showIdentity();
-        if (rejoinAfterLeave) {
-          rejoinAfterLeave = false;
-          joinIfPossible();
-        }
-        break;
-      case ServerEventType.MESSAGE:
-        renderMessages([event]);
-        break;
-      case ServerEventType.PONG:
-        break;
-      case ServerEventType.ERROR:
-        showError(event.code);
-        if (event.code === "invalid_name") {
-          isChoosingName = true;
-          showIdentity();
-        }
-        break;
-      default:
-        // decodeServerEvent only returns the types above: reaching this is a bug in this file.
-        throw new Error(`backchannel: unhandled server event type ${event.type}`);
-    }
-  }
-
-  function handleStateChange(state, { reconnectDelayMs }) {
-    if (state !== ConnectionState.CONNECTED) {
-      // A new connection starts from scratch: wait for `ready`, then join again.
-      serverReady = false;
-      joined = false;
-      rejoinAfterLeave = false;
-    }
-    showStatus(state, reconnectDelayMs);
-    showIdentity();
+    if (event.type === ServerEventType.JOINED && event.room === room) clearError();
+    session.handleEvent(event);
   }
 
   function submitName(submitEvent) {
@@ -298,32 +300,27 @@ export function mountChat(
       nameInput.reportValidity();
       return;
     }
-    const changed = name !== displayName;
     displayName = name;
     storeName(storage, name);
     isChoosingName = false;
     showIdentity();
-    if (joined && changed) {
-      rejoinAfterLeave = sendEvent({ type: ClientEventType.LEAVE, room });
-    } else {
-      joinIfPossible();
-    }
+    session.setName(name);
     textArea.focus();
   }
 
   function submitMessage() {
-    if (textArea.value.trim() === "") return; // nothing to send; not worth an error
-    if (!joined) {
-      showError("not_connected");
+    const text = textArea.value.replace(/\s+$/u, "");
+    if (text.trim() === "") return; // nothing to send; not worth an error
+    try {
+      session.submit(text, displayName);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      showError(error.code); // e.g. too long: the text stays in the composer to be shortened
       return;
     }
-    const clientId = generateClientId();
-    ownClientIds.add(clientId);
-    const text = textArea.value.replace(/\s+$/u, "");
-    if (sendEvent({ type: ClientEventType.SEND, room, text, client_id: clientId })) {
-      textArea.value = "";
-      clearError();
-    }
+    textArea.value = "";
+    clearError();
+    parts.messages.scrollTop = parts.messages.scrollHeight;
   }
 
   function handleComposerKey(keyEvent) {
@@ -335,14 +332,26 @@ export function mountChat(
     submitMessage();
   }
 
+  function handleListClick(clickEvent) {
+    const button = clickEvent.target.closest?.("button[data-action]");
+    const clientId = button?.closest(".bc-message")?.getAttribute("data-client-id");
+    if (!clientId) return;
+    if (button.dataset.action === "retry") session.retry(clientId);
+    else session.discard(clientId);
+  }
+
   // handleStateChange runs once inside this call, before `socket` is assigned: it must not use it.
   const socket = createChatSocket({
     url: resolveSocketUrl(backendUrl, location.protocol),
     WebSocket,
     onEvent: handleEvent,
     onStateChange: handleStateChange,
+    setTimeout,
+    clearTimeout,
+    random,
   });
 
+  if (displayName !== null) session.setName(displayName);
   parts.nameForm.addEventListener("submit", submitName);
   nameInput.addEventListener("input", () => nameInput.setCustomValidity(""));
   parts.composer.addEventListener("submit", (submitEvent) => {
@@ -356,23 +365,41 @@ export function mountChat(
     nameInput.focus();
     nameInput.select();
   });
+  parts.messages.addEventListener("click", handleListClick);
+  parts.loadOlder.addEventListener("click", loadOlder);
+  parts.messages.addEventListener("scroll", () => {
+    if (parts.messages.scrollTop < LOAD_OLDER_THRESHOLD_PX && !parts.loadOlder.hidden) loadOlder();
+  });
 
-  // Coming back online or to the tab: do not sit out the rest of a long backoff.
-  const retryNow = () => socket.retryNow();
+  // Coming back online or to the tab: do not sit out the rest of a long backoff, and check at
+  // once that an open connection is still alive.
+  // Gone offline: an open connection is probably dead; a ping finds out within 10 s.
+  const wentOffline = () => {
+    showStatus();
+    if (socket.state === ConnectionState.CONNECTED) socket.retryNow();
+  };
+  const retryNow = () => {
+    showStatus();
+    socket.retryNow();
+  };
   const retryWhenVisible = () => {
     if (document.visibilityState === "visible") socket.retryNow();
   };
   window.addEventListener?.("online", retryNow);
+  window.addEventListener?.("offline", wentOffline);
   document.addEventListener("visibilitychange", retryWhenVisible);
 
+  renderMessages();
   showIdentity();
 
   return {
     room,
     close() {
       window.removeEventListener?.("online", retryNow);
+      window.removeEventListener?.("offline", wentOffline);
       document.removeEventListener("visibilitychange", retryWhenVisible);
       socket.close();
+      if (countdownTimer !== null) clearTimeout(countdownTimer);
     },
   };
 }

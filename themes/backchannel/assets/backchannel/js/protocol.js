@@ -20,6 +20,7 @@ export const ClientEventType = Object.freeze({
   JOIN: "join",
   LEAVE: "leave",
   SEND: "send",
+  LOAD_OLDER: "load_older",
   PING: "ping",
 });
 
@@ -28,6 +29,8 @@ export const ServerEventType = Object.freeze({
   JOINED: "joined",
   LEFT: "left",
   MESSAGE: "message",
+  ACK: "ack",
+  OLDER: "older",
   PONG: "pong",
   ERROR: "error",
 });
@@ -68,6 +71,14 @@ function isPlainObject(value) {
 function isPositiveInteger(value) {
   return Number.isSafeInteger(value) && value >= 1;
 }
+
+function isCount(value) {
+  return Number.isSafeInteger(value) && value >= 0;
+}
+
+const isBoolean = (value) => typeof value === "boolean";
+const isClientId = (value) => typeof value === "string" && CLIENT_ID_PATTERN.test(value);
+const CLIENT_ID_RULE = `1 to ${CLIENT_ID_MAX_CHARS} of A-Z, a-z, 0-9, "_" and "-"`;
 
 function requireField(event, field, isValid, expected) {
   const value = event[field];
@@ -110,7 +121,11 @@ export function encodeClientEvent(event, { maxTextChars } = {}) {
       if (!isValidDisplayName(name)) {
         throw new ProtocolError(ErrorCode.INVALID_NAME, "invalid display name", { field: "name" });
       }
-      return JSON.stringify({ type: event.type, room, name: normalizeDisplayName(name) });
+      const frame = { type: event.type, room, name: normalizeDisplayName(name) };
+      if (event.after_seq !== undefined && event.after_seq !== null) {
+        frame.after_seq = requireField(event, "after_seq", isCount, "an integer ≥ 0");
+      }
+      return JSON.stringify(frame);
     }
     case ClientEventType.LEAVE:
       return JSON.stringify({ type: event.type, room: requireRoom(event) });
@@ -125,16 +140,13 @@ export function encodeClientEvent(event, { maxTextChars } = {}) {
           field: "text",
         });
       }
-      const frame = { type: event.type, room, text };
-      if (event.client_id !== undefined && event.client_id !== null) {
-        frame.client_id = requireField(
-          event,
-          "client_id",
-          (value) => isString(value) && CLIENT_ID_PATTERN.test(value),
-          `1 to ${CLIENT_ID_MAX_CHARS} of A-Z, a-z, 0-9, "_" and "-"`,
-        );
-      }
-      return JSON.stringify(frame);
+      const clientId = requireField(event, "client_id", isClientId, CLIENT_ID_RULE);
+      return JSON.stringify({ type: event.type, room, text, client_id: clientId });
+    }
+    case ClientEventType.LOAD_OLDER: {
+      const room = requireRoom(event);
+      const beforeSeq = requireField(event, "before_seq", isPositiveInteger, "a positive integer");
+      return JSON.stringify({ type: event.type, room, before_seq: beforeSeq });
     }
     case ClientEventType.PING:
       return JSON.stringify({ type: event.type });
@@ -145,6 +157,17 @@ export function encodeClientEvent(event, { maxTextChars } = {}) {
 
 // ---------------------------------------------------------------------------------------------
 // Server → client
+
+function decodeMessageList(event, field) {
+  return requireField(event, field, Array.isArray, "a list").map((item) => {
+    if (!isPlainObject(item)) {
+      throw new ProtocolError(ErrorCode.BAD_FIELD, `${event.type}.${field} holds message events`, {
+        field,
+      });
+    }
+    return decodeMessage(item);
+  });
+}
 
 function decodeMessage(event) {
   const clientId = event.client_id ?? null;
@@ -190,29 +213,48 @@ export function decodeServerEvent(text) {
         protocol: requireField(event, "protocol", isPositiveInteger, "a positive integer"),
         max_text_chars: requireField(event, "max_text_chars", isPositiveInteger, "a positive integer"),
         max_rooms: requireField(event, "max_rooms", isPositiveInteger, "a positive integer"),
+        history_limit: requireField(event, "history_limit", isCount, "an integer ≥ 0"),
+        resume_limit: requireField(event, "resume_limit", isCount, "an integer ≥ 0"),
       };
-    case ServerEventType.JOINED: {
-      const history = requireField(event, "history", Array.isArray, "a list");
+    case ServerEventType.JOINED:
       return {
         type: event.type,
         room: requireField(event, "room", isString, "a string"),
         name: requireField(event, "name", isString, "a string"),
-        history: history.map((item) => {
-          if (!isPlainObject(item)) {
-            throw new ProtocolError(ErrorCode.BAD_FIELD, "joined.history holds message events", {
-              field: "history",
-            });
-          }
-          return decodeMessage(item);
-        }),
+        latest_seq: requireField(event, "latest_seq", isCount, "an integer ≥ 0"),
+        resumed: requireField(event, "resumed", isBoolean, "a boolean"),
+        history: decodeMessageList(event, "history"),
+        has_older: requireField(event, "has_older", isBoolean, "a boolean"),
       };
-    }
     case ServerEventType.LEFT:
       return { type: event.type, room: requireField(event, "room", isString, "a string") };
     case ServerEventType.MESSAGE:
       return decodeMessage(event);
-    case ServerEventType.PONG:
-      return { type: event.type };
+    case ServerEventType.ACK:
+      return {
+        type: event.type,
+        room: requireField(event, "room", isString, "a string"),
+        client_id: requireField(event, "client_id", isClientId, CLIENT_ID_RULE),
+        seq: requireField(event, "seq", isPositiveInteger, "a positive integer"),
+      };
+    case ServerEventType.OLDER:
+      return {
+        type: event.type,
+        room: requireField(event, "room", isString, "a string"),
+        messages: decodeMessageList(event, "messages"),
+        has_older: requireField(event, "has_older", isBoolean, "a boolean"),
+      };
+    case ServerEventType.PONG: {
+      const rooms = requireField(event, "rooms", isPlainObject, "an object");
+      for (const latestSeq of Object.values(rooms)) {
+        if (!isCount(latestSeq)) {
+          throw new ProtocolError(ErrorCode.BAD_FIELD, "pong.rooms maps rooms to integers ≥ 0", {
+            field: "rooms",
+          });
+        }
+      }
+      return { type: event.type, rooms: { ...rooms } };
+    }
     case ServerEventType.ERROR: {
       const decoded = {
         type: event.type,
@@ -223,6 +265,9 @@ export function decodeServerEvent(text) {
       };
       if (event.room !== undefined && event.room !== null) {
         decoded.room = requireField(event, "room", isString, "a string");
+      }
+      if (event.client_id !== undefined && event.client_id !== null) {
+        decoded.client_id = requireField(event, "client_id", isString, "a string");
       }
       return decoded;
     }

@@ -1,16 +1,19 @@
-// One WebSocket to the backend that reconnects by itself.
+// One WebSocket to the backend that reconnects by itself, patiently, for as long as the page is
+// open.
 //
 // The WebSocket constructor and the timer functions are options so that tests can drive the
 // wrapper with fakes. The wrapper decodes every frame (protocol.js) and hands the event to
 // `onEvent`; the consumer routes it (chat.js).
 //
-// States: connecting → connected; after an unexpected close: reconnecting (waiting for the
-// backoff timer) → connecting → …; close() → offline, for good.
+// States: connecting (→ waking when the attempt has not opened after WAKING_AFTER_MS: a sleeping
+// free-tier server takes up to a minute) → connected; after a close, or a heartbeat that got no
+// answer: reconnecting (waiting for the backoff timer) → connecting → …; close() → offline.
 
 import { ClientEventType, ServerEventType, decodeServerEvent, encodeClientEvent } from "./protocol.js";
 
 export const ConnectionState = Object.freeze({
   CONNECTING: "connecting",
+  WAKING: "waking",
   CONNECTED: "connected",
   RECONNECTING: "reconnecting",
   OFFLINE: "offline",
@@ -20,6 +23,14 @@ export const RECONNECT_BASE_DELAY_MS = 500;
 export const RECONNECT_MAX_DELAY_MS = 20_000;
 // Idle WebSockets get cut by proxies and load balancers (often after 60 s); a ping keeps it busy.
 export const PING_INTERVAL_MS = 25_000;
+// No frame at all this long after a ping: the link is dead (a dead TCP connection can take many
+// minutes to close by itself). With the ping interval, a dead link is noticed within 35 s.
+export const PING_TIMEOUT_MS = 10_000;
+export const WAKING_AFTER_MS = 5_000;
+// An attempt that has not opened by then is given up (and retried).
+export const CONNECT_TIMEOUT_MS = 75_000;
+// The close code of a socket this side gave up on (4000–4999: for applications).
+export const DEAD_CONNECTION_CLOSE_CODE = 4000;
 
 /** Raised by send() when there is no open connection; the event was not sent. */
 export class NotConnectedError extends Error {
@@ -63,7 +74,9 @@ export function createChatSocket({
   let consecutiveFailures = 0;
   let reconnectTimer = null;
   let reconnectDelayMs = null;
-  let pingTimer = null;
+  // Timers of the current socket: the next ping, the ping's deadline, the waking notice and the
+  // connect timeout.
+  const timers = new Map();
   let stopped = false;
   // Limits the server announced in its `ready` event, used to validate outgoing events.
   let maxTextChars;
@@ -73,18 +86,37 @@ export function createChatSocket({
     onStateChange(nextState, { reconnectDelayMs });
   }
 
-  function schedulePing() {
-    pingTimer = setTimeout(() => {
-      pingTimer = null;
-      if (state !== ConnectionState.CONNECTED) return;
-      socket.send(encodeClientEvent({ type: ClientEventType.PING }));
-      schedulePing();
-    }, PING_INTERVAL_MS);
+  function startTimer(name, delayMs, callback) {
+    stopTimer(name);
+    timers.set(
+      name,
+      setTimeout(() => {
+        timers.delete(name);
+        callback();
+      }, delayMs),
+    );
   }
 
-  function cancelPing() {
-    if (pingTimer !== null) clearTimeout(pingTimer);
-    pingTimer = null;
+  function stopTimer(name) {
+    if (timers.has(name)) clearTimeout(timers.get(name));
+    timers.delete(name);
+  }
+
+  function stopTimers() {
+    for (const name of [...timers.keys()]) stopTimer(name);
+  }
+
+  /** Sends a ping; without any frame back within PING_TIMEOUT_MS, the socket is dropped. */
+  function ping() {
+    socket.send(encodeClientEvent({ type: ClientEventType.PING }));
+    if (!timers.has("deadline")) startTimer("deadline", PING_TIMEOUT_MS, drop);
+  }
+
+  function schedulePing() {
+    startTimer("ping", PING_INTERVAL_MS, () => {
+      ping();
+      schedulePing();
+    });
   }
 
   function scheduleReconnect() {
@@ -97,7 +129,28 @@ export function createChatSocket({
     changeState(ConnectionState.RECONNECTING);
   }
 
+  /** The current socket is gone (closed, or given up on): wait, then try again. */
+  function lose() {
+    socket = null;
+    maxTextChars = undefined;
+    stopTimers();
+    if (!stopped) scheduleReconnect();
+  }
+
+  /** Gives up on the current socket without waiting for its close event (which may never come). */
+  function drop() {
+    const ws = socket;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try {
+      ws.close(DEAD_CONNECTION_CLOSE_CODE);
+    } catch {
+      // Already closing.
+    }
+    lose();
+  }
+
   function handleFrame(data) {
+    stopTimer("deadline"); // any frame shows the link is alive
     let event;
     try {
       event = decodeServerEvent(data);
@@ -105,7 +158,12 @@ export function createChatSocket({
       onDecodeError(error);
       return;
     }
-    if (event.type === ServerEventType.READY) maxTextChars = event.max_text_chars;
+    if (event.type === ServerEventType.READY) {
+      maxTextChars = event.max_text_chars;
+      // Only a server that talks counts as a success: one that accepts and closes at once
+      // (crashing, overloaded) keeps the backoff growing.
+      consecutiveFailures = 0;
+    }
     onEvent(event);
   }
 
@@ -123,11 +181,13 @@ export function createChatSocket({
       return;
     }
     socket = ws;
+    startTimer("waking", WAKING_AFTER_MS, () => changeState(ConnectionState.WAKING));
+    startTimer("connect", CONNECT_TIMEOUT_MS, drop);
     // Every handler first checks that `ws` is still the current socket: a late event from a
     // replaced socket must not touch the new one.
     ws.onopen = () => {
       if (ws !== socket) return;
-      consecutiveFailures = 0;
+      stopTimers();
       changeState(ConnectionState.CONNECTED);
       schedulePing();
     };
@@ -137,11 +197,7 @@ export function createChatSocket({
     // An error is always followed by a close event, which does the work.
     ws.onerror = () => {};
     ws.onclose = () => {
-      if (ws !== socket) return;
-      socket = null;
-      maxTextChars = undefined;
-      cancelPing();
-      if (!stopped) scheduleReconnect();
+      if (ws === socket) lose();
     };
   }
 
@@ -151,12 +207,19 @@ export function createChatSocket({
     socket.send(frame);
   }
 
-  /** Skips the rest of the backoff wait (the browser came online, the tab became visible). */
+  /**
+   * The browser came online or the tab became visible: skip the rest of the backoff wait, or,
+   * when connected, check the link at once (it may have died while the tab slept).
+   */
   function retryNow() {
-    if (stopped || reconnectTimer === null) return;
-    clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    connect();
+    if (stopped) return;
+    if (reconnectTimer !== null) {
+      clearTimeout(reconnectTimer);
+      reconnectTimer = null;
+      connect();
+    } else if (state === ConnectionState.CONNECTED) {
+      ping();
+    }
   }
 
   /** Closes the connection and stops reconnecting, for good. */
@@ -166,7 +229,7 @@ export function createChatSocket({
     if (reconnectTimer !== null) clearTimeout(reconnectTimer);
     reconnectTimer = null;
     reconnectDelayMs = null;
-    cancelPing();
+    stopTimers();
     if (socket !== null) {
       const ws = socket;
       socket = null;

@@ -1,0 +1,257 @@
+// Just enough DOM for mountChat (chat.js) under node --test: elements with attributes, dataset,
+// children, events, simple selectors ("tag", ".class", "tag.class", "[attr]", "tag[attr=value]"),
+// and a scrollable box with settable scrollTop. Markup parsing does not exist here, on purpose.
+
+function toDataAttribute(key) {
+  return `data-${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+}
+
+function parseSelector(selector) {
+  const match = selector.match(/^([a-z]*)((?:\.[\w-]+)*)(?:\[([\w-]+)(?:=["']?([^\]"']*)["']?)?\])?$/);
+  if (!match) throw new Error(`fake-dom: unsupported selector ${selector}`);
+  const [, tag, classes, attribute, value] = match;
+  return { tag, classes: classes.split(".").filter(Boolean), attribute, value };
+}
+
+export class FakeEvent {
+  constructor(type, init = {}) {
+    this.type = type;
+    this.defaultPrevented = false;
+    Object.assign(this, init);
+  }
+
+  preventDefault() {
+    this.defaultPrevented = true;
+  }
+}
+
+export class FakeElement {
+  constructor(document, tagName, attributes = {}, children = []) {
+    this.ownerDocument = document;
+    this.tagName = tagName.toUpperCase();
+    this.attributes = new Map();
+    this.children = [];
+    this.parentNode = null;
+    this.ownText = "";
+    this.listeners = new Map();
+    this.hidden = false;
+    this.disabled = false;
+    this.value = "";
+    this.scrollTop = 0;
+    this.clientHeight = 100;
+    this.validity = "";
+    this.dataset = new Proxy(
+      {},
+      {
+        get: (_target, key) => this.getAttribute(toDataAttribute(String(key))) ?? undefined,
+        set: (_target, key, value) => {
+          this.setAttribute(toDataAttribute(String(key)), value);
+          return true;
+        },
+      },
+    );
+    for (const [name, value] of Object.entries(attributes)) {
+      if (name === "hidden") this.hidden = Boolean(value);
+      else this.setAttribute(name, value);
+    }
+    for (const child of children) this.appendChild(child);
+  }
+
+  get className() {
+    return this.getAttribute("class") ?? "";
+  }
+
+  set className(value) {
+    this.setAttribute("class", value);
+  }
+
+  get textContent() {
+    return this.ownText + this.children.map((child) => child.textContent).join("");
+  }
+
+  set textContent(value) {
+    this.ownText = String(value);
+    for (const child of this.children) child.parentNode = null;
+    this.children = [];
+  }
+
+  set innerHTML(_value) {
+    throw new Error("the chat client must not use innerHTML");
+  }
+
+  get firstChild() {
+    return this.children[0] ?? null;
+  }
+
+  get nextSibling() {
+    if (this.parentNode === null) return null;
+    const siblings = this.parentNode.children;
+    return siblings[siblings.indexOf(this) + 1] ?? null;
+  }
+
+  /** Every child is laid out 40 px high. */
+  get scrollHeight() {
+    return Math.max(this.clientHeight, this.children.length * 40);
+  }
+
+  // Forms: `elements.namedItem(name)`.
+  get elements() {
+    return { namedItem: (name) => this.querySelector(`[name=${name}]`) };
+  }
+
+  setAttribute(name, value) {
+    this.attributes.set(name, String(value));
+  }
+
+  getAttribute(name) {
+    return this.attributes.has(name) ? this.attributes.get(name) : null;
+  }
+
+  removeAttribute(name) {
+    this.attributes.delete(name);
+  }
+
+  appendChild(child) {
+    return this.insertBefore(child, null);
+  }
+
+  insertBefore(child, reference) {
+    if (child.parentNode !== null) child.parentNode.removeChild(child);
+    const index = reference === null ? this.children.length : this.children.indexOf(reference);
+    if (index === -1) throw new Error("fake-dom: the reference node is not a child");
+    this.children.splice(index, 0, child);
+    child.parentNode = this;
+    return child;
+  }
+
+  removeChild(child) {
+    const index = this.children.indexOf(child);
+    if (index === -1) throw new Error("fake-dom: removeChild of a node that is not a child");
+    this.children.splice(index, 1);
+    child.parentNode = null;
+    return child;
+  }
+
+  matches(selector) {
+    const { tag, classes, attribute, value } = parseSelector(selector);
+    if (tag && this.tagName !== tag.toUpperCase()) return false;
+    const own = this.className.split(" ");
+    if (!classes.every((name) => own.includes(name))) return false;
+    if (attribute === undefined) return true;
+    const actual = this.getAttribute(attribute);
+    return value === undefined ? actual !== null : actual === value;
+  }
+
+  querySelectorAll(selector) {
+    const found = [];
+    for (const child of this.children) {
+      if (child.matches(selector)) found.push(child);
+      found.push(...child.querySelectorAll(selector));
+    }
+    return found;
+  }
+
+  querySelector(selector) {
+    return this.querySelectorAll(selector)[0] ?? null;
+  }
+
+  closest(selector) {
+    for (let element = this; element !== null; element = element.parentNode) {
+      if (element.matches(selector)) return element;
+    }
+    return null;
+  }
+
+  addEventListener(type, listener) {
+    if (!this.listeners.has(type)) this.listeners.set(type, []);
+    this.listeners.get(type).push(listener);
+  }
+
+  removeEventListener(type, listener) {
+    this.listeners.set(
+      type,
+      (this.listeners.get(type) ?? []).filter((candidate) => candidate !== listener),
+    );
+  }
+
+  /** Dispatches to this element and its ancestors (bubbling), with `target` set. */
+  dispatchEvent(event) {
+    event.target ??= this;
+    for (let element = this; element !== null; element = element.parentNode) {
+      for (const listener of element.listeners.get(event.type) ?? []) listener(event);
+    }
+    return !event.defaultPrevented;
+  }
+
+  click() {
+    if (!this.disabled) this.dispatchEvent(new FakeEvent("click"));
+  }
+
+  focus() {}
+
+  select() {}
+
+  setCustomValidity(message) {
+    this.validity = message;
+  }
+
+  reportValidity() {
+    return this.validity === "";
+  }
+}
+
+/** Something with addEventListener/removeEventListener, and `dispatch(type)` for the test. */
+function createEventTarget(properties = {}) {
+  const listeners = new Map();
+  return {
+    ...properties,
+    addEventListener(type, listener) {
+      if (!listeners.has(type)) listeners.set(type, []);
+      listeners.get(type).push(listener);
+    },
+    removeEventListener(type, listener) {
+      listeners.set(
+        type,
+        (listeners.get(type) ?? []).filter((candidate) => candidate !== listener),
+      );
+    },
+    dispatch(type) {
+      for (const listener of listeners.get(type) ?? []) listener(new FakeEvent(type));
+    },
+    listenerCount: () => [...listeners.values()].reduce((sum, list) => sum + list.length, 0),
+  };
+}
+
+/** A document with `documentElement.lang`, `title`, `visibilityState` and events. */
+export function createFakeDocument({ lang = "en" } = {}) {
+  const document = createEventTarget({ title: "Room", visibilityState: "visible" });
+  document.createElement = (tagName) => new FakeElement(document, tagName);
+  document.documentElement = new FakeElement(document, "html", { lang });
+  return document;
+}
+
+/** A window stand-in, for its `online` and `offline` events. */
+export function createFakeWindow() {
+  return createEventTarget();
+}
+
+/** The widget of partials/backchannel/chat.html, built by hand. */
+export function createWidget(document, { room = "lobby", strings = {} } = {}) {
+  const h = (tag, attributes, ...children) => new FakeElement(document, tag, attributes, children);
+  return h(
+    "section",
+    { class: "bc-chat", "data-bc-room": room, "data-bc-strings": JSON.stringify(strings) },
+    h("header", { class: "bc-chat__header" }, h("h2", { class: "bc-chat__title" }), h("p", { class: "bc-status", "data-state": "connecting", hidden: true })),
+    h("div", { class: "bc-chat__problem", hidden: true }, h("p", { class: "bc-chat__problem-text" })),
+    h("p", { class: "bc-error", "data-code": "", hidden: true }),
+    h("div", { class: "bc-messages" }, h("button", { class: "bc-load-older bc-button", type: "button", hidden: true })),
+    h("form", { class: "bc-name", hidden: true }, h("input", { name: "name" }), h("button", { type: "submit" })),
+    h(
+      "form",
+      { class: "bc-composer", hidden: true },
+      h("p", {}, h("span", { class: "bc-composer__identity" }), h("button", { class: "bc-composer__change-name", type: "button" })),
+      h("textarea", { name: "text" }),
+      h("button", { type: "submit" }),
+    ),
+  );
+}

@@ -1,0 +1,212 @@
+// One room's view, without DOM or I/O: the server's messages keyed by seq and shown in seq order
+// (each seq at most once), followed by the visitor's own messages that are not shown yet (the
+// outbox: pending, failed, or acked but not received). Rules: ARCHITECTURE.md "Delivery
+// guarantees". tests/js/timeline.test.js and tests/js/delivery.property.test.js cover it.
+//
+// The view is the window (floor, …] of the room's log: every seq ≤ floor is only reachable
+// through `load_older`; `last` is the end of the unbroken run floor+1, floor+2, …, the seq the
+// client resumes from (`join.after_seq`). A message past last + 1 is shown, but marks a gap.
+
+export const OwnState = Object.freeze({ PENDING: "pending", SENT: "sent", FAILED: "failed" });
+
+/**
+ * Returns the view of one room. Every apply… method returns { gap, sent }: `gap` is true when
+ * the client knows the room has messages after `last` that it has not received (send `join`
+ * with `after_seq` again); `sent` lists the own client_ids that this event confirmed as stored.
+ */
+export function createTimeline() {
+  let messages = new Map();
+  let floor = 0;
+  let last = 0;
+  let hasOlder = false;
+  // Between sending `join` and its `joined`, live messages wait: a `joined` that replaces the
+  // view must not drop what arrived meanwhile.
+  let joining = false;
+  let held = [];
+  // client_id → { clientId, text, author, createdAt, state, code, seq }: own messages not shown
+  // as a server message yet. `ownIds` remembers every own client_id, for styling.
+  const own = new Map();
+  const ownIds = new Set();
+
+  function advance() {
+    while (messages.has(last + 1)) last += 1;
+  }
+
+  function hasMessagesPastLast() {
+    for (const seq of messages.keys()) if (seq > last) return true;
+    return false;
+  }
+
+  // Sent own items wait at the end of the list until their message is in the view; once their
+  // seq is at or below `last` they are shown (or lie before the view, in older pages).
+  function forgetShownOwn() {
+    for (const [clientId, item] of own) {
+      if (item.state === OwnState.SENT && item.seq <= last) own.delete(clientId);
+    }
+  }
+
+  function confirm(clientId, seq, sent) {
+    const item = own.get(clientId);
+    if (item === undefined || item.state === OwnState.SENT) return;
+    own.set(clientId, { ...item, state: OwnState.SENT, code: undefined, seq });
+    ownIds.add(clientId);
+    sent.push(clientId);
+  }
+
+  function insert(message, sent) {
+    if (message.client_id !== null) confirm(message.client_id, message.seq, sent);
+    if (message.seq <= floor || messages.has(message.seq)) return;
+    messages.set(message.seq, message);
+    advance();
+  }
+
+  function finish(sent, latestSeq = 0) {
+    forgetShownOwn();
+    return { gap: latestSeq > last || hasMessagesPastLast(), sent };
+  }
+
+  return {
+    /** Call when sending `join`: live messages wait for its answer. */
+    expectJoined() {
+      joining = true;
+    },
+
+    /** The `join` will not be answered (refused, or the connection is gone): stop waiting. */
+    abortJoin() {
+      joining = false;
+      const sent = [];
+      for (const message of held.splice(0)) insert(message, sent);
+      return finish(sent);
+    },
+
+    applyJoined(joined) {
+      joining = false;
+      const sent = [];
+      if (!joined.resumed) {
+        messages = new Map();
+        floor = joined.history.length > 0 ? joined.history[0].seq - 1 : joined.latest_seq;
+        last = floor;
+        hasOlder = joined.has_older;
+      }
+      // resumed: `history` is everything after our `after_seq` (= last): append it.
+      for (const message of joined.history) insert(message, sent);
+      for (const message of held.splice(0)) insert(message, sent);
+      return finish(sent, joined.latest_seq);
+    },
+
+    applyMessage(message) {
+      if (joining) {
+        held.push(message);
+        return { gap: false, sent: [] };
+      }
+      const sent = [];
+      insert(message, sent);
+      return finish(sent);
+    },
+
+    // Not a gap signal: the server writes `ack` before the sender's own copy of the broadcast
+    // comes back through the channel layer, so the ack's seq is nearly always ahead. If that copy
+    // is lost, the next `pong` tells.
+    applyAck(ack) {
+      const sent = [];
+      confirm(ack.client_id, ack.seq, sent);
+      return finish(sent);
+    },
+
+    /** An `older` page, the answer to `load_older` with `before_seq` = beforeSeq. */
+    applyOlder(older, beforeSeq) {
+      // A join that replaced the view meanwhile makes the page stale: it would leave a hole.
+      if (beforeSeq !== floor + 1) return { gap: false, sent: [], added: 0 };
+      const sent = [];
+      let added = 0;
+      for (const message of older.messages) {
+        if (message.client_id !== null) confirm(message.client_id, message.seq, sent);
+        if (message.seq > floor || messages.has(message.seq)) continue;
+        messages.set(message.seq, message);
+        added += 1;
+      }
+      if (older.messages.length > 0) floor = Math.min(floor, older.messages[0].seq - 1);
+      hasOlder = older.has_older && floor > 0;
+      return { ...finish(sent), added };
+    },
+
+    /** `pong.rooms[room]`: true when the room has messages the view lacks. */
+    isBehind(latestSeq) {
+      return latestSeq > last;
+    },
+
+    addOwn({ client_id: clientId, text, author, created_at: createdAt, state, code }) {
+      own.set(clientId, { clientId, text, author, createdAt, state, code, seq: undefined });
+      ownIds.add(clientId);
+    },
+
+    markFailed(clientId, code) {
+      const item = own.get(clientId);
+      if (item && item.state !== OwnState.SENT) own.set(clientId, { ...item, state: OwnState.FAILED, code });
+    },
+
+    markPending(clientId) {
+      const item = own.get(clientId);
+      if (item && item.state === OwnState.FAILED) {
+        own.set(clientId, { ...item, state: OwnState.PENDING, code: undefined });
+      }
+    },
+
+    discard(clientId) {
+      const item = own.get(clientId);
+      if (item && item.state !== OwnState.SENT) own.delete(clientId);
+    },
+
+    /** `join.after_seq`: the end of the unbroken run shown, or undefined when there is none. */
+    get resumeAfter() {
+      return last > 0 ? last : undefined;
+    },
+
+    /** `load_older.before_seq`, or null when there is nothing older. */
+    get olderBefore() {
+      return hasOlder && floor > 0 ? floor + 1 : null;
+    },
+
+    get lastSeq() {
+      return last;
+    },
+
+    /**
+     * What to show, in order: { key, seq, clientId, author, text, sentAt, own, state, code }.
+     * `key` is stable while an entry keeps its place: "s<seq>" or "c<client_id>".
+     */
+    entries() {
+      const list = [];
+      for (const [seq, message] of messages) {
+        const isOwn = message.client_id !== null && ownIds.has(message.client_id);
+        list.push({
+          key: `s${seq}`,
+          seq,
+          clientId: isOwn ? message.client_id : undefined,
+          author: message.author,
+          text: message.text,
+          sentAt: message.sent_at,
+          own: isOwn,
+          state: isOwn ? OwnState.SENT : undefined,
+        });
+      }
+      for (const item of own.values()) {
+        if (item.state === OwnState.SENT && messages.has(item.seq)) continue;
+        list.push({
+          key: `c${item.clientId}`,
+          // An acked message waits in its seq's place; the others (no seq yet) at the end.
+          seq: item.seq,
+          clientId: item.clientId,
+          author: item.author,
+          text: item.text,
+          sentAt: item.createdAt,
+          own: true,
+          state: item.state,
+          code: item.code,
+        });
+      }
+      // Stable: unsent messages keep the order they were written in.
+      return list.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
+    },
+  };
+}
