@@ -108,7 +108,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_event({"type": "left", "room": event.room})
 
     async def post(self, event: Send) -> None:
-        author = self.require_joined(event.room)
+        author = self.require_joined(event.room, client_id=event.client_id)
         try:
             result = await database_sync_to_async(services.post_message)(
                 room_name=event.room, author=author, text=event.text, client_id=event.client_id
@@ -163,12 +163,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """A message posted to one of this socket's rooms, by any consumer on any process."""
         await self.send(text_data=event["frame"])
 
-    def require_joined(self, room: str) -> str:
+    def require_joined(self, room: str, client_id: str | None = None) -> str:
         """The socket's display name in ``room``; refuses rooms the socket has not joined."""
         try:
             return self.joined_rooms[room]
         except KeyError:
-            raise ProtocolError(ErrorCode.NOT_JOINED, "join the room first", room) from None
+            raise ProtocolError(ErrorCode.NOT_JOINED, "join the room first", room, client_id) from None
 
     async def send_event(self, event: ServerEvent) -> None:
         await self.send(text_data=encode_event(event))

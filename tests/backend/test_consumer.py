@@ -218,6 +218,8 @@ async def test_bad_input_gets_an_error_event_and_the_socket_stays_usable(frame, 
         assert error["type"] == "error"
         assert error["code"] == code
         assert error["message"]
+        if code in ("not_joined", "text_empty", "text_too_long") and "client_id" in str(frame):
+            assert error["client_id"] == "a", "a refused send names its client_id so the client can mark it"
         # Still open and still in the room: a good frame right after works.
         await send_text(ann, "lobby", "still here")
         events = await events_until(ann, counts("message", "ack"))
