@@ -77,7 +77,9 @@ def test_a_message_crosses_backend_processes(backends):
     async def scenario():
         ann = await open_member(backends[0], "across", "Ann")
         bob = await open_member(backends[1], "across", "Bob")
-        await ann.send(json.dumps({"type": "send", "room": "across", "text": "from process one"}))
+        await ann.send(
+            json.dumps({"type": "send", "room": "across", "text": "from process one", "client_id": "across-1"})
+        )
         received = await next_message(bob)
         assert (received["author"], received["text"]) == ("Ann", "from process one")
         await ann.close()
@@ -102,11 +104,11 @@ def test_an_idle_socket_still_receives_after_two_minutes(backends):
             await asyncio.sleep(min(20, IDLE_SECS - idle))
 
         sender = await open_member(backends[0], "idle", "Sender")
-        await sender.send(json.dumps({"type": "send", "room": "idle", "text": "still there?"}))
+        await sender.send(json.dumps({"type": "send", "room": "idle", "text": "still there?", "client_id": "idle-1"}))
         received = await next_message(listener)
         assert received["text"] == "still there?"
         # And the idle socket can still talk, not only listen.
-        await listener.send(json.dumps({"type": "send", "room": "idle", "text": "yes"}))
+        await listener.send(json.dumps({"type": "send", "room": "idle", "text": "yes", "client_id": "idle-2"}))
         assert [(await next_message(sender))["text"] for _ in range(2)] == ["still there?", "yes"]
         await listener.close()
         await sender.close()
