@@ -5,6 +5,7 @@ after this module has set the environment they come from (pytest-django's late s
 """
 
 import os
+import shutil
 
 import django
 import pytest
@@ -31,3 +32,45 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.sqlite3":
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
+
+
+# --- Browsers (tests/e2e, tests/chaos) ---------------------------------------------------------
+
+CHROMIUM_INSTALL_HINT = (
+    "Install Chromium (Debian/Ubuntu: `sudo apt-get install chromium`) or set CHROMIUM_PATH to a "
+    "Chromium or Chrome binary. Playwright's own browser download is not used."
+)
+# Flags for headless Chromium on a machine without outside network, possibly as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_executable() -> str:
+    """CHROMIUM_PATH, else Debian's chromium; a missing browser fails the run with the fix."""
+    configured = os.environ.get("CHROMIUM_PATH")
+    candidates = [configured] if configured else ["/usr/bin/chromium", shutil.which("chromium"),
+                                                  shutil.which("chromium-browser")]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    where = f"CHROMIUM_PATH={configured!r} is not an executable" if configured else "no chromium on PATH"
+    pytest.fail(f"Browser tests need Chromium ({where}). {CHROMIUM_INSTALL_HINT}", pytrace=False)
+
+
+# Module scope, not session: Playwright's sync API keeps an event loop running on the main thread
+# while it is open, and tests in other modules call asyncio.run().
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_executable()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -28,7 +28,6 @@ from tests.chaos.harness import (
     wait_recovered,
 )
 from tests.chaos.verify import observe_python, read_log, report_line
-from tests.e2e.conftest import CHROMIUM_ARGS, chromium_executable
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.slow]
 
@@ -63,17 +62,6 @@ def live(tmp_path_factory):
     finally:
         for step in reversed(steps):
             step()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = chromium_executable()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

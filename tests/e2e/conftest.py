@@ -3,8 +3,6 @@ real daphne on another, and headless Chromium (Debian's, or CHROMIUM_PATH) drive
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,19 +18,6 @@ from scripts.processes import (
 )
 from scripts.site import build_site
 
-CHROMIUM_INSTALL_HINT = (
-    "Install Chromium (Debian/Ubuntu: `sudo apt-get install chromium`) or set CHROMIUM_PATH to a "
-    "Chromium or Chrome binary. Playwright's own browser download is not used."
-)
-# Flags for headless Chromium on a machine without outside network, possibly as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "artifacts"
 
 
@@ -45,17 +30,6 @@ class LiveSystem:
 
     def room_url(self, room: str) -> str:
         return f"{self.site_url}room/?name={room}"
-
-
-def chromium_executable() -> str:
-    configured = os.environ.get("CHROMIUM_PATH")
-    candidates = [configured] if configured else ["/usr/bin/chromium", shutil.which("chromium"),
-                                                  shutil.which("chromium-browser")]
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    where = f"CHROMIUM_PATH={configured!r} is not an executable" if configured else "no chromium on PATH"
-    pytest.fail(f"Browser tests need Chromium ({where}). {CHROMIUM_INSTALL_HINT}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -79,19 +53,6 @@ def live_system(tmp_path_factory) -> LiveSystem:
                      backend_log=backend_log)
     site.shutdown()
     stop_process(daphne, what="daphne")
-
-
-# Module scope, not session: Playwright's sync API keeps an event loop running on the main thread
-# while it is open, and tests in other modules call asyncio.run().
-@pytest.fixture(scope="module")
-def browser():
-    executable = chromium_executable()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
