@@ -30,7 +30,7 @@ from scripts.processes import (
     wait_port_free,
 )
 from tests.chaos.client import ChaosClient, ClientView, log
-from tests.chaos.verify import Observed, Verdict, caught_up, judge, read_log
+from tests.chaos.verify import Observed, Verdict, caught_up, judge, observe_python, read_log
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "artifacts"
 # Far above any room's message count in these scenarios: a page that loads (or reloads) gets the
@@ -248,6 +248,10 @@ class Swarm:
 
     def views(self) -> dict[str, ClientView]:
         return self.loop.call(lambda: {label: client.view() for label, client in self.clients.items()})
+
+    def observe(self) -> list[Observed]:
+        """What every client shows now, in the form the verdict reads."""
+        return [observe_python(view) for view in self.views().values()]
 
     def close(self) -> None:
         async def close():

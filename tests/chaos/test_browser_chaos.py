@@ -27,7 +27,7 @@ from tests.chaos.harness import (
     wait_converged,
     wait_recovered,
 )
-from tests.chaos.verify import observe_python, read_log, report_line
+from tests.chaos.verify import read_log, report_line
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.slow]
 
@@ -84,7 +84,7 @@ def visitors(browser, cleanup):
 
 def everyone(swarm: Swarm, pages: list[BrowserClient]):
     def observe():
-        return [observe_python(view) for view in swarm.views().values()] + [page.observe() for page in pages]
+        return swarm.observe() + [page.observe() for page in pages]
 
     return observe
 

@@ -15,7 +15,7 @@ import pytest
 from scripts.processes import free_port
 from tests.chaos.harness import Swarm, assert_delivered, countdown, start_backend, wait_converged, wait_recovered
 from tests.chaos.proxy import BlackHoleProxy
-from tests.chaos.verify import observe_python, report_line
+from tests.chaos.verify import report_line
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -39,9 +39,7 @@ def test_a_silently_cut_connection_catches_up_exactly_once(tmp_path, loop_thread
     carol = swarm.add("carol", f"ws://127.0.0.1:{proxy.listen_port}/ws/")
     swarm.wait_joined()
 
-    def observe():
-        return [observe_python(view) for view in swarm.views().values()]
-
+    observe = swarm.observe
     swarm.talk("sender", every=0.25)
     swarm.talk("ann", every=1.3)
     swarm.talk("bob", every=1.7)

@@ -14,7 +14,7 @@ import pytest
 
 from scripts.processes import free_port
 from tests.chaos.harness import Swarm, assert_delivered, countdown, start_backend, wait_converged, wait_recovered
-from tests.chaos.verify import observe_python, report_line
+from tests.chaos.verify import report_line
 
 pytestmark = [pytest.mark.chaos, pytest.mark.redis, pytest.mark.slow]
 
@@ -34,9 +34,7 @@ def test_a_redis_restart_loses_and_duplicates_nothing(tmp_path, loop_thread, cle
         swarm.add(label, daphne.ws_url)
     swarm.wait_joined()
 
-    def observe():
-        return [observe_python(view) for view in swarm.views().values()]
-
+    observe = swarm.observe
     swarm.talk("sender", every=0.2)
     swarm.talk("ann", every=1.1)
     swarm.talk("bob", every=1.3)
