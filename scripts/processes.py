@@ -111,12 +111,27 @@ def migrate(env: Mapping[str, str]) -> None:
         raise ServerFailed(f"manage.py migrate failed:\n{result.stderr}")
 
 
+# daphne's own inbound limit: a frame over it is dropped with the connection, before our code runs.
+# Twice MAX_FRAME_BYTES' default, so a frame between the two still gets a readable frame_too_large.
+DAPHNE_MAX_MESSAGE_BYTES = 64 * 1024
+
+
+def daphne_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The daphne command line every launcher in this repo uses."""
+    return [
+        sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
+        "--websocket-max-message-size", str(DAPHNE_MAX_MESSAGE_BYTES),
+        "--websocket-max-frame-size", str(DAPHNE_MAX_MESSAGE_BYTES),
+        "backchannel.asgi:application",
+    ]  # fmt: skip
+
+
 def start_daphne(*, port: int, env: Mapping[str, str], log_path: Path, timeout_secs: float = 60) -> subprocess.Popen:
     """Start daphne on 127.0.0.1:port and return once /healthz answers 200."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "backchannel.asgi:application"],
+            daphne_command(port),
             cwd=BACKEND_DIR, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
         )
     try:

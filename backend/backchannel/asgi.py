@@ -1,6 +1,6 @@
 """ASGI entry point: HTTP goes to Django, WebSockets to the chat consumer behind the Origin check.
 
-    daphne -b 127.0.0.1 -p 8000 backchannel.asgi:application
+daphne -b 127.0.0.1 -p 8000 backchannel.asgi:application
 """
 
 import os

@@ -55,6 +55,18 @@ class Env:
             raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
         return value
 
+    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+        raw = self._environ.get(name)
+        if raw is None or not raw.strip():
+            return default
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+        if not value >= minimum:  # also refuses nan
+            raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+        return value
+
     def items(self, name: str, default: list[str]) -> list[str]:
         """A comma-separated list; blank items are dropped."""
         raw = self._environ.get(name)

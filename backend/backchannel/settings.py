@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 
 from backchannel.env import Env
+from chat.conf import DEFAULT_RESERVED_NAMES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
@@ -26,8 +27,7 @@ if DEBUG:
 else:
     SECRET_KEY = env.required_text(
         "SECRET_KEY",
-        "a long random string; make one with "
-        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`",
+        "a long random string; make one with `python -c 'import secrets; print(secrets.token_urlsafe(50))'`",
     )
 ALLOWED_HOSTS = env.items("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
@@ -128,14 +128,30 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- Backchannel (read through chat.conf) -------------------------------------------------
 # One allow-list of site origins feeds both the WebSocket Origin check and CORS.
-BACKCHANNEL_ALLOWED_ORIGINS = env.origins(
-    "ALLOWED_ORIGINS", ["http://localhost:1313", "http://127.0.0.1:1313"]
-)
+BACKCHANNEL_ALLOWED_ORIGINS = env.origins("ALLOWED_ORIGINS", ["http://localhost:1313", "http://127.0.0.1:1313"])
 BACKCHANNEL_MAX_TEXT_CHARS = env.integer("MAX_TEXT_CHARS", 2000, minimum=1)
 BACKCHANNEL_MAX_FRAME_BYTES = env.integer("MAX_FRAME_BYTES", 32 * 1024, minimum=256)
 BACKCHANNEL_MAX_ROOMS_PER_SOCKET = env.integer("MAX_ROOMS_PER_SOCKET", 10, minimum=1)
 BACKCHANNEL_HISTORY_LIMIT = env.integer("HISTORY_LIMIT", 50, minimum=1)
 BACKCHANNEL_RESUME_LIMIT = env.integer("RESUME_LIMIT", 500, minimum=0)
+# Identity tokens (chat.identity) and the abuse limits; ARCHITECTURE.md "Limits" explains each.
+BACKCHANNEL_TOKEN_TTL_SECS = env.integer("TOKEN_TTL_SECS", 3600, minimum=60)
+BACKCHANNEL_IDENTITY_POW_BITS = env.integer("IDENTITY_POW_BITS", 16, minimum=0)
+BACKCHANNEL_IDENTITY_BURST = env.integer("IDENTITY_BURST", 5, minimum=1)
+BACKCHANNEL_IDENTITY_PER_MIN = env.number("IDENTITY_PER_MIN", 2.0, minimum=0.01)
+BACKCHANNEL_RESERVED_NAMES = env.items("RESERVED_NAMES", DEFAULT_RESERVED_NAMES)
+BACKCHANNEL_AUTH_TIMEOUT_SECS = env.number("AUTH_TIMEOUT_SECS", 5.0, minimum=0.1)
+BACKCHANNEL_MESSAGE_BURST = env.integer("MESSAGE_BURST", 10, minimum=1)
+BACKCHANNEL_MESSAGE_PER_SEC = env.number("MESSAGE_PER_SEC", 1.0, minimum=0.01)
+BACKCHANNEL_IP_MESSAGE_BURST = env.integer("IP_MESSAGE_BURST", 30, minimum=1)
+BACKCHANNEL_IP_MESSAGE_PER_SEC = env.number("IP_MESSAGE_PER_SEC", 3.0, minimum=0.01)
+BACKCHANNEL_FRAME_BURST = env.integer("FRAME_BURST", 40, minimum=1)
+BACKCHANNEL_FRAME_PER_SEC = env.number("FRAME_PER_SEC", 10.0, minimum=0.01)
+BACKCHANNEL_FLOOD_STRIKES = env.integer("FLOOD_STRIKES", 10, minimum=1)
+BACKCHANNEL_MAX_SOCKETS_PER_IP = env.integer("MAX_SOCKETS_PER_IP", 20, minimum=1)
+BACKCHANNEL_DUPLICATE_WINDOW_SECS = env.integer("DUPLICATE_WINDOW_SECS", 60, minimum=0)
+BACKCHANNEL_PRESENCE_LIST_LIMIT = env.integer("PRESENCE_LIST_LIMIT", 100, minimum=0)
+BACKCHANNEL_PRESENCE_STALE_SECS = env.integer("PRESENCE_STALE_SECS", 90, minimum=10)
 
 CORS_ALLOWED_ORIGINS = BACKCHANNEL_ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/api/.*$"  # CORS for the JSON API only; the admin stays same-origin

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from django.conf import settings
 
+DEFAULT_RESERVED_NAMES = [
+    "admin", "administrator", "backchannel", "mod", "moderator", "official", "owner", "root", "staff",
+    "support", "system",
+]  # fmt: skip
+
 
 class Settings:
     @property
@@ -38,6 +43,108 @@ class Settings:
         """The largest gap a rejoining client is caught up on message by message; past it, the
         client gets the latest page instead (and loads older pages if it wants them)."""
         return int(getattr(settings, "BACKCHANNEL_RESUME_LIMIT", 500))
+
+    # --- Identity ------------------------------------------------------------------------------
+
+    @property
+    def TOKEN_TTL_SECS(self) -> int:
+        """How long an identity token is accepted; the server hands out a fresh one halfway."""
+        return int(getattr(settings, "BACKCHANNEL_TOKEN_TTL_SECS", 3600))
+
+    @property
+    def IDENTITY_RENEW_MAX_AGE_SECS(self) -> int:
+        """How old an expired token may be and still carry its visitor id into a new one."""
+        return int(getattr(settings, "BACKCHANNEL_IDENTITY_RENEW_MAX_AGE_SECS", 30 * 24 * 3600))
+
+    @property
+    def IDENTITY_POW_BITS(self) -> int:
+        """Leading zero bits the proof of work of a token request needs (0: no proof of work)."""
+        return int(getattr(settings, "BACKCHANNEL_IDENTITY_POW_BITS", 16))
+
+    @property
+    def CHALLENGE_TTL_SECS(self) -> int:
+        return int(getattr(settings, "BACKCHANNEL_CHALLENGE_TTL_SECS", 300))
+
+    @property
+    def IDENTITY_BURST(self) -> int:
+        """Token requests one IP address may make at once..."""
+        return int(getattr(settings, "BACKCHANNEL_IDENTITY_BURST", 5))
+
+    @property
+    def IDENTITY_PER_MIN(self) -> float:
+        """...and then per minute."""
+        return float(getattr(settings, "BACKCHANNEL_IDENTITY_PER_MIN", 2.0))
+
+    @property
+    def RESERVED_NAMES(self) -> list[str]:
+        """Display names visitors may not take (compared case- and width-insensitively)."""
+        return list(getattr(settings, "BACKCHANNEL_RESERVED_NAMES", DEFAULT_RESERVED_NAMES))
+
+    # --- Abuse limits --------------------------------------------------------------------------
+
+    @property
+    def AUTH_TIMEOUT_SECS(self) -> float:
+        """A socket that has not sent a valid ``auth`` this long after the handshake is closed."""
+        return float(getattr(settings, "BACKCHANNEL_AUTH_TIMEOUT_SECS", 5))
+
+    @property
+    def MESSAGE_BURST(self) -> int:
+        return int(getattr(settings, "BACKCHANNEL_MESSAGE_BURST", 10))
+
+    @property
+    def MESSAGE_PER_SEC(self) -> float:
+        return float(getattr(settings, "BACKCHANNEL_MESSAGE_PER_SEC", 1.0))
+
+    @property
+    def IP_MESSAGE_BURST(self) -> int:
+        return int(getattr(settings, "BACKCHANNEL_IP_MESSAGE_BURST", 30))
+
+    @property
+    def IP_MESSAGE_PER_SEC(self) -> float:
+        return float(getattr(settings, "BACKCHANNEL_IP_MESSAGE_PER_SEC", 3.0))
+
+    @property
+    def FRAME_BURST(self) -> int:
+        return int(getattr(settings, "BACKCHANNEL_FRAME_BURST", 40))
+
+    @property
+    def FRAME_PER_SEC(self) -> float:
+        return float(getattr(settings, "BACKCHANNEL_FRAME_PER_SEC", 10.0))
+
+    @property
+    def FLOOD_STRIKES(self) -> int:
+        """``rate_limited`` refusals in a row after which the socket is closed (4008)."""
+        return int(getattr(settings, "BACKCHANNEL_FLOOD_STRIKES", 10))
+
+    @property
+    def MAX_SOCKETS_PER_IP(self) -> int:
+        return int(getattr(settings, "BACKCHANNEL_MAX_SOCKETS_PER_IP", 20))
+
+    @property
+    def DUPLICATE_WINDOW_SECS(self) -> int:
+        return int(getattr(settings, "BACKCHANNEL_DUPLICATE_WINDOW_SECS", 60))
+
+    # --- Presence ------------------------------------------------------------------------------
+
+    @property
+    def PRESENCE_LIST_LIMIT(self) -> int:
+        """Over this many people online, ``presence`` events carry only the count."""
+        return int(getattr(settings, "BACKCHANNEL_PRESENCE_LIST_LIMIT", 100))
+
+    @property
+    def PRESENCE_COUNT_INTERVAL_SECS(self) -> float:
+        """In a room over the list limit, a count update goes out at most this often per process."""
+        return float(getattr(settings, "BACKCHANNEL_PRESENCE_COUNT_INTERVAL_SECS", 5))
+
+    @property
+    def PRESENCE_STALE_SECS(self) -> int:
+        """A presence row not refreshed by a ping this long belongs to a dead process: swept."""
+        return int(getattr(settings, "BACKCHANNEL_PRESENCE_STALE_SECS", 90))
+
+    @property
+    def TYPING_INTERVAL_SECS(self) -> float:
+        """At most one ``typing`` relayed per socket and room this often."""
+        return float(getattr(settings, "BACKCHANNEL_TYPING_INTERVAL_SECS", 2))
 
 
 conf = Settings()

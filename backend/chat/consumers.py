@@ -1,78 +1,211 @@
-"""The chat socket. Thin: it parses frames (protocol.py), calls services and selectors, and
-relays room events from the channel layer. Rules live in those modules, not here."""
+"""The chat socket. Thin: it parses frames (protocol.py), enforces the per-socket limits, calls
+services and selectors, and relays channel-layer messages. Rules live in those modules, not here."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
+from django.utils import timezone
 
-from chat import selectors, services
+from chat import moderation, presence, selectors, services
+from chat.broadcast import ROOM_FRAME
 from chat.conf import conf
-from chat.events import message_event_for
+from chat.events import message_event_for, presence_dict, presence_event
+from chat.identity import Identity, TokenError, VerifiedToken, issue_token, needs_refresh, verify_token
+from chat.limits import frame_bucket, process_limits
+from chat.models import Room, Sanction
 from chat.protocol import (
+    Auth,
+    CloseCode,
     ErrorCode,
     Join,
     Leave,
     Limits,
     LoadOlder,
     Ping,
+    PresenceChange,
     ProtocolError,
     Send,
     ServerEvent,
+    Typing,
     encode_event,
     error_event,
     parse_client_event,
     ready_event,
 )
-from chat.rooms import group_name_for
+from chat.rooms import group_name_for, ip_group_for, visitor_group_for
 
 logger = logging.getLogger(__name__)
 
-# Channel-layer event type for a room message; channels routes it to `room_message` below.
-ROOM_MESSAGE_EVENT = "room.message"
+# How often one process sweeps presence rows left behind by dead processes (on some socket's ping).
+PRESENCE_SWEEP_INTERVAL_SECS = 30.0
+
+
+class ProcessState:
+    """What one process remembers across its sockets to keep presence traffic bounded."""
+
+    last_sweep = 0.0
+    # room -> when this process last sent a count-only presence update (rooms over the list limit)
+    last_count_update: dict[str, float] = {}  # noqa: RUF012 - process-wide on purpose
+    # room -> the online count this process last computed (typing is not relayed in big rooms)
+    online_counts: dict[str, int] = {}  # noqa: RUF012
+
+
+@dataclass(frozen=True)
+class RoomView:
+    """Everything a `joined` answer needs, read in one trip to the database thread."""
+
+    catch_up: selectors.CatchUp
+    locked: bool
+    slow_mode_secs: int
+    presence: presence.Snapshot
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
-        # room name -> the display name this socket posts under in that room
-        self.joined_rooms: dict[str, str] = {}
+        self.identity: Identity | None = None
+        self.token: VerifiedToken | None = None
+        self.joined_rooms: set[str] = set()
         self.limits = Limits(max_text_chars=conf.MAX_TEXT_CHARS, max_frame_bytes=conf.MAX_FRAME_BYTES)
+        self.frames = frame_bucket()
+        self.strikes = 0  # rate_limited refusals in a row
+        self.last_typing: dict[str, float] = {}
+        self.closing = False
+        self.auth_timer: asyncio.Task | None = None
+        client = self.scope.get("client") or (None, None)
+        self.ip: str | None = client[0]
         await self.accept()
+        if self.ip is not None:
+            open_sockets = process_limits().sockets_per_ip.add(self.ip)
+            await self.channel_layer.group_add(ip_group_for(self.ip), self.channel_name)
+            if open_sockets > conf.MAX_SOCKETS_PER_IP:
+                message = f"at most {conf.MAX_SOCKETS_PER_IP} sockets per address"
+                await self.refuse(ProtocolError(ErrorCode.TOO_MANY_SOCKETS, message), CloseCode.TOO_MANY_SOCKETS)
+                return
+            ban = await database_sync_to_async(moderation.active_sanction)(
+                kind=Sanction.Kind.BAN, visitor="", ip=self.ip, now=timezone.now()
+            )
+            if ban is not None:
+                await self.refuse(ProtocolError(ErrorCode.BANNED, moderation.describe(ban)), CloseCode.BANNED)
+                return
         await self.send_event(
             ready_event(
                 max_text_chars=conf.MAX_TEXT_CHARS,
                 max_rooms=conf.MAX_ROOMS_PER_SOCKET,
                 history_limit=conf.HISTORY_LIMIT,
                 resume_limit=conf.RESUME_LIMIT,
+                auth_timeout_secs=conf.AUTH_TIMEOUT_SECS,
+                typing_interval_secs=conf.TYPING_INTERVAL_SECS,
             )
         )
+        self.auth_timer = asyncio.create_task(self.close_unless_authenticated())
+
+    async def close_unless_authenticated(self) -> None:
+        await asyncio.sleep(conf.AUTH_TIMEOUT_SECS)
+        if self.identity is None and not self.closing:
+            message = f"send 'auth' within {conf.AUTH_TIMEOUT_SECS:g} s of connecting"
+            await self.refuse(ProtocolError(ErrorCode.AUTH_TIMEOUT, message), CloseCode.AUTH_TIMEOUT)
 
     async def disconnect(self, code: int) -> None:
+        self.closing = True
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
+        if self.ip is not None:
+            process_limits().sockets_per_ip.remove(self.ip)
+            await self.channel_layer.group_discard(ip_group_for(self.ip), self.channel_name)
+        if self.identity is not None:
+            await self.channel_layer.group_discard(visitor_group_for(self.identity.visitor), self.channel_name)
         for room in self.joined_rooms:
             await self.channel_layer.group_discard(group_name_for(room), self.channel_name)
+        if self.joined_rooms:
+            departures = await database_sync_to_async(presence.leave_all)(channel_name=self.channel_name)
+            for departure in departures:
+                await self.announce_presence(departure.room, "left", departure.person)
         self.joined_rooms.clear()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return  # frames that were in flight when we decided to close
         try:
+            wait = self.frames.take(time.monotonic())
+            if wait:
+                raise ProtocolError(ErrorCode.RATE_LIMITED, "too many frames; slow down", retry_after_secs=wait)
             event = parse_client_event(text_data, bytes_data, self.limits)
+            if self.identity is None and not isinstance(event, Auth):
+                raise ProtocolError(ErrorCode.NOT_AUTHENTICATED, "send 'auth' with your token first")
             match event:
+                case Auth():
+                    await self.authenticate(event)
                 case Join():
                     await self.join(event)
                 case Leave():
                     await self.leave(event)
                 case Send():
                     await self.post(event)
+                case Typing():
+                    await self.typing(event)
                 case LoadOlder():
                     await self.load_older(event)
                 case Ping():
                     await self.pong()
                 case _:  # parse_client_event returns only the types above
                     raise AssertionError(f"unhandled client event {event!r}")
+            self.strikes = 0
         except ProtocolError as error:
             await self.send_event(error_event(error))
+            if error.code == ErrorCode.RATE_LIMITED:
+                self.strikes += 1
+                if self.strikes >= conf.FLOOD_STRIKES:
+                    self.closing = True
+                    await self.close(CloseCode.FLOODING)
+            elif error.code == ErrorCode.BANNED:
+                self.closing = True
+                await self.close(CloseCode.BANNED)
+
+    async def authenticate(self, event: Auth) -> None:
+        if self.identity is not None:
+            raise ProtocolError(ErrorCode.ALREADY_AUTHENTICATED, "this socket is already authenticated")
+        try:
+            token = verify_token(event.token, now=time.time(), max_age_secs=conf.TOKEN_TTL_SECS)
+        except TokenError as error:
+            raise ProtocolError(ErrorCode(error.problem), error.message) from None
+        ban = await database_sync_to_async(moderation.active_sanction)(
+            kind=Sanction.Kind.BAN, visitor=token.identity.visitor, ip=self.ip, now=timezone.now()
+        )
+        if ban is not None:
+            raise ProtocolError(ErrorCode.BANNED, moderation.describe(ban))
+        self.identity, self.token = token.identity, token
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
+        await self.channel_layer.group_add(visitor_group_for(self.identity.visitor), self.channel_name)
+        await self.send_event(
+            {
+                "type": "authenticated",
+                "name": self.identity.name,
+                "visitor": self.identity.visitor,
+                "staff": self.identity.staff,
+            }
+        )
+        await self.refresh_token_if_due()
+
+    async def refresh_token_if_due(self) -> None:
+        now = time.time()
+        if self.token is None or not needs_refresh(self.token, now=now, ttl_secs=conf.TOKEN_TTL_SECS):
+            return
+        self.token = VerifiedToken(self.token.identity, int(now))
+        await self.send_event(
+            {
+                "type": "token",
+                "token": issue_token(self.token.identity, now=now),
+                "expires_in_secs": conf.TOKEN_TTL_SECS,
+            }
+        )
 
     async def join(self, event: Join) -> None:
         if event.room not in self.joined_rooms and len(self.joined_rooms) >= conf.MAX_ROOMS_PER_SOCKET:
@@ -82,37 +215,68 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Subscribe before reading the log: a message posted in between arrives live (and may
         # also be in the history; clients drop the repeat by seq) rather than not at all.
         await self.channel_layer.group_add(group_name_for(event.room), self.channel_name)
-        self.joined_rooms[event.room] = event.name
-        catch_up = await database_sync_to_async(selectors.catch_up)(
-            room_name=event.room,
-            after_seq=event.after_seq,
-            history_limit=conf.HISTORY_LIMIT,
-            resume_limit=conf.RESUME_LIMIT,
+        self.joined_rooms.add(event.room)
+        arrived = await database_sync_to_async(presence.enter)(
+            room=event.room, channel_name=self.channel_name, identity=self.identity, now=timezone.now()
         )
+        view = await database_sync_to_async(read_room_view)(room=event.room, after_seq=event.after_seq)
+        ProcessState.online_counts[event.room] = view.presence.online_count
         await self.send_event(
             {
                 "type": "joined",
                 "room": event.room,
-                "name": event.name,
-                "latest_seq": catch_up.latest_seq,
-                "resumed": catch_up.resumed,
-                "history": [message_event_for(message) for message in catch_up.messages],
-                "has_older": catch_up.has_older,
+                "latest_seq": view.catch_up.latest_seq,
+                "resumed": view.catch_up.resumed,
+                "history": [message_event_for(message) for message in view.catch_up.messages],
+                "has_older": view.catch_up.has_older,
+                "locked": view.locked,
+                "slow_mode_secs": view.slow_mode_secs,
+                "presence": presence_dict(view.presence),
             }
         )
+        if arrived:
+            await self.announce_presence(event.room, "joined", presence.Person(**_person_fields(self.identity)))
 
     async def leave(self, event: Leave) -> None:
         self.require_joined(event.room)
         await self.channel_layer.group_discard(group_name_for(event.room), self.channel_name)
-        del self.joined_rooms[event.room]
+        self.joined_rooms.discard(event.room)
         await self.send_event({"type": "left", "room": event.room})
+        gone = await database_sync_to_async(presence.leave)(room=event.room, channel_name=self.channel_name)
+        if gone is not None:
+            await self.announce_presence(event.room, "left", gone)
+
+    async def announce_presence(self, room: str, kind: str, person: presence.Person) -> None:
+        snapshot = await database_sync_to_async(presence.snapshot)(room=room, list_limit=conf.PRESENCE_LIST_LIMIT)
+        ProcessState.online_counts[room] = snapshot.online_count
+        if snapshot.people is None:
+            # A big room: a count update at most every interval, not one per arrival.
+            now = time.monotonic()
+            if now - ProcessState.last_count_update.get(room, -1e9) < conf.PRESENCE_COUNT_INTERVAL_SECS:
+                return
+            ProcessState.last_count_update[room] = now
+        change: PresenceChange = {"kind": kind, "person": _person_fields(person)}  # type: ignore[typeddict-item]
+        await self.publish(room, encode_event(presence_event(room, snapshot, change)))
 
     async def post(self, event: Send) -> None:
-        author = self.require_joined(event.room, client_id=event.client_id)
+        self.require_joined(event.room, client_id=event.client_id)
+        wait = process_limits().message_wait_secs(visitor=self.identity.visitor, ip=self.ip, now=time.monotonic())
+        if wait:
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                "too many messages; slow down",
+                event.room,
+                event.client_id,
+                retry_after_secs=wait,
+            )
         try:
             result = await database_sync_to_async(services.post_message)(
-                room_name=event.room, author=author, text=event.text, client_id=event.client_id
+                room_name=event.room, identity=self.identity, text=event.text, client_id=event.client_id, ip=self.ip
             )
+        except services.PostRefused as refusal:
+            raise ProtocolError(
+                refusal.code, refusal.message, event.room, event.client_id, retry_after_secs=refusal.retry_after_secs
+            ) from None
         except DatabaseError:
             logger.exception("storing a message in room %s failed", event.room)
             raise ProtocolError(
@@ -129,11 +293,27 @@ class ChatConsumer(AsyncWebsocketConsumer):
             {"type": "ack", "room": event.room, "client_id": event.client_id, "seq": result.message.seq}
         )
 
-    async def publish(self, room: str, frame: str) -> None:
-        """Hand a stored message to the live path. It is already safe in the log, so a
-        channel-layer failure is logged, not raised: members catch up from the log (gap checks)."""
+    async def typing(self, event: Typing) -> None:
+        self.require_joined(event.room)
+        now = time.monotonic()
+        if now - self.last_typing.get(event.room, -1e9) < conf.TYPING_INTERVAL_SECS:
+            return  # throttled: the others already know
+        self.last_typing[event.room] = now
+        if ProcessState.online_counts.get(event.room, 0) > conf.PRESENCE_LIST_LIMIT:
+            return  # nobody can follow who types in a crowd; it would only cost bandwidth
+        frame = encode_event(
+            {"type": "typing", "room": event.room, "visitor": self.identity.visitor, "name": self.identity.name}
+        )
+        await self.publish(event.room, frame, skip_channel=self.channel_name)
+
+    async def publish(self, room: str, frame: str, *, skip_channel: str | None = None) -> None:
+        """Hand a frame to the room's members on every process. What it announces is already in the
+        database, so a channel-layer failure is logged, not raised: members catch up from the log."""
+        message = {"type": ROOM_FRAME, "frame": frame}
+        if skip_channel is not None:
+            message["skip_channel"] = skip_channel
         try:
-            await self.channel_layer.group_send(group_name_for(room), {"type": ROOM_MESSAGE_EVENT, "frame": frame})
+            await self.channel_layer.group_send(group_name_for(room), message)
         except Exception:  # noqa: BLE001 - any layer failure; the log is the source of truth
             logger.exception("publishing to room %s failed; members will catch up from the log", room)
 
@@ -156,19 +336,71 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # not say so; without this the socket would hear nothing more. group_add is idempotent.
         for room in self.joined_rooms:
             await self.channel_layer.group_add(group_name_for(room), self.channel_name)
-        latest = await database_sync_to_async(selectors.latest_seqs)(room_names=list(self.joined_rooms))
+        await self.channel_layer.group_add(visitor_group_for(self.identity.visitor), self.channel_name)
+        if self.ip is not None:
+            await self.channel_layer.group_add(ip_group_for(self.ip), self.channel_name)
+        latest = await database_sync_to_async(selectors.latest_seqs)(room_names=sorted(self.joined_rooms))
         await self.send_event({"type": "pong", "rooms": latest})
+        await self.refresh_token_if_due()
+        if self.joined_rooms:
+            await database_sync_to_async(presence.touch)(channel_name=self.channel_name, now=timezone.now())
+        await self.sweep_presence_if_due()
 
-    async def room_message(self, event: dict[str, str]) -> None:
-        """A message posted to one of this socket's rooms, by any consumer on any process."""
-        await self.send(text_data=event["frame"])
+    async def sweep_presence_if_due(self) -> None:
+        now = time.monotonic()
+        if now - ProcessState.last_sweep < PRESENCE_SWEEP_INTERVAL_SECS:
+            return
+        ProcessState.last_sweep = now
+        departures = await database_sync_to_async(presence.sweep_stale)(
+            now=timezone.now(), stale_secs=conf.PRESENCE_STALE_SECS
+        )
+        for departure in departures:
+            await self.announce_presence(departure.room, "left", departure.person)
 
-    def require_joined(self, room: str, client_id: str | None = None) -> str:
-        """The socket's display name in ``room``; refuses rooms the socket has not joined."""
-        try:
-            return self.joined_rooms[room]
-        except KeyError:
-            raise ProtocolError(ErrorCode.NOT_JOINED, "join the room first", room, client_id) from None
+    # --- Channel-layer handlers ---------------------------------------------------------------
+
+    async def room_frame(self, message: dict[str, str]) -> None:
+        """A frame for every member of one of this socket's rooms, from any consumer on any process."""
+        if message.get("skip_channel") != self.channel_name:
+            await self.send(text_data=message["frame"])
+
+    async def moderation_notice(self, message: dict) -> None:
+        """A moderator acted on this socket's visitor or address (chat.moderation)."""
+        if self.closing:
+            return
+        await self.send(text_data=message["frame"])
+        if message.get("close_code"):
+            self.closing = True
+            await self.close(message["close_code"])
+
+    # --- Helpers ------------------------------------------------------------------------------
+
+    def require_joined(self, room: str, client_id: str | None = None) -> None:
+        if room not in self.joined_rooms:
+            raise ProtocolError(ErrorCode.NOT_JOINED, "join the room first", room, client_id)
+
+    async def refuse(self, error: ProtocolError, close_code: int) -> None:
+        """Tell the client why, then close: for refusals the socket cannot recover from."""
+        self.closing = True
+        await self.send_event(error_event(error))
+        await self.close(close_code)
 
     async def send_event(self, event: ServerEvent) -> None:
         await self.send(text_data=encode_event(event))
+
+
+def read_room_view(*, room: str, after_seq: int | None) -> RoomView:
+    catch_up = selectors.catch_up(
+        room_name=room, after_seq=after_seq, history_limit=conf.HISTORY_LIMIT, resume_limit=conf.RESUME_LIMIT
+    )
+    state = Room.objects.filter(name=room).values("locked", "slow_mode_secs").first() or {}
+    return RoomView(
+        catch_up=catch_up,
+        locked=state.get("locked", False),
+        slow_mode_secs=state.get("slow_mode_secs", 0),
+        presence=presence.snapshot(room=room, list_limit=conf.PRESENCE_LIST_LIMIT),
+    )
+
+
+def _person_fields(person: Identity | presence.Person) -> dict[str, object]:
+    return {"visitor": person.visitor, "name": person.name, "staff": person.staff}

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from chat.models import Message
-from chat.protocol import MessageEvent, message_event
+from chat.models import Message, Room
+from chat.presence import Person, Snapshot
+from chat.protocol import (
+    DeletedEvent,
+    MessageEvent,
+    PersonDict,
+    PresenceChange,
+    PresenceDict,
+    PresenceEvent,
+    RoomStateEvent,
+    message_event,
+)
 
 
 def message_event_for(message: Message) -> MessageEvent:
@@ -11,7 +21,34 @@ def message_event_for(message: Message) -> MessageEvent:
         room=message.room.name,
         seq=message.seq,
         author=message.author,
+        visitor=message.visitor,
+        staff=message.staff,
         text=message.text,
         sent_at=message.sent_at,
         client_id=message.client_id,
+        deleted=message.deleted_at is not None,
     )
+
+
+def deleted_event_for(message: Message) -> DeletedEvent:
+    return {"type": "deleted", "room": message.room.name, "seq": message.seq}
+
+
+def room_state_event_for(room: Room) -> RoomStateEvent:
+    return {"type": "room_state", "room": room.name, "locked": room.locked, "slow_mode_secs": room.slow_mode_secs}
+
+
+def person_dict(person: Person) -> PersonDict:
+    return {"visitor": person.visitor, "name": person.name, "staff": person.staff}
+
+
+def presence_dict(snapshot: Snapshot) -> PresenceDict:
+    people = None if snapshot.people is None else [person_dict(person) for person in snapshot.people]
+    return {"online_count": snapshot.online_count, "people": people}
+
+
+def presence_event(room: str, snapshot: Snapshot, change: PresenceChange | None = None) -> PresenceEvent:
+    event: PresenceEvent = {"type": "presence", "room": room, **presence_dict(snapshot)}
+    if change is not None and snapshot.people is not None:
+        event["change"] = change
+    return event

@@ -1,4 +1,5 @@
-"""Rooms and their messages: each room is an ordered log numbered by ``seq`` from 1, without gaps."""
+"""Rooms and their messages (each room an ordered log numbered by ``seq`` from 1, without gaps),
+the sanctions moderators set, and who is online where."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from django.utils import timezone
 
 from chat.names import DISPLAY_NAME_MAX_CHARS
 from chat.rooms import ROOM_NAME_MAX_CHARS, is_valid_room_name
+
+VISITOR_ID_MAX_CHARS = 40
 
 
 def validate_room_name(value: str) -> None:
@@ -21,6 +24,10 @@ class Room(models.Model):
     # The seq of the newest message. Bumped in the same transaction that stores the message, so
     # the row lock on it hands out sequence numbers one writer at a time.
     last_seq = models.PositiveBigIntegerField(default=0)
+    # Set by moderators (chat.moderation): a locked room is read-only for visitors; in slow mode a
+    # visitor posts at most once every slow_mode_secs. Staff are exempt from both.
+    locked = models.BooleanField(default=False)
+    slow_mode_secs = models.PositiveIntegerField(default=0, help_text="0 turns slow mode off")
 
     class Meta:
         ordering = ["name"]
@@ -33,10 +40,19 @@ class Message(models.Model):
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveBigIntegerField()
     author = models.CharField(max_length=DISPLAY_NAME_MAX_CHARS)
+    # The author's identity (chat.identity): the public visitor id and whether staff posted it.
+    visitor = models.CharField(max_length=VISITOR_ID_MAX_CHARS, blank=True, default="")
+    staff = models.BooleanField(default=False)
+    # Where it came from, so a moderator can ban the address along with the identity.
+    ip = models.GenericIPAddressField(null=True, blank=True)
     text = models.TextField()
     sent_at = models.DateTimeField(default=timezone.now)
     # The sender's own id for the message, echoed back so its client can match it.
     client_id = models.CharField(max_length=64, null=True, blank=True)
+    # A deleted message stays in the log as a tombstone so seq keeps no gaps; it is sent without
+    # author or text.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.CharField(max_length=150, blank=True, default="")
 
     class Meta:
         ordering = ["room", "seq"]
@@ -49,6 +65,62 @@ class Message(models.Model):
                 name="chat_message_room_client_id_unique",
             ),
         ]
+        indexes = [
+            # Slow mode and duplicate checks read a visitor's latest messages in a room.
+            models.Index(fields=["room", "visitor", "sent_at"], name="chat_message_visitor_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.room.name}#{self.seq} {self.author}: {self.text[:40]}"
+
+
+class Sanction(models.Model):
+    """A mute (can read, cannot post) or a ban (cannot connect) of a visitor, an IP address or both."""
+
+    class Kind(models.TextChoices):
+        MUTE = "mute", "mute"
+        BAN = "ban", "ban"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    visitor = models.CharField(max_length=VISITOR_ID_MAX_CHARS, blank=True, default="", db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    until = models.DateTimeField(null=True, blank=True, help_text="empty: until lifted")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(visitor="") | models.Q(ip__isnull=False), name="chat_sanction_has_target"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = " ".join(part for part in (self.visitor, self.ip or "") if part)
+        return f"{self.kind} {target}"
+
+
+class Presence(models.Model):
+    """One joined socket in one room. Shared by every process through the database."""
+
+    room_name = models.CharField(max_length=ROOM_NAME_MAX_CHARS)
+    channel_name = models.CharField(max_length=200)
+    visitor = models.CharField(max_length=VISITOR_ID_MAX_CHARS)
+    name = models.CharField(max_length=DISPLAY_NAME_MAX_CHARS)
+    staff = models.BooleanField(default=False)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["room_name", "channel_name"], name="chat_presence_socket_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["room_name", "visitor"], name="chat_presence_room_visitor"),
+            models.Index(fields=["channel_name"], name="chat_presence_channel"),
+            models.Index(fields=["last_seen"], name="chat_presence_last_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} in {self.room_name}"

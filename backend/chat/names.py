@@ -17,3 +17,14 @@ def display_name_problem(name: str) -> str | None:
     if any(unicodedata.category(char).startswith("C") for char in name):
         return "a name must not contain control or invisible characters"
     return None
+
+
+def fold_name(name: str) -> str:
+    """The form names are compared in: full-width and styled letters folded (NFKC), case folded."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def is_reserved_name(name: str, reserved: list[str]) -> bool:
+    """True when ``name`` reads as one of ``reserved`` ("ADMIN", "Ａｄｍｉｎ" and "admin" alike)."""
+    folded = fold_name(name)
+    return any(folded == fold_name(word) for word in reserved)

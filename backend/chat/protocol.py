@@ -14,10 +14,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, TypedDict
 
-from chat.names import display_name_problem
 from chat.rooms import is_valid_room_name
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+# Deeper JSON is refused as bad_json before it can exhaust the parser's recursion.
+MAX_JSON_DEPTH = 32
+# Sequence numbers are stored as signed 64-bit integers; larger ones cannot name a message.
+MAX_SEQ = 2**63 - 1
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -29,7 +32,18 @@ class ErrorCode(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     BAD_FIELD = "bad_field"
     INVALID_ROOM = "invalid_room"
-    INVALID_NAME = "invalid_name"
+    NOT_AUTHENTICATED = "not_authenticated"
+    ALREADY_AUTHENTICATED = "already_authenticated"
+    BAD_TOKEN = "bad_token"
+    TOKEN_EXPIRED = "token_expired"
+    AUTH_TIMEOUT = "auth_timeout"
+    BANNED = "banned"
+    MUTED = "muted"
+    ROOM_LOCKED = "room_locked"
+    SLOW_MODE = "slow_mode"
+    RATE_LIMITED = "rate_limited"
+    DUPLICATE_TEXT = "duplicate_text"
+    TOO_MANY_SOCKETS = "too_many_sockets"
     TEXT_EMPTY = "text_empty"
     TEXT_TOO_LONG = "text_too_long"
     NOT_JOINED = "not_joined"
@@ -40,12 +54,30 @@ class ErrorCode(StrEnum):
 class ProtocolError(Exception):
     """A frame the server refuses; it becomes an ``error`` event and the socket stays open."""
 
-    def __init__(self, code: ErrorCode, message: str, room: str | None = None, client_id: str | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        room: str | None = None,
+        client_id: str | None = None,
+        *,
+        retry_after_secs: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.room = room
         self.client_id = client_id
+        self.retry_after_secs = retry_after_secs
+
+
+class CloseCode:
+    """WebSocket close codes the server uses (ARCHITECTURE.md "Close codes")."""
+
+    AUTH_TIMEOUT = 4001
+    BANNED = 4003
+    FLOODING = 4008
+    TOO_MANY_SOCKETS = 4029
 
 
 @dataclass(frozen=True)
@@ -58,9 +90,13 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Auth:
+    token: str
+
+
+@dataclass(frozen=True)
 class Join:
     room: str
-    name: str
     # The highest seq the client already shows; None when it shows nothing of the room yet.
     after_seq: int | None = None
 
@@ -78,6 +114,11 @@ class Send:
 
 
 @dataclass(frozen=True)
+class Typing:
+    room: str
+
+
+@dataclass(frozen=True)
 class LoadOlder:
     room: str
     before_seq: int
@@ -88,7 +129,7 @@ class Ping:
     pass
 
 
-ClientEvent = Join | Leave | Send | LoadOlder | Ping
+ClientEvent = Auth | Join | Leave | Send | Typing | LoadOlder | Ping
 
 
 def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: Limits) -> ClientEvent:
@@ -98,9 +139,11 @@ def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: 
     # Measured in UTF-8 bytes, as on the wire, and before json.loads spends any work on it.
     if len(text_data) > limits.max_frame_bytes or len(text_data.encode()) > limits.max_frame_bytes:
         raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, f"frames are limited to {limits.max_frame_bytes} bytes")
+    if _nesting_depth_over(text_data, MAX_JSON_DEPTH):
+        raise ProtocolError(ErrorCode.BAD_JSON, f"JSON nested deeper than {MAX_JSON_DEPTH} levels is refused")
     try:
         payload = json.loads(text_data)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProtocolError(ErrorCode.BAD_JSON, "the frame is not valid JSON") from None
     if not isinstance(payload, dict):
         raise ProtocolError(ErrorCode.BAD_EVENT, "an event must be a JSON object")
@@ -109,16 +152,14 @@ def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: 
         raise ProtocolError(ErrorCode.BAD_EVENT, "an event must have a string 'type'")
 
     match event_type:
+        case "auth":
+            return Auth(token=_str_field(payload, "token"))
         case "join":
             room = _room_field(payload)
-            name = _str_field(payload, "name")
-            problem = display_name_problem(name)
-            if problem:
-                raise ProtocolError(ErrorCode.INVALID_NAME, problem, room)
             after_seq = payload.get("after_seq")
             if after_seq is not None:
                 after_seq = _seq_field(payload, "after_seq", minimum=0, room=room)
-            return Join(room=room, name=name, after_seq=after_seq)
+            return Join(room=room, after_seq=after_seq)
         case "leave":
             return Leave(room=_room_field(payload))
         case "send":
@@ -137,6 +178,8 @@ def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: 
                     client_id,
                 )
             return Send(room=room, text=text, client_id=client_id)
+        case "typing":
+            return Typing(room=_room_field(payload))
         case "load_older":
             room = _room_field(payload)
             return LoadOlder(room=room, before_seq=_seq_field(payload, "before_seq", minimum=1, room=room))
@@ -144,6 +187,20 @@ def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: 
             return Ping()
         case _:
             raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown event type {event_type[:40]!r}")
+
+
+def _nesting_depth_over(text: str, limit: int) -> bool:
+    """True when brackets nest deeper than ``limit`` (a cheap scan; brackets inside strings
+    count too, which can only refuse a pathological frame, never accept a deep one)."""
+    depth = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def _str_field(payload: dict[str, Any], field: str, *, room: str | None = None, client_id: str | None = None) -> str:
@@ -156,8 +213,8 @@ def _str_field(payload: dict[str, Any], field: str, *, room: str | None = None, 
 def _seq_field(payload: dict[str, Any], field: str, *, minimum: int, room: str) -> int:
     value = payload.get(field)
     # bool is an int subclass in Python; true/false are not sequence numbers.
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ProtocolError(ErrorCode.BAD_FIELD, f"'{field}' must be a whole number >= {minimum}", room)
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= MAX_SEQ:
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"'{field}' must be a whole number from {minimum} to {MAX_SEQ}", room)
     return value
 
 
@@ -181,6 +238,21 @@ class ReadyEvent(TypedDict):
     max_rooms: int
     history_limit: int
     resume_limit: int
+    auth_timeout_secs: float
+    typing_interval_secs: float
+
+
+class AuthenticatedEvent(TypedDict):
+    type: Literal["authenticated"]
+    name: str
+    visitor: str
+    staff: bool
+
+
+class TokenEvent(TypedDict):
+    type: Literal["token"]
+    token: str
+    expires_in_secs: int
 
 
 class MessageEvent(TypedDict):
@@ -188,21 +260,50 @@ class MessageEvent(TypedDict):
     room: str
     seq: int
     author: str
+    visitor: str
+    staff: bool
     text: str
     sent_at: str
     client_id: str | None
+    deleted: bool
+
+
+class PersonDict(TypedDict):
+    visitor: str
+    name: str
+    staff: bool
+
+
+class PresenceChange(TypedDict):
+    kind: Literal["joined", "left"]
+    person: PersonDict
+
+
+class PresenceDict(TypedDict):
+    online_count: int
+    people: list[PersonDict] | None
+
+
+class PresenceEvent(TypedDict, total=False):
+    type: Literal["presence"]
+    room: str
+    online_count: int
+    people: list[PersonDict] | None
+    change: PresenceChange
 
 
 class JoinedEvent(TypedDict):
     type: Literal["joined"]
     room: str
-    name: str
     latest_seq: int
     # True: history is every message after the client's after_seq (append it).
     # False: history is the latest page (replace the view with it).
     resumed: bool
     history: list[MessageEvent]
     has_older: bool
+    locked: bool
+    slow_mode_secs: int
+    presence: PresenceDict
 
 
 class AckEvent(TypedDict):
@@ -224,6 +325,33 @@ class LeftEvent(TypedDict):
     room: str
 
 
+class DeletedEvent(TypedDict):
+    type: Literal["deleted"]
+    room: str
+    seq: int
+
+
+class TypingEvent(TypedDict):
+    type: Literal["typing"]
+    room: str
+    visitor: str
+    name: str
+
+
+class RoomStateEvent(TypedDict):
+    type: Literal["room_state"]
+    room: str
+    locked: bool
+    slow_mode_secs: int
+
+
+class ModeratedEvent(TypedDict):
+    type: Literal["moderated"]
+    action: Literal["muted", "unmuted", "banned"]
+    reason: str
+    until: str | None
+
+
 class PongEvent(TypedDict):
     type: Literal["pong"]
     rooms: dict[str, int]  # joined room -> its latest seq
@@ -235,12 +363,37 @@ class ErrorEvent(TypedDict, total=False):
     message: str
     room: str
     client_id: str
+    retry_after_secs: float
 
 
-ServerEvent = ReadyEvent | MessageEvent | JoinedEvent | AckEvent | OlderEvent | LeftEvent | PongEvent | ErrorEvent
+ServerEvent = (
+    ReadyEvent
+    | AuthenticatedEvent
+    | TokenEvent
+    | MessageEvent
+    | JoinedEvent
+    | AckEvent
+    | OlderEvent
+    | LeftEvent
+    | DeletedEvent
+    | PresenceEvent
+    | TypingEvent
+    | RoomStateEvent
+    | ModeratedEvent
+    | PongEvent
+    | ErrorEvent
+)
 
 
-def ready_event(*, max_text_chars: int, max_rooms: int, history_limit: int, resume_limit: int) -> ReadyEvent:
+def ready_event(
+    *,
+    max_text_chars: int,
+    max_rooms: int,
+    history_limit: int,
+    resume_limit: int,
+    auth_timeout_secs: float,
+    typing_interval_secs: float,
+) -> ReadyEvent:
     return {
         "type": "ready",
         "protocol": PROTOCOL_VERSION,
@@ -248,20 +401,47 @@ def ready_event(*, max_text_chars: int, max_rooms: int, history_limit: int, resu
         "max_rooms": max_rooms,
         "history_limit": history_limit,
         "resume_limit": resume_limit,
+        "auth_timeout_secs": auth_timeout_secs,
+        "typing_interval_secs": typing_interval_secs,
     }
 
 
 def message_event(
-    *, room: str, seq: int, author: str, text: str, sent_at: datetime, client_id: str | None
+    *,
+    room: str,
+    seq: int,
+    author: str,
+    visitor: str,
+    staff: bool,
+    text: str,
+    sent_at: datetime,
+    client_id: str | None,
+    deleted: bool,
 ) -> MessageEvent:
+    if deleted:  # a tombstone: it keeps its seq and nothing else a moderator removed
+        author, visitor, text = "", "", ""
     return {
         "type": "message",
         "room": room,
         "seq": seq,
         "author": author,
+        "visitor": visitor,
+        "staff": staff,
         "text": text,
         "sent_at": format_timestamp(sent_at),
         "client_id": client_id,
+        "deleted": deleted,
+    }
+
+
+def moderated_event(
+    action: Literal["muted", "unmuted", "banned"], *, reason: str, until: datetime | None
+) -> ModeratedEvent:
+    return {
+        "type": "moderated",
+        "action": action,
+        "reason": reason,
+        "until": format_timestamp(until) if until else None,
     }
 
 
@@ -271,6 +451,8 @@ def error_event(error: ProtocolError) -> ErrorEvent:
         event["room"] = error.room
     if error.client_id is not None:
         event["client_id"] = error.client_id
+    if error.retry_after_secs is not None:
+        event["retry_after_secs"] = round(error.retry_after_secs, 1)
     return event
 
 

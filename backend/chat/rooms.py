@@ -6,6 +6,7 @@ URL, in a channel-layer group name and in a Redis key without escaping.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 ROOM_NAME_MAX_CHARS = 40
@@ -20,3 +21,15 @@ def is_valid_room_name(name: str) -> bool:
 def group_name_for(room: str) -> str:
     """The channel-layer group whose members receive the room's events."""
     return f"room.{room}"
+
+
+def visitor_group_for(visitor: str) -> str:
+    """The group of every socket one identity has open (moderation reaches them all)."""
+    # Visitor ids are A-Za-z0-9_- (chat.identity), all allowed in a group name.
+    return f"visitor.{visitor}"
+
+
+def ip_group_for(ip: str) -> str:
+    """The group of every socket from one IP address (an IP ban reaches them all)."""
+    # ':' of IPv6 is not allowed in a group name; a digest also keeps addresses out of Redis keys.
+    return f"ip.{hashlib.sha256(ip.encode()).hexdigest()[:32]}"

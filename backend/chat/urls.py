@@ -4,4 +4,7 @@ from chat import views
 
 urlpatterns = [
     path("api/rooms/<str:room>/messages/", views.room_messages, name="room-messages"),
+    path("api/identity/challenge/", views.identity_challenge, name="identity-challenge"),
+    path("api/identity/", views.visitor_identity, name="identity"),
+    path("api/identity/staff/", views.staff_identity, name="staff-identity"),
 ]

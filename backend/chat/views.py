@@ -1,15 +1,51 @@
-"""The JSON API (CORS-enabled for the site's origins; see CORS_URLS_REGEX)."""
+"""The JSON API (CORS-enabled for the site's origins; see CORS_URLS_REGEX).
+
+No endpoint reads a cookie, so none needs CSRF protection: identity travels in tokens that the
+client presents itself (ARCHITECTURE.md "Identity").
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+import json
+import time
+from enum import StrEnum
 
-from chat import selectors
+from django.contrib.auth import authenticate
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from chat import moderation, selectors
+from chat.challenge import challenge_problem, new_challenge
 from chat.conf import conf
 from chat.events import message_event_for
+from chat.identity import (
+    Identity,
+    TokenError,
+    issue_token,
+    new_visitor_id,
+    staff_visitor_id,
+    verify_token,
+)
+from chat.limits import process_limits
+from chat.models import Sanction
+from chat.names import display_name_problem, is_reserved_name
 from chat.protocol import ErrorCode
 from chat.rooms import is_valid_room_name
+
+# Largest JSON body the identity endpoints read; a name, a challenge, a nonce and a token fit.
+MAX_BODY_BYTES = 4096
+
+
+class ApiError(StrEnum):
+    INVALID_NAME = "invalid_name"
+    RESERVED_NAME = "reserved_name"
+    BAD_CHALLENGE = "bad_challenge"
+    BAD_REQUEST = "bad_request"
+    BAD_CREDENTIALS = "bad_credentials"
+    BANNED = "banned"
+    RATE_LIMITED = "rate_limited"
 
 
 @require_GET
@@ -19,7 +55,7 @@ def room_messages(request: HttpRequest, room: str) -> JsonResponse:
         return _error(ErrorCode.INVALID_ROOM, "no such room name")
     before_seq = request.GET.get("before_seq")
     if before_seq is not None:
-        if not before_seq.isdigit() or int(before_seq) < 1:
+        if not before_seq.isdigit() or not 1 <= int(before_seq) < 2**63:
             return _error(ErrorCode.BAD_FIELD, "before_seq must be a whole number >= 1")
         before_seq = int(before_seq)
     page = selectors.messages_before(room_name=room, before_seq=before_seq, limit=conf.HISTORY_LIMIT)
@@ -32,5 +68,128 @@ def room_messages(request: HttpRequest, room: str) -> JsonResponse:
     )
 
 
-def _error(code: ErrorCode, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=400)
+@require_GET
+def identity_challenge(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        {
+            "challenge": new_challenge(now=time.time()),
+            "difficulty_bits": conf.IDENTITY_POW_BITS,
+            "expires_in_secs": conf.CHALLENGE_TTL_SECS,
+        }
+    )
+
+
+@csrf_exempt
+@require_POST
+def visitor_identity(request: HttpRequest) -> JsonResponse:
+    """A token for a visitor's display name (a proof of work pays for it)."""
+    body = _json_body(request)
+    if isinstance(body, JsonResponse):
+        return body
+    if body.get("website"):  # the honeypot: people never see the field, form-filling bots do
+        return _error(ApiError.BAD_REQUEST, "this request looks automated")
+    limited = _rate_limited(request)
+    if limited:
+        return limited
+    name = body.get("name")
+    if not isinstance(name, str):
+        return _error(ApiError.INVALID_NAME, "'name' must be a string")
+    problem = display_name_problem(name)
+    if problem:
+        return _error(ApiError.INVALID_NAME, problem)
+    if is_reserved_name(name, conf.RESERVED_NAMES):
+        return _error(ApiError.RESERVED_NAME, f"{name!r} is reserved; pick another name")
+    now = time.time()
+    problem = challenge_problem(
+        body.get("challenge"), body.get("nonce"), bits=conf.IDENTITY_POW_BITS, now=now, ttl_secs=conf.CHALLENGE_TTL_SECS
+    )
+    if problem:
+        return _error(ApiError.BAD_CHALLENGE, problem)
+    if not process_limits().spent_challenges.spend(body["challenge"]):
+        return _error(ApiError.BAD_CHALLENGE, "this challenge was already used; fetch a new one")
+    visitor = _previous_visitor(body.get("token"), now) or new_visitor_id()
+    return _issue(request, Identity(visitor=visitor, name=name, staff=False), now)
+
+
+@csrf_exempt
+@require_POST
+def staff_identity(request: HttpRequest) -> JsonResponse:
+    """A staff token for a Django staff user of this backend (their admin username and password)."""
+    body = _json_body(request)
+    if isinstance(body, JsonResponse):
+        return body
+    limited = _rate_limited(request)  # also slows password guessing
+    if limited:
+        return limited
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        return _error(ApiError.BAD_REQUEST, "'username' and 'password' must be strings")
+    user = authenticate(request, username=username, password=password)
+    if user is None or not user.is_staff:
+        return _error(ApiError.BAD_CREDENTIALS, "unknown staff username or wrong password", status=403)
+    name = user.get_username()[:32]
+    return _issue(request, Identity(visitor=staff_visitor_id(user.pk), name=name, staff=True), time.time())
+
+
+def _issue(request: HttpRequest, identity: Identity, now: float) -> JsonResponse:
+    ban = moderation.active_sanction(
+        kind=Sanction.Kind.BAN, visitor=identity.visitor, ip=_client_ip(request), now=timezone.now()
+    )
+    if ban is not None:
+        return _error(ApiError.BANNED, moderation.describe(ban), status=403)
+    return JsonResponse(
+        {
+            "token": issue_token(identity, now=now),
+            "name": identity.name,
+            "visitor": identity.visitor,
+            "staff": identity.staff,
+            "expires_in_secs": conf.TOKEN_TTL_SECS,
+        }
+    )
+
+
+def _previous_visitor(token: object, now: float) -> str | None:
+    """The visitor id of a previous token (even an expired one, within the renewal age)."""
+    if token is None:
+        return None
+    try:
+        verified = verify_token(token, now=now, max_age_secs=conf.IDENTITY_RENEW_MAX_AGE_SECS)
+    except TokenError:
+        return None
+    return None if verified.identity.staff else verified.identity.visitor
+
+
+def _rate_limited(request: HttpRequest) -> JsonResponse | None:
+    ip = _client_ip(request) or "unknown"
+    wait = process_limits().identity_requests_per_ip.take(ip, time.monotonic())
+    if not wait:
+        return None
+    response = _error(
+        ApiError.RATE_LIMITED, "too many identity requests; try again later", status=429, retry_after_secs=wait
+    )
+    response["Retry-After"] = str(max(1, round(wait)))
+    return response
+
+
+def _json_body(request: HttpRequest) -> dict | JsonResponse:
+    if len(request.body) > MAX_BODY_BYTES:
+        return _error(ApiError.BAD_REQUEST, f"the body is limited to {MAX_BODY_BYTES} bytes", status=413)
+    try:
+        body = json.loads(request.body)
+    except (ValueError, RecursionError):
+        return _error(ApiError.BAD_REQUEST, "the body must be JSON")
+    if not isinstance(body, dict):
+        return _error(ApiError.BAD_REQUEST, "the body must be a JSON object")
+    return body
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    # daphne --proxy-headers puts the X-Forwarded-For client here, for HTTP as for WebSockets.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _error(code: str, message: str, *, status: int = 400, retry_after_secs: float | None = None) -> JsonResponse:
+    error: dict[str, object] = {"code": code, "message": message}
+    if retry_after_secs is not None:
+        error["retry_after_secs"] = round(retry_after_secs, 1)
+    return JsonResponse({"error": error}, status=status)

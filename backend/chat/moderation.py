@@ -1,0 +1,95 @@
+"""What moderators do (services called by the admin, a shell or a test) and what it means for
+visitors (selectors called on ``auth`` and ``send``). Each service writes the database first,
+then tells open sockets through the channel layer, so the effect reaches open pages at once and
+survives a reload."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from chat.broadcast import moderation_notice, send_to_group, send_to_room
+from chat.events import deleted_event_for, room_state_event_for
+from chat.models import Message, Room, Sanction
+from chat.protocol import CloseCode, moderated_event
+from chat.rooms import ip_group_for, visitor_group_for
+
+
+def delete_message(*, message: Message, by: str) -> bool:
+    """Remove a message from every page; False when it was already deleted."""
+    updated = Message.objects.filter(pk=message.pk, deleted_at__isnull=True).update(
+        deleted_at=timezone.now(), deleted_by=by
+    )
+    if updated:
+        message.refresh_from_db()
+        send_to_room(message.room.name, deleted_event_for(message))
+    return bool(updated)
+
+
+def impose(
+    *,
+    kind: Sanction.Kind,
+    visitor: str = "",
+    ip: str | None = None,
+    duration: timedelta | None = None,
+    reason: str = "",
+    by: str = "",
+) -> Sanction:
+    """Mute or ban a visitor, an IP address or both; ``duration`` None means until lifted."""
+    if not visitor and not ip:
+        raise ValueError("a sanction needs a visitor, an IP address or both")
+    until = timezone.now() + duration if duration is not None else None
+    sanction = Sanction.objects.create(kind=kind, visitor=visitor, ip=ip, reason=reason, until=until, created_by=by)
+    announce(sanction)
+    return sanction
+
+
+def announce(sanction: Sanction) -> None:
+    """Tell the sanctioned sockets (a ban closes them). The admin calls this after saving one."""
+    if sanction.kind == Sanction.Kind.BAN:
+        notice = moderation_notice(
+            moderated_event("banned", reason=sanction.reason, until=sanction.until), CloseCode.BANNED
+        )
+    else:
+        notice = moderation_notice(moderated_event("muted", reason=sanction.reason, until=sanction.until), None)
+    _tell_targets(sanction, notice)
+
+
+def lift(*, sanction: Sanction) -> None:
+    """End a sanction now. A lifted mute is announced so the composer opens again."""
+    sanction.delete()
+    if sanction.kind == Sanction.Kind.MUTE:
+        _tell_targets(sanction, moderation_notice(moderated_event("unmuted", reason="", until=None), None))
+
+
+def set_room_state(*, room: Room, locked: bool, slow_mode_secs: int) -> None:
+    Room.objects.filter(pk=room.pk).update(locked=locked, slow_mode_secs=slow_mode_secs)
+    room.refresh_from_db()
+    send_to_room(room.name, room_state_event_for(room))
+
+
+def active_sanction(*, kind: Sanction.Kind, visitor: str, ip: str | None, now: datetime) -> Sanction | None:
+    """The sanction of ``kind`` in force for this visitor or address, the longest first."""
+    target = Q(visitor=visitor) if visitor else Q(pk__in=[])
+    if ip:
+        target |= Q(ip=ip)
+    in_force = Sanction.objects.filter(target, kind=kind).filter(Q(until__isnull=True) | Q(until__gt=now))
+    # One without an end outranks any with one; among those, the one that ends last.
+    return in_force.filter(until__isnull=True).first() or in_force.order_by("-until").first()
+
+
+def describe(sanction: Sanction) -> str:
+    """A readable sentence for an error message: what, until when, why."""
+    what = "banned" if sanction.kind == Sanction.Kind.BAN else "muted"
+    until = f"until {sanction.until:%Y-%m-%d %H:%M} UTC" if sanction.until else "until a moderator lifts it"
+    reason = f": {sanction.reason}" if sanction.reason else ""
+    return f"you are {what} {until}{reason}"
+
+
+def _tell_targets(sanction: Sanction, notice: dict[str, object]) -> None:
+    if sanction.visitor:
+        send_to_group(visitor_group_for(sanction.visitor), notice)
+    if sanction.ip:
+        send_to_group(ip_group_for(sanction.ip), notice)
