@@ -15,6 +15,13 @@ import urllib.request
 from chat.challenge import solve
 
 TEST_IDENTITY_ENV = {"IDENTITY_POW_BITS": "4", "IDENTITY_BURST": "10000", "IDENTITY_PER_MIN": "10000"}
+# For suites about delivery rather than abuse: rate limits far above what they send.
+UNLIMITED_MESSAGES_ENV = {
+    "MESSAGE_BURST": "100000", "MESSAGE_PER_SEC": "100000",
+    "IP_MESSAGE_BURST": "100000", "IP_MESSAGE_PER_SEC": "100000",
+    "FRAME_BURST": "100000", "FRAME_PER_SEC": "100000",
+    "DUPLICATE_WINDOW_SECS": "0", "MAX_SOCKETS_PER_IP": "10000",
+}  # fmt: skip
 
 
 class IdentityRefused(Exception):

@@ -33,8 +33,12 @@ from dataclasses import dataclass, field
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from tests.identity_client import IdentityRefused, fetch_token
+
 # Error codes after which a send is worth repeating (the protocol says "sending again may work").
-RETRYABLE_SEND_ERRORS = frozenset({"server_error"})
+RETRYABLE_SEND_ERRORS = frozenset({"server_error", "rate_limited", "slow_mode"})
+# Server events this client has no use for (presence and the like are for people, not verdicts).
+IGNORED_EVENTS = frozenset({"left", "older", "presence", "typing", "room_state", "deleted"})
 # At most one gap-filling join per this many seconds on a connection.
 MIN_REJOIN_INTERVAL = 0.25
 # A join not answered within this many seconds no longer blocks the next one.
@@ -44,6 +48,12 @@ _client_ids = itertools.count(1)
 
 def log(message: str) -> None:
     print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def http_base_for(ws_url: str) -> str:
+    """ws://host:port/ws/ -> http://host:port (the identity API is on the same server)."""
+    scheme, rest = ws_url.split("://", 1)
+    return f"{'https' if scheme == 'wss' else 'http'}://{rest.split('/', 1)[0]}"
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,7 @@ class ChaosClient:
         self._connection: _Connection | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self.token: str | None = None  # fetched over HTTP on start, like the widget's identity
 
     # --- what the test calls -------------------------------------------------------------
 
@@ -170,6 +181,13 @@ class ChaosClient:
             log(f"{self.label}: {message}")
 
     async def _run(self) -> None:
+        while self.token is None and not self._stopping:
+            try:
+                identity = await asyncio.to_thread(fetch_token, http_base_for(self.url), self.name)
+                self.token = identity["token"]
+            except (OSError, IdentityRefused) as error:
+                self._say(f"identity request failed ({error}); retrying")
+                await asyncio.sleep(self.backoff_cap)
         failures = 0
         while not self._stopping:
             try:
@@ -254,7 +272,7 @@ class ChaosClient:
         connection.join_in_flight = True
         connection.last_join_at = time.monotonic()
         self.stats.joins += 1
-        await self._send_frame(connection, {"type": "join", "room": self.room, "name": self.name,
+        await self._send_frame(connection, {"type": "join", "room": self.room,
                                             "after_seq": self.last_seq})
 
     async def _send_one(self, connection: _Connection, client_id: str, text: str) -> None:
@@ -265,7 +283,11 @@ class ChaosClient:
     async def _handle(self, connection: _Connection, event: dict) -> None:
         match event.get("type"):
             case "ready":
+                await self._send_frame(connection, {"type": "auth", "token": self.token})
+            case "authenticated":
                 await self._join(connection)
+            case "token":
+                self.token = event["token"]
             case "joined":
                 await self._on_joined(connection, event)
             case "message":
@@ -288,8 +310,9 @@ class ChaosClient:
                     self.failed[client_id] = event.get("code", "?")
                     self.outbox.pop(client_id)
                 elif client_id in self.outbox:
-                    asyncio.get_running_loop().call_later(0.5, self._resend_later, connection, client_id)
-            case "left" | "older":
+                    delay = max(0.5, float(event.get("retry_after_secs") or 0))
+                    asyncio.get_running_loop().call_later(delay, self._resend_later, connection, client_id)
+            case kind if kind in IGNORED_EVENTS:
                 pass
             case other:
                 self.errors.append({"type": "error", "code": "client:unknown_event", "message": repr(other)})

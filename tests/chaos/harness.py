@@ -31,6 +31,7 @@ from scripts.processes import (
 )
 from tests.chaos.client import ChaosClient, ClientView, log
 from tests.chaos.verify import Observed, Verdict, caught_up, judge, observe_python, read_log
+from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "artifacts"
 # Far above any room's message count in these scenarios: a page that loads (or reloads) gets the
@@ -130,6 +131,9 @@ def start_backend(name: str, work_dir: Path, *, site_origin: str, processes: int
         "ALLOWED_ORIGINS": site_origin,
         "DATABASE_URL": f"sqlite:///{backend.db_path}",
         "HISTORY_LIMIT": str(HISTORY_LIMIT),
+        # The chaos suite is about delivery, not abuse: limits sized so they never refuse its load.
+        **TEST_IDENTITY_ENV,
+        **UNLIMITED_MESSAGES_ENV,
     }
     if with_redis:
         backend.redis = Redis(port=free_port(), data_dir=work_dir / "redis")
