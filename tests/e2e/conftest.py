@@ -3,12 +3,15 @@ real daphne on another, and headless Chromium (Debian's, or CHROMIUM_PATH) drive
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import subprocess
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from scripts.processes import (
+    BACKEND_DIR,
     backend_env,
     free_port,
     migrate,
@@ -17,6 +20,7 @@ from scripts.processes import (
     stop_process,
 )
 from scripts.site import build_site
+from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -27,9 +31,23 @@ class LiveSystem:
     site_origin: str
     backend_port: int
     backend_log: Path
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def backend_url(self) -> str:
+        return f"http://127.0.0.1:{self.backend_port}"
 
     def room_url(self, room: str) -> str:
         return f"{self.site_url}room/?name={room}"
+
+    def backend_shell(self, code: str) -> str:
+        """Run Python in the backend's Django (its database and channel layer settings), as a
+        moderator's admin action would; the chat app's modules are imported for it."""
+        script = "from chat import moderation\nfrom chat.models import *\n" + code
+        result = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=BACKEND_DIR, env=self.env,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +61,10 @@ def live_system(tmp_path_factory) -> LiveSystem:
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_ORIGINS": site_origin,
         "DATABASE_URL": f"sqlite:///{work_dir / 'db.sqlite3'}",
+        # Cheap proof of work and no message limits: these tests are about what visitors see;
+        # tests/hostile and tests/backend hold the limits to account.
+        **TEST_IDENTITY_ENV,
+        **UNLIMITED_MESSAGES_ENV,
     })
     migrate(env)
     backend_log = ARTIFACTS_DIR / f"e2e-daphne-{backend_port}.log"
@@ -50,7 +72,7 @@ def live_system(tmp_path_factory) -> LiveSystem:
     public_dir = build_site(f"ws://127.0.0.1:{backend_port}", work_dir / "public", f"{site_origin}/")
     site = serve_directory(public_dir, port=site_port)
     yield LiveSystem(site_url=f"{site_origin}/", site_origin=site_origin, backend_port=backend_port,
-                     backend_log=backend_log)
+                     backend_log=backend_log, env=env)
     site.shutdown()
     stop_process(daphne, what="daphne")
 

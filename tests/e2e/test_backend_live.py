@@ -9,6 +9,8 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from tests.identity_client import fetch_token
+
 pytestmark = pytest.mark.e2e
 
 
@@ -54,7 +56,15 @@ def test_malformed_frames_get_errors_and_the_socket_keeps_working(live_system):
                 await socket.send(frame)
                 codes.append(json.loads(await asyncio.wait_for(socket.recv(), 5))["code"])
             await socket.send(json.dumps({"type": "ping"}))
+            codes.append(json.loads(await asyncio.wait_for(socket.recv(), 5))["code"])
+            # Still usable: it authenticates and answers a ping.
+            identity = await asyncio.to_thread(fetch_token, live_system.backend_url, "Probe")
+            await socket.send(json.dumps({"type": "auth", "token": identity["token"]}))
+            assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "authenticated"
+            await socket.send(json.dumps({"type": "ping"}))
             assert json.loads(await asyncio.wait_for(socket.recv(), 5)) == {"type": "pong", "rooms": {}}
             return codes
 
-    assert asyncio.run(scenario()) == ["bad_json", "binary_frame", "invalid_room", "frame_too_large"]
+    assert asyncio.run(scenario()) == [
+        "bad_json", "binary_frame", "invalid_room", "frame_too_large", "not_authenticated"
+    ]  # fmt: skip

@@ -5,31 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
+
+from tests.e2e.support import enter_room_as, message_texts, send
 
 pytestmark = pytest.mark.e2e
 
 # What a hostile visitor might send: markup, a script tag and an event-handler payload.
 HOSTILE_TEXT = '<b>bold</b><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
-
-
-def enter_room_as(page: Page, name: str) -> None:
-    name_form = page.locator("form.bc-name")
-    expect(name_form).to_be_visible()
-    name_form.locator("input[name=name]").fill(name)
-    name_form.locator("input[name=name]").press("Enter")
-    expect(page.locator("form.bc-composer")).to_be_visible()
-    expect(page.locator(".bc-status")).to_have_attribute("data-state", "connected")
-
-
-def send(page: Page, text: str) -> None:
-    composer = page.locator("form.bc-composer textarea[name=text]")
-    composer.fill(text)
-    composer.press("Enter")
-
-
-def message_texts(page: Page):
-    return page.locator(".bc-messages .bc-message .bc-message__text")
 
 
 def test_two_visitors_chat_in_one_room_and_another_room_sees_nothing(live_system, new_page):

@@ -1,0 +1,57 @@
+"""What the browser tests share: a visitor entering a room, sending, reading, and a Python
+visitor posting over the real protocol (for payloads a person would not type)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+
+import websockets
+from playwright.sync_api import Page, expect
+
+from tests.identity_client import fetch_token
+
+REPLY_TIMEOUT_SECS = 5
+_client_ids = itertools.count(1)
+
+
+def enter_room_as(page: Page, name: str) -> None:
+    name_form = page.locator("form.bc-name")
+    expect(name_form).to_be_visible()
+    name_form.locator("input[name=name]").fill(name)
+    name_form.locator("input[name=name]").press("Enter")
+    expect(page.locator("form.bc-composer")).to_be_visible()
+    expect(page.locator(".bc-status")).to_have_attribute("data-state", "connected")
+
+
+def send(page: Page, text: str) -> None:
+    composer = page.locator("form.bc-composer textarea[name=text]")
+    composer.fill(text)
+    composer.press("Enter")
+
+
+def message_texts(page: Page):
+    return page.locator(".bc-messages .bc-message .bc-message__text")
+
+
+def post_as(backend_url: str, site_origin: str, room: str, name: str, texts: list[str]) -> dict:
+    """Post ``texts`` to ``room`` as a new visitor ``name``, each acked; the identity used."""
+
+    async def scenario() -> dict:
+        identity = await asyncio.to_thread(fetch_token, backend_url, name)
+        ws_url = backend_url.replace("http://", "ws://") + "/ws/"
+        async with websockets.connect(ws_url, origin=site_origin) as socket:
+            await socket.send(json.dumps({"type": "auth", "token": identity["token"]}))
+            await socket.send(json.dumps({"type": "join", "room": room}))
+            for text in texts:
+                client_id = f"py{next(_client_ids)}"
+                await socket.send(json.dumps({"type": "send", "room": room, "text": text, "client_id": client_id}))
+                while True:
+                    event = json.loads(await asyncio.wait_for(socket.recv(), REPLY_TIMEOUT_SECS))
+                    assert event["type"] != "error", event
+                    if event["type"] == "ack" and event["client_id"] == client_id:
+                        break
+        return identity
+
+    return asyncio.run(scenario())
