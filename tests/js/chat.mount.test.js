@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, it } from "node:test";
 
-import { DISPLAY_NAME_STORAGE_KEY, mountChat } from "../../themes/backchannel/assets/backchannel/js/chat.js";
+import { TYPING_NOTICE_MS, mountChat } from "../../themes/backchannel/assets/backchannel/js/chat.js";
+import { IDENTITY_STORAGE_KEY, LEGACY_NAME_STORAGE_KEY } from "../../themes/backchannel/assets/backchannel/js/identity.js";
 import { PING_INTERVAL_MS, PING_TIMEOUT_MS } from "../../themes/backchannel/assets/backchannel/js/socket.js";
 import { FakeEvent, createFakeDocument, createFakeWindow, createWidget } from "./fake-dom.js";
 import { FakeStorage, FakeWebSocket, createFakeTimers } from "./support.js";
@@ -21,21 +22,106 @@ const STRINGS = {
   chat_message_discard: "Discard",
   chat_error_unknown: "Something went wrong.",
   chat_error_text_too_long: "That message is too long.",
+  chat_error_invalid_name: "Bad name.",
+  chat_error_rate_limited: "Too fast: {seconds} s.",
+  chat_error_slow_mode: "Slow mode: {seconds} s.",
+  chat_error_room_locked: "Locked.",
+  chat_identity: "You are {name}",
+  chat_name_submit: "Join the chat",
+  chat_name_working: "Checking…",
+  chat_staff_badge: "staff",
+  chat_presence_count: "{count} online",
+  chat_typing_one: "{name} is typing…",
+  chat_typing_two: "{name} and {other} are typing…",
+  chat_typing_many: "Several people are typing…",
+  chat_notice_locked: "Locked room.",
+  chat_notice_slow_mode: "One message every {seconds} s.",
+  chat_notice_muted: "You are muted.",
+  chat_notice_banned: "You are banned.",
+  chat_notice_until: "Until {time}.",
+  chat_notice_reason: "Reason: {reason}",
 };
-const READY = { type: "ready", protocol: 1, max_text_chars: 20, max_rooms: 5, history_limit: 50, resume_limit: 500 };
+const READY = {
+  type: "ready",
+  protocol: 2,
+  max_text_chars: 20,
+  max_rooms: 5,
+  history_limit: 50,
+  resume_limit: 500,
+  auth_timeout_secs: 5,
+  typing_interval_secs: 3,
+};
+const IDENTITY = { token: "tok-ann", name: "Ann", visitor: "v-ann", staff: false };
+const AUTHENTICATED = { type: "authenticated", name: "Ann", visitor: "v-ann", staff: false };
+const ALONE = { online_count: 1, people: [{ visitor: "v-ann", name: "Ann", staff: false }] };
 
 function message(seq, overrides = {}) {
-  return { type: "message", room: ROOM, seq, author: "Bob", text: `m${seq}`, sent_at: "2024-05-01T12:00:00Z", client_id: `b${seq}`, ...overrides };
+  return {
+    type: "message",
+    room: ROOM,
+    seq,
+    author: "Bob",
+    visitor: "v-bob",
+    staff: false,
+    text: `m${seq}`,
+    sent_at: "2024-05-01T12:00:00Z",
+    client_id: `b${seq}`,
+    deleted: false,
+    ...overrides,
+  };
 }
 
 function joined(history, overrides = {}) {
-  return { type: "joined", room: ROOM, name: "Ann", latest_seq: history.at(-1)?.seq ?? 0, resumed: false, history, has_older: false, ...overrides };
+  return {
+    type: "joined",
+    room: ROOM,
+    latest_seq: history.at(-1)?.seq ?? 0,
+    resumed: false,
+    history,
+    has_older: false,
+    locked: false,
+    slow_mode_secs: 0,
+    presence: ALONE,
+    ...overrides,
+  };
 }
 
-/** Mounts a widget for a visitor whose name ("Ann") is remembered. */
-function mount({ storage = new FakeStorage(), online = true } = {}) {
-  storage.setItem(DISPLAY_NAME_STORAGE_KEY, "Ann");
-  const document = createFakeDocument();
+function respond(status, body) {
+  return { ok: status >= 200 && status < 300, status, json: async () => body };
+}
+
+/** The identity API, faked (tests/js/identity.test.js covers it in depth); `answers` overrides paths. */
+function createFakeApi(answers = {}) {
+  const requests = [];
+  let issued = 0;
+  async function fetch(url, init) {
+    const path = new URL(url).pathname;
+    const body = init.body === undefined ? undefined : JSON.parse(init.body);
+    requests.push({ url, path, body, credentials: init.credentials });
+    if (answers[path] !== undefined) return answers[path];
+    if (path === "/api/identity/challenge/") return respond(200, { challenge: "ch", difficulty_bits: 4, expires_in_secs: 60 });
+    if (path === "/api/identity/staff/") {
+      return respond(200, { token: "tok-staff", name: body.username, visitor: "v-sue", staff: true, expires_in_secs: 60 });
+    }
+    issued += 1;
+    return respond(200, { token: `tok-${issued}`, name: body.name, visitor: "v-ann", staff: false, expires_in_secs: 60 });
+  }
+  return { fetch, requests };
+}
+
+// A digest of zeros: the first nonce solves any challenge, without the thread pool of the real
+// WebCrypto (whose timing would make these tests flaky). tests/js/identity.test.js uses the real one.
+const INSTANT_CRYPTO = { subtle: { digest: async () => new ArrayBuffer(32) } };
+
+/** Lets the promises of identity requests (fetch, the digests) settle. */
+async function settle() {
+  for (let round = 0; round < 50; round += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Mounts a widget for a visitor whose identity ("Ann") is remembered, unless `identity` is null. */
+function mount({ storage = new FakeStorage(), online = true, identity = IDENTITY, api = createFakeApi(), lang = "en" } = {}) {
+  if (identity !== null) storage.setItem(IDENTITY_STORAGE_KEY, JSON.stringify(identity));
+  const document = createFakeDocument({ lang });
   const window = createFakeWindow();
   const element = createWidget(document, { room: ROOM, strings: STRINGS });
   const timers = createFakeTimers();
@@ -43,6 +129,8 @@ function mount({ storage = new FakeStorage(), online = true } = {}) {
   const handle = mountChat(element, {
     backendUrl: "ws://127.0.0.1:8000",
     WebSocket: FakeWebSocket,
+    fetch: api.fetch,
+    crypto: INSTANT_CRYPTO,
     storage,
     location: { search: "", href: "http://127.0.0.1/about/", protocol: "http:" },
     history: null,
@@ -55,14 +143,15 @@ function mount({ storage = new FakeStorage(), online = true } = {}) {
   });
   const $ = (selector) => element.querySelector(selector);
   const $$ = (selector) => element.querySelectorAll(selector);
-  return { handle, element, document, window, timers, navigator, storage, $, $$ };
+  return { handle, element, document, window, timers, navigator, storage, api, $, $$ };
 }
 
-/** The server opens, says ready, and answers the join with `history`. */
-function connect(history = [], joinedOverrides = {}) {
+/** The server opens, says ready, authenticates, and answers the join with `history`. */
+function connect(history = [], joinedOverrides = {}, authenticated = AUTHENTICATED) {
   const ws = FakeWebSocket.latest;
   ws.serverOpens();
   ws.serverSends(READY);
+  ws.serverSends(authenticated);
   ws.serverSends(joined(history, joinedOverrides));
   return ws;
 }
@@ -86,11 +175,17 @@ function shownMessages(widget) {
 beforeEach(() => FakeWebSocket.reset());
 
 describe("mountChat", () => {
-  it("joins with the remembered name and shows the history", () => {
+  it("authenticates with the remembered token, joins and shows the history", () => {
     const widget = mount();
     assert.equal(widget.$(".bc-status").dataset.state, "connecting");
+    assert.equal(widget.$("form.bc-name").hidden, true);
     const ws = connect([message(1), message(2)]);
-    assert.deepEqual(sentFrames(ws), [{ type: "join", room: ROOM, name: "Ann" }]);
+    assert.deepEqual(sentFrames(ws), [
+      { type: "auth", token: "tok-ann" },
+      { type: "join", room: ROOM },
+    ]);
+    assert.equal(widget.$(".bc-identity").hidden, false);
+    assert.equal(widget.$(".bc-identity__name").textContent, "You are Ann");
     assert.equal(widget.$(".bc-status").dataset.state, "connected");
     assert.equal(widget.$("form.bc-composer").hidden, false);
     assert.deepEqual(shownMessages(widget).map((shown) => shown.seq), ["1", "2"]);
@@ -125,7 +220,9 @@ describe("mountChat", () => {
     const ws = FakeWebSocket.latest;
     ws.serverOpens();
     ws.serverSends(READY);
-    assert.deepEqual(sentFrames(ws), [{ type: "join", room: ROOM, name: "Ann", after_seq: 2 }]);
+    assert.deepEqual(sentFrames(ws), [{ type: "auth", token: "tok-ann" }], "auth first, even with an outbox");
+    ws.serverSends(AUTHENTICATED);
+    assert.deepEqual(sentFrames(ws).at(-1), { type: "join", room: ROOM, after_seq: 2 });
     ws.serverSends(joined([], { resumed: true, latest_seq: 2 }));
     assert.equal(sentFrames(ws).at(-1).text, "written offline");
   });
@@ -285,5 +382,360 @@ describe("mountChat", () => {
     assert.equal(widget.window.listenerCount(), 0);
     assert.equal(widget.document.listenerCount(), 0);
     assert.equal(FakeWebSocket.latest.closeCode, 1000);
+  });
+});
+
+describe("mountChat: identity", () => {
+  it("without an identity: shows the name picker, prefilled with the old name, and opens no socket", () => {
+    const storage = new FakeStorage();
+    storage.setItem(LEGACY_NAME_STORAGE_KEY, "Old Ann");
+    const widget = mount({ storage, identity: null });
+    assert.equal(widget.$("form.bc-name").hidden, false);
+    assert.equal(widget.$("details.bc-staff").hidden, false);
+    assert.equal(widget.$("form.bc-composer").hidden, true);
+    assert.equal(widget.$(".bc-identity").hidden, true);
+    assert.equal(widget.$("input[name=name]").value, "Old Ann");
+    assert.equal(FakeWebSocket.instances.length, 0);
+  });
+
+  it("submitting a name solves the challenge, stores the identity and authenticates with its token", async () => {
+    const widget = mount({ identity: null });
+    widget.$("input[name=name]").value = " Ann ";
+    widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
+    assert.equal(widget.$("form.bc-name").querySelector("button").disabled, true, "busy while solving");
+    assert.equal(widget.$("form.bc-name").querySelector("button").textContent, "Checking…");
+    await settle();
+    const post = widget.api.requests.find((request) => request.path === "/api/identity/");
+    assert.deepEqual([post.body.name, post.body.website, post.credentials], ["Ann", "", "omit"]);
+    assert.equal("token" in post.body, false);
+    assert.deepEqual(JSON.parse(widget.storage.getItem(IDENTITY_STORAGE_KEY)), { token: "tok-1", name: "Ann", visitor: "v-ann", staff: false });
+    assert.equal(widget.$("form.bc-name").hidden, true);
+    assert.equal(widget.$("form.bc-name").querySelector("button").textContent, "Join the chat");
+    const ws = connect();
+    assert.deepEqual(sentFrames(ws)[0], { type: "auth", token: "tok-1" });
+    assert.equal(widget.$("form.bc-composer").hidden, false);
+  });
+
+  it("posts what a bot typed into the honeypot", async () => {
+    const widget = mount({ identity: null });
+    widget.$("input[name=name]").value = "Ann";
+    widget.$("input[name=website]").value = "http://spam.example";
+    widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    assert.equal(widget.api.requests.at(-1).body.website, "http://spam.example");
+  });
+
+  it("refuses an invalid name before asking the server", () => {
+    const widget = mount({ identity: null });
+    widget.$("input[name=name]").value = "   ";
+    widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
+    assert.equal(widget.api.requests.length, 0);
+  });
+
+  it("shows the API's refusal in .bc-error and keeps the picker", async () => {
+    const api = createFakeApi({ "/api/identity/": respond(400, { error: { code: "invalid_name", message: "m" } }) });
+    const widget = mount({ identity: null, api });
+    widget.$("input[name=name]").value = "Ann";
+    widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    assert.equal(widget.$(".bc-error").dataset.code, "invalid_name");
+    assert.equal(widget.$(".bc-error").textContent, "Bad name.");
+    assert.equal(widget.$("form.bc-name").hidden, false);
+    assert.equal(widget.$("form.bc-name").querySelector("button").disabled, false);
+    assert.equal(FakeWebSocket.instances.length, 0);
+  });
+
+  it("says how long to wait when the API is rate limited", async () => {
+    const api = createFakeApi({
+      "/api/identity/challenge/": respond(429, { error: { code: "rate_limited", message: "m", retry_after_secs: 29.2 } }),
+    });
+    const widget = mount({ identity: null, api });
+    widget.$("input[name=name]").value = "Ann";
+    widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    assert.equal(widget.$(".bc-error").textContent, "Too fast: 30 s.");
+  });
+
+  it("a ban from the API shows the ban notice and hides the picker", async () => {
+    const api = createFakeApi({ "/api/identity/": respond(403, { error: { code: "banned", message: "m" } }) });
+    const widget = mount({ identity: null, api });
+    widget.$("input[name=name]").value = "Ann";
+    widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    assert.equal(widget.$(".bc-notice[data-kind=banned]").textContent, "You are banned.");
+    assert.equal(widget.$("form.bc-name").hidden, true);
+  });
+
+  it("staff sign in with username and password, and get the badge", async () => {
+    const widget = mount({ identity: null });
+    widget.$("input[name=username]").value = " sue ";
+    widget.$("input[name=password]").value = "secret";
+    widget.$("form.bc-staff-login").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    assert.deepEqual(widget.api.requests.at(-1).body, { username: "sue", password: "secret" });
+    assert.equal(widget.$("input[name=password]").value, "", "the password is not kept");
+    const ws = connect([], {}, { type: "authenticated", name: "sue", visitor: "v-sue", staff: true });
+    assert.deepEqual(sentFrames(ws)[0], { type: "auth", token: "tok-staff" });
+    assert.equal(widget.$(".bc-identity__name").textContent, "You are suestaff");
+    assert.ok(widget.$(".bc-identity").querySelector(".bc-staff-badge"));
+  });
+
+  it("changing the name gets a token for the same visitor and reconnects under it", async () => {
+    const widget = mount();
+    connect();
+    widget.$("button.bc-identity__change").click();
+    assert.equal(widget.$("form.bc-name").hidden, false);
+    assert.equal(widget.$("input[name=name]").value, "Ann");
+    widget.$("input[name=name]").value = "Annie";
+    widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    assert.equal(widget.api.requests.at(-1).body.token, "tok-ann", "keeps the visitor id");
+    assert.equal(FakeWebSocket.instances.length, 2, "a socket authenticates once: a new one");
+    assert.equal(FakeWebSocket.instances[0].closeCode, 1000);
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends(READY);
+    assert.deepEqual(sentFrames(ws), [{ type: "auth", token: "tok-1" }]);
+    ws.serverSends({ ...AUTHENTICATED, name: "Annie" });
+    assert.equal(widget.$(".bc-identity__name").textContent, "You are Annie");
+  });
+
+  it("stores the fresh token of a `token` event", () => {
+    const widget = mount();
+    const ws = connect();
+    ws.serverSends({ type: "token", token: "tok-fresh", expires_in_secs: 3600 });
+    assert.equal(JSON.parse(widget.storage.getItem(IDENTITY_STORAGE_KEY)).token, "tok-fresh");
+    ws.connectionDrops();
+    widget.timers.advance(1000);
+    FakeWebSocket.latest.serverOpens();
+    FakeWebSocket.latest.serverSends(READY);
+    assert.deepEqual(sentFrames(FakeWebSocket.latest), [{ type: "auth", token: "tok-fresh" }]);
+  });
+
+  for (const [code, sendsOldToken] of [
+    ["token_expired", true],
+    ["bad_token", false],
+  ]) {
+    it(`${code}: renews the token (old token sent: ${sendsOldToken}) and authenticates on the same socket`, async () => {
+      const widget = mount();
+      const ws = FakeWebSocket.latest;
+      ws.serverOpens();
+      ws.serverSends(READY);
+      ws.serverSends({ type: "error", code, message: "m" });
+      await settle();
+      const post = widget.api.requests.find((request) => request.path === "/api/identity/");
+      assert.equal(post.body.name, "Ann");
+      assert.equal(post.body.token, sendsOldToken ? "tok-ann" : undefined);
+      assert.equal(FakeWebSocket.instances.length, 1, "the same socket");
+      assert.deepEqual(sentFrames(ws), [
+        { type: "auth", token: "tok-ann" },
+        { type: "auth", token: "tok-1" },
+      ]);
+      assert.equal(widget.$(".bc-error").hidden, true, "renewed quietly");
+      ws.serverSends(AUTHENTICATED);
+      assert.deepEqual(sentFrames(ws).at(-1), { type: "join", room: ROOM });
+    });
+  }
+
+  it("asks for the name again when a renewal is refused", async () => {
+    const api = createFakeApi({ "/api/identity/": respond(400, { error: { code: "reserved_name", message: "m" } }) });
+    const widget = mount({ api });
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends(READY);
+    ws.serverSends({ type: "error", code: "token_expired", message: "m" });
+    await settle();
+    assert.equal(widget.$("form.bc-name").hidden, false);
+    assert.equal(widget.$(".bc-error").dataset.code, "reserved_name");
+    assert.equal(widget.$("form.bc-composer").hidden, true);
+    // The next try still presents the old token, to keep the visitor id.
+    widget.$("input[name=name]").value = "Ann B";
+    widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    assert.equal(widget.api.requests.at(-1).body.token, "tok-ann");
+  });
+});
+
+describe("mountChat: moderation", () => {
+  it("a ban (4003) shows the notice with its reason, hides the composer and never reconnects", () => {
+    const widget = mount({ lang: "en" });
+    const ws = connect([message(1)]);
+    ws.serverSends({ type: "moderated", action: "banned", reason: "spam", until: null });
+    ws.serverSends({ type: "error", code: "banned", message: "banned until lifted" });
+    ws.serverCloses(4003);
+    assert.equal(widget.$(".bc-notice[data-kind=banned]").textContent, "You are banned. Reason: spam");
+    assert.equal(widget.$("form.bc-composer").hidden, true);
+    assert.equal(widget.$(".bc-status").dataset.state, "offline");
+    widget.timers.advance(120_000);
+    widget.window.dispatch("online");
+    assert.equal(FakeWebSocket.instances.length, 1);
+  });
+
+  it("a ban when authenticating (no moderated event) still shows the notice", () => {
+    const widget = mount();
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends(READY);
+    ws.serverSends({ type: "error", code: "banned", message: "m" });
+    ws.serverCloses(4003);
+    assert.equal(widget.$(".bc-notice[data-kind=banned]").textContent, "You are banned.");
+  });
+
+  for (const code of [4001, 4008, 4029, 1001]) {
+    it(`reconnects after close ${code}`, () => {
+      const widget = mount();
+      connect();
+      FakeWebSocket.latest.serverCloses(code);
+      assert.equal(widget.$(".bc-status").dataset.state, "reconnecting");
+      widget.timers.advance(20_000);
+      assert.equal(FakeWebSocket.instances.length, 2);
+    });
+  }
+
+  it("muted: a notice with the reason and the end, which goes at the end or on unmuted", () => {
+    const widget = mount();
+    const ws = connect();
+    // Within the ping interval: this test does not answer pings.
+    const until = new Date(widget.timers.now() + 20_000).toISOString();
+    ws.serverSends({ type: "moderated", action: "muted", reason: "calm down", until });
+    const notice = widget.$(".bc-notice[data-kind=muted]");
+    assert.match(notice.textContent, /^You are muted\. Until .+\. Reason: calm down$/);
+    widget.timers.advance(20_000);
+    assert.equal(widget.$(".bc-notice[data-kind=muted]"), null, "the mute ran out");
+    ws.serverSends({ type: "moderated", action: "muted", reason: "", until: null });
+    assert.equal(widget.$(".bc-notice[data-kind=muted]").textContent, "You are muted.");
+    ws.serverSends({ type: "moderated", action: "unmuted", reason: "", until: null });
+    assert.equal(widget.$(".bc-notice[data-kind=muted]"), null);
+  });
+
+  it("a locked room: a notice, and the composer disabled except for staff", () => {
+    const widget = mount();
+    const ws = connect([], { locked: true });
+    assert.equal(widget.$(".bc-notice[data-kind=locked]").textContent, "Locked room.");
+    assert.equal(widget.$("textarea").disabled, true);
+    ws.serverSends({ type: "room_state", room: ROOM, locked: false, slow_mode_secs: 30 });
+    assert.equal(widget.$(".bc-notice[data-kind=locked]"), null);
+    assert.equal(widget.$("textarea").disabled, false);
+    assert.equal(widget.$(".bc-notice[data-kind=slow_mode]").textContent, "One message every 30 s.");
+
+    FakeWebSocket.reset();
+    const staff = mount({ identity: { token: "t", name: "sue", visitor: "v-sue", staff: true } });
+    connect([], { locked: true }, { type: "authenticated", name: "sue", visitor: "v-sue", staff: true });
+    assert.ok(staff.$(".bc-notice[data-kind=locked]"));
+    assert.equal(staff.$("textarea").disabled, false);
+  });
+
+  it("a message refused as the room is locked ends failed, with retry", () => {
+    const widget = mount();
+    const ws = connect();
+    type(widget, "hello");
+    const clientId = sentFrames(ws).at(-1).client_id;
+    ws.serverSends({ type: "error", code: "room_locked", message: "m", room: ROOM, client_id: clientId });
+    assert.equal(shownMessages(widget)[0].state, "failed");
+    assert.equal(widget.$(".bc-error").textContent, "Locked.");
+    assert.ok(widget.$(".bc-message__retry"));
+  });
+
+  it("a message refused by slow mode waits retry_after_secs, says so, and goes again by itself", () => {
+    const widget = mount();
+    const ws = connect([], { slow_mode_secs: 10 });
+    type(widget, "hello");
+    const clientId = sentFrames(ws).at(-1).client_id;
+    ws.serverSends({ type: "error", code: "slow_mode", message: "m", room: ROOM, client_id: clientId, retry_after_secs: 7.5 });
+    assert.equal(widget.$(".bc-error").textContent, "Slow mode: 8 s.");
+    assert.equal(shownMessages(widget)[0].state, "pending");
+    widget.timers.advance(7500);
+    assert.deepEqual(sentFrames(ws).filter((frame) => frame.type === "send").map((frame) => frame.client_id), [clientId, clientId]);
+  });
+
+  it("a deleted message leaves the list", () => {
+    const widget = mount();
+    const ws = connect([message(1), message(2), message(3)]);
+    ws.serverSends({ type: "deleted", room: ROOM, seq: 2 });
+    assert.deepEqual(shownMessages(widget).map((shown) => shown.seq), ["1", "3"]);
+    ws.serverSends(message(4, { author: "", text: "", deleted: true }));
+    ws.serverSends(message(5));
+    assert.deepEqual(shownMessages(widget).map((shown) => shown.seq), ["1", "3", "5"]);
+    assert.equal(sentFrames(ws).filter((frame) => frame.type === "join").length, 1, "no gap");
+  });
+
+  it("marks staff messages with the badge and links their URLs", () => {
+    const widget = mount();
+    connect([message(1, { author: "sue", staff: true, text: "read https://a.example/rules." })]);
+    const shown = widget.$(".bc-message");
+    assert.equal(shown.querySelector(".bc-staff-badge").textContent, "staff");
+    const link = shown.querySelector("a");
+    assert.equal(link.getAttribute("href"), "https://a.example/rules");
+    assert.equal(link.getAttribute("rel"), "nofollow noopener ugc");
+    assert.equal(link.getAttribute("target"), "_blank");
+  });
+});
+
+describe("mountChat: presence and typing", () => {
+  it("shows who is here, with staff badges, and only the count in a big room", () => {
+    const widget = mount();
+    assert.equal(widget.$(".bc-presence").hidden, true);
+    const ws = connect();
+    assert.equal(widget.$(".bc-presence").hidden, false);
+    assert.equal(widget.$(".bc-presence__count").textContent, "1 online");
+    ws.serverSends({
+      type: "presence",
+      room: ROOM,
+      online_count: 2,
+      people: [
+        { visitor: "v-ann", name: "Ann", staff: false },
+        { visitor: "v-sue", name: "sue", staff: true },
+      ],
+    });
+    assert.equal(widget.$(".bc-presence__count").textContent, "2 online");
+    const people = widget.$$(".bc-presence__person");
+    assert.deepEqual(people.map((person) => person.textContent), ["Ann", "suestaff"]);
+    assert.ok(people[1].querySelector(".bc-staff-badge"));
+    ws.serverSends({ type: "presence", room: ROOM, online_count: 250, people: null });
+    assert.equal(widget.$(".bc-presence__count").textContent, "250 online");
+    assert.deepEqual(widget.$$(".bc-presence__person"), []);
+    assert.equal(widget.$(".bc-presence__people").hidden, true);
+    ws.connectionDrops();
+    assert.equal(widget.$(".bc-presence").hidden, true, "unknown while disconnected");
+  });
+
+  it("shows who is typing for 5 s per notice, never the visitor's own typing", () => {
+    const widget = mount();
+    const ws = connect();
+    const typing = () => widget.$(".bc-typing").textContent;
+    ws.serverSends({ type: "typing", room: ROOM, visitor: "v-ann", name: "Ann" });
+    assert.equal(typing(), "");
+    ws.serverSends({ type: "typing", room: ROOM, visitor: "v-bob", name: "Bob" });
+    assert.equal(typing(), "Bob is typing…");
+    widget.timers.advance(3000);
+    ws.serverSends({ type: "typing", room: ROOM, visitor: "v-cy", name: "Cy" });
+    assert.equal(typing(), "Bob and Cy are typing…");
+    ws.serverSends({ type: "typing", room: ROOM, visitor: "v-di", name: "Di" });
+    assert.equal(typing(), "Several people are typing…");
+    widget.timers.advance(TYPING_NOTICE_MS - 3000);
+    assert.equal(typing(), "Cy and Di are typing…", "Bob's notice ran out");
+    ws.serverSends(message(1, { visitor: "v-cy", author: "Cy" }));
+    assert.equal(typing(), "Di is typing…", "Cy's message is what Cy was typing");
+    widget.timers.advance(TYPING_NOTICE_MS);
+    assert.equal(typing(), "");
+  });
+
+  it("tells the room the visitor is typing, at most every typing_interval_secs", () => {
+    const widget = mount();
+    const ws = connect();
+    const textarea = widget.$("textarea");
+    const typings = () => sentFrames(ws).filter((frame) => frame.type === "typing");
+    textarea.value = " ";
+    textarea.dispatchEvent(new FakeEvent("input"));
+    assert.deepEqual(typings(), [], "white space is not typing");
+    textarea.value = "h";
+    textarea.dispatchEvent(new FakeEvent("input"));
+    textarea.value = "he";
+    textarea.dispatchEvent(new FakeEvent("input"));
+    assert.deepEqual(typings(), [{ type: "typing", room: ROOM }]);
+    widget.timers.advance(3000);
+    textarea.value = "hel";
+    textarea.dispatchEvent(new FakeEvent("input"));
+    assert.equal(typings().length, 2);
   });
 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import {
-  DISPLAY_NAME_STORAGE_KEY,
+  describeTyping,
   displayedState,
   formatString,
   readRoomChoice,
@@ -79,6 +79,13 @@ describe("formatString", () => {
   });
 });
 
-it("remembers the display name under a namespaced key", () => {
-  assert.match(DISPLAY_NAME_STORAGE_KEY, /^backchannel:/);
+describe("describeTyping", () => {
+  const translate = (key, values = {}) => `${key}${JSON.stringify(values)}`;
+  it("names one or two people and counts the rest", () => {
+    assert.equal(describeTyping([], translate), "");
+    assert.equal(describeTyping(["Ann"], translate), 'chat_typing_one{"name":"Ann"}');
+    assert.equal(describeTyping(["Ann", "Bob"], translate), 'chat_typing_two{"name":"Ann","other":"Bob"}');
+    assert.equal(describeTyping(["Ann", "Bob", "Cy"], translate), "chat_typing_many{}");
+  });
 });
+

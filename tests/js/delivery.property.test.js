@@ -2,9 +2,9 @@
 // outbox, encoder, decoder) against the model server. Each seed plays a random interleaving of:
 // other people posting, the visitor typing, live deliveries dropped, duplicated and delayed,
 // disconnects, reconnects (join after_seq answered from the server's log), pongs, channel-layer
-// restarts, reloads, older pages and failing stores. Then the network heals, and the view must be
-// exactly the server's log: every seq once, in order, and each message the visitor wrote stored
-// exactly once. A failure prints its seed; rerun one with BC_SEED=<seed>.
+// restarts, reloads, older pages, failing stores and moderators deleting messages. Then the network
+// heals, and the view must be exactly the server's log without its tombstones: every seq once, in
+// order, and each message the visitor wrote stored exactly once. A failure prints its seed; rerun one with BC_SEED=<seed>.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
@@ -69,13 +69,14 @@ function run(seed) {
     storage,
     room: ROOM,
     newClientId: () => `ann-${seed}-${(nextId += 1)}`,
+    token: "ann",
   });
   const written = []; // texts the visitor wrote that were accepted into the outbox
   const discarded = new Set();
   let typed = 0;
   let posted = 0;
+  const textsOfDeleted = new Map(); // seq → the text before a moderator deleted it
 
-  page.session.setName("ann");
   page.connect();
 
   const actions = [
@@ -117,13 +118,20 @@ function run(seed) {
     [0.3, () => page.connection()?.forgetGroups()],
     [
       0.15,
-      () => {
-        page.reload();
-        page.session.setName("ann");
-      },
+      () => page.reload(),
     ],
     [0.5, () => page.session.loadOlder()],
-    [0.1, () => page.session.setName(random.pick(["ann", "annie"]))],
+    [
+      0.3,
+      () => {
+        const log = server.log(ROOM);
+        if (log.length === 0) return;
+        const { seq, text, deleted } = random.pick(log);
+        if (deleted) return;
+        textsOfDeleted.set(seq, text);
+        server.deleteMessage(ROOM, seq);
+      },
+    ],
     [
       0.4,
       () => {
@@ -173,13 +181,21 @@ function run(seed) {
   checkNeverSentTwiceConcurrently(page);
 
   const log = server.log(ROOM);
-  // The view is the log: every seq once, in order, with its text.
+  // The view is the log without its tombstones: every seq once, in order, with its text. A
+  // deletion whose `deleted` event the (at-most-once) layer lost, of a message the page already
+  // showed, is not repaired until a join replaces the view: the protocol has no way to tell.
+  const shownEntries = page.timeline.entries().map((entry) => [entry.seq, entry.text]);
   assert.deepEqual(
-    page.timeline.entries().map((entry) => [entry.seq, entry.text]),
-    log.map((message) => [message.seq, message.text]),
+    shownEntries.filter(([seq]) => !textsOfDeleted.has(seq)),
+    log.filter((message) => !message.deleted).map((message) => [message.seq, message.text]),
   );
+  for (const [seq, text] of shownEntries) {
+    if (textsOfDeleted.has(seq)) assert.equal(text, textsOfDeleted.get(seq), `a stale copy of ${seq}`);
+  }
   // Each message the visitor wrote is stored exactly once; only what was discarded is not.
-  const stored = log.filter((message) => message.client_id.startsWith("ann-")).map((message) => message.text);
+  const stored = log
+    .filter((message) => message.client_id.startsWith("ann-"))
+    .map((message) => (message.deleted ? textsOfDeleted.get(message.seq) : message.text));
   assert.equal(new Set(stored).size, stored.length, "a message was stored twice");
   assert.deepEqual(
     stored.slice().sort(),
@@ -187,13 +203,13 @@ function run(seed) {
   );
   for (const text of discarded) assert.ok(text.length > MAX_TEXT_CHARS, `discarded a valid message: ${text}`);
   assert.equal(storage.values.size, 0, "the outbox is empty in storage too");
-  return { messages: log.length, own: stored.length, discarded: discarded.size };
+  return { messages: log.length, own: stored.length, discarded: discarded.size, deleted: textsOfDeleted.size };
 }
 
 describe("delivery property", () => {
   it(`${RUNS} random runs end with the view equal to the server's log`, () => {
     const seeds = process.env.BC_SEED ? [Number(process.env.BC_SEED)] : Array.from({ length: RUNS }, (_, i) => i + 1);
-    const totals = { messages: 0, own: 0, discarded: 0 };
+    const totals = { messages: 0, own: 0, discarded: 0, deleted: 0 };
     for (const seed of seeds) {
       let result;
       try {
@@ -207,5 +223,6 @@ describe("delivery property", () => {
     // The runs must exercise something: many messages, many of them the visitor's.
     assert.ok(totals.messages > seeds.length * 10, JSON.stringify(totals));
     assert.ok(totals.own > seeds.length * 3, JSON.stringify(totals));
+    assert.ok(totals.deleted > seeds.length / 2, JSON.stringify(totals));
   });
 });

@@ -25,6 +25,31 @@ export class FakeEvent {
   }
 }
 
+/** A text node: what createTextNode makes (render.js's auto-linking uses them). */
+export class FakeText {
+  constructor(document, text) {
+    this.ownerDocument = document;
+    this.nodeType = 3;
+    this.textContent = String(text);
+    this.parentNode = null;
+    this.children = [];
+  }
+
+  get nextSibling() {
+    if (this.parentNode === null) return null;
+    const siblings = this.parentNode.children;
+    return siblings[siblings.indexOf(this) + 1] ?? null;
+  }
+
+  matches() {
+    return false;
+  }
+
+  querySelectorAll() {
+    return [];
+  }
+}
+
 export class FakeElement {
   constructor(document, tagName, attributes = {}, children = []) {
     this.ownerDocument = document;
@@ -226,6 +251,7 @@ function createEventTarget(properties = {}) {
 export function createFakeDocument({ lang = "en" } = {}) {
   const document = createEventTarget({ title: "Room", visibilityState: "visible" });
   document.createElement = (tagName) => new FakeElement(document, tagName);
+  document.createTextNode = (text) => new FakeText(document, text);
   document.documentElement = new FakeElement(document, "html", { lang });
   return document;
 }
@@ -244,14 +270,23 @@ export function createWidget(document, { room = "lobby", strings = {} } = {}) {
     h("header", { class: "bc-chat__header" }, h("h2", { class: "bc-chat__title" }), h("p", { class: "bc-status", "data-state": "connecting", hidden: true })),
     h("div", { class: "bc-chat__problem", hidden: true }, h("p", { class: "bc-chat__problem-text" })),
     h("p", { class: "bc-error", "data-code": "", hidden: true }),
+    h("div", { class: "bc-notices" }),
+    h("div", { class: "bc-presence", hidden: true }, h("span", { class: "bc-presence__count" }), h("ul", { class: "bc-presence__people" })),
     h("div", { class: "bc-messages" }, h("button", { class: "bc-load-older bc-button", type: "button", hidden: true })),
-    h("form", { class: "bc-name", hidden: true }, h("input", { name: "name" }), h("button", { type: "submit" })),
+    h("p", { class: "bc-typing" }),
     h(
       "form",
-      { class: "bc-composer", hidden: true },
-      h("p", {}, h("span", { class: "bc-composer__identity" }), h("button", { class: "bc-composer__change-name", type: "button" })),
-      h("textarea", { name: "text" }),
+      { class: "bc-name", hidden: true },
+      h("input", { name: "name" }),
+      h("label", { class: "bc-visually-hidden", "aria-hidden": "true" }, h("input", { name: "website", tabindex: "-1", autocomplete: "off" })),
       h("button", { type: "submit" }),
     ),
+    h(
+      "details",
+      { class: "bc-staff", hidden: true },
+      h("form", { class: "bc-staff-login" }, h("input", { name: "username" }), h("input", { name: "password" }), h("button", { type: "submit" })),
+    ),
+    h("p", { class: "bc-identity", hidden: true }, h("span", { class: "bc-identity__name" }), h("button", { class: "bc-identity__change", type: "button" })),
+    h("form", { class: "bc-composer", hidden: true }, h("textarea", { name: "text" }), h("button", { type: "submit" })),
   );
 }

@@ -1,6 +1,11 @@
 // A model of the backend's protocol (ARCHITECTURE.md "Wire protocol", "Delivery guarantees") for
-// the node tests: a log per room, idempotent sends, resume from after_seq, older pages, pongs. It
-// speaks JSON text frames, so the client's real encoder and decoder run too.
+// the node tests: auth first, a log per room, idempotent sends, resume from after_seq, older pages,
+// pongs, tombstones of deleted messages, locked rooms. It speaks JSON text frames, so the client's
+// real encoder and decoder run too.
+//
+// Tokens are the identity's name, except "expired:<name>" (token_expired), "bad:<anything>"
+// (bad_token) and "banned:<name>" (error banned, then the connection closes with 4003). A name
+// starting with "staff" is staff.
 //
 // A connection has two ways down: `stream`, the socket itself (ordered, lossless while the
 // connection lives), and `layer`, the channel layer's live broadcasts, which a test may drop,
@@ -16,6 +21,7 @@ export function createModelServer({
   resumeLimit = 500,
   maxTextChars = 2000,
   maxRooms = 5,
+  typingIntervalSecs = 3,
   shouldFailSend = () => false,
 } = {}) {
   const rooms = new Map();
@@ -23,11 +29,19 @@ export function createModelServer({
   let clock = Date.UTC(2024, 4, 1);
 
   function roomLog(name) {
-    if (!rooms.has(name)) rooms.set(name, { log: [], byClientId: new Map() });
+    if (!rooms.has(name)) rooms.set(name, { log: [], byClientId: new Map(), locked: false });
     return rooms.get(name);
   }
 
-  function store(roomName, author, text, clientId) {
+  // Encoded once, published to every socket of the room, through the (lossy) layer.
+  function publish(roomName, event, except = null) {
+    const frame = JSON.stringify(event);
+    for (const connection of connections) {
+      if (connection !== except && connection.subscribed.has(roomName)) connection.layer.push(frame);
+    }
+  }
+
+  function store(roomName, author, text, clientId, { staff = false } = {}) {
     const room = roomLog(roomName);
     clock += 1000;
     const message = {
@@ -35,18 +49,32 @@ export function createModelServer({
       room: roomName,
       seq: room.log.length + 1,
       author,
+      visitor: `v-${author}`,
+      staff,
       text,
       sent_at: new Date(clock).toISOString(),
       client_id: clientId,
+      deleted: false,
     };
     room.log.push(message);
     room.byClientId.set(clientId, message);
-    // Encoded once, published to every socket of the room, through the (lossy) layer.
-    const frame = JSON.stringify(message);
-    for (const connection of connections) {
-      if (connection.subscribed.has(roomName)) connection.layer.push(frame);
-    }
+    publish(roomName, message);
     return message;
+  }
+
+  function presenceOf(roomName) {
+    const people = new Map();
+    for (const connection of connections) {
+      if (connection.joined.has(roomName)) people.set(connection.identity.visitor, connection.identity);
+    }
+    const list = [...people.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return { online_count: list.length, people: list };
+  }
+
+  function identify(token) {
+    const [kind, rest] = token.includes(":") ? token.split(/:(.*)/s) : ["ok", token];
+    const name = rest;
+    return { kind, identity: { name, visitor: `v-${name}`, staff: name.startsWith("staff") } };
   }
 
   function latestSeq(roomName) {
@@ -59,30 +87,58 @@ export function createModelServer({
 
   function answer(connection, event) {
     const reply = (frame) => connection.stream.push(JSON.stringify(frame));
+    if (event.type !== "auth" && connection.identity === null) {
+      reply(error("not_authenticated"));
+      return;
+    }
     switch (event.type) {
+      case "auth": {
+        if (connection.identity !== null) {
+          reply(error("already_authenticated"));
+          return;
+        }
+        const { kind, identity } = identify(event.token);
+        if (kind === "expired") reply(error("token_expired"));
+        else if (kind === "bad") reply(error("bad_token"));
+        else if (kind === "banned") {
+          reply(error("banned"));
+          connection.closeCode = 4003;
+          connection.open = false;
+        } else {
+          connection.identity = identity;
+          reply({ type: "authenticated", ...identity });
+        }
+        return;
+      }
       case "join": {
         if (!connection.joined.has(event.room) && connection.joined.size >= maxRooms) {
           reply(error("too_many_rooms", { room: event.room }));
           return;
         }
         // Subscribe before reading the log: what is posted meanwhile arrives live too.
-        connection.joined.set(event.room, event.name);
+        connection.joined.set(event.room, connection.identity.name);
         connection.subscribed.add(event.room);
-        const { log } = roomLog(event.room);
+        const { log, locked } = roomLog(event.room);
         const after = event.after_seq;
         const resumed = after !== undefined && after <= log.length && log.length - after <= resumeLimit;
         const history = resumed ? log.slice(after) : log.slice(Math.max(0, log.length - historyLimit));
         reply({
           type: "joined",
           room: event.room,
-          name: event.name,
           latest_seq: log.length,
           resumed,
           history,
           has_older: history.length > 0 ? history[0].seq > 1 : log.length > 0,
+          locked,
+          slow_mode_secs: 0,
+          presence: presenceOf(event.room),
         });
         return;
       }
+      case "typing":
+        if (!connection.joined.has(event.room)) reply(error("not_joined", { room: event.room }));
+        else publish(event.room, { type: "typing", room: event.room, visitor: connection.identity.visitor, name: connection.identity.name }, connection);
+        return;
       case "leave":
         connection.joined.delete(event.room);
         connection.subscribed.delete(event.room);
@@ -104,11 +160,17 @@ export function createModelServer({
           reply({ type: "ack", room: event.room, client_id: event.client_id, seq: known.seq });
           return;
         }
+        if (roomLog(event.room).locked && !connection.identity.staff) {
+          reply(error("room_locked", fields));
+          return;
+        }
         if (shouldFailSend(event)) {
           reply(error("server_error", fields));
           return;
         }
-        const message = store(event.room, connection.joined.get(event.room), event.text, event.client_id);
+        const message = store(event.room, connection.identity.name, event.text, event.client_id, {
+          staff: connection.identity.staff,
+        });
         reply({ type: "ack", room: event.room, client_id: event.client_id, seq: message.seq });
         return;
       }
@@ -149,8 +211,25 @@ export function createModelServer({
       return store(roomName, author, text, clientId);
     },
 
+    /** A moderator deletes a message: a tombstone in the log, `deleted` to the room. */
+    deleteMessage(roomName, seq) {
+      const room = roomLog(roomName);
+      const tombstone = { ...room.log[seq - 1], author: "", text: "", deleted: true };
+      room.log[seq - 1] = tombstone;
+      room.byClientId.set(tombstone.client_id, tombstone);
+      publish(roomName, { type: "deleted", room: roomName, seq });
+    },
+
+    /** A moderator locks or unlocks a room. */
+    lock(roomName, locked) {
+      roomLog(roomName).locked = locked;
+      publish(roomName, { type: "room_state", room: roomName, locked, slow_mode_secs: 0 });
+    },
+
     connect() {
       const connection = {
+        identity: null,
+        closeCode: null,
         joined: new Map(),
         subscribed: new Set(),
         stream: [],
@@ -187,11 +266,13 @@ export function createModelServer({
       connection.stream.push(
         JSON.stringify({
           type: "ready",
-          protocol: 1,
+          protocol: 2,
           max_text_chars: maxTextChars,
           max_rooms: maxRooms,
           history_limit: historyLimit,
           resume_limit: resumeLimit,
+          auth_timeout_secs: 5,
+          typing_interval_secs: typingIntervalSecs,
         }),
       );
       return connection;
@@ -205,7 +286,15 @@ export function createModelServer({
  * until `pump()` (a connection can die with frames still on their way); `deliver()` hands the
  * client the next frame of the stream.
  */
-export function createModelClient({ server, storage, room = "lobby", newClientId, onError = () => {} }) {
+export function createModelClient({
+  server,
+  storage,
+  room = "lobby",
+  newClientId,
+  token = null,
+  onError = () => {},
+  onTokenRefused = () => {},
+}) {
   let connection = null;
   let uplink = [];
   let maxTextChars;
@@ -217,6 +306,8 @@ export function createModelClient({ server, storage, room = "lobby", newClientId
   const wire = [];
 
   const page = {
+    // The identity's token, as localStorage would keep it across reloads.
+    token,
     connection: () => connection,
     sent,
     errors,
@@ -234,6 +325,11 @@ export function createModelClient({ server, storage, room = "lobby", newClientId
       room,
       timeline: page.timeline,
       outbox: page.outbox,
+      token: page.token,
+      onToken: (event) => {
+        page.token = event.token;
+      },
+      onTokenRefused: (code) => onTokenRefused(code, page),
       send(event) {
         const frame = encodeClientEvent(event, { maxTextChars });
         if (connection === null) throw new Error("not connected");
@@ -260,6 +356,11 @@ export function createModelClient({ server, storage, room = "lobby", newClientId
       uplink = [];
       maxTextChars = undefined;
       page.session.disconnected();
+    },
+    /** A new token for the identity (a renewal): kept for reloads, handed to the session. */
+    setToken(newToken) {
+      page.token = newToken;
+      page.session.setToken(newToken);
     },
     /** The tab is closed and opened again: a new page on the same storage. */
     reload() {

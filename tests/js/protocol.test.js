@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 
 import {
   ClientEventType,
+  CloseCode,
   ErrorCode,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -25,34 +26,55 @@ const MESSAGE = {
   room: "lobby",
   seq: 7,
   author: "alice",
+  visitor: "v123",
+  staff: false,
   text: "hello <b>world</b>",
+  deleted: false,
   sent_at: "2024-05-01T12:34:56.123456+00:00",
   client_id: "abc-123",
 };
 
 const READY = {
   type: "ready",
-  protocol: 1,
+  protocol: 2,
   max_text_chars: 2000,
   max_rooms: 5,
   history_limit: 50,
   resume_limit: 500,
+  auth_timeout_secs: 5,
+  typing_interval_secs: 3,
+};
+
+const PRESENCE = {
+  online_count: 2,
+  people: [
+    { visitor: "v1", name: "Ann", staff: false },
+    { visitor: "v2", name: "Sue", staff: true },
+  ],
 };
 
 const JOINED = {
   type: "joined",
   room: "lobby",
-  name: "Alice",
   latest_seq: 7,
   resumed: false,
   history: [MESSAGE],
   has_older: true,
+  locked: false,
+  slow_mode_secs: 0,
+  presence: PRESENCE,
 };
 
 describe("protocol tables", () => {
   const architecture = readArchitecture();
 
-  it("is version 1", () => assert.equal(PROTOCOL_VERSION, 1));
+  it("is version 2", () => assert.equal(PROTOCOL_VERSION, 2));
+
+  it("mirrors the close codes of ARCHITECTURE.md", () => {
+    const section = architecture.slice(architecture.indexOf("### Close codes"), architecture.indexOf("### Delivery guarantees"));
+    const codes = [...section.matchAll(/^\| (\d{4}) \|/gm)].map((match) => Number(match[1]));
+    assert.deepEqual(Object.values(CloseCode).sort(), codes.sort());
+  });
 
   it("mirrors ARCHITECTURE.md", () => {
     assert.deepEqual(
@@ -70,34 +92,41 @@ describe("protocol tables", () => {
   });
 
   it("is frozen", () => {
-    for (const table of [ClientEventType, ServerEventType, ErrorCode]) {
+    for (const table of [ClientEventType, ServerEventType, ErrorCode, CloseCode]) {
       assert.ok(Object.isFrozen(table));
     }
   });
 });
 
 describe("encodeClientEvent", () => {
-  it("encodes join, with the name trimmed", () => {
-    assert.deepEqual(JSON.parse(encodeClientEvent({ type: "join", room: "lobby", name: " Alice " })), {
+  it("encodes auth with its token", () => {
+    assert.deepEqual(JSON.parse(encodeClientEvent({ type: "auth", token: "abc:def" })), { type: "auth", token: "abc:def" });
+  });
+
+  it("encodes join without a name (the token names the visitor)", () => {
+    assert.deepEqual(JSON.parse(encodeClientEvent({ type: "join", room: "lobby", name: "Alice" })), {
       type: "join",
       room: "lobby",
-      name: "Alice",
     });
   });
 
   it("encodes join with after_seq, and leaves it out when undefined or null", () => {
     for (const afterSeq of [0, 1, 123_456]) {
       assert.deepEqual(
-        JSON.parse(encodeClientEvent({ type: "join", room: "lobby", name: "a", after_seq: afterSeq })),
-        { type: "join", room: "lobby", name: "a", after_seq: afterSeq },
+        JSON.parse(encodeClientEvent({ type: "join", room: "lobby", after_seq: afterSeq })),
+        { type: "join", room: "lobby", after_seq: afterSeq },
       );
     }
     for (const afterSeq of [undefined, null]) {
-      assert.deepEqual(
-        JSON.parse(encodeClientEvent({ type: "join", room: "lobby", name: "a", after_seq: afterSeq })),
-        { type: "join", room: "lobby", name: "a" },
-      );
+      assert.deepEqual(JSON.parse(encodeClientEvent({ type: "join", room: "lobby", after_seq: afterSeq })), {
+        type: "join",
+        room: "lobby",
+      });
     }
+  });
+
+  it("encodes typing", () => {
+    assert.deepEqual(JSON.parse(encodeClientEvent({ type: "typing", room: "lobby" })), { type: "typing", room: "lobby" });
   });
 
   it("encodes load_older", () => {
@@ -152,13 +181,14 @@ describe("encodeClientEvent", () => {
     ["a number type", { type: 1 }, ErrorCode.BAD_EVENT],
     ["an unknown type", { type: "shout" }, ErrorCode.UNKNOWN_TYPE],
     ["a server type", { type: "message" }, ErrorCode.UNKNOWN_TYPE],
-    ["join without room", { type: "join", name: "a" }, ErrorCode.BAD_FIELD],
-    ["join with a number room", { type: "join", room: 1, name: "a" }, ErrorCode.BAD_FIELD],
-    ["join with a bad room", { type: "join", room: "Lobby", name: "a" }, ErrorCode.INVALID_ROOM],
-    ["join without name", { type: "join", room: "lobby" }, ErrorCode.BAD_FIELD],
-    ["join with an empty name", { type: "join", room: "lobby", name: "  " }, ErrorCode.INVALID_NAME],
-    ["join with a long name", { type: "join", room: "lobby", name: "n".repeat(33) }, ErrorCode.INVALID_NAME],
-    ["join with a control character", { type: "join", room: "lobby", name: "a\u0007" }, ErrorCode.INVALID_NAME],
+    ["auth without token", { type: "auth" }, ErrorCode.BAD_FIELD],
+    ["auth with an empty token", { type: "auth", token: "" }, ErrorCode.BAD_FIELD],
+    ["auth with a number token", { type: "auth", token: 5 }, ErrorCode.BAD_FIELD],
+    ["typing without room", { type: "typing" }, ErrorCode.BAD_FIELD],
+    ["typing with a bad room", { type: "typing", room: "A b" }, ErrorCode.INVALID_ROOM],
+    ["join without room", { type: "join" }, ErrorCode.BAD_FIELD],
+    ["join with a number room", { type: "join", room: 1 }, ErrorCode.BAD_FIELD],
+    ["join with a bad room", { type: "join", room: "Lobby" }, ErrorCode.INVALID_ROOM],
     ["leave without room", { type: "leave" }, ErrorCode.BAD_FIELD],
     ["leave with a bad room", { type: "leave", room: "-a" }, ErrorCode.INVALID_ROOM],
     ["send without text", { type: "send", room: "lobby" }, ErrorCode.BAD_FIELD],
@@ -168,9 +198,9 @@ describe("encodeClientEvent", () => {
     ["send with a bad room", { type: "send", room: "a_b", text: "x" }, ErrorCode.INVALID_ROOM],
     ["send without client_id", { type: "send", room: "a", text: "x" }, ErrorCode.BAD_FIELD],
     ["send with a null client_id", { type: "send", room: "a", text: "x", client_id: null }, ErrorCode.BAD_FIELD],
-    ["join with a negative after_seq", { type: "join", room: "a", name: "b", after_seq: -1 }, ErrorCode.BAD_FIELD],
-    ["join with a fractional after_seq", { type: "join", room: "a", name: "b", after_seq: 1.5 }, ErrorCode.BAD_FIELD],
-    ["join with a string after_seq", { type: "join", room: "a", name: "b", after_seq: "3" }, ErrorCode.BAD_FIELD],
+    ["join with a negative after_seq", { type: "join", room: "a", after_seq: -1 }, ErrorCode.BAD_FIELD],
+    ["join with a fractional after_seq", { type: "join", room: "a", after_seq: 1.5 }, ErrorCode.BAD_FIELD],
+    ["join with a string after_seq", { type: "join", room: "a", after_seq: "3" }, ErrorCode.BAD_FIELD],
     ["load_older without before_seq", { type: "load_older", room: "a" }, ErrorCode.BAD_FIELD],
     ["load_older with before_seq 0", { type: "load_older", room: "a", before_seq: 0 }, ErrorCode.BAD_FIELD],
     ["load_older with a bad room", { type: "load_older", room: "A", before_seq: 5 }, ErrorCode.INVALID_ROOM],
@@ -227,6 +257,63 @@ describe("decodeServerEvent", () => {
     assert.equal(decodeServerEvent(JSON.stringify({ ...MESSAGE, client_id: null })).client_id, null);
   });
 
+  it("decodes authenticated and token", () => {
+    const authenticated = { type: "authenticated", name: "Ann", visitor: "v1", staff: false };
+    assert.deepEqual(decodeServerEvent(JSON.stringify({ ...authenticated, extra: 1 })), authenticated);
+    const token = { type: "token", token: "t.k", expires_in_secs: 3600 };
+    assert.deepEqual(decodeServerEvent(JSON.stringify(token)), token);
+  });
+
+  it("decodes deleted, typing and room_state", () => {
+    for (const event of [
+      { type: "deleted", room: "lobby", seq: 3 },
+      { type: "typing", room: "lobby", visitor: "v1", name: "Ann" },
+      { type: "room_state", room: "lobby", locked: true, slow_mode_secs: 30 },
+    ]) {
+      assert.deepEqual(decodeServerEvent(JSON.stringify(event)), event);
+    }
+  });
+
+  it("decodes presence, with people or only the count; the change is left out", () => {
+    const change = { kind: "joined", person: PRESENCE.people[0] };
+    assert.deepEqual(decodeServerEvent(JSON.stringify({ type: "presence", room: "lobby", ...PRESENCE, change })), {
+      type: "presence",
+      room: "lobby",
+      ...PRESENCE,
+    });
+    assert.deepEqual(decodeServerEvent('{"type":"presence","room":"lobby","online_count":250,"people":null}'), {
+      type: "presence",
+      room: "lobby",
+      online_count: 250,
+      people: null,
+    });
+    const withExtra = { ...PRESENCE, people: [{ ...PRESENCE.people[0], colour: "red" }] };
+    assert.deepEqual(decodeServerEvent(JSON.stringify({ type: "presence", room: "a", ...withExtra })).people[0], PRESENCE.people[0]);
+  });
+
+  it("decodes moderated; until may be null, reason defaults to empty", () => {
+    const muted = { type: "moderated", action: "muted", reason: "spam", until: "2024-05-01T13:00:00Z" };
+    assert.deepEqual(decodeServerEvent(JSON.stringify(muted)), muted);
+    assert.deepEqual(decodeServerEvent('{"type":"moderated","action":"banned","until":null}'), {
+      type: "moderated",
+      action: "banned",
+      reason: "",
+      until: null,
+    });
+  });
+
+  it("decodes a deleted message's tombstone", () => {
+    const tombstone = { ...MESSAGE, author: "", text: "", deleted: true };
+    assert.deepEqual(decodeServerEvent(JSON.stringify(tombstone)), tombstone);
+  });
+
+  it("decodes error with retry_after_secs", () => {
+    assert.deepEqual(
+      decodeServerEvent('{"type":"error","code":"slow_mode","message":"m","room":"a","client_id":"c","retry_after_secs":12.5}'),
+      { type: "error", code: "slow_mode", message: "m", room: "a", client_id: "c", retry_after_secs: 12.5 },
+    );
+  });
+
   it("decodes error with and without room; unknown codes pass through", () => {
     assert.deepEqual(decodeServerEvent('{"type":"error","code":"bad_json","message":"nope"}'), {
       type: "error",
@@ -262,7 +349,26 @@ describe("decodeServerEvent", () => {
     ["an object without type", '{"room":"lobby"}', ErrorCode.BAD_EVENT],
     ["a number type", '{"type":3}', ErrorCode.BAD_EVENT],
     ["an unknown type", '{"type":"shout"}', ErrorCode.UNKNOWN_TYPE],
-    ["a client type", '{"type":"join","room":"lobby","name":"a"}', ErrorCode.UNKNOWN_TYPE],
+    ["a client type", '{"type":"join","room":"lobby"}', ErrorCode.UNKNOWN_TYPE],
+    ["ready without typing_interval_secs", JSON.stringify({ ...ready, typing_interval_secs: undefined }), ErrorCode.BAD_FIELD],
+    ["ready with a negative auth_timeout_secs", JSON.stringify({ ...ready, auth_timeout_secs: -1 }), ErrorCode.BAD_FIELD],
+    ["authenticated without visitor", '{"type":"authenticated","name":"a","staff":false}', ErrorCode.BAD_FIELD],
+    ["authenticated with a string staff", '{"type":"authenticated","name":"a","visitor":"v","staff":"no"}', ErrorCode.BAD_FIELD],
+    ["token with an empty token", '{"type":"token","token":"","expires_in_secs":1}', ErrorCode.BAD_FIELD],
+    ["deleted with seq 0", '{"type":"deleted","room":"a","seq":0}', ErrorCode.BAD_FIELD],
+    ["presence without online_count", '{"type":"presence","room":"a","people":[]}', ErrorCode.BAD_FIELD],
+    ["presence with an object people", '{"type":"presence","room":"a","online_count":1,"people":{}}', ErrorCode.BAD_FIELD],
+    ["presence with a bad person", '{"type":"presence","room":"a","online_count":1,"people":[{"name":"a"}]}', ErrorCode.BAD_FIELD],
+    ["typing without visitor", '{"type":"typing","room":"a","name":"b"}', ErrorCode.BAD_FIELD],
+    ["room_state without locked", '{"type":"room_state","room":"a","slow_mode_secs":0}', ErrorCode.BAD_FIELD],
+    ["moderated with an unknown action", '{"type":"moderated","action":"scolded","reason":"","until":null}', ErrorCode.BAD_FIELD],
+    ["moderated with a bad until", '{"type":"moderated","action":"muted","reason":"","until":"soon"}', ErrorCode.BAD_FIELD],
+    ["error with a string retry_after_secs", '{"type":"error","code":"x","message":"m","retry_after_secs":"5"}', ErrorCode.BAD_FIELD],
+    ["joined without presence", JSON.stringify({ ...JOINED, presence: undefined }), ErrorCode.BAD_FIELD],
+    ["joined without locked", JSON.stringify({ ...JOINED, locked: undefined }), ErrorCode.BAD_FIELD],
+    ["message without visitor", JSON.stringify({ ...MESSAGE, visitor: undefined }), ErrorCode.BAD_FIELD],
+    ["message without deleted", JSON.stringify({ ...MESSAGE, deleted: undefined }), ErrorCode.BAD_FIELD],
+    ["message with a string staff", JSON.stringify({ ...MESSAGE, staff: "yes" }), ErrorCode.BAD_FIELD],
     ["ready without protocol", JSON.stringify({ ...ready, protocol: undefined }), ErrorCode.BAD_FIELD],
     ["ready with a string protocol", JSON.stringify({ ...ready, protocol: "1" }), ErrorCode.BAD_FIELD],
     ["ready with zero max_text_chars", JSON.stringify({ ...ready, max_text_chars: 0 }), ErrorCode.BAD_FIELD],
@@ -273,7 +379,6 @@ describe("decodeServerEvent", () => {
     ["joined with an object history", JSON.stringify({ ...joined, history: {} }), ErrorCode.BAD_FIELD],
     ["joined with a string in history", JSON.stringify({ ...joined, history: ["x"] }), ErrorCode.BAD_FIELD],
     ["joined with a bad message in history", JSON.stringify({ ...joined, history: [{ ...MESSAGE, seq: 0 }] }), ErrorCode.BAD_FIELD],
-    ["joined without name", JSON.stringify({ ...joined, name: undefined }), ErrorCode.BAD_FIELD],
     ["joined without latest_seq", JSON.stringify({ ...joined, latest_seq: undefined }), ErrorCode.BAD_FIELD],
     ["joined with a string latest_seq", JSON.stringify({ ...joined, latest_seq: "7" }), ErrorCode.BAD_FIELD],
     ["joined without resumed", JSON.stringify({ ...joined, resumed: undefined }), ErrorCode.BAD_FIELD],

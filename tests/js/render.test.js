@@ -3,8 +3,11 @@ import { readFileSync, readdirSync } from "node:fs";
 import { describe, it } from "node:test";
 
 import {
+  LINK_REL,
+  appendLinkedText,
   createMessageElement,
   formatLocalTime,
+  splitLinks,
   syncMessageList,
 } from "../../themes/backchannel/assets/backchannel/js/render.js";
 import { THEME_JS_DIR } from "./support.js";
@@ -90,7 +93,25 @@ class FakeElement {
   }
 }
 
-const fakeDocument = { createElement: (tagName) => new FakeElement(tagName) };
+// A text node: holds text only, never markup.
+class FakeText {
+  constructor(text) {
+    this.nodeType = 3;
+    this.className = "";
+    this.textContent = String(text);
+    this.children = [];
+    this.parent = null;
+  }
+
+  querySelector() {
+    return null;
+  }
+}
+
+const fakeDocument = {
+  createElement: (tagName) => new FakeElement(tagName),
+  createTextNode: (text) => new FakeText(text),
+};
 
 const HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>';
 
@@ -145,8 +166,25 @@ describe("createMessageElement", () => {
   it("puts author and text in as text, never as markup", () => {
     const element = createMessageElement(fakeDocument, message({ author: HOSTILE, text: HOSTILE }));
     assert.equal(element.querySelector(".bc-message__author").textContent, HOSTILE);
-    assert.equal(element.querySelector(".bc-message__text").textContent, HOSTILE);
-    assert.equal(element.querySelector(".bc-message__text").children.length, 0);
+    const text = element.querySelector(".bc-message__text");
+    assert.equal(text.textContent, HOSTILE);
+    assert.ok(text.children.every((child) => child instanceof FakeText), "text nodes only");
+  });
+
+  it("marks a staff member's message with a badge after the name", () => {
+    const element = createMessageElement(fakeDocument, message({ staff: true }), { labels: { ...LABELS, staff: "staff" } });
+    const meta = element.querySelector(".bc-message__meta");
+    assert.deepEqual(meta.children.slice(0, 2).map((child) => child.className), ["bc-message__author", "bc-staff-badge"]);
+    assert.equal(element.querySelector(".bc-staff-badge").textContent, "staff");
+    assert.equal(createMessageElement(fakeDocument, message()).querySelector(".bc-staff-badge"), null);
+  });
+
+  it("turns the URLs of a message into links", () => {
+    const element = createMessageElement(fakeDocument, message({ text: "see https://example.com/a." }));
+    const text = element.querySelector(".bc-message__text");
+    assert.equal(text.textContent, "see https://example.com/a.");
+    assert.deepEqual(text.children.map((child) => child.tagName ?? "#text"), ["#text", "A", "#text"]);
+    assert.equal(text.children[1].getAttribute("href"), "https://example.com/a");
   });
 
   it("marks the visitor's own sent messages with their client_id and state", () => {
@@ -190,6 +228,92 @@ describe("createMessageElement", () => {
     assert.equal(retry.getAttribute("data-action"), "retry");
     assert.equal(retry.textContent, "Retry");
     assert.equal(element.querySelector(".bc-message__discard").getAttribute("data-action"), "discard");
+  });
+});
+
+describe("splitLinks", () => {
+  const link = (text, href = text) => ({ text, href });
+  const cases = [
+    ["plain text", "no links here", [{ text: "no links here" }]],
+    ["an empty text", "", []],
+    ["a bare URL", "https://example.com", [link("https://example.com", "https://example.com/")]],
+    ["http too", "http://example.com/x", [link("http://example.com/x")]],
+    ["an upper-case scheme", "HTTPS://EXAMPLE.COM/Path", [link("HTTPS://EXAMPLE.COM/Path", "https://example.com/Path")]],
+    ["a mixed-case scheme", "Http://a.example/", [link("Http://a.example/", "http://a.example/")]],
+    ["a URL in a sentence", "go to https://a.example/x now", [{ text: "go to " }, link("https://a.example/x"), { text: " now" }]],
+    ["a full stop after it", "see https://a.example/x.", [{ text: "see " }, link("https://a.example/x"), { text: "." }]],
+    ["a comma and more", "https://a.example/x, then", [link("https://a.example/x"), { text: ", then" }]],
+    ["several trailing marks", "https://a.example/x?!…", [link("https://a.example/x"), { text: "?!…" }]],
+    ["a query and fragment", "https://a.example/p?q=1&r=2#top", [link("https://a.example/p?q=1&r=2#top")]],
+    ["a URL in parentheses", "(https://a.example/x)", [{ text: "(" }, link("https://a.example/x"), { text: ")" }]],
+    [
+      "balanced parentheses in the URL",
+      "https://en.wikipedia.org/wiki/Rust_(language)",
+      [link("https://en.wikipedia.org/wiki/Rust_(language)")],
+    ],
+    [
+      "balanced parentheses, the URL in parentheses",
+      "(https://en.wikipedia.org/wiki/A_(b))",
+      [{ text: "(" }, link("https://en.wikipedia.org/wiki/A_(b)"), { text: ")" }],
+    ],
+    ["square brackets", "[https://a.example/]", [{ text: "[" }, link("https://a.example/"), { text: "]" }]],
+    ["javascript:", "javascript:alert(1)", [{ text: "javascript:alert(1)" }]],
+    ["JAVASCRIPT: in capitals", "JaVaScRiPt:alert(document.cookie)", [{ text: "JaVaScRiPt:alert(document.cookie)" }]],
+    ["javascript: with slashes", "javascript://a.example/%0Aalert(1)", [{ text: "javascript://a.example/%0Aalert(1)" }]],
+    ["data:", "data:text/html,<script>alert(1)</script>", [{ text: "data:text/html,<script>alert(1)</script>" }]],
+    ["vbscript: and file:", "vbscript:x file:///etc/passwd", [{ text: "vbscript:x file:///etc/passwd" }]],
+    ["ftp: and mailto:", "ftp://a.example mailto:a@b.example", [{ text: "ftp://a.example mailto:a@b.example" }]],
+    ["a scheme glued to a word", "xhttps://a.example/", [{ text: "xhttps://a.example/" }]],
+    ["a scheme without a host", "https:// and http://", [{ text: "https:// and http://" }]],
+    [
+      "markup around a URL",
+      '<script>https://a.example/"onmouseover=alert(1)</script>',
+      [{ text: "<script>" }, link("https://a.example/"), { text: '"onmouseover=alert(1)</script>' }],
+    ],
+    ["a URL stops at <", "https://a.example/<b>", [link("https://a.example/"), { text: "<b>" }]],
+    [
+      "a unicode host and path",
+      "https://例え.jp/パス",
+      [link("https://例え.jp/パス", "https://xn--r8jz45g.jp/%E3%83%91%E3%82%B9")],
+    ],
+    [
+      "Japanese punctuation after it",
+      "ここ：https://a.example/x。",
+      [{ text: "ここ：" }, link("https://a.example/x"), { text: "。" }],
+    ],
+    ["an emoji in the path", "https://a.example/😀!", [link("https://a.example/😀", "https://a.example/%F0%9F%98%80"), { text: "!" }]],
+    ["two URLs", "https://a.example https://b.example", [link("https://a.example", "https://a.example/"), { text: " " }, link("https://b.example", "https://b.example/")]],
+    ["a line break ends it", "https://a.example/x\nnext", [link("https://a.example/x"), { text: "\nnext" }]],
+  ];
+  for (const [label, text, expected] of cases) {
+    it(label, () => {
+      const parts = splitLinks(text);
+      assert.deepEqual(parts, expected);
+      assert.equal(parts.map((part) => part.text).join(""), text, "nothing is lost or added");
+    });
+  }
+
+  it("only ever links http: and https:", () => {
+    const texts = ["javascript:https://a.example", "data:https://x", "https://a.example/javascript:alert(1)"];
+    for (const part of texts.flatMap(splitLinks)) {
+      if (part.href !== undefined) assert.match(part.href, /^https?:\/\//);
+    }
+  });
+});
+
+describe("appendLinkedText", () => {
+  it("builds links with createElement and the safe rel and target, and the rest as text nodes", () => {
+    const parent = new FakeElement("p");
+    appendLinkedText(fakeDocument, parent, "<b>hi</b> https://a.example/?x=<i> end");
+    assert.deepEqual(parent.children.map((child) => child.tagName ?? "#text"), ["#text", "A", "#text"]);
+    const [before, anchor, after] = parent.children;
+    assert.equal(before.textContent, "<b>hi</b> ");
+    assert.equal(anchor.textContent, "https://a.example/?x=");
+    assert.equal(anchor.getAttribute("href"), "https://a.example/?x=");
+    assert.equal(anchor.getAttribute("rel"), "nofollow noopener ugc");
+    assert.equal(LINK_REL, "nofollow noopener ugc");
+    assert.equal(anchor.getAttribute("target"), "_blank");
+    assert.equal(after.textContent, "<i> end");
   });
 });
 

@@ -1,5 +1,5 @@
-// The room session against the model server (tests/js/model-server.js): joins and re-joins,
-// the outbox on the wire, errors, older pages.
+// The room session against the model server (tests/js/model-server.js): auth first, joins and
+// re-joins, the outbox on the wire, errors, older pages, deletions, presence and room state.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
@@ -7,7 +7,7 @@ import { createOutbox } from "../../themes/backchannel/assets/backchannel/js/out
 import { createRoomSession } from "../../themes/backchannel/assets/backchannel/js/session.js";
 import { createTimeline } from "../../themes/backchannel/assets/backchannel/js/timeline.js";
 import { createModelClient, createModelServer } from "./model-server.js";
-import { FakeStorage } from "./support.js";
+import { FakeStorage, createFakeTimers } from "./support.js";
 
 const ROOM = "lobby";
 
@@ -16,32 +16,78 @@ function counter(prefix = "c") {
   return () => `${prefix}${(next += 1)}`;
 }
 
-/** A server and one page, named "ann", connected and joined. */
-function setUp({ server = createModelServer(), storage = new FakeStorage(), join = true } = {}) {
-  const page = createModelClient({ server, storage, room: ROOM, newClientId: counter() });
+/** A server and one page, whose identity is "ann" (its token), connected and joined. */
+function setUp({ server = createModelServer(), storage = new FakeStorage(), join = true, ...options } = {}) {
+  const page = createModelClient({ server, storage, room: ROOM, newClientId: counter(), token: join ? "ann" : null, ...options });
   if (join) {
-    page.session.setName("ann");
     page.connect();
     page.settle();
   }
   return { server, storage, page };
 }
 
-const READY = { type: "ready", protocol: 1, max_text_chars: 100, max_rooms: 5, history_limit: 50, resume_limit: 500 };
+const READY = {
+  type: "ready",
+  protocol: 2,
+  max_text_chars: 100,
+  max_rooms: 5,
+  history_limit: 50,
+  resume_limit: 500,
+  auth_timeout_secs: 5,
+  typing_interval_secs: 3,
+};
+const AUTHENTICATED = { type: "authenticated", name: "ann", visitor: "v-ann", staff: false };
+const PRESENCE = { online_count: 1, people: [{ visitor: "v-ann", name: "ann", staff: false }] };
 
 function message(seq) {
-  return { type: "message", room: ROOM, seq, author: "bob", text: `m${seq}`, sent_at: "2024-05-01T12:00:00Z", client_id: `b${seq}` };
+  return {
+    type: "message",
+    room: ROOM,
+    seq,
+    author: "bob",
+    visitor: "v-bob",
+    staff: false,
+    text: `m${seq}`,
+    sent_at: "2024-05-01T12:00:00Z",
+    client_id: `b${seq}`,
+    deleted: false,
+  };
+}
+
+function joinedEvent(overrides = {}) {
+  return {
+    type: "joined",
+    room: ROOM,
+    latest_seq: 9,
+    resumed: false,
+    history: [message(9)],
+    has_older: true,
+    locked: false,
+    slow_mode_secs: 0,
+    presence: PRESENCE,
+    ...overrides,
+  };
 }
 
 /** A session whose socket only records what it is asked to send. */
-function bareSession({ sent, ...callbacks }) {
+function bareSession({ sent, token = "ann", ...options }) {
   return createRoomSession({
     room: ROOM,
     timeline: createTimeline(),
-    outbox: createOutbox({ room: ROOM, storage: new FakeStorage() }),
+    outbox: createOutbox({ room: ROOM, storage: new FakeStorage(), newClientId: counter() }),
     send: (event) => sent.push(event),
-    ...callbacks,
+    token,
+    ...options,
   });
+}
+
+/** A bare session that is authenticated and joined. */
+function joinedSession(options) {
+  const session = bareSession(options);
+  session.handleEvent(READY);
+  session.handleEvent(AUTHENTICATED);
+  session.handleEvent(joinedEvent());
+  return session;
 }
 
 const sentOfType = (page, type) => page.sent.filter((event) => event.type === type);
@@ -50,23 +96,99 @@ function postMany(server, count, author = "bob") {
   for (let index = 0; index < count; index += 1) server.post(ROOM, author, `from ${author}`, `${author}-${index}-${server.log(ROOM).length}`);
 }
 
-describe("session: joining and resuming", () => {
-  it("joins after ready, without after_seq the first time", () => {
+describe("session: authentication", () => {
+  it("authenticates first, then joins, without after_seq the first time", () => {
     const { page } = setUp();
-    assert.deepEqual(sentOfType(page, "join"), [{ type: "join", room: ROOM, name: "ann", after_seq: undefined }]);
+    assert.deepEqual(page.sent.slice(0, 2), [
+      { type: "auth", token: "ann" },
+      { type: "join", room: ROOM, after_seq: undefined },
+    ]);
     assert.equal(page.session.joined, true);
+    assert.deepEqual(page.session.identity, { name: "ann", visitor: "v-ann", staff: false });
   });
 
-  it("waits for a name before joining", () => {
+  it("waits for a token before authenticating", () => {
     const { page } = setUp({ join: false });
     page.connect();
     page.settle();
     assert.deepEqual(page.sent, []);
-    page.session.setName("ann");
+    page.setToken("ann");
     page.settle();
     assert.equal(page.session.joined, true);
   });
 
+  it("authenticates first on every new connection, and sends nothing before authenticated", () => {
+    const { page } = setUp();
+    page.session.submit("written offline", "ann");
+    page.disconnect();
+    page.session.submit("written offline too", "ann");
+    page.connect();
+    page.deliver(); // ready → auth
+    assert.deepEqual(page.uplink().map((frame) => JSON.parse(frame).type), ["auth"]);
+    page.pump();
+    page.deliver(); // authenticated → join
+    assert.deepEqual(page.uplink().map((frame) => JSON.parse(frame).type), ["join"]);
+    page.settle();
+    const epochs = page.wire.filter((frame) => frame.out).map((frame) => [frame.epoch, frame.out.type]);
+    for (const epoch of new Set(epochs.map(([e]) => e))) {
+      assert.equal(epochs.find(([e]) => e === epoch)[1], "auth", `connection ${epoch} starts with auth`);
+    }
+    assert.equal(page.errors.includes("not_authenticated"), false);
+  });
+
+  it("keeps the fresh token of a `token` event for the next connection", () => {
+    const { page } = setUp();
+    page.session.handleEvent({ type: "token", token: "ann", expires_in_secs: 3600 });
+    assert.equal(page.token, "ann");
+    page.session.handleEvent({ type: "token", token: "ann-2", expires_in_secs: 3600 });
+    assert.equal(page.token, "ann-2");
+    page.disconnect();
+    page.connect();
+    page.deliver();
+    assert.deepEqual(page.sent.at(-1), { type: "auth", token: "ann-2" });
+  });
+
+  for (const [token, code] of [
+    ["expired:ann", "token_expired"],
+    ["bad:xyz", "bad_token"],
+  ]) {
+    it(`${code}: asks for a new token and authenticates on the same connection`, () => {
+      const refused = [];
+      const { page } = setUp({
+        join: false,
+        token,
+        onTokenRefused: (refusedCode, refusedPage) => {
+          refused.push(refusedCode);
+          refusedPage.setToken("ann"); // what chat.js does once identity.js has a new one
+        },
+      });
+      page.connect();
+      const connection = page.connection();
+      page.settle();
+      assert.deepEqual(refused, [code]);
+      assert.equal(page.connection(), connection, "the same connection");
+      assert.deepEqual(sentOfType(page, "auth"), [
+        { type: "auth", token },
+        { type: "auth", token: "ann" },
+      ]);
+      assert.equal(page.session.joined, true);
+    });
+  }
+
+  it("does not present a refused token again on the next connection", () => {
+    const refused = [];
+    const { page } = setUp({ join: false, token: "expired:ann", onTokenRefused: (code) => refused.push(code) });
+    page.connect();
+    page.settle();
+    page.disconnect();
+    page.connect();
+    page.settle();
+    assert.deepEqual(sentOfType(page, "auth").length, 1, "waits for the new token");
+    assert.deepEqual(refused, ["token_expired"]);
+  });
+});
+
+describe("session: joining and resuming", () => {
   it("re-joins after every reconnect with after_seq = the last seq shown, and appends", () => {
     const { server, page } = setUp();
     postMany(server, 3);
@@ -125,20 +247,20 @@ describe("session: joining and resuming", () => {
     assert.equal(page.timeline.olderBefore, 10);
   });
 
-  it("changing the name leaves, then joins again under the new name, resuming", () => {
+  it("a new identity on a new connection joins again, resuming", () => {
     const { server, page } = setUp();
     postMany(server, 2);
     page.settle();
-    page.session.setName("annie");
+    page.disconnect();
+    page.token = "annie";
+    page.session.setToken("annie");
+    page.connect();
     page.settle();
-    assert.deepEqual(
-      page.sent.slice(-2).map((event) => [event.type, event.name, event.after_seq]),
-      [
-        ["leave", undefined, undefined],
-        ["join", "annie", 2],
-      ],
-    );
-    assert.equal(page.session.name, "annie");
+    assert.deepEqual(page.sent.slice(-2), [
+      { type: "auth", token: "annie" },
+      { type: "join", room: ROOM, after_seq: 2 },
+    ]);
+    assert.equal(page.session.identity.name, "annie");
   });
 });
 
@@ -165,7 +287,9 @@ describe("session: the outbox on the wire", () => {
     assert.deepEqual(page.shown(), ["c1", "c2"]);
     assert.deepEqual(sentOfType(page, "send"), []);
     page.connect();
-    page.deliver(); // ready → join
+    page.deliver(); // ready → auth
+    page.pump();
+    page.deliver(); // authenticated → join
     assert.deepEqual(sentOfType(page, "send"), [], "not before joined");
     page.settle();
     assert.deepEqual(server.log(ROOM).map((message) => message.text), ["one", "two"]);
@@ -207,7 +331,6 @@ describe("session: the outbox on the wire", () => {
     page.reload();
     assert.deepEqual(page.shown(), ["c1"]);
     assert.equal(page.timeline.entries()[0].state, "pending");
-    page.session.setName("ann");
     page.connect();
     page.settle();
     assert.deepEqual(server.log(ROOM).map((message) => message.text), ["written offline"]);
@@ -219,7 +342,6 @@ describe("session: the outbox on the wire", () => {
     page.session.submit("hello", "ann");
     page.pump(); // stored, never acked
     page.reload();
-    page.session.setName("ann");
     page.connect();
     page.settle();
     assert.deepEqual(sentOfType(page, "send").length, 1, "only the first send");
@@ -256,7 +378,7 @@ describe("session: the outbox on the wire", () => {
   it("a refusal that cannot pass marks the item failed; retry sends it again, discard drops it", () => {
     const server = createModelServer({ maxTextChars: 5 });
     const { page } = setUp({ server, join: false });
-    page.session.setName("ann");
+    page.setToken("ann");
     page.disconnect();
     // Written before the limit was known: queued, refused by the encoder once connected.
     page.session.submit("too long", "ann");
@@ -303,9 +425,11 @@ describe("session: the outbox on the wire", () => {
 
   it("an error that names no item ends a pending join", () => {
     const { page } = setUp({ join: false });
-    page.session.setName("ann");
+    page.setToken("ann");
     page.connect();
-    page.deliver(); // ready → join
+    page.deliver(); // ready → auth
+    page.pump();
+    page.deliver(); // authenticated → join
     page.session.handleEvent({ type: "error", code: "too_many_rooms", message: "m", room: ROOM });
     assert.equal(page.session.joined, false);
     page.disconnect();
@@ -336,10 +460,7 @@ describe("session: older pages", () => {
   it("tells onChange when messages went on top", () => {
     const changes = [];
     const sent = [];
-    const session = bareSession({ sent, onChange: (change) => changes.push(change) });
-    session.setName("ann");
-    session.handleEvent(READY);
-    session.handleEvent({ type: "joined", room: ROOM, name: "ann", latest_seq: 9, resumed: false, history: [message(9)], has_older: true });
+    const session = joinedSession({ sent, onChange: (change) => changes.push(change) });
     assert.deepEqual(changes.at(-1), { prepended: false });
     assert.equal(session.loadOlder(), true);
     assert.deepEqual(sent.at(-1), { type: "load_older", room: ROOM, before_seq: 9 });
@@ -349,10 +470,7 @@ describe("session: older pages", () => {
 
   it("a refused load_older can be asked again", () => {
     const sent = [];
-    const session = bareSession({ sent });
-    session.setName("ann");
-    session.handleEvent(READY);
-    session.handleEvent({ type: "joined", room: ROOM, name: "ann", latest_seq: 9, resumed: false, history: [message(9)], has_older: true });
+    const session = joinedSession({ sent });
     session.loadOlder();
     session.handleEvent({ type: "error", code: "bad_field", message: "m", room: ROOM });
     assert.equal(session.loadingOlder, false);
@@ -370,8 +488,7 @@ describe("session: protocol version", () => {
         mismatch = true;
       },
     });
-    session.setName("ann");
-    session.handleEvent({ ...READY, protocol: 2 });
+    session.handleEvent({ ...READY, protocol: 3 });
     assert.equal(mismatch, true);
     assert.deepEqual(sent, []);
   });
@@ -379,14 +496,173 @@ describe("session: protocol version", () => {
   it("ignores events about other rooms", () => {
     const sent = [];
     const session = bareSession({ sent });
-    session.setName("ann");
     session.handleEvent(READY);
-    session.handleEvent({ type: "joined", room: "help", name: "ann", latest_seq: 0, resumed: false, history: [], has_older: false });
+    session.handleEvent(AUTHENTICATED);
+    session.handleEvent(joinedEvent({ room: "help" }));
     assert.equal(session.joined, false);
+    session.handleEvent({ type: "presence", room: "help", online_count: 3, people: null });
+    session.handleEvent({ type: "deleted", room: "help", seq: 1 });
+    session.handleEvent({ type: "room_state", room: "help", locked: true, slow_mode_secs: 0 });
+    assert.equal(session.presence, null);
+    assert.equal(session.roomState.locked, false);
   });
 
   it("throws on an event type it does not know (a bug, not a server problem)", () => {
     const session = bareSession({ sent: [] });
     assert.throws(() => session.handleEvent({ type: "mystery" }), /unhandled server event type mystery/);
+  });
+});
+
+describe("session: refusals of the moderation and the throttles", () => {
+  for (const code of ["muted", "room_locked", "duplicate_text"]) {
+    it(`${code} fails the item for good (retry is the visitor's)`, () => {
+      const sent = [];
+      const errors = [];
+      const session = joinedSession({ sent, onError: (errorCode) => errors.push(errorCode) });
+      const item = session.submit("hello", "ann");
+      session.handleEvent({ type: "error", code, message: "m", room: ROOM, client_id: item.client_id });
+      assert.deepEqual(errors, [code]);
+      assert.equal(session.identity.name, "ann");
+      session.handleEvent({ type: "pong", rooms: { [ROOM]: 9 } });
+      assert.equal(sent.filter((event) => event.type === "send").length, 1, "not sent again by itself");
+    });
+  }
+
+  for (const code of ["rate_limited", "slow_mode"]) {
+    it(`${code}: the item stays pending, and nothing goes out until retry_after_secs has passed`, () => {
+      const sent = [];
+      const timers = createFakeTimers();
+      const session = joinedSession({ sent, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout, now: timers.now });
+      const first = session.submit("one", "ann");
+      session.handleEvent({ type: "error", code, message: "m", room: ROOM, client_id: first.client_id, retry_after_secs: 2.5 });
+      session.submit("two", "ann");
+      session.handleEvent({ type: "pong", rooms: { [ROOM]: 9 } });
+      const sends = () => sent.filter((event) => event.type === "send").map((event) => event.text);
+      assert.deepEqual(sends(), ["one"], "held back while throttled");
+      timers.advance(2499);
+      assert.deepEqual(sends(), ["one"]);
+      timers.advance(1);
+      assert.deepEqual(sends(), ["one", "one", "two"]);
+    });
+  }
+
+  it("rate_limited without a client_id (the frame limit) sends what was on its way again, later", () => {
+    const sent = [];
+    const timers = createFakeTimers();
+    const session = joinedSession({ sent, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout, now: timers.now });
+    session.submit("one", "ann");
+    session.handleEvent({ type: "error", code: "rate_limited", message: "m", retry_after_secs: 1 });
+    timers.advance(1000);
+    assert.deepEqual(sent.filter((event) => event.type === "send").map((event) => event.text), ["one", "one"]);
+  });
+
+  it("reports retry_after_secs to onError", () => {
+    const reports = [];
+    const session = joinedSession({ sent: [], onError: (code, details) => reports.push([code, details.retryAfterSecs]) });
+    session.handleEvent({ type: "error", code: "slow_mode", message: "m", room: ROOM, retry_after_secs: 30 });
+    assert.deepEqual(reports, [["slow_mode", 30]]);
+  });
+
+  it("a locked room refuses a visitor's message, and staff may still post", () => {
+    const server = createModelServer();
+    const { page } = setUp({ server });
+    server.lock(ROOM, true);
+    page.settle();
+    assert.equal(page.session.roomState.locked, true);
+    page.session.submit("hello", "ann");
+    page.settle();
+    assert.deepEqual([page.outbox.items()[0].state, page.outbox.items()[0].code], ["failed", "room_locked"]);
+    const staff = createModelClient({ server, storage: new FakeStorage(), room: ROOM, newClientId: counter("s"), token: "staff-sue" });
+    staff.connect();
+    staff.settle();
+    staff.session.submit("still here", "staff-sue");
+    staff.settle();
+    assert.deepEqual(server.log(ROOM).map((stored) => [stored.author, stored.staff]), [["staff-sue", true]]);
+  });
+});
+
+describe("session: deletions, presence, typing, moderation", () => {
+  it("a deleted message leaves the view; its seq still counts (no gap, no re-join)", () => {
+    const { server, page } = setUp();
+    postMany(server, 3);
+    page.settle();
+    const joins = sentOfType(page, "join").length;
+    server.deleteMessage(ROOM, 2);
+    page.settle();
+    assert.deepEqual(page.shown(), [1, 3]);
+    postMany(server, 1);
+    page.settle();
+    assert.deepEqual(page.shown(), [1, 3, 4]);
+    assert.equal(sentOfType(page, "join").length, joins, "no gap");
+    assert.equal(page.timeline.lastSeq, 4);
+  });
+
+  it("a resume gets a message deleted meanwhile as a tombstone, and shows nothing for it", () => {
+    const { server, page } = setUp();
+    postMany(server, 2);
+    page.settle();
+    page.disconnect();
+    postMany(server, 2);
+    server.deleteMessage(ROOM, 3);
+    page.connect();
+    page.settle();
+    assert.deepEqual(page.shown(), [1, 2, 4]);
+    assert.equal(page.timeline.lastSeq, 4);
+  });
+
+  it("keeps the presence and the room state of joined, presence and room_state", () => {
+    const session = joinedSession({ sent: [] });
+    assert.deepEqual(session.presence, PRESENCE);
+    assert.deepEqual(session.roomState, { locked: false, slow_mode_secs: 0 });
+    session.handleEvent({ type: "presence", room: ROOM, online_count: 250, people: null });
+    assert.deepEqual(session.presence, { online_count: 250, people: null });
+    session.handleEvent({ type: "room_state", room: ROOM, locked: true, slow_mode_secs: 10 });
+    assert.deepEqual(session.roomState, { locked: true, slow_mode_secs: 10 });
+    session.disconnected();
+    assert.equal(session.presence, null, "nobody is known to be here while disconnected");
+  });
+
+  it("sends typing at most once per typing_interval_secs, and only when joined", () => {
+    const sent = [];
+    const timers = createFakeTimers();
+    const session = bareSession({ sent, now: timers.now });
+    session.notifyTyping();
+    assert.deepEqual(sent, []);
+    session.handleEvent(READY);
+    session.handleEvent(AUTHENTICATED);
+    session.handleEvent(joinedEvent());
+    const typings = () => sent.filter((event) => event.type === "typing");
+    session.notifyTyping();
+    session.notifyTyping();
+    timers.advance(2999);
+    session.notifyTyping();
+    assert.deepEqual(typings(), [{ type: "typing", room: ROOM }]);
+    timers.advance(1);
+    session.notifyTyping();
+    assert.equal(typings().length, 2);
+  });
+
+  it("passes typing of its room and moderated on", () => {
+    const typing = [];
+    const moderated = [];
+    const session = joinedSession({ sent: [], onTyping: (event) => typing.push(event.name), onModerated: (event) => moderated.push(event.action) });
+    session.handleEvent({ type: "typing", room: ROOM, visitor: "v-bob", name: "bob" });
+    session.handleEvent({ type: "typing", room: "help", visitor: "v-cy", name: "cy" });
+    session.handleEvent({ type: "moderated", action: "muted", reason: "", until: null });
+    assert.deepEqual(typing, ["bob"]);
+    assert.deepEqual(moderated, ["muted"]);
+  });
+
+  it("relays another member's typing through the model server, not to the typist", () => {
+    const server = createModelServer();
+    const { page } = setUp({ server });
+    const bob = createModelClient({ server, storage: new FakeStorage(), room: ROOM, token: "bob" });
+    bob.connect();
+    bob.settle();
+    bob.session.notifyTyping();
+    bob.settle();
+    page.settle();
+    assert.ok(page.wire.some((frame) => frame.in?.type === "typing" && frame.in.name === "bob"));
+    assert.equal(bob.wire.some((frame) => frame.in?.type === "typing"), false);
   });
 });

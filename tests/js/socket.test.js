@@ -20,7 +20,17 @@ import { FakeWebSocket, createFakeTimers } from "./support.js";
 const URL = "ws://127.0.0.1:8000/ws/";
 // Just under 1: full jitter then gives (almost) the whole backoff ceiling.
 const ALMOST_ONE = 0.999_999;
-const READY = { type: "ready", protocol: 1, max_text_chars: 10, max_rooms: 5, history_limit: 50, resume_limit: 500 };
+const READY = {
+  type: "ready",
+  protocol: 2,
+  max_text_chars: 10,
+  max_rooms: 5,
+  history_limit: 50,
+  resume_limit: 500,
+  auth_timeout_secs: 5,
+  typing_interval_secs: 3,
+};
+const AUTHENTICATED = { type: "authenticated", name: "Ann", visitor: "v1", staff: false };
 const PING = '{"type":"ping"}';
 const PONG = { type: "pong", rooms: {} };
 
@@ -104,9 +114,7 @@ describe("createChatSocket", () => {
     const ws = FakeWebSocket.latest;
     ws.serverOpens();
     socket.send({ type: "join", room: "lobby", name: " Alice ", ignored: 1 });
-    assert.deepEqual(ws.sent.map((frame) => JSON.parse(frame)), [
-      { type: "join", room: "lobby", name: "Alice" },
-    ]);
+    assert.deepEqual(ws.sent.map((frame) => JSON.parse(frame)), [{ type: "join", room: "lobby" }]);
   });
 
   it("refuses an invalid event without sending anything", () => {
@@ -179,7 +187,7 @@ describe("createChatSocket", () => {
     timers.advance(PING_INTERVAL_MS - 1);
     assert.equal(socket.state, ConnectionState.CONNECTED);
     assert.deepEqual(ws.sent, [PING, PING]);
-    ws.serverSends({ type: "message", room: "a", seq: 1, author: "b", text: "c", sent_at: "2024-01-01T00:00:00Z" });
+    ws.serverSends({ type: "message", room: "a", seq: 1, author: "b", visitor: "v", staff: false, text: "c", deleted: false, sent_at: "2024-01-01T00:00:00Z" });
     timers.advance(PING_TIMEOUT_MS);
     assert.equal(socket.state, ConnectionState.CONNECTED);
     assert.equal(events.length, 1);
@@ -241,14 +249,92 @@ describe("createChatSocket", () => {
     assert.deepEqual(delays, [999, 1999, 3999, 7999, 15_999, 19_999, 19_999, 19_999]);
   });
 
-  it("resets the backoff once the server has said ready", () => {
+  it("resets the backoff once the server has authenticated the socket", () => {
     const { socket, timers } = openSocket();
     failAttempts(timers, 4);
     FakeWebSocket.latest.serverOpens();
     assert.equal(socket.state, ConnectionState.CONNECTED);
     FakeWebSocket.latest.serverSends(READY);
+    FakeWebSocket.latest.serverSends(AUTHENTICATED);
     FakeWebSocket.latest.connectionDrops();
     assert.equal(socket.reconnectDelayMs, 499);
+  });
+
+  it("keeps the backoff growing for a server that says ready but closes before authenticating (4001)", () => {
+    const { socket, timers } = openSocket();
+    failAttempts(timers, 4);
+    FakeWebSocket.latest.serverOpens();
+    FakeWebSocket.latest.serverSends(READY);
+    FakeWebSocket.latest.serverCloses(4001);
+    assert.equal(socket.state, ConnectionState.RECONNECTING);
+    assert.equal(socket.reconnectDelayMs, 7999, "the fifth failure in a row");
+  });
+
+  it("does not reconnect after a ban (4003), and says why", () => {
+    const { socket, timers, states } = openSocket();
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends(READY);
+    ws.serverCloses(4003);
+    assert.equal(socket.state, ConnectionState.OFFLINE);
+    timers.advance(10 * RECONNECT_MAX_DELAY_MS);
+    assert.equal(FakeWebSocket.instances.length, 1);
+    assert.deepEqual(timers.pendingDelaysMs(), [], "no ping, no reconnect");
+    socket.retryNow();
+    assert.equal(FakeWebSocket.instances.length, 1, "not even when asked");
+    assert.equal(states.at(-1)[0], ConnectionState.OFFLINE);
+  });
+
+  it("reports the close code of a ban to onStateChange", () => {
+    const timers = createFakeTimers();
+    const reports = [];
+    createChatSocket({
+      url: URL,
+      WebSocket: FakeWebSocket,
+      onEvent: () => {},
+      onStateChange: (state, details) => reports.push([state, details.closeCode]),
+      setTimeout: timers.setTimeout,
+      clearTimeout: timers.clearTimeout,
+    });
+    FakeWebSocket.latest.serverOpens();
+    FakeWebSocket.latest.serverCloses(4003);
+    assert.deepEqual(reports.at(-1), [ConnectionState.OFFLINE, 4003]);
+  });
+
+  for (const code of [4008, 4029]) {
+    it(`reconnects after ${code}, waiting a backoff of at least a few seconds`, () => {
+      const { socket } = openSocket();
+      const ws = FakeWebSocket.latest;
+      ws.serverOpens();
+      ws.serverSends(READY);
+      ws.serverSends(AUTHENTICATED);
+      ws.serverCloses(code);
+      assert.equal(socket.state, ConnectionState.RECONNECTING);
+      assert.equal(socket.reconnectDelayMs, 3999);
+    });
+  }
+
+  it("reconnects as usual after 1001 (server restart)", () => {
+    const { socket, timers } = openSocket();
+    FakeWebSocket.latest.serverOpens();
+    FakeWebSocket.latest.serverCloses(1001);
+    assert.equal(socket.state, ConnectionState.RECONNECTING);
+    timers.advance(RECONNECT_BASE_DELAY_MS);
+    assert.equal(FakeWebSocket.instances.length, 2);
+  });
+
+  it("restart() opens a new connection at once, and the old one stays quiet", () => {
+    const { socket, events } = openSocket();
+    const old = FakeWebSocket.latest;
+    old.serverOpens();
+    socket.restart();
+    assert.equal(old.closeCode, 1000);
+    assert.equal(FakeWebSocket.instances.length, 2);
+    assert.equal(socket.state, ConnectionState.CONNECTING);
+    old.serverSends(READY);
+    old.connectionDrops();
+    assert.deepEqual(events, []);
+    assert.equal(FakeWebSocket.instances.length, 2, "the old close schedules nothing");
   });
 
   it("keeps the backoff growing for a server that accepts and closes at once", () => {

@@ -112,6 +112,11 @@ export class FakeWebSocket {
     this.onerror?.({});
     this.onclose?.({ code: 1006, wasClean: false });
   }
+
+  /** The server closes the connection with `code` (4003: banned, 4001: auth timeout, …). */
+  serverCloses(code) {
+    this.onclose?.({ code, wasClean: true });
+  }
 }
 
 /** Stands in for localStorage; `failing` makes every call throw, like disabled storage. */

@@ -11,9 +11,12 @@ function message(seq, overrides = {}) {
     room: ROOM,
     seq,
     author: "bob",
+    visitor: "v-bob",
+    staff: false,
     text: `m${seq}`,
     sent_at: "2024-05-01T12:00:00Z",
     client_id: `bob-${seq}`,
+    deleted: false,
     ...overrides,
   };
 }
@@ -23,7 +26,7 @@ function range(from, to) {
 }
 
 function joined({ history = [], latestSeq = history.at(-1)?.seq ?? 0, resumed = false, hasOlder = false } = {}) {
-  return { type: "joined", room: ROOM, name: "ann", latest_seq: latestSeq, resumed, history, has_older: hasOlder };
+  return { type: "joined", room: ROOM, latest_seq: latestSeq, resumed, history, has_older: hasOlder };
 }
 
 function pendingItem(clientId, text = `text of ${clientId}`) {
@@ -61,6 +64,7 @@ describe("timeline: joined", () => {
       seq: 4,
       clientId: undefined,
       author: "bob",
+      staff: false,
       text: "m4",
       sentAt: "2024-05-01T12:00:00Z",
       own: false,
@@ -294,5 +298,70 @@ describe("timeline: own messages (outbox reconciliation)", () => {
     assert.deepEqual(timeline.applyAck({ type: "ack", room: ROOM, client_id: "zz", seq: 2 }).sent, []);
     assert.deepEqual(timeline.applyMessage(message(2, { client_id: null })).sent, []);
     assert.deepEqual(shown(timeline), [1, 2]);
+  });
+});
+
+describe("timeline: deletions", () => {
+  const tombstone = (seq, overrides = {}) => message(seq, { author: "", text: "", deleted: true, ...overrides });
+
+  it("a deleted message leaves the view, and its seq still counts", () => {
+    const timeline = joinedTimeline(range(1, 3));
+    assert.deepEqual(timeline.applyDeleted({ seq: 2 }), { gap: false, sent: [] });
+    assert.deepEqual(shown(timeline), [1, 3]);
+    assert.equal(timeline.lastSeq, 3);
+    assert.equal(timeline.applyMessage(message(4)).gap, false);
+    assert.deepEqual(shown(timeline), [1, 3, 4]);
+  });
+
+  it("tombstones count for the unbroken run but show nothing", () => {
+    const timeline = joinedTimeline([message(1), tombstone(2), message(3)], { hasOlder: false });
+    assert.deepEqual(shown(timeline), [1, 3]);
+    assert.equal(timeline.resumeAfter, 3);
+    assert.equal(timeline.applyMessage(tombstone(4)).gap, false);
+    assert.equal(timeline.lastSeq, 4);
+  });
+
+  it("a tombstone replaces a copy shown before the deletion", () => {
+    const timeline = joinedTimeline(range(1, 2));
+    timeline.applyMessage(tombstone(2));
+    assert.deepEqual(shown(timeline), [1]);
+  });
+
+  it("a copy that arrives after its `deleted` event is not shown (a late live frame, an older page)", () => {
+    const timeline = joinedTimeline(range(5, 6), { hasOlder: true });
+    timeline.applyDeleted({ seq: 7 });
+    timeline.applyDeleted({ seq: 4 });
+    timeline.applyMessage(message(7));
+    assert.deepEqual(shown(timeline), [5, 6]);
+    assert.equal(timeline.lastSeq, 7);
+    const result = timeline.applyOlder({ messages: [message(3), message(4)], has_older: false }, 5);
+    assert.equal(result.added, 1);
+    assert.deepEqual(shown(timeline), [3, 5, 6]);
+  });
+
+  it("a `deleted` event while a join is on its way applies to what the join brings", () => {
+    const timeline = joinedTimeline(range(1, 2));
+    timeline.expectJoined();
+    timeline.applyDeleted({ seq: 3 });
+    timeline.applyJoined(joined({ history: [message(3)], resumed: true }));
+    assert.deepEqual(shown(timeline), [1, 2]);
+    assert.equal(timeline.lastSeq, 3);
+  });
+
+  it("an own message that is deleted is confirmed and not shown", () => {
+    const timeline = joinedTimeline(range(1, 1));
+    timeline.addOwn(pendingItem("c1"));
+    assert.deepEqual(timeline.applyAck({ client_id: "c1", seq: 2 }).sent, ["c1"]);
+    assert.deepEqual(shown(timeline), [1, "c1"]);
+    timeline.applyDeleted({ seq: 2 });
+    assert.deepEqual(shown(timeline), [1], "acked, deleted before its copy came");
+    timeline.addOwn(pendingItem("c2"));
+    assert.deepEqual(timeline.applyMessage(tombstone(3, { client_id: "c2" })).sent, ["c2"]);
+    assert.deepEqual(shown(timeline), [1]);
+  });
+
+  it("passes the staff flag on", () => {
+    const timeline = joinedTimeline([message(1, { staff: true })]);
+    assert.equal(timeline.entries()[0].staff, true);
   });
 });

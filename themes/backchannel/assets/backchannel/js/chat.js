@@ -1,7 +1,8 @@
 // The chat widget: binds one `.bc-chat` element (markup: partials/backchannel/chat.html, contract:
 // ARCHITECTURE.md "Widget markup") to one room over one socket.
 
-import { ProtocolError, ServerEventType } from "./protocol.js";
+import { IdentityError, createIdentityClient } from "./identity.js";
+import { CloseCode, ErrorCode, ModerationAction, ProtocolError, ServerEventType } from "./protocol.js";
 import {
   isValidDisplayName,
   isValidRoomName,
@@ -9,13 +10,15 @@ import {
   normalizeRoomName,
 } from "./rooms.js";
 import { createOutbox } from "./outbox.js";
-import { createMessageElement, syncMessageList } from "./render.js";
+import { createMessageElement, createStaffBadge, formatLocalTime, syncMessageList } from "./render.js";
 import { createRoomSession } from "./session.js";
-import { ConnectionState, createChatSocket } from "./socket.js";
+import { ConnectionState, NotConnectedError, createChatSocket } from "./socket.js";
 import { createTimeline } from "./timeline.js";
 
-/** localStorage key of the display name, shared by every widget of the site. */
-export const DISPLAY_NAME_STORAGE_KEY = "backchannel:v1:display-name";
+// How long one `typing` notice shows "Ann is typing…" (the sender repeats it while typing).
+export const TYPING_NOTICE_MS = 5000;
+// setTimeout's longest delay (about 24.8 days); a mute's end further away is not waited for.
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 // Within this many pixels of the bottom the list counts as "at the bottom" and follows new messages.
 const STICK_TO_BOTTOM_THRESHOLD_PX = 48;
@@ -38,6 +41,14 @@ export function resolveSocketUrl(backendUrl, pageProtocol) {
   url.search = "";
   url.hash = "";
   return url.href;
+}
+
+/**
+ * The backend's HTTP base (its identity API) for a backend URL: the socket URL's twin, http(s)
+ * for ws(s), without "/ws/" ("wss://chat.example.com/prefix" → "https://chat.example.com/prefix").
+ */
+export function resolveHttpBase(backendUrl, pageProtocol) {
+  return resolveSocketUrl(backendUrl, pageProtocol).replace(/^ws/, "http").replace(/\/ws\/$/, "");
 }
 
 /**
@@ -81,21 +92,12 @@ function readStrings(element) {
   }
 }
 
-// localStorage throws when storage is disabled; the widget then just forgets the name.
-function readStoredName(storage) {
-  try {
-    return storage?.getItem(DISPLAY_NAME_STORAGE_KEY) ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function storeName(storage, name) {
-  try {
-    storage?.setItem(DISPLAY_NAME_STORAGE_KEY, name);
-  } catch {
-    // Not remembered; the visitor will be asked again on the next page.
-  }
+/** The `.bc-typing` text for the names of the people typing, in the order they started. */
+export function describeTyping(names, translate) {
+  if (names.length === 0) return "";
+  if (names.length === 1) return translate("chat_typing_one", { name: names[0] });
+  if (names.length === 2) return translate("chat_typing_two", { name: names[0], other: names[1] });
+  return translate("chat_typing_many");
 }
 
 function defaultStorage() {
@@ -116,6 +118,8 @@ export function mountChat(
   {
     backendUrl,
     WebSocket = globalThis.WebSocket,
+    fetch = globalThis.fetch?.bind(globalThis),
+    crypto = globalThis.crypto,
     storage = defaultStorage(),
     location = globalThis.location,
     history = globalThis.history,
@@ -130,43 +134,56 @@ export function mountChat(
   const document = element.ownerDocument;
   const strings = readStrings(element);
   const translate = (key, values) => formatString(strings[key] ?? key, values);
-  const errorText = (code) => strings[`chat_error_${code}`] ?? translate("chat_error_unknown");
+  const errorText = (code, values) =>
+    strings[`chat_error_${code}`] !== undefined ? translate(`chat_error_${code}`, values) : translate("chat_error_unknown");
   const locale = document.documentElement.lang || undefined;
   const labels = {
     pending: translate("chat_message_pending"),
     failed: translate("chat_message_failed"),
     retry: translate("chat_message_retry"),
     discard: translate("chat_message_discard"),
+    staff: translate("chat_staff_badge"),
     reason: errorText,
   };
 
-  const parts = {
-    title: element.querySelector(".bc-chat__title"),
-    problem: element.querySelector(".bc-chat__problem"),
-    problemText: element.querySelector(".bc-chat__problem-text"),
-    status: element.querySelector(".bc-status"),
-    error: element.querySelector(".bc-error"),
-    messages: element.querySelector(".bc-messages"),
-    loadOlder: element.querySelector(".bc-load-older"),
-    nameForm: element.querySelector("form.bc-name"),
-    composer: element.querySelector("form.bc-composer"),
-    postingAs: element.querySelector(".bc-composer__identity"),
-    changeName: element.querySelector(".bc-composer__change-name"),
-  };
-  const nameInput = parts.nameForm.elements.namedItem("name");
-  const textArea = parts.composer.elements.namedItem("text");
+  const $ = (selector) => element.querySelector(selector);
+  // The widget's parts (markup: partials/backchannel/chat.html).
+  const titleHeading = $(".bc-chat__title");
+  const problemBox = $(".bc-chat__problem");
+  const problemText = $(".bc-chat__problem-text");
+  const statusLine = $(".bc-status");
+  const errorLine = $(".bc-error");
+  const noticeList = $(".bc-notices");
+  const presenceLine = $(".bc-presence");
+  const presenceCount = $(".bc-presence__count");
+  const presencePeople = $(".bc-presence__people");
+  const typingLine = $(".bc-typing");
+  const messageList = $(".bc-messages");
+  const loadOlderButton = $(".bc-load-older");
+  const nameForm = $("form.bc-name");
+  const staffDetails = $("details.bc-staff");
+  const staffForm = $("form.bc-staff-login");
+  const identityLine = $(".bc-identity");
+  const identityName = $(".bc-identity__name");
+  const changeNameButton = $("button.bc-identity__change");
+  const composer = $("form.bc-composer");
+  const nameInput = nameForm.elements.namedItem("name");
+  const websiteInput = nameForm.elements.namedItem("website");
+  const nameSubmit = nameForm.querySelector("button");
+  const textArea = composer.elements.namedItem("text");
+  const composerSubmit = composer.querySelector("button");
 
   const choice = readRoomChoice(element.dataset, location.search);
   if (choice.problem) {
-    for (const part of element.children) part.hidden = part !== parts.problem;
-    parts.problemText.textContent = translate(`chat_room_${choice.problem}`, { room: choice.raw });
-    parts.problem.hidden = false;
+    for (const part of element.children) part.hidden = part !== problemBox;
+    problemText.textContent = translate(`chat_room_${choice.problem}`, { room: choice.raw });
+    problemBox.hidden = false;
     element.dataset.bcProblem = choice.problem;
     return null;
   }
   const { room } = choice;
   const roomTitle = translate("chat_room_title", { room });
-  parts.title.textContent = roomTitle;
+  titleHeading.textContent = roomTitle;
 
   // The room page: show the canonical room name in the address bar and the tab title.
   if (element.dataset.bcRoomParam) {
@@ -178,27 +195,41 @@ export function mountChat(
     document.title = `${roomTitle} · ${document.title}`;
   }
 
-  let displayName = null;
-  const rememberedName = readStoredName(storage);
-  if (rememberedName !== null && isValidDisplayName(rememberedName)) {
-    displayName = normalizeDisplayName(rememberedName);
-    nameInput.value = displayName;
-  }
-  let isChoosingName = displayName === null;
+  const identities = createIdentityClient({
+    httpBase: resolveHttpBase(backendUrl, location.protocol),
+    fetch,
+    crypto,
+    storage,
+  });
+  // { token, name, visitor, staff } or null: the socket opens once there is one.
+  let identity = identities.current;
+  let isChoosingName = identity === null;
+  let isRequestingIdentity = false;
+  const legacyName = identities.legacyName;
+  nameInput.value = identity?.name ?? (legacyName !== null && isValidDisplayName(legacyName) ? legacyName : "");
 
-  function showError(code) {
-    parts.error.textContent = errorText(code);
-    parts.error.dataset.code = code;
-    parts.error.hidden = false;
+  // Moderation of this visitor: { reason, until } or null.
+  let muted = null;
+  let banned = null;
+  let muteTimer = null;
+  // visitor → { name, timer }: the others typing, in the order they started.
+  const typists = new Map();
+
+  function showError(code, { retryAfterSecs } = {}) {
+    errorLine.textContent = errorText(code, { seconds: Math.max(1, Math.ceil(retryAfterSecs ?? 1)) });
+    errorLine.dataset.code = code;
+    errorLine.hidden = false;
   }
 
   function clearError() {
-    parts.error.textContent = "";
-    parts.error.dataset.code = "";
-    parts.error.hidden = true;
+    errorLine.textContent = "";
+    errorLine.dataset.code = "";
+    errorLine.hidden = true;
   }
 
   // ---- Connection status, with a live countdown while waiting to reconnect ----
+  let socket = null;
+  let socketStarted = false;
   let socketState = ConnectionState.CONNECTING;
   let reconnectAtMs = 0;
   let countdownTimer = null;
@@ -206,28 +237,34 @@ export function mountChat(
   function showStatus(isTick = false) {
     if (countdownTimer !== null) clearTimeout(countdownTimer);
     countdownTimer = null;
+    if (!socketStarted) return; // no identity yet: nothing to connect
     const state = displayedState(socketState, navigator?.onLine !== false);
     const remainingMs = Math.max(0, reconnectAtMs - now());
-    parts.status.dataset.state = state;
-    parts.status.hidden = false;
-    parts.status.textContent = translate(`chat_status_${state}`, {
+    statusLine.dataset.state = state;
+    // A ban notice says why the widget is offline; "offline" would promise a reconnect.
+    statusLine.hidden = banned !== null;
+    statusLine.textContent = translate(`chat_status_${state}`, {
       seconds: Math.max(1, Math.ceil(remainingMs / 1000)),
     });
     // A screen reader announces the state, not every tick of the countdown.
-    if (isTick) parts.status.setAttribute("aria-live", "off");
-    else parts.status.removeAttribute("aria-live");
+    if (isTick) statusLine.setAttribute("aria-live", "off");
+    else statusLine.removeAttribute("aria-live");
     if (state === ConnectionState.RECONNECTING && remainingMs > 1000) {
       countdownTimer = setTimeout(() => showStatus(true), remainingMs % 1000 || 1000);
     }
   }
 
-  function handleStateChange(state, { reconnectDelayMs }) {
+  function handleStateChange(state, { reconnectDelayMs, closeCode }) {
     socketState = state;
     reconnectAtMs = now() + (reconnectDelayMs ?? 0);
-    // A new connection starts from scratch: wait for `ready`, then join again.
-    if (state !== ConnectionState.CONNECTED) session.disconnected();
+    // A new connection starts from scratch: wait for `ready`, authenticate, then join again.
+    if (state !== ConnectionState.CONNECTED) {
+      session.disconnected();
+      clearTypists();
+    }
+    if (closeCode === CloseCode.BANNED) banned ??= { reason: "", until: null };
+    render();
     showStatus();
-    showIdentity();
   }
 
   // ---- The message list ----
@@ -238,61 +275,242 @@ export function mountChat(
   }
 
   function renderMessages({ prepended = false } = {}) {
-    const list = parts.messages;
+    const list = messageList;
     const wasAtBottom = isAtBottom(list);
     const fromBottom = list.scrollHeight - list.scrollTop;
     syncMessageList(list, timeline.entries(), {
-      start: parts.loadOlder,
+      start: loadOlderButton,
       rendered,
       create: (entry) => createMessageElement(document, entry, { locale, labels }),
     });
-    parts.loadOlder.hidden = timeline.olderBefore === null || !session.joined;
-    parts.loadOlder.disabled = session.loadingOlder;
+    loadOlderButton.hidden = timeline.olderBefore === null || !session.joined;
+    loadOlderButton.disabled = session.loadingOlder;
     if (prepended) list.scrollTop = list.scrollHeight - fromBottom; // keep what was on screen
     else if (wasAtBottom) list.scrollTop = list.scrollHeight;
   }
 
   function loadOlder() {
-    if (session.loadOlder()) parts.loadOlder.disabled = true;
+    if (session.loadOlder()) loadOlderButton.disabled = true;
   }
 
-  function showIdentity() {
-    parts.nameForm.hidden = !isChoosingName;
-    parts.composer.hidden = isChoosingName;
-    if (displayName !== null) parts.postingAs.textContent = translate("chat_posting_as", { name: displayName });
+  // ---- Who is here, who is typing, the room's state and the visitor's sanctions ----
+  // Parts rebuilt only when their content changes, so a screen reader is not told twice.
+  const signatures = new Map();
+
+  function changed(name, value) {
+    const signature = JSON.stringify(value);
+    if (signatures.get(name) === signature) return false;
+    signatures.set(name, signature);
+    return true;
   }
 
-  const timeline = createTimeline();
-  const session = createRoomSession({
-    room,
-    timeline,
-    outbox: createOutbox({ room, storage }),
-    send: (event) => socket.send(event),
-    onChange: (change) => {
-      if (session.joined && session.name !== null) displayName = session.name;
-      renderMessages(change);
-      showIdentity();
-    },
-    onError: (code, { room: errorRoom }) => {
-      if (errorRoom !== undefined && errorRoom !== room) return;
-      showError(code);
-      if (code === "invalid_name") {
-        isChoosingName = true;
-        showIdentity();
-      }
-    },
-    onProtocolMismatch: () => {
-      showError("protocol");
-      socket.close();
-    },
-  });
-
-  function handleEvent(event) {
-    if (event.type === ServerEventType.JOINED && event.room === room) clearError();
-    session.handleEvent(event);
+  function renderPresence() {
+    const presence = session.presence;
+    presenceLine.hidden = presence === null;
+    if (presence === null || !changed("presence", presence)) return;
+    presenceCount.textContent = translate("chat_presence_count", { count: presence.online_count });
+    presencePeople.textContent = "";
+    // Over presence_list_limit the server sends only the count.
+    presencePeople.hidden = presence.people === null;
+    for (const person of presence.people ?? []) {
+      const item = document.createElement("li");
+      item.className = "bc-presence__person";
+      item.textContent = person.name;
+      if (person.staff) item.appendChild(createStaffBadge(document, labels.staff));
+      presencePeople.appendChild(item);
+    }
   }
 
-  function submitName(submitEvent) {
+  function renderTyping() {
+    typingLine.textContent = describeTyping(
+      [...typists.values()].map((typist) => typist.name),
+      translate,
+    );
+  }
+
+  function clearTypists() {
+    for (const typist of typists.values()) clearTimeout(typist.timer);
+    typists.clear();
+    renderTyping();
+  }
+
+  function dropTypist(visitor) {
+    const typist = typists.get(visitor);
+    if (typist === undefined) return;
+    clearTimeout(typist.timer);
+    typists.delete(visitor);
+    renderTyping();
+  }
+
+  function showTyping({ visitor, name }) {
+    if (visitor === identity?.visitor) return; // another tab of this visitor
+    const typist = typists.get(visitor);
+    if (typist !== undefined) clearTimeout(typist.timer);
+    typists.set(visitor, { name, timer: setTimeout(() => dropTypist(visitor), TYPING_NOTICE_MS) });
+    renderTyping();
+  }
+
+  function describeSanction(kind, { reason, until }) {
+    const text = [translate(`chat_notice_${kind}`)];
+    if (until !== null) text.push(translate("chat_notice_until", { time: formatLocalTime(until, locale).title }));
+    if (reason) text.push(translate("chat_notice_reason", { reason }));
+    return text.join(" ");
+  }
+
+  function renderNotices() {
+    const { locked, slow_mode_secs: slowModeSecs } = session.roomState;
+    const notices = [];
+    if (banned !== null) notices.push(["banned", describeSanction("banned", banned)]);
+    else {
+      if (muted !== null) notices.push(["muted", describeSanction("muted", muted)]);
+      if (locked) notices.push(["locked", translate("chat_notice_locked")]);
+      if (slowModeSecs > 0) notices.push(["slow_mode", translate("chat_notice_slow_mode", { seconds: slowModeSecs })]);
+    }
+    if (!changed("notices", notices)) return;
+    noticeList.textContent = "";
+    for (const [kind, text] of notices) {
+      const notice = document.createElement("p");
+      notice.className = "bc-notice";
+      notice.setAttribute("data-kind", kind);
+      notice.textContent = text;
+      noticeList.appendChild(notice);
+    }
+  }
+
+  function setMuted(sanction) {
+    muted = sanction;
+    if (muteTimer !== null) clearTimeout(muteTimer);
+    muteTimer = null;
+    // A mute ends by itself at `until` (the server sends `unmuted` only when it is lifted early).
+    const remainingMs = sanction?.until ? Date.parse(sanction.until) - now() : Infinity;
+    if (remainingMs <= MAX_TIMER_DELAY_MS) {
+      muteTimer = setTimeout(() => {
+        muteTimer = null;
+        muted = null;
+        render();
+      }, Math.max(0, remainingMs));
+    }
+  }
+
+  function handleModerated(event) {
+    const sanction = { reason: event.reason, until: event.until };
+    switch (event.action) {
+      case ModerationAction.MUTED:
+        setMuted(sanction);
+        break;
+      case ModerationAction.UNMUTED:
+        setMuted(null);
+        break;
+      case ModerationAction.BANNED:
+        banned = sanction; // the server closes the socket next (4003)
+        break;
+      default:
+        throw new Error(`backchannel: unhandled moderation action ${event.action}`);
+    }
+    render();
+  }
+
+  function renderIdentity() {
+    const hasIdentity = identity !== null && banned === null;
+    nameForm.hidden = !isChoosingName || banned !== null;
+    staffDetails.hidden = nameForm.hidden;
+    composer.hidden = !hasIdentity || isChoosingName;
+    identityLine.hidden = !hasIdentity || isChoosingName;
+    if (hasIdentity && changed("identity", [identity.name, identity.staff])) {
+      identityName.textContent = translate("chat_identity", { name: identity.name });
+      if (identity.staff) identityName.appendChild(createStaffBadge(document, labels.staff));
+    }
+    // Staff may still post in a locked room.
+    const readOnly = session.roomState.locked && !(session.identity ?? identity)?.staff;
+    textArea.disabled = readOnly;
+    composerSubmit.disabled = readOnly;
+    nameSubmit.disabled = isRequestingIdentity;
+    nameSubmit.textContent = translate(isRequestingIdentity ? "chat_name_working" : "chat_name_submit");
+  }
+
+  // Not the status: it changes with the connection only (handleStateChange), so that a screen
+  // reader is not told it again with every message.
+  function render(change) {
+    renderMessages(change);
+    renderPresence();
+    renderNotices();
+    renderIdentity();
+  }
+
+  // ---- The identity: the name picker, staff sign-in, token renewal ----
+  function startSocket() {
+    if (socketStarted) return;
+    socketStarted = true;
+    socket = createChatSocket({
+      url: resolveSocketUrl(backendUrl, location.protocol),
+      WebSocket,
+      onEvent: handleEvent,
+      onStateChange: handleStateChange,
+      setTimeout,
+      clearTimeout,
+      random,
+    });
+  }
+
+  function showIdentityError(error) {
+    if (error.code === ErrorCode.BANNED) {
+      banned ??= { reason: "", until: null };
+      socket?.close();
+    }
+    showError(error.code, { retryAfterSecs: error.retryAfterSecs });
+  }
+
+  /** Runs one identity request (`obtain` returns a promise of the identity) and uses its answer. */
+  async function adoptIdentity(obtain) {
+    if (isRequestingIdentity) return false;
+    isRequestingIdentity = true;
+    clearError();
+    renderIdentity();
+    let next;
+    try {
+      next = await obtain();
+    } catch (error) {
+      if (!(error instanceof IdentityError)) throw error;
+      showIdentityError(error);
+      return false;
+    } finally {
+      isRequestingIdentity = false;
+      render();
+    }
+    identity = next;
+    isChoosingName = false;
+    nameInput.value = next.name;
+    // A socket authenticates once: one that did (or is about to) under the old identity is
+    // replaced; one still waiting for a token takes this one.
+    const mustReconnect = session.authenticated || session.authenticating;
+    session.setToken(next.token);
+    if (socket === null) startSocket();
+    else if (mustReconnect) socket.restart();
+    render();
+    return true;
+  }
+
+  // The stored identity stays: its token, even expired, keeps the visitor id for the next request.
+  function askForName(code) {
+    isChoosingName = true;
+    if (identity?.staff) staffDetails.open = true;
+    if (code !== undefined) showError(code);
+    render();
+  }
+
+  /** The socket refused the token (bad_token, token_expired): get a new one and authenticate. */
+  async function renewIdentity(code) {
+    // A staff token comes from a password, which is not kept: staff sign in again.
+    if (identity === null || identity.staff) {
+      askForName(code);
+      return;
+    }
+    const expired = code === ErrorCode.TOKEN_EXPIRED;
+    // A refusal is shown by adoptIdentity (its code says more than the socket's).
+    if (!(await adoptIdentity(() => identities.renew({ expired })))) askForName();
+  }
+
+  async function submitName(submitEvent) {
     submitEvent.preventDefault();
     const name = normalizeDisplayName(nameInput.value);
     if (!isValidDisplayName(name)) {
@@ -300,19 +518,78 @@ export function mountChat(
       nameInput.reportValidity();
       return;
     }
-    displayName = name;
-    storeName(storage, name);
-    isChoosingName = false;
-    showIdentity();
-    session.setName(name);
-    textArea.focus();
+    // The previous token keeps the visitor id (and the server's memory of this visitor).
+    const previousToken = identity?.token;
+    if (await adoptIdentity(() => identities.request(name, { website: websiteInput.value, previousToken }))) {
+      textArea.focus();
+    }
+  }
+
+  async function submitStaffLogin(submitEvent) {
+    submitEvent.preventDefault();
+    const fields = staffForm.elements;
+    const password = fields.namedItem("password");
+    const username = fields.namedItem("username").value.trim();
+    const ok = await adoptIdentity(() => identities.requestStaff(username, password.value));
+    if (ok) {
+      password.value = "";
+      staffDetails.open = false;
+      textArea.focus();
+    }
+  }
+
+  const timeline = createTimeline();
+  const session = createRoomSession({
+    room,
+    timeline,
+    outbox: createOutbox({ room, storage }),
+    send: (event) => {
+      if (socket === null) throw new NotConnectedError();
+      socket.send(event);
+    },
+    token: identity?.token ?? null,
+    setTimeout,
+    clearTimeout,
+    now,
+    onChange: render,
+    onError: (code, { room: errorRoom, retryAfterSecs }) => {
+      if (errorRoom !== undefined && errorRoom !== room) return;
+      if (code === ErrorCode.BAD_TOKEN || code === ErrorCode.TOKEN_EXPIRED) return; // renewed quietly
+      if (code === ErrorCode.BANNED) banned ??= { reason: "", until: null };
+      // The server's message says until when, but only in English: the notice does without.
+      if (code === ErrorCode.MUTED && muted === null) setMuted({ reason: "", until: null });
+      showError(code, { retryAfterSecs });
+      render();
+    },
+    onProtocolMismatch: () => {
+      showError("protocol");
+      socket.close();
+    },
+    onAuthenticated: (who) => {
+      identities.storeAuthenticated(who);
+      identity = { ...identity, ...who };
+    },
+    onToken: ({ token }) => {
+      identities.storeToken(token);
+      identity = { ...identity, token };
+    },
+    onTokenRefused: renewIdentity,
+    onTyping: showTyping,
+    onModerated: handleModerated,
+  });
+
+  function handleEvent(event) {
+    if (event.type === ServerEventType.JOINED && event.room === room) clearError();
+    // Their message is what they were typing.
+    if (event.type === ServerEventType.MESSAGE && event.room === room) dropTypist(event.visitor);
+    session.handleEvent(event);
   }
 
   function submitMessage() {
     const text = textArea.value.replace(/\s+$/u, "");
-    if (text.trim() === "") return; // nothing to send; not worth an error
+    if (text.trim() === "" || identity === null) return; // nothing to send; not worth an error
     try {
-      session.submit(text, displayName);
+      session.submit(text, identity.name);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       showError(error.code); // e.g. too long: the text stays in the composer to be shortened
@@ -320,7 +597,7 @@ export function mountChat(
     }
     textArea.value = "";
     clearError();
-    parts.messages.scrollTop = parts.messages.scrollHeight;
+    messageList.scrollTop = messageList.scrollHeight;
   }
 
   function handleComposerKey(keyEvent) {
@@ -340,35 +617,27 @@ export function mountChat(
     else session.discard(clientId);
   }
 
-  // handleStateChange runs once inside this call, before `socket` is assigned: it must not use it.
-  const socket = createChatSocket({
-    url: resolveSocketUrl(backendUrl, location.protocol),
-    WebSocket,
-    onEvent: handleEvent,
-    onStateChange: handleStateChange,
-    setTimeout,
-    clearTimeout,
-    random,
-  });
-
-  if (displayName !== null) session.setName(displayName);
-  parts.nameForm.addEventListener("submit", submitName);
+  nameForm.addEventListener("submit", submitName);
+  staffForm.addEventListener("submit", submitStaffLogin);
   nameInput.addEventListener("input", () => nameInput.setCustomValidity(""));
-  parts.composer.addEventListener("submit", (submitEvent) => {
+  composer.addEventListener("submit", (submitEvent) => {
     submitEvent.preventDefault();
     submitMessage();
   });
   textArea.addEventListener("keydown", handleComposerKey);
-  parts.changeName.addEventListener("click", () => {
+  textArea.addEventListener("input", () => {
+    if (textArea.value.trim() !== "") session.notifyTyping();
+  });
+  changeNameButton.addEventListener("click", () => {
     isChoosingName = true;
-    showIdentity();
+    render();
     nameInput.focus();
     nameInput.select();
   });
-  parts.messages.addEventListener("click", handleListClick);
-  parts.loadOlder.addEventListener("click", loadOlder);
-  parts.messages.addEventListener("scroll", () => {
-    if (parts.messages.scrollTop < LOAD_OLDER_THRESHOLD_PX && !parts.loadOlder.hidden) loadOlder();
+  messageList.addEventListener("click", handleListClick);
+  loadOlderButton.addEventListener("click", loadOlder);
+  messageList.addEventListener("scroll", () => {
+    if (messageList.scrollTop < LOAD_OLDER_THRESHOLD_PX && !loadOlderButton.hidden) loadOlder();
   });
 
   // Coming back online or to the tab: do not sit out the rest of a long backoff, and check at
@@ -376,21 +645,23 @@ export function mountChat(
   // Gone offline: an open connection is probably dead; a ping finds out within 10 s.
   const wentOffline = () => {
     showStatus();
-    if (socket.state === ConnectionState.CONNECTED) socket.retryNow();
+    if (socket?.state === ConnectionState.CONNECTED) socket.retryNow();
   };
   const retryNow = () => {
     showStatus();
-    socket.retryNow();
+    socket?.retryNow();
   };
   const retryWhenVisible = () => {
-    if (document.visibilityState === "visible") socket.retryNow();
+    if (document.visibilityState === "visible") socket?.retryNow();
   };
   window.addEventListener?.("online", retryNow);
   window.addEventListener?.("offline", wentOffline);
   document.addEventListener("visibilitychange", retryWhenVisible);
 
-  renderMessages();
-  showIdentity();
+  // handleStateChange runs once inside createChatSocket, before `socket` is assigned: it must not
+  // use it.
+  if (identity !== null) startSocket();
+  render();
 
   return {
     room,
@@ -398,7 +669,10 @@ export function mountChat(
       window.removeEventListener?.("online", retryNow);
       window.removeEventListener?.("offline", wentOffline);
       document.removeEventListener("visibilitychange", retryWhenVisible);
-      socket.close();
+      socket?.close();
+      session.close();
+      clearTypists();
+      if (muteTimer !== null) clearTimeout(muteTimer);
       if (countdownTimer !== null) clearTimeout(countdownTimer);
     },
   };

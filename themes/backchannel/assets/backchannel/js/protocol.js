@@ -1,55 +1,47 @@
-// Wire protocol version 1 (ARCHITECTURE.md "Wire protocol"); mirrors backend/chat/protocol.py.
+// Wire protocol version 2 (ARCHITECTURE.md "Wire protocol"); mirrors backend/chat/protocol.py.
 // Every frame is a JSON object with a string `type`. Unknown fields are ignored in both
 // directions: the encoder only writes the fields it knows, the decoder only returns them.
 
-import {
-  countCharacters,
-  isValidDisplayName,
-  isValidRoomName,
-  normalizeDisplayName,
-} from "./rooms.js";
+import { countCharacters, isValidRoomName } from "./rooms.js";
 
 export { DISPLAY_NAME_MAX_CHARS, ROOM_NAME_MAX_CHARS } from "./rooms.js";
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const CLIENT_ID_MAX_CHARS = 64;
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
-export const ClientEventType = Object.freeze({
-  JOIN: "join",
-  LEAVE: "leave",
-  SEND: "send",
-  LOAD_OLDER: "load_older",
-  PING: "ping",
+// { JOIN: "join", … }, written as a list of names: half the bytes of the spelled-out object, and
+// the chat bundle must stay under 12 KB gzipped.
+export function namesTable(names) {
+  return Object.freeze(Object.fromEntries(names.map((name) => [name.toUpperCase(), name])));
+}
+
+export const ClientEventType = namesTable(["auth", "join", "leave", "send", "typing", "load_older", "ping"]);
+
+export const ServerEventType = namesTable([
+  "ready", "authenticated", "token", "joined", "left", "message", "deleted", "ack", "older",
+  "presence", "typing", "room_state", "moderated", "pong", "error",
+]);
+
+export const ModerationAction = namesTable(["muted", "unmuted", "banned"]);
+
+/** WebSocket close codes the server uses (ARCHITECTURE.md "Close codes"). */
+export const CloseCode = Object.freeze({
+  GOING_AWAY: 1001,
+  AUTH_TIMEOUT: 4001,
+  BANNED: 4003,
+  FLOODING: 4008,
+  TOO_MANY_SOCKETS: 4029,
 });
 
-export const ServerEventType = Object.freeze({
-  READY: "ready",
-  JOINED: "joined",
-  LEFT: "left",
-  MESSAGE: "message",
-  ACK: "ack",
-  OLDER: "older",
-  PONG: "pong",
-  ERROR: "error",
-});
-
-export const ErrorCode = Object.freeze({
-  BINARY_FRAME: "binary_frame",
-  FRAME_TOO_LARGE: "frame_too_large",
-  BAD_JSON: "bad_json",
-  BAD_EVENT: "bad_event",
-  UNKNOWN_TYPE: "unknown_type",
-  BAD_FIELD: "bad_field",
-  INVALID_ROOM: "invalid_room",
-  INVALID_NAME: "invalid_name",
-  TEXT_EMPTY: "text_empty",
-  TEXT_TOO_LONG: "text_too_long",
-  NOT_JOINED: "not_joined",
-  TOO_MANY_ROOMS: "too_many_rooms",
-  SERVER_ERROR: "server_error",
-});
+export const ErrorCode = namesTable([
+  "binary_frame", "frame_too_large", "bad_json", "bad_event", "unknown_type", "bad_field",
+  "invalid_room", "not_authenticated", "already_authenticated", "bad_token", "token_expired",
+  "auth_timeout", "banned", "muted", "room_locked", "slow_mode", "rate_limited", "duplicate_text",
+  "too_many_sockets", "text_empty", "text_too_long", "not_joined", "too_many_rooms",
+  "server_error",
+]);
 
 /**
  * A frame that breaks the protocol, in either direction. `code` is one of ErrorCode, the same
@@ -77,23 +69,23 @@ function isCount(value) {
 }
 
 const isBoolean = (value) => typeof value === "boolean";
+// Durations in seconds may be fractional (a server may compute them from a token bucket).
+const isSeconds = (value) => typeof value === "number" && Number.isFinite(value) && value >= 0;
+const isNonEmptyString = (value) => typeof value === "string" && value !== "";
 const isClientId = (value) => typeof value === "string" && CLIENT_ID_PATTERN.test(value);
-const CLIENT_ID_RULE = `1 to ${CLIENT_ID_MAX_CHARS} of A-Z, a-z, 0-9, "_" and "-"`;
 
-function requireField(event, field, isValid, expected) {
+// One terse message for every bad field (the type and field name it; the rule is in ARCHITECTURE.md):
+// the chat bundle must stay under 12 KB gzipped.
+function requireField(event, field, isValid) {
   const value = event[field];
-  if (!isValid(value)) {
-    throw new ProtocolError(ErrorCode.BAD_FIELD, `${event.type}.${field} must be ${expected}`, {
-      field,
-    });
-  }
+  if (!isValid(value)) throw new ProtocolError(ErrorCode.BAD_FIELD, `bad ${event.type}.${field}`, { field });
   return value;
 }
 
 const isString = (value) => typeof value === "string";
 
 function requireRoom(event) {
-  const room = requireField(event, "room", isString, "a string");
+  const room = requireField(event, "room", isString);
   if (!isValidRoomName(room)) {
     throw new ProtocolError(ErrorCode.INVALID_ROOM, `invalid room name ${JSON.stringify(room)}`, {
       field: "room",
@@ -112,26 +104,24 @@ function requireRoom(event) {
  */
 export function encodeClientEvent(event, { maxTextChars } = {}) {
   if (!isPlainObject(event) || typeof event.type !== "string") {
-    throw new ProtocolError(ErrorCode.BAD_EVENT, "an event is an object with a string type");
+    throw new ProtocolError(ErrorCode.BAD_EVENT, "not an event");
   }
   switch (event.type) {
+    case ClientEventType.AUTH:
+      return JSON.stringify({ type: event.type, token: requireField(event, "token", isNonEmptyString) });
     case ClientEventType.JOIN: {
-      const room = requireRoom(event);
-      const name = requireField(event, "name", isString, "a string");
-      if (!isValidDisplayName(name)) {
-        throw new ProtocolError(ErrorCode.INVALID_NAME, "invalid display name", { field: "name" });
-      }
-      const frame = { type: event.type, room, name: normalizeDisplayName(name) };
+      const frame = { type: event.type, room: requireRoom(event) };
       if (event.after_seq !== undefined && event.after_seq !== null) {
-        frame.after_seq = requireField(event, "after_seq", isCount, "an integer ≥ 0");
+        frame.after_seq = requireField(event, "after_seq", isCount);
       }
       return JSON.stringify(frame);
     }
     case ClientEventType.LEAVE:
+    case ClientEventType.TYPING:
       return JSON.stringify({ type: event.type, room: requireRoom(event) });
     case ClientEventType.SEND: {
       const room = requireRoom(event);
-      const text = requireField(event, "text", isString, "a string");
+      const text = requireField(event, "text", isString);
       if (text.trim() === "") {
         throw new ProtocolError(ErrorCode.TEXT_EMPTY, "text is empty", { field: "text" });
       }
@@ -140,138 +130,164 @@ export function encodeClientEvent(event, { maxTextChars } = {}) {
           field: "text",
         });
       }
-      const clientId = requireField(event, "client_id", isClientId, CLIENT_ID_RULE);
+      const clientId = requireField(event, "client_id", isClientId);
       return JSON.stringify({ type: event.type, room, text, client_id: clientId });
     }
     case ClientEventType.LOAD_OLDER: {
       const room = requireRoom(event);
-      const beforeSeq = requireField(event, "before_seq", isPositiveInteger, "a positive integer");
+      const beforeSeq = requireField(event, "before_seq", isPositiveInteger);
       return JSON.stringify({ type: event.type, room, before_seq: beforeSeq });
     }
     case ClientEventType.PING:
       return JSON.stringify({ type: event.type });
     default:
-      throw new ProtocolError(ErrorCode.UNKNOWN_TYPE, `unknown client event type ${event.type}`);
+      throw new ProtocolError(ErrorCode.UNKNOWN_TYPE, `unknown type ${event.type}`);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Server → client
 
-function decodeMessageList(event, field) {
-  return requireField(event, field, Array.isArray, "a list").map((item) => {
+// Field rules, by the shorter names the table below uses.
+const STRING = isString;
+const BOOLEAN = isBoolean;
+const COUNT = isCount;
+const POSITIVE = isPositiveInteger;
+const SECONDS = isSeconds;
+const TOKEN = isNonEmptyString;
+const DATE_TIME = (value) => isString(value) && !Number.isNaN(Date.parse(value));
+const ACTION = (value) => Object.values(ModerationAction).includes(value);
+
+// The required fields of each server event (the others are decoded by hand below).
+const SERVER_FIELDS = {
+  ready: {
+    protocol: POSITIVE,
+    max_text_chars: POSITIVE,
+    max_rooms: POSITIVE,
+    history_limit: COUNT,
+    resume_limit: COUNT,
+    auth_timeout_secs: SECONDS,
+    typing_interval_secs: SECONDS,
+  },
+  authenticated: { name: STRING, visitor: STRING, staff: BOOLEAN },
+  token: { token: TOKEN, expires_in_secs: SECONDS },
+  joined: {
+    room: STRING,
+    latest_seq: COUNT,
+    resumed: BOOLEAN,
+    has_older: BOOLEAN,
+    locked: BOOLEAN,
+    slow_mode_secs: SECONDS,
+  },
+  left: { room: STRING },
+  message: {
+    room: STRING,
+    seq: POSITIVE,
+    author: STRING,
+    visitor: STRING,
+    staff: BOOLEAN,
+    text: STRING,
+    deleted: BOOLEAN,
+    sent_at: DATE_TIME,
+  },
+  deleted: { room: STRING, seq: POSITIVE },
+  ack: { room: STRING, client_id: isClientId, seq: POSITIVE },
+  older: { room: STRING, has_older: BOOLEAN },
+  presence: { room: STRING, online_count: COUNT },
+  typing: { room: STRING, visitor: STRING, name: STRING },
+  room_state: { room: STRING, locked: BOOLEAN, slow_mode_secs: SECONDS },
+  moderated: { action: ACTION },
+  pong: {},
+  error: { code: STRING, message: STRING },
+  person: { visitor: STRING, name: STRING, staff: BOOLEAN },
+};
+
+// Fields that may be absent or null: decoded only when present.
+const OPTIONAL_ERROR_FIELDS = { room: STRING, client_id: STRING, retry_after_secs: SECONDS };
+
+/** A new object with `type` and the fields of `rules`, each checked. */
+function pick(event, rules, into = { type: event.type }) {
+  for (const [field, isValid] of Object.entries(rules)) into[field] = requireField(event, field, isValid);
+  return into;
+}
+
+function decodeList(event, field, decodeItem) {
+  return requireField(event, field, Array.isArray).map((item) => {
     if (!isPlainObject(item)) {
-      throw new ProtocolError(ErrorCode.BAD_FIELD, `${event.type}.${field} holds message events`, {
-        field,
-      });
+      throw new ProtocolError(ErrorCode.BAD_FIELD, `bad ${event.type}.${field}`, { field });
     }
-    return decodeMessage(item);
+    return decodeItem(item);
   });
 }
 
 function decodeMessage(event) {
-  const clientId = event.client_id ?? null;
-  if (clientId !== null && !isString(clientId)) {
-    throw new ProtocolError(ErrorCode.BAD_FIELD, "message.client_id must be a string or null", {
-      field: "client_id",
-    });
-  }
-  return {
-    type: ServerEventType.MESSAGE,
-    room: requireField(event, "room", isString, "a string"),
-    seq: requireField(event, "seq", isPositiveInteger, "a positive integer"),
-    author: requireField(event, "author", isString, "a string"),
-    text: requireField(event, "text", isString, "a string"),
-    sent_at: requireField(
-      event,
-      "sent_at",
-      (value) => isString(value) && !Number.isNaN(Date.parse(value)),
-      "an ISO 8601 date-time",
-    ),
-    client_id: clientId,
-  };
+  const decoded = pick(event, SERVER_FIELDS.message, { type: ServerEventType.MESSAGE });
+  // client_id: the sender's idempotency key; null (or absent) from an older server.
+  decoded.client_id = event.client_id ?? null;
+  if (decoded.client_id !== null) requireField(event, "client_id", isString);
+  return decoded;
+}
+
+// `presence` events and `joined.presence`; the optional `change` is not kept (the list says all).
+function decodePresence(event, into) {
+  into.online_count = requireField(event, "online_count", isCount);
+  into.people = event.people === null ? null : decodeList(event, "people", (person) => pick(person, SERVER_FIELDS.person, {}));
+  return into;
 }
 
 /** Parses and validates one server frame; returns a new object holding only the known fields. */
 export function decodeServerEvent(text) {
   if (typeof text !== "string") {
-    throw new ProtocolError(ErrorCode.BINARY_FRAME, "the server speaks text frames only");
+    throw new ProtocolError(ErrorCode.BINARY_FRAME, "not a text frame");
   }
   let event;
   try {
     event = JSON.parse(text);
   } catch (error) {
-    throw new ProtocolError(ErrorCode.BAD_JSON, `server frame is not JSON: ${error.message}`);
+    throw new ProtocolError(ErrorCode.BAD_JSON, `not JSON: ${error.message}`);
   }
   if (!isPlainObject(event) || typeof event.type !== "string") {
-    throw new ProtocolError(ErrorCode.BAD_EVENT, "server frame is not an object with a string type");
+    throw new ProtocolError(ErrorCode.BAD_EVENT, "not an event");
   }
+  if (!Object.values(ServerEventType).includes(event.type)) {
+    throw new ProtocolError(ErrorCode.UNKNOWN_TYPE, `unknown type ${event.type}`);
+  }
+  const decoded = pick(event, SERVER_FIELDS[event.type]);
   switch (event.type) {
-    case ServerEventType.READY:
-      return {
-        type: event.type,
-        protocol: requireField(event, "protocol", isPositiveInteger, "a positive integer"),
-        max_text_chars: requireField(event, "max_text_chars", isPositiveInteger, "a positive integer"),
-        max_rooms: requireField(event, "max_rooms", isPositiveInteger, "a positive integer"),
-        history_limit: requireField(event, "history_limit", isCount, "an integer ≥ 0"),
-        resume_limit: requireField(event, "resume_limit", isCount, "an integer ≥ 0"),
-      };
     case ServerEventType.JOINED:
-      return {
-        type: event.type,
-        room: requireField(event, "room", isString, "a string"),
-        name: requireField(event, "name", isString, "a string"),
-        latest_seq: requireField(event, "latest_seq", isCount, "an integer ≥ 0"),
-        resumed: requireField(event, "resumed", isBoolean, "a boolean"),
-        history: decodeMessageList(event, "history"),
-        has_older: requireField(event, "has_older", isBoolean, "a boolean"),
-      };
-    case ServerEventType.LEFT:
-      return { type: event.type, room: requireField(event, "room", isString, "a string") };
+      decoded.history = decodeList(event, "history", decodeMessage);
+      decoded.presence = decodePresence(requireField(event, "presence", isPlainObject), {});
+      break;
     case ServerEventType.MESSAGE:
       return decodeMessage(event);
-    case ServerEventType.ACK:
-      return {
-        type: event.type,
-        room: requireField(event, "room", isString, "a string"),
-        client_id: requireField(event, "client_id", isClientId, CLIENT_ID_RULE),
-        seq: requireField(event, "seq", isPositiveInteger, "a positive integer"),
-      };
     case ServerEventType.OLDER:
-      return {
-        type: event.type,
-        room: requireField(event, "room", isString, "a string"),
-        messages: decodeMessageList(event, "messages"),
-        has_older: requireField(event, "has_older", isBoolean, "a boolean"),
-      };
+      decoded.messages = decodeList(event, "messages", decodeMessage);
+      break;
+    case ServerEventType.PRESENCE:
+      decodePresence(event, decoded);
+      break;
+    case ServerEventType.MODERATED:
+      decoded.reason = isString(event.reason) ? event.reason : "";
+      decoded.until = event.until ?? null;
+      if (decoded.until !== null) requireField(event, "until", DATE_TIME);
+      break;
     case ServerEventType.PONG: {
-      const rooms = requireField(event, "rooms", isPlainObject, "an object");
-      for (const latestSeq of Object.values(rooms)) {
-        if (!isCount(latestSeq)) {
-          throw new ProtocolError(ErrorCode.BAD_FIELD, "pong.rooms maps rooms to integers ≥ 0", {
-            field: "rooms",
-          });
-        }
+      const rooms = requireField(event, "rooms", isPlainObject);
+      if (!Object.values(rooms).every(isCount)) {
+        throw new ProtocolError(ErrorCode.BAD_FIELD, "bad pong.rooms", { field: "rooms" });
       }
-      return { type: event.type, rooms: { ...rooms } };
+      decoded.rooms = { ...rooms };
+      break;
     }
-    case ServerEventType.ERROR: {
-      const decoded = {
-        type: event.type,
-        // Not checked against ErrorCode: a newer server may add codes; the UI falls back to a
-        // generic message for codes it does not know.
-        code: requireField(event, "code", isString, "a string"),
-        message: requireField(event, "message", isString, "a string"),
-      };
-      if (event.room !== undefined && event.room !== null) {
-        decoded.room = requireField(event, "room", isString, "a string");
+    case ServerEventType.ERROR:
+      // `code` is not checked against ErrorCode: a newer server may add codes; the UI falls back
+      // to a generic message for codes it does not know.
+      for (const [field, isValid] of Object.entries(OPTIONAL_ERROR_FIELDS)) {
+        if (event[field] !== undefined && event[field] !== null) decoded[field] = requireField(event, field, isValid);
       }
-      if (event.client_id !== undefined && event.client_id !== null) {
-        decoded.client_id = requireField(event, "client_id", isString, "a string");
-      }
-      return decoded;
-    }
+      break;
     default:
-      throw new ProtocolError(ErrorCode.UNKNOWN_TYPE, `unknown server event type ${event.type}`);
+      // Every other type is only its SERVER_FIELDS.
   }
+  return decoded;
 }

@@ -1,6 +1,81 @@
 // Message DOM, built with createElement and textContent only: text from the network never goes
 // through the HTML parser, so a message cannot inject markup (tests/js/render.test.js checks it).
 
+// An http(s) URL in running text: up to white space or a character that cannot be in one. The
+// scheme may be upper case; "\b" keeps "xhttp://" out. Everything else (javascript:, data:, …)
+// never matches, so it stays text.
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"`]+/giu;
+// Punctuation that ends a sentence rather than the URL ("see https://a.example/.").
+const TRAILING_PUNCTUATION = new Set([...".,;:!?'*»”’」』】。、，．！？…"]);
+const CLOSING_BRACKETS = new Map([
+  [")", "("],
+  ["]", "["],
+  ["）", "（"],
+]);
+export const LINK_REL = "nofollow noopener ugc";
+
+function count(text, character) {
+  return text.split(character).length - 1;
+}
+
+// "(see https://a.example/x)" ends before ")", "https://en.wikipedia.org/wiki/A_(b)" keeps it.
+function trimUrl(candidate) {
+  let url = candidate;
+  for (;;) {
+    const last = url.at(-1);
+    const opening = CLOSING_BRACKETS.get(last);
+    if (TRAILING_PUNCTUATION.has(last)) url = url.slice(0, -1);
+    else if (opening !== undefined && count(url, opening) < count(url, last)) url = url.slice(0, -1);
+    else return url;
+  }
+}
+
+function parseHttpUrl(text) {
+  try {
+    const url = new URL(text);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `text` cut into [{ text }] and [{ text, href }] parts; href only for http: and https: URLs. */
+export function splitLinks(text) {
+  const parts = [];
+  let start = 0;
+  for (const match of text.matchAll(URL_PATTERN)) {
+    const url = trimUrl(match[0]);
+    const href = parseHttpUrl(url);
+    if (href === null) continue;
+    if (match.index > start) parts.push({ text: text.slice(start, match.index) });
+    parts.push({ text: url, href });
+    start = match.index + url.length;
+  }
+  if (start < text.length) parts.push({ text: text.slice(start) });
+  return parts;
+}
+
+/** Appends `text` to `parent` as text nodes and `a` elements for its URLs. */
+export function appendLinkedText(document, parent, text) {
+  for (const part of splitLinks(text)) {
+    if (part.href === undefined) {
+      parent.appendChild(document.createTextNode(part.text));
+      continue;
+    }
+    const link = document.createElement("a");
+    link.setAttribute("href", part.href);
+    link.setAttribute("rel", LINK_REL);
+    link.setAttribute("target", "_blank");
+    link.textContent = part.text;
+    parent.appendChild(link);
+  }
+}
+
+/** The `.bc-staff-badge` after a staff member's name. */
+export function createStaffBadge(document, label) {
+  return createElementWithText(document, "span", "bc-staff-badge", label);
+}
+
 /** The `datetime` value and the local-time labels for a message's ISO 8601 `sent_at`. */
 export function formatLocalTime(isoString, locale) {
   const date = new Date(isoString);
@@ -31,13 +106,14 @@ function createActionButton(document, action, label) {
  * One timeline entry (timeline.js) as
  * <article class="bc-message [bc-message--own]" data-seq data-client-id data-state>
  *   <header class="bc-message__meta">
- *     <span class="bc-message__author"/> <time class="bc-message__time" datetime title/>
+ *     <span class="bc-message__author"/> [<span class="bc-staff-badge"/>]
+ *     <time class="bc-message__time" datetime title/>
  *     [<span class="bc-message__status"/>]           own pending or failed messages
  *   </header>
- *   <p class="bc-message__text"/>
+ *   <p class="bc-message__text"> text nodes and <a href rel target> for http(s) URLs </p>
  *   [<p class="bc-message__actions"> retry and discard buttons </p>]   own failed messages
  * </article>
- * `labels` holds the translated { pending, failed, retry, discard, reason(code) }.
+ * `labels` holds the translated { pending, failed, retry, discard, staff, reason(code) }.
  */
 export function createMessageElement(document, entry, { locale, labels = {} } = {}) {
   const article = document.createElement("article");
@@ -51,6 +127,7 @@ export function createMessageElement(document, entry, { locale, labels = {} } = 
   const meta = document.createElement("header");
   meta.className = "bc-message__meta";
   meta.appendChild(createElementWithText(document, "span", "bc-message__author", entry.author));
+  if (entry.staff) meta.appendChild(createStaffBadge(document, labels.staff ?? "staff"));
 
   const time = formatLocalTime(entry.sentAt, locale);
   const timeElement = createElementWithText(document, "time", "bc-message__time", time.label);
@@ -66,7 +143,9 @@ export function createMessageElement(document, entry, { locale, labels = {} } = 
   }
 
   article.appendChild(meta);
-  article.appendChild(createElementWithText(document, "p", "bc-message__text", entry.text));
+  const text = createElementWithText(document, "p", "bc-message__text", "");
+  appendLinkedText(document, text, entry.text);
+  article.appendChild(text);
 
   if (entry.own && entry.state === "failed") {
     const actions = document.createElement("p");

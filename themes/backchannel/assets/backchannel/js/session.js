@@ -1,6 +1,7 @@
-// One widget's conversation with the server about its room, without DOM: joins (and re-joins
-// with `after_seq` to resume or fill a gap), sends the outbox, applies what the server says to the
-// timeline. chat.js feeds it the socket's events and draws the timeline; the property test
+// One widget's conversation with the server about its room, without DOM: authenticates (the first
+// frame of every connection), joins (and re-joins with `after_seq` to resume or fill a gap), sends
+// the outbox, applies what the server says to the timeline, and keeps the room's presence and state.
+// chat.js feeds it the socket's events and draws the timeline; the property test
 // (tests/js/delivery.property.test.js) drives it against a model server.
 
 import {
@@ -12,31 +13,61 @@ import {
   encodeClientEvent,
 } from "./protocol.js";
 
-// Refusals of a `send` that can go away by themselves: the item stays pending and is sent again.
+// Refusals of a `send` that pass by themselves: the item stays pending. server_error goes again
+// with the next pong or joined; the throttles say when to try again (`retry_after_secs`), and
+// nothing is sent until then (a volley into a rate limit counts towards a flood close, 4008).
 const PASSING_SEND_ERRORS = new Set([ErrorCode.SERVER_ERROR]);
+const THROTTLE_ERRORS = new Set([ErrorCode.RATE_LIMITED, ErrorCode.SLOW_MODE]);
+// A throttle refusal without retry_after_secs (an older server) waits this long.
+const DEFAULT_RETRY_AFTER_SECS = 1;
+// The token was refused: the socket stays open for another `auth` with a new one.
+const TOKEN_ERRORS = new Set([ErrorCode.BAD_TOKEN, ErrorCode.TOKEN_EXPIRED]);
 
 /**
  * send(event) is the socket's: it throws ProtocolError (invalid event) or anything else (not
- * connected). onChange({ prepended }) is told the view changed; onError(code, { room, clientId })
- * about every refusal; onProtocolMismatch() when the server speaks another protocol version.
+ * connected). `token` is the identity's token (null until there is one: see setToken).
+ *
+ * onChange({ prepended }) is told the view, the presence or the room state changed;
+ * onError(code, { room, clientId, retryAfterSecs }) about every refusal; onProtocolMismatch() when
+ * the server speaks another protocol version; onAuthenticated({ name, visitor, staff }) and
+ * onToken({ token, expires_in_secs }) about the identity; onTokenRefused(code) when a new token is
+ * needed (bad_token, token_expired): answer with setToken(); onTyping and onModerated get those
+ * events as they are.
  */
 export function createRoomSession({
   room,
   timeline,
   outbox,
   send,
+  token: initialToken = null,
   onChange = () => {},
   onError = () => {},
   onProtocolMismatch = () => {},
+  onAuthenticated = () => {},
+  onToken = () => {},
+  onTokenRefused = () => {},
+  onTyping = () => {},
+  onModerated = () => {},
+  setTimeout = globalThis.setTimeout.bind(globalThis),
+  clearTimeout = globalThis.clearTimeout.bind(globalThis),
+  now = Date.now,
 }) {
-  let name = null;
+  let token = initialToken;
+  let identity = null; // { name, visitor, staff } from `authenticated`
   let maxTextChars;
+  let typingIntervalMs;
+  let lastTypingMs = -Infinity;
   let ready = false;
+  let authPending = false;
+  let authenticated = false;
   let joined = false;
   let joinPending = false;
-  let leavePending = false;
-  let rejoinAfterLeave = false;
   let olderBefore = null;
+  let presence = null; // { online_count, people }
+  let roomState = { locked: false, slow_mode_secs: 0 };
+  // While a throttle holds, nothing is sent; the timer sends what waits.
+  let throttleTimer = null;
+  let throttledUntilMs = 0;
   // client_ids sent on this connection and not answered yet: never two sends of one item at once.
   const inFlight = new Set();
   // client_ids refused with not_joined once: after a re-join, a second refusal is final.
@@ -54,9 +85,15 @@ export function createRoomSession({
     }
   }
 
+  function authenticate() {
+    if (!ready || authenticated || authPending || token === null) return;
+    authPending = trySend({ type: ClientEventType.AUTH, token });
+  }
+
   function join() {
-    if (!ready || name === null || joinPending || leavePending) return;
-    const event = { type: ClientEventType.JOIN, room, name, after_seq: timeline.resumeAfter };
+    // Not held by a throttle: joining is how the visitor reads, and slow mode can last minutes.
+    if (!authenticated || joinPending) return;
+    const event = { type: ClientEventType.JOIN, room, after_seq: timeline.resumeAfter };
     if (trySend(event)) {
       joinPending = true;
       timeline.expectJoined();
@@ -80,7 +117,7 @@ export function createRoomSession({
 
   /** Sends every pending outbox item not already on its way on this connection. */
   function flush() {
-    if (!joined) return;
+    if (!joined || throttleTimer !== null) return;
     for (const item of outbox.items()) {
       if (item.state !== "pending" || inFlight.has(item.client_id)) continue;
       const event = { type: ClientEventType.SEND, room, text: item.text, client_id: item.client_id };
@@ -95,9 +132,24 @@ export function createRoomSession({
     }
   }
 
+  /** A throttle refused something: send nothing more until it has passed, then join and flush. */
+  function holdFor(retryAfterSecs = DEFAULT_RETRY_AFTER_SECS) {
+    throttledUntilMs = Math.max(throttledUntilMs, now() + retryAfterSecs * 1000);
+    if (throttleTimer !== null) clearTimeout(throttleTimer);
+    throttleTimer = setTimeout(() => {
+      throttleTimer = null;
+      if (!joined) join();
+      flush();
+    }, Math.max(0, throttledUntilMs - now()));
+  }
+
   function handleError(event) {
     const clientId = event.client_id;
-    if (event.code === ErrorCode.NOT_JOINED && event.room === room) {
+    if (TOKEN_ERRORS.has(event.code)) {
+      authPending = false;
+      token = null; // not worth presenting again
+      onTokenRefused(event.code);
+    } else if (event.code === ErrorCode.NOT_JOINED && event.room === room) {
       // The server does not count this socket in the room (it names no client_id for a send it
       // refuses so). Join again; everything on its way was refused too and goes again after
       // `joined`. A second refusal of one item after that is final.
@@ -106,31 +158,28 @@ export function createRoomSession({
       olderBefore = null;
       if (clientId !== undefined && refusedNotJoined.has(clientId)) fail(clientId, event.code);
       else if (clientId !== undefined) refusedNotJoined.add(clientId);
-      if (leavePending) left();
-      else join();
+      join();
     } else if (clientId !== undefined && outbox.get(clientId) !== undefined) {
       inFlight.delete(clientId);
-      // server_error: stays pending; the next pong or joined sends it again.
-      if (!PASSING_SEND_ERRORS.has(event.code)) fail(clientId, event.code);
-    } else if (event.room === room) {
-      // The answer to a join, leave or load_older: it will not come.
-      if (joinPending) {
-        joinPending = false;
-        confirmSent(timeline.abortJoin());
+      if (THROTTLE_ERRORS.has(event.code)) holdFor(event.retry_after_secs);
+      else if (!PASSING_SEND_ERRORS.has(event.code)) fail(clientId, event.code);
+    } else {
+      if (event.code === ErrorCode.RATE_LIMITED) {
+        // The per-socket frame limit refuses a frame unread, so it may name no client_id: any
+        // send on its way may be lost, and goes again once the limit has passed.
+        inFlight.clear();
+        holdFor(event.retry_after_secs);
       }
-      if (leavePending) left();
-      olderBefore = null;
+      if (event.room === room) {
+        // The answer to a join or load_older: it will not come.
+        if (joinPending) {
+          joinPending = false;
+          confirmSent(timeline.abortJoin());
+        }
+        olderBefore = null;
+      }
     }
-    onError(event.code, { room: event.room, clientId });
-  }
-
-  function left() {
-    joined = false;
-    leavePending = false;
-    if (rejoinAfterLeave) {
-      rejoinAfterLeave = false;
-      join();
-    }
+    onError(event.code, { room: event.room, clientId, retryAfterSecs: event.retry_after_secs });
   }
 
   function handleEvent(event) {
@@ -142,20 +191,32 @@ export function createRoomSession({
         }
         ready = true;
         maxTextChars = event.max_text_chars;
+        typingIntervalMs = event.typing_interval_secs * 1000;
+        authenticate();
+        return;
+      case ServerEventType.AUTHENTICATED:
+        authenticated = true;
+        authPending = false;
+        identity = { name: event.name, visitor: event.visitor, staff: event.staff };
+        onAuthenticated(identity);
         join();
+        break;
+      case ServerEventType.TOKEN:
+        token = event.token;
+        onToken(event);
         return;
       case ServerEventType.JOINED:
         if (event.room !== room) return;
-        // The answer to a join sent before a leave: the leave comes after it, so not joined.
-        joined = !leavePending;
+        joined = true;
         joinPending = false;
-        name = event.name;
+        roomState = { locked: event.locked, slow_mode_secs: event.slow_mode_secs };
+        presence = event.presence;
         confirmSent(timeline.applyJoined(event));
         flush();
         break;
       case ServerEventType.LEFT:
         if (event.room !== room) return;
-        left();
+        joined = false;
         break;
       case ServerEventType.MESSAGE:
         if (event.room !== room) return;
@@ -164,6 +225,10 @@ export function createRoomSession({
         if (event.client_id !== null && outbox.get(event.client_id) !== undefined) {
           confirmSent({ gap: false, sent: [event.client_id] });
         }
+        break;
+      case ServerEventType.DELETED:
+        if (event.room !== room) return;
+        confirmSent(timeline.applyDeleted(event));
         break;
       case ServerEventType.ACK:
         if (event.room !== room) return;
@@ -179,6 +244,20 @@ export function createRoomSession({
         onChange({ prepended: result.added > 0 });
         return;
       }
+      case ServerEventType.PRESENCE:
+        if (event.room !== room) return;
+        presence = { online_count: event.online_count, people: event.people };
+        break;
+      case ServerEventType.TYPING:
+        if (event.room === room) onTyping(event);
+        return;
+      case ServerEventType.ROOM_STATE:
+        if (event.room !== room) return;
+        roomState = { locked: event.locked, slow_mode_secs: event.slow_mode_secs };
+        break;
+      case ServerEventType.MODERATED:
+        onModerated(event);
+        return;
       case ServerEventType.PONG:
         if (joined && Object.hasOwn(event.rooms, room) && timeline.isBehind(event.rooms[room])) join();
         flush(); // items a server_error left pending
@@ -196,27 +275,23 @@ export function createRoomSession({
   function disconnected() {
     const wasJoining = joinPending;
     ready = false;
+    authPending = false;
+    authenticated = false;
     joined = false;
     joinPending = false;
-    leavePending = false;
-    rejoinAfterLeave = false;
     olderBefore = null;
+    presence = null;
     inFlight.clear();
     if (wasJoining) confirmSent(timeline.abortJoin());
   }
 
-  /** Chooses (or changes) the display name: joins, or leaves and joins again under it. */
-  function setName(newName) {
-    const changed = newName !== name;
-    name = newName;
-    if (joined && changed) {
-      rejoinAfterLeave = trySend({ type: ClientEventType.LEAVE, room });
-      leavePending = rejoinAfterLeave;
-      // Nothing goes out until the join under the new name: a send now would be not_joined.
-      if (leavePending) joined = false;
-    } else {
-      join();
-    }
+  /**
+   * The identity's (new) token: authenticates when the connection waits for one. A token for
+   * another identity (a new name) needs a new connection: a socket authenticates once.
+   */
+  function setToken(newToken) {
+    token = newToken;
+    authenticate();
   }
 
   /**
@@ -255,25 +330,57 @@ export function createRoomSession({
     return true;
   }
 
+  /**
+   * The visitor is typing: tells the room, at most once per `typing_interval_secs` (the server
+   * drops the extra ones anyway; not sending them spares the frame rate limit).
+   */
+  function notifyTyping() {
+    if (!joined || now() - lastTypingMs < typingIntervalMs) return;
+    if (trySend({ type: ClientEventType.TYPING, room })) lastTypingMs = now();
+  }
+
+  /** Stops the throttle timer (the widget is closed). */
+  function close() {
+    if (throttleTimer !== null) clearTimeout(throttleTimer);
+    throttleTimer = null;
+  }
+
   return {
     handleEvent,
     disconnected,
-    setName,
+    setToken,
     submit,
     retry,
     discard,
     loadOlder,
+    notifyTyping,
+    close,
     get joined() {
       return joined;
     },
-    get name() {
-      return name;
+    get authenticated() {
+      return authenticated;
+    },
+    /** An `auth` is on its way, unanswered. */
+    get authenticating() {
+      return authPending;
+    },
+    /** { name, visitor, staff } of the authenticated identity, or null. */
+    get identity() {
+      return identity;
     },
     get maxTextChars() {
       return maxTextChars;
     },
     get loadingOlder() {
       return olderBefore !== null;
+    },
+    /** The room's { online_count, people } while joined, else null. */
+    get presence() {
+      return presence;
+    },
+    get roomState() {
+      return roomState;
     },
   };
 }

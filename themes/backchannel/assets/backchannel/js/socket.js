@@ -7,17 +7,19 @@
 //
 // States: connecting (→ waking when the attempt has not opened after WAKING_AFTER_MS: a sleeping
 // free-tier server takes up to a minute) → connected; after a close, or a heartbeat that got no
-// answer: reconnecting (waiting for the backoff timer) → connecting → …; close() → offline.
+// answer: reconnecting (waiting for the backoff timer) → connecting → …; close(), or a close code
+// that says trying again is pointless (4003: banned) → offline, for good.
 
-import { ClientEventType, ServerEventType, decodeServerEvent, encodeClientEvent } from "./protocol.js";
+import {
+  ClientEventType,
+  CloseCode,
+  ServerEventType,
+  decodeServerEvent,
+  encodeClientEvent,
+  namesTable,
+} from "./protocol.js";
 
-export const ConnectionState = Object.freeze({
-  CONNECTING: "connecting",
-  WAKING: "waking",
-  CONNECTED: "connected",
-  RECONNECTING: "reconnecting",
-  OFFLINE: "offline",
-});
+export const ConnectionState = namesTable(["connecting", "waking", "connected", "reconnecting", "offline"]);
 
 export const RECONNECT_BASE_DELAY_MS = 500;
 export const RECONNECT_MAX_DELAY_MS = 20_000;
@@ -31,6 +33,12 @@ export const WAKING_AFTER_MS = 5_000;
 export const CONNECT_TIMEOUT_MS = 75_000;
 // The close code of a socket this side gave up on (4000–4999: for applications).
 export const DEAD_CONNECTION_CLOSE_CODE = 4000;
+// Close codes after which reconnecting cannot help.
+const FINAL_CLOSE_CODES = new Set([CloseCode.BANNED]);
+// Closed for going too fast (flooding, too many sockets): the backoff starts at this many failures
+// (a 4 s ceiling) rather than at once, or the reconnect would be too fast again.
+const THROTTLED_CLOSE_CODES = new Set([CloseCode.FLOODING, CloseCode.TOO_MANY_SOCKETS]);
+const THROTTLED_CLOSE_FAILURES = 3;
 
 /** Raised by send() when there is no open connection; the event was not sent. */
 export class NotConnectedError extends Error {
@@ -54,9 +62,11 @@ export function computeReconnectDelayMs(consecutiveFailures, random = Math.rando
 
 /**
  * Opens the socket at once and returns a handle:
- * `send(event)`, `retryNow()`, `close()`, and the read-only `state` and `reconnectDelayMs`.
+ * `send(event)`, `retryNow()`, `restart()`, `close()`, and the read-only `state` and
+ * `reconnectDelayMs`.
  *
- * onStateChange(state, { reconnectDelayMs }) may be called before this function returns.
+ * onStateChange(state, { reconnectDelayMs, closeCode }) may be called before this function
+ * returns; `closeCode` is the server's close code when it ended the connection for good.
  * onDecodeError(protocolError) is told about frames that break the protocol; they are dropped.
  */
 export function createChatSocket({
@@ -81,9 +91,9 @@ export function createChatSocket({
   // Limits the server announced in its `ready` event, used to validate outgoing events.
   let maxTextChars;
 
-  function changeState(nextState) {
+  function changeState(nextState, closeCode) {
     state = nextState;
-    onStateChange(nextState, { reconnectDelayMs });
+    onStateChange(nextState, { reconnectDelayMs, closeCode });
   }
 
   function startTimer(name, delayMs, callback) {
@@ -158,12 +168,11 @@ export function createChatSocket({
       onDecodeError(error);
       return;
     }
-    if (event.type === ServerEventType.READY) {
-      maxTextChars = event.max_text_chars;
-      // Only a server that talks counts as a success: one that accepts and closes at once
-      // (crashing, overloaded) keeps the backoff growing.
-      consecutiveFailures = 0;
-    }
+    if (event.type === ServerEventType.READY) maxTextChars = event.max_text_chars;
+    // Only a server that accepts us counts as a success: one that closes at once (crashing,
+    // overloaded, or refusing us after `ready`: auth timeout, too many sockets) keeps the backoff
+    // growing.
+    if (event.type === ServerEventType.AUTHENTICATED) consecutiveFailures = 0;
     onEvent(event);
   }
 
@@ -196,8 +205,18 @@ export function createChatSocket({
     };
     // An error is always followed by a close event, which does the work.
     ws.onerror = () => {};
-    ws.onclose = () => {
-      if (ws === socket) lose();
+    ws.onclose = (closeEvent) => {
+      if (ws !== socket) return;
+      const code = closeEvent?.code;
+      if (FINAL_CLOSE_CODES.has(code)) {
+        socket = null;
+        stop(code);
+        return;
+      }
+      if (THROTTLED_CLOSE_CODES.has(code)) {
+        consecutiveFailures = Math.max(consecutiveFailures, THROTTLED_CLOSE_FAILURES);
+      }
+      lose();
     };
   }
 
@@ -222,20 +241,42 @@ export function createChatSocket({
     }
   }
 
-  /** Closes the connection and stops reconnecting, for good. */
-  function close() {
-    if (stopped && state === ConnectionState.OFFLINE) return;
+  /** Closes the current socket, if any, without its handlers (which must not run any more). */
+  function closeCurrent() {
+    if (socket === null) return;
+    const ws = socket;
+    socket = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    ws.close(1000);
+  }
+
+  function stop(closeCode) {
     stopped = true;
     if (reconnectTimer !== null) clearTimeout(reconnectTimer);
     reconnectTimer = null;
     reconnectDelayMs = null;
     stopTimers();
-    if (socket !== null) {
-      const ws = socket;
-      socket = null;
-      ws.close(1000);
-    }
-    changeState(ConnectionState.OFFLINE);
+    closeCurrent();
+    changeState(ConnectionState.OFFLINE, closeCode);
+  }
+
+  /** Closes the connection and stops reconnecting, for good. */
+  function close() {
+    if (stopped && state === ConnectionState.OFFLINE) return;
+    stop();
+  }
+
+  /**
+   * Opens a new connection at once, e.g. to authenticate under a new identity (a socket
+   * authenticates once).
+   */
+  function restart() {
+    if (stopped) return;
+    if (reconnectTimer !== null) clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    stopTimers();
+    closeCurrent();
+    connect();
   }
 
   connect();
@@ -243,6 +284,7 @@ export function createChatSocket({
   return {
     send,
     retryNow,
+    restart,
     close,
     get state() {
       return state;

@@ -6,8 +6,13 @@
 // The view is the window (floor, …] of the room's log: every seq ≤ floor is only reachable
 // through `load_older`; `last` is the end of the unbroken run floor+1, floor+2, …, the seq the
 // client resumes from (`join.after_seq`). A message past last + 1 is shown, but marks a gap.
+//
+// A message a moderator deleted stays in the view as a tombstone (`deleted: true`): its seq still
+// counts for `last`, so deleting never opens a gap, but entries() leaves it out.
 
-export const OwnState = Object.freeze({ PENDING: "pending", SENT: "sent", FAILED: "failed" });
+import { namesTable } from "./protocol.js";
+
+export const OwnState = namesTable(["pending", "sent", "failed"]);
 
 /**
  * Returns the view of one room. Every apply… method returns { gap, sent }: `gap` is true when
@@ -27,6 +32,9 @@ export function createTimeline() {
   // as a server message yet. `ownIds` remembers every own client_id, for styling.
   const own = new Map();
   const ownIds = new Set();
+  // Seqs a `deleted` event named. A copy of the message that comes later (a live frame delayed,
+  // a history read before the deletion) is stored as a tombstone. Deletions are rare: never pruned.
+  const deletedSeqs = new Set();
 
   function advance() {
     while (messages.has(last + 1)) last += 1;
@@ -53,10 +61,16 @@ export function createTimeline() {
     sent.push(clientId);
   }
 
+  function tombstoneIfDeleted(message) {
+    return deletedSeqs.has(message.seq) && !message.deleted ? { ...message, author: "", text: "", deleted: true } : message;
+  }
+
   function insert(message, sent) {
     if (message.client_id !== null) confirm(message.client_id, message.seq, sent);
-    if (message.seq <= floor || messages.has(message.seq)) return;
-    messages.set(message.seq, message);
+    if (message.seq <= floor) return;
+    // A tombstone replaces a copy shown before the deletion (a resume after missing `deleted`).
+    if (messages.has(message.seq) && !(message.deleted && !messages.get(message.seq).deleted)) return;
+    messages.set(message.seq, tombstoneIfDeleted(message));
     advance();
   }
 
@@ -104,6 +118,14 @@ export function createTimeline() {
       return finish(sent);
     },
 
+    /** A moderator deleted `seq`: no gap, nothing confirmed. */
+    applyDeleted({ seq }) {
+      deletedSeqs.add(seq);
+      const message = messages.get(seq);
+      if (message !== undefined) messages.set(seq, tombstoneIfDeleted(message));
+      return { gap: false, sent: [] };
+    },
+
     // Not a gap signal: the server writes `ack` before the sender's own copy of the broadcast
     // comes back through the channel layer, so the ack's seq is nearly always ahead. If that copy
     // is lost, the next `pong` tells.
@@ -122,8 +144,9 @@ export function createTimeline() {
       for (const message of older.messages) {
         if (message.client_id !== null) confirm(message.client_id, message.seq, sent);
         if (message.seq > floor || messages.has(message.seq)) continue;
-        messages.set(message.seq, message);
-        added += 1;
+        const stored = tombstoneIfDeleted(message);
+        messages.set(message.seq, stored);
+        if (!stored.deleted) added += 1;
       }
       if (older.messages.length > 0) floor = Math.min(floor, older.messages[0].seq - 1);
       hasOlder = older.has_older && floor > 0;
@@ -172,18 +195,20 @@ export function createTimeline() {
     },
 
     /**
-     * What to show, in order: { key, seq, clientId, author, text, sentAt, own, state, code }.
+     * What to show, in order: { key, seq, clientId, author, staff, text, sentAt, own, state, code }.
      * `key` is stable while an entry keeps its place: "s<seq>" or "c<client_id>".
      */
     entries() {
       const list = [];
       for (const [seq, message] of messages) {
+        if (message.deleted) continue;
         const isOwn = message.client_id !== null && ownIds.has(message.client_id);
         list.push({
           key: `s${seq}`,
           seq,
           clientId: isOwn ? message.client_id : undefined,
           author: message.author,
+          staff: message.staff === true,
           text: message.text,
           sentAt: message.sent_at,
           own: isOwn,
@@ -191,7 +216,7 @@ export function createTimeline() {
         });
       }
       for (const item of own.values()) {
-        if (item.state === OwnState.SENT && messages.has(item.seq)) continue;
+        if (item.state === OwnState.SENT && (messages.has(item.seq) || deletedSeqs.has(item.seq))) continue;
         list.push({
           key: `c${item.clientId}`,
           // An acked message waits in its seq's place; the others (no seq yet) at the end.
