@@ -35,23 +35,25 @@ class RoomAdmin(admin.ModelAdmin):
 
     @admin.action(description="Lock (read-only for visitors)")
     def lock(self, request: HttpRequest, rooms: QuerySet[Room]) -> None:
-        for room in rooms:
-            moderation.set_room_state(room=room, locked=True, slow_mode_secs=room.slow_mode_secs)
+        self._set_state(request, rooms, "Locked", locked=True)
 
     @admin.action(description="Unlock")
     def unlock(self, request: HttpRequest, rooms: QuerySet[Room]) -> None:
-        for room in rooms:
-            moderation.set_room_state(room=room, locked=False, slow_mode_secs=room.slow_mode_secs)
+        self._set_state(request, rooms, "Unlocked", locked=False)
 
     @admin.action(description="Slow mode: one message per visitor every 30 s")
     def slow_mode_30s(self, request: HttpRequest, rooms: QuerySet[Room]) -> None:
-        for room in rooms:
-            moderation.set_room_state(room=room, locked=room.locked, slow_mode_secs=30)
+        self._set_state(request, rooms, "Slow mode on in", slow_mode_secs=30)
 
     @admin.action(description="Slow mode off")
     def slow_mode_off(self, request: HttpRequest, rooms: QuerySet[Room]) -> None:
+        self._set_state(request, rooms, "Slow mode off in", slow_mode_secs=0)
+
+    def _set_state(self, request: HttpRequest, rooms: QuerySet[Room], done: str, **changes: object) -> None:
         for room in rooms:
-            moderation.set_room_state(room=room, locked=room.locked, slow_mode_secs=0)
+            state = {"locked": room.locked, "slow_mode_secs": room.slow_mode_secs, **changes}
+            moderation.set_room_state(room=room, **state)
+        self.message_user(request, f"{done} {len(rooms)} room(s).", messages.SUCCESS)
 
 
 @admin.register(Message)

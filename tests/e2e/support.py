@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import websockets
 from playwright.sync_api import Page, expect
@@ -54,4 +55,6 @@ def post_as(backend_url: str, site_origin: str, room: str, name: str, texts: lis
                         break
         return identity
 
-    return asyncio.run(scenario())
+    # Playwright's sync API keeps an event loop running in this thread: run ours in another.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, scenario()).result()
