@@ -8,6 +8,7 @@ and ARCHITECTURE.md documents it; change the three together.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,11 @@ MAX_JSON_DEPTH = 32
 # Sequence numbers are stored as signed 64-bit integers; larger ones cannot name a message.
 MAX_SEQ = 2**63 - 1
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A JSON string (escapes included; unterminated up to the end) or one bracket, for the depth scan.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+# JSON's \ud800-style escapes can spell lone surrogates, which are not text: UTF-8 cannot encode
+# them, so such a string could be neither stored nor sent on to other sockets.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ErrorCode(StrEnum):
@@ -137,7 +143,7 @@ def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: 
     if text_data is None:
         raise ProtocolError(ErrorCode.BINARY_FRAME, "binary frames are not supported; send JSON text")
     # Measured in UTF-8 bytes, as on the wire, and before json.loads spends any work on it.
-    if len(text_data) > limits.max_frame_bytes or len(text_data.encode()) > limits.max_frame_bytes:
+    if len(text_data) > limits.max_frame_bytes or _utf8_size(text_data) > limits.max_frame_bytes:
         raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, f"frames are limited to {limits.max_frame_bytes} bytes")
     if _nesting_depth_over(text_data, MAX_JSON_DEPTH):
         raise ProtocolError(ErrorCode.BAD_JSON, f"JSON nested deeper than {MAX_JSON_DEPTH} levels is refused")
@@ -190,10 +196,13 @@ def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: 
 
 
 def _nesting_depth_over(text: str, limit: int) -> bool:
-    """True when brackets nest deeper than ``limit`` (a cheap scan; brackets inside strings
-    count too, which can only refuse a pathological frame, never accept a deep one)."""
+    """True when brackets nest deeper than ``limit``: a cheap scan before the recursive parser.
+    Strings are skipped whole, so a message full of brackets (code, ASCII art) is not mistaken
+    for deep nesting; an unmatched closing bracket ends the JSON value, so json.loads refuses
+    whatever follows it before nesting into it."""
     depth = 0
-    for char in text:
+    for token in _STRING_OR_BRACKET.finditer(text):
+        char = token.group()
         if char in "[{":
             depth += 1
             if depth > limit:
@@ -203,10 +212,19 @@ def _nesting_depth_over(text: str, limit: int) -> bool:
     return False
 
 
+def _utf8_size(text: str) -> int:
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:  # lone surrogates: daphne decodes frames as UTF-8, but this function is pure
+        raise ProtocolError(ErrorCode.BAD_JSON, "the frame is not valid UTF-8 text") from None
+
+
 def _str_field(payload: dict[str, Any], field: str, *, room: str | None = None, client_id: str | None = None) -> str:
     value = payload.get(field)
     if not isinstance(value, str):
         raise ProtocolError(ErrorCode.BAD_FIELD, f"'{field}' must be a string", room, client_id)
+    if _SURROGATE.search(value):
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"'{field}' must be text (no lone surrogates)", room, client_id)
     return value
 
 
@@ -452,8 +470,14 @@ def error_event(error: ProtocolError) -> ErrorEvent:
     if error.client_id is not None:
         event["client_id"] = error.client_id
     if error.retry_after_secs is not None:
-        event["retry_after_secs"] = round(error.retry_after_secs, 1)
+        event["retry_after_secs"] = round_up_secs(error.retry_after_secs)
     return event
+
+
+def round_up_secs(secs: float) -> float:
+    """To a tenth of a second, upwards: a client that waits what it is told is then let through
+    (rounding 0.04 down to 0.0 would have it retry at once, be refused again and earn a strike)."""
+    return math.ceil(round(secs * 10, 6)) / 10
 
 
 def format_timestamp(moment: datetime) -> str:

@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+# Refill arithmetic in floats lands a hair under a whole token (0.1 s at 10/s is 0.999...): without
+# this slack a client waiting exactly the time it was told would be refused once more.
+_EPSILON = 1e-9
+
 
 @dataclass
 class TokenBucket:
@@ -27,8 +31,8 @@ class TokenBucket:
         if self.updated_at is not None:
             self.tokens = min(float(self.burst), self.tokens + (now - self.updated_at) * self.per_sec)
         self.updated_at = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= 1.0 - _EPSILON:
+            self.tokens = max(0.0, self.tokens - 1.0)
             return 0.0
         return (1.0 - self.tokens) / self.per_sec
 

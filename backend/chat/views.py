@@ -7,6 +7,7 @@ client presents itself (ARCHITECTURE.md "Identity").
 from __future__ import annotations
 
 import json
+import math
 import time
 from enum import StrEnum
 
@@ -31,7 +32,7 @@ from chat.identity import (
 from chat.limits import process_limits
 from chat.models import Sanction
 from chat.names import display_name_problem, is_reserved_name
-from chat.protocol import ErrorCode
+from chat.protocol import ErrorCode, round_up_secs
 from chat.rooms import is_valid_room_name
 
 # Largest JSON body the identity endpoints read; a name, a challenge, a nonce and a token fit.
@@ -55,7 +56,8 @@ def room_messages(request: HttpRequest, room: str) -> JsonResponse:
         return _error(ErrorCode.INVALID_ROOM, "no such room name")
     before_seq = request.GET.get("before_seq")
     if before_seq is not None:
-        if not before_seq.isdigit() or not 1 <= int(before_seq) < 2**63:
+        # isascii: isdigit alone admits "²", which int() refuses (a 500 instead of a 400).
+        if not (before_seq.isascii() and before_seq.isdigit()) or not 1 <= int(before_seq) < 2**63:
             return _error(ErrorCode.BAD_FIELD, "before_seq must be a whole number >= 1")
         before_seq = int(before_seq)
     page = selectors.messages_before(room_name=room, before_seq=before_seq, limit=conf.HISTORY_LIMIT)
@@ -167,7 +169,7 @@ def _rate_limited(request: HttpRequest) -> JsonResponse | None:
     response = _error(
         ApiError.RATE_LIMITED, "too many identity requests; try again later", status=429, retry_after_secs=wait
     )
-    response["Retry-After"] = str(max(1, round(wait)))
+    response["Retry-After"] = str(max(1, math.ceil(wait)))  # whole seconds, never shorter than the wait
     return response
 
 
@@ -191,5 +193,5 @@ def _client_ip(request: HttpRequest) -> str | None:
 def _error(code: str, message: str, *, status: int = 400, retry_after_secs: float | None = None) -> JsonResponse:
     error: dict[str, object] = {"code": code, "message": message}
     if retry_after_secs is not None:
-        error["retry_after_secs"] = round(retry_after_secs, 1)
+        error["retry_after_secs"] = round_up_secs(retry_after_secs)
     return JsonResponse({"error": error}, status=status)

@@ -8,6 +8,8 @@ import pytest
 
 from chat.names import display_name_problem
 from chat.protocol import (
+    MAX_JSON_DEPTH,
+    Auth,
     ErrorCode,
     Join,
     Leave,
@@ -16,7 +18,9 @@ from chat.protocol import (
     Ping,
     ProtocolError,
     Send,
+    Typing,
     encode_event,
+    error_event,
     format_timestamp,
     parse_client_event,
 )
@@ -48,20 +52,25 @@ def test_room_rule_refuses(name):
 
 
 def test_valid_events_parse_to_their_types():
-    assert parse({"type": "join", "room": "lobby", "name": "Ann"}) == Join(room="lobby", name="Ann")
+    assert parse({"type": "auth", "token": "abc"}) == Auth(token="abc")
+    assert parse({"type": "join", "room": "lobby"}) == Join(room="lobby")
     assert parse({"type": "leave", "room": "lobby"}) == Leave(room="lobby")
     assert parse({"type": "send", "room": "lobby", "text": "hi", "client_id": "c-1_A"}) == Send(
         room="lobby", text="hi", client_id="c-1_A"
     )
-    assert parse({"type": "join", "room": "lobby", "name": "Ann", "after_seq": 0}) == Join(
-        room="lobby", name="Ann", after_seq=0
-    )
+    assert parse({"type": "join", "room": "lobby", "after_seq": 0}) == Join(room="lobby", after_seq=0)
+    assert parse({"type": "typing", "room": "lobby"}) == Typing(room="lobby")
     assert parse({"type": "load_older", "room": "lobby", "before_seq": 7}) == LoadOlder(room="lobby", before_seq=7)
     assert parse({"type": "ping"}) == Ping()
 
 
 def test_unknown_fields_are_ignored():
     assert parse({"type": "ping", "future": [1, 2]}) == Ping()
+    # A v1 client's `name` (or an `author`) is just an unknown field: it names nobody.
+    assert parse({"type": "join", "room": "lobby", "name": "Admin"}) == Join(room="lobby")
+    assert parse({"type": "send", "room": "r", "text": "hi", "client_id": "a", "author": "Admin"}) == Send(
+        room="r", text="hi", client_id="a"
+    )
 
 
 @pytest.mark.parametrize(
@@ -77,20 +86,28 @@ def test_unknown_fields_are_ignored():
         ("{}", None, ErrorCode.BAD_EVENT),
         ('{"type": 7}', None, ErrorCode.BAD_EVENT),
         ('{"type": "shout"}', None, ErrorCode.UNKNOWN_TYPE),
-        ('{"type": "join", "name": "Ann"}', None, ErrorCode.BAD_FIELD),
-        ('{"type": "join", "room": 5, "name": "Ann"}', None, ErrorCode.BAD_FIELD),
-        ('{"type": "join", "room": "lobby"}', None, ErrorCode.BAD_FIELD),
-        ('{"type": "join", "room": "Lobby!", "name": "Ann"}', None, ErrorCode.INVALID_ROOM),
-        ('{"type": "join", "room": "lobby", "name": ""}', None, ErrorCode.INVALID_NAME),
-        ('{"type": "join", "room": "lobby", "name": "a\\u200bb"}', None, ErrorCode.INVALID_NAME),
+        ('{"type": "join"}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "join", "room": 5}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "join", "room": "Lobby!"}', None, ErrorCode.INVALID_ROOM),
+        ('{"type": "auth"}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "auth", "token": 12}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "typing"}', None, ErrorCode.BAD_FIELD),
         ('{"type": "send", "room": "lobby", "client_id": "a"}', None, ErrorCode.BAD_FIELD),
         ('{"type": "send", "room": "lobby", "text": null, "client_id": "a"}', None, ErrorCode.BAD_FIELD),
         ('{"type": "send", "room": "lobby", "text": "hi"}', None, ErrorCode.BAD_FIELD),
         ('{"type": "send", "room": "lobby", "text": " \\n\\t ", "client_id": "a"}', None, ErrorCode.TEXT_EMPTY),
-        (json.dumps({"type": "send", "room": "lobby", "text": "x" * 21, "client_id": "a"}), None,
-         ErrorCode.TEXT_TOO_LONG),
-        ('{"type": "join", "room": "lobby", "name": "A", "after_seq": true}', None, ErrorCode.BAD_FIELD),
-        ('{"type": "join", "room": "lobby", "name": "A", "after_seq": 1.5}', None, ErrorCode.BAD_FIELD),
+        (
+            json.dumps({"type": "send", "room": "lobby", "text": "x" * 21, "client_id": "a"}),
+            None,
+            ErrorCode.TEXT_TOO_LONG,
+        ),
+        ('{"type": "join", "room": "lobby", "after_seq": true}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "join", "room": "lobby", "after_seq": 1.5}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "join", "room": "lobby", "after_seq": 9223372036854775808}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "send", "room": "lobby", "text": "\\ud800", "client_id": "a"}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "ping", "x": ' + "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH + "}", None, ErrorCode.BAD_JSON),
+        ("[" * 200, None, ErrorCode.BAD_JSON),
+        ('{"type": "ping", "x": "\ud800"}', None, ErrorCode.BAD_JSON),  # a raw lone surrogate: not UTF-8
         ('{"type": "load_older", "room": "lobby", "before_seq": 0}', None, ErrorCode.BAD_FIELD),
         ('{"type": "load_older", "room": "lobby"}', None, ErrorCode.BAD_FIELD),
         ('{"type": "send", "room": "lobby", "text": "hi", "client_id": "has space"}', None, ErrorCode.BAD_FIELD),
@@ -100,6 +117,34 @@ def test_unknown_fields_are_ignored():
 )
 def test_malformed_frames_get_stable_error_codes(text_data, bytes_data, code):
     assert error_code_of(text_data, bytes_data) == code
+
+
+def test_nesting_is_counted_outside_strings_only():
+    nested = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)
+    assert parse_client_event('{"type": "ping", "x": ' + nested + "}", None, LIMITS) == Ping()
+    text = '[{"\\' + "[" * 60
+    assert parse({"type": "send", "room": "r", "text": text[:20], "client_id": "a"}).text == text[:20]
+    wide = Limits(max_text_chars=200, max_frame_bytes=1000)
+    brackets = '"quoted" {[(' * 15
+    assert parse_client_event(
+        json.dumps({"type": "send", "room": "r", "text": brackets, "client_id": "a"}), None, wide
+    ) == Send(room="r", text=brackets, client_id="a")
+
+
+def test_error_events_carry_what_the_client_needs():
+    error = ProtocolError(ErrorCode.RATE_LIMITED, "slow down", "lobby", "c1", retry_after_secs=2.345)
+    assert error_event(error) == {
+        "type": "error",
+        "code": "rate_limited",
+        "message": "slow down",
+        "room": "lobby",
+        "client_id": "c1",
+        "retry_after_secs": 2.4,  # rounded up: waiting what it says is always enough
+    }
+    assert error_event(ProtocolError(ErrorCode.SLOW_MODE, "wait", retry_after_secs=0.04))["retry_after_secs"] == 0.1
+    assert error_event(ProtocolError(ErrorCode.SLOW_MODE, "wait", retry_after_secs=3.0))["retry_after_secs"] == 3.0
+    plain = error_event(ProtocolError(ErrorCode.BAD_JSON, "no"))
+    assert plain == {"type": "error", "code": "bad_json", "message": "no"}
 
 
 def test_text_length_counts_characters_not_bytes():
@@ -115,8 +160,17 @@ def test_errors_about_a_send_name_the_room_and_the_client_id():
 
 @pytest.mark.parametrize(
     ("after_seq", "latest_seq", "resume"),
-    [(None, 0, False), (None, 9, False), (0, 0, True), (0, 500, True), (0, 501, False), (10, 510, True),
-     (10, 511, False), (12, 12, True), (13, 12, False)],
+    [
+        (None, 0, False),
+        (None, 9, False),
+        (0, 0, True),
+        (0, 500, True),
+        (0, 501, False),
+        (10, 510, True),
+        (10, 511, False),
+        (12, 12, True),
+        (13, 12, False),
+    ],
 )
 def test_resume_window(after_seq, latest_seq, resume):
     assert should_resume(after_seq=after_seq, latest_seq=latest_seq, resume_limit=500) is resume
@@ -124,8 +178,17 @@ def test_resume_window(after_seq, latest_seq, resume):
 
 @pytest.mark.parametrize(
     ("name", "ok"),
-    [("Ann", True), ("Ann Lee", True), ("山田", True), ("a" * 32, True), ("a" * 33, False), (" Ann", False),
-     ("Ann\n", False), ("\u202eAnn", False), ("", False)],
+    [
+        ("Ann", True),
+        ("Ann Lee", True),
+        ("山田", True),
+        ("a" * 32, True),
+        ("a" * 33, False),
+        (" Ann", False),
+        ("Ann\n", False),
+        ("\u202eAnn", False),
+        ("", False),
+    ],
 )
 def test_display_names(name, ok):
     assert (display_name_problem(name) is None) is ok

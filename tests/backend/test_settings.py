@@ -24,8 +24,11 @@ PRODUCTION_ENV = {
 
 def run_backend(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """Run Python in a fresh process with exactly the given backend environment."""
-    clean = {key: value for key, value in os.environ.items() if key not in
-             ("DEBUG", "SECRET_KEY", "REDIS_URL", "DATABASE_URL", "ALLOWED_ORIGINS", "ALLOWED_HOSTS")}
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DEBUG", "SECRET_KEY", "REDIS_URL", "DATABASE_URL", "ALLOWED_ORIGINS", "ALLOWED_HOSTS")
+    }
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=BACKEND_DIR,
@@ -40,7 +43,10 @@ class TestEnv:
     def test_booleans(self):
         env = Env({"A": "yes", "B": "0", "C": "Off"})
         assert (env.boolean("A", False), env.boolean("B", True), env.boolean("C", True), env.boolean("D", True)) == (
-            True, False, False, True
+            True,
+            False,
+            False,
+            True,
         )
 
     def test_a_bad_boolean_names_the_variable(self):
@@ -52,6 +58,25 @@ class TestEnv:
             Env({"MAX_TEXT_CHARS": "lots"}).integer("MAX_TEXT_CHARS", 5)
         with pytest.raises(ImproperlyConfigured, match="HISTORY_LIMIT=-1 must be at least 0"):
             Env({"HISTORY_LIMIT": "-1"}).integer("HISTORY_LIMIT", 5)
+
+    def test_numbers(self):
+        env = Env({"RATE": " 2.5 ", "WHOLE": "3", "EXP": "1e-2", "BLANK": " "})
+        assert (env.number("RATE", 1.0), env.number("WHOLE", 1.0), env.number("EXP", 1.0)) == (2.5, 3.0, 0.01)
+        assert (env.number("BLANK", 7.0), env.number("MISSING", 7.0)) == (7.0, 7.0)
+
+    @pytest.mark.parametrize(
+        ("raw", "match"),
+        [
+            ("fast", "MESSAGE_PER_SEC='fast' is not a number"),
+            ("0", "MESSAGE_PER_SEC=0.0 must be at least 0.01"),
+            ("-1", "must be at least 0.01"),
+            ("nan", "MESSAGE_PER_SEC=nan must be at least"),
+            ("1,5", "is not a number"),
+        ],
+    )
+    def test_a_bad_number_names_the_variable(self, raw, match):
+        with pytest.raises(ImproperlyConfigured, match=match):
+            Env({"MESSAGE_PER_SEC": raw}).number("MESSAGE_PER_SEC", 1.0, minimum=0.01)
 
     def test_lists_drop_blanks(self):
         assert Env({"L": " a, ,b ,"}).items("L", []) == ["a", "b"]

@@ -1,0 +1,142 @@
+"""Moderation in the Django admin: each action changes the database AND reaches open sockets.
+
+The admin is sync and tells sockets through async_to_sync; the test client therefore runs in a
+worker thread (sync_to_async) while the test's event loop serves the sockets and the layer.
+"""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat.models import Message, Room, Sanction
+from tests.backend.sockets import connected
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+async def admin_action(client, model: str, action: str, pks: list[int], **extra: object):
+    data = {"action": action, "_selected_action": [str(pk) for pk in pks], "index": "0", **extra}
+    response = await sync_to_async(client.post)(f"/admin/chat/{model}/", data, secure=True)
+    assert response.status_code in (200, 302), response
+    return response
+
+
+async def test_delete_for_everyone_leaves_a_tombstone_and_tells_the_room(admin_client):
+    async with connected("Ann") as ann, connected("Bob") as bob:
+        await ann.join("lobby")
+        await bob.join("lobby")
+        await ann.take("presence")  # Bob arrived
+        await ann.say("lobby", "nasty")
+        await bob.take("message")
+        message = await Message.objects.aget(text="nasty")
+        await admin_action(admin_client, "message", "delete_for_everyone", [message.pk])
+        for socket in (ann, bob):
+            assert await socket.next() == {"type": "deleted", "room": "lobby", "seq": 1}
+    message = await Message.objects.aget(pk=message.pk)
+    assert message.deleted_at is not None and message.deleted_by == "admin"
+
+
+async def test_mute_author_for_an_hour(admin_client):
+    async with connected("Ann") as ann:
+        await ann.join("lobby")
+        await ann.say("lobby", "spam")
+        message = await Message.objects.aget(text="spam")
+        await admin_action(admin_client, "message", "mute_author_hour", [message.pk])
+        muted = await ann.next()
+        assert (muted["type"], muted["action"]) == ("moderated", "muted")
+        assert muted["until"] is not None
+        await ann.post("lobby", "more spam")
+        assert (await ann.error())["code"] == "muted"
+    sanction = await Sanction.objects.aget()
+    assert (sanction.kind, sanction.visitor, sanction.ip, sanction.created_by) == (
+        "mute",
+        ann.me["visitor"],
+        None,
+        "admin",
+    )
+
+
+async def test_ban_author_for_a_day_covers_the_address_too(admin_client):
+    async with connected("Ann", ip="10.0.0.7") as ann, connected("Ann2", ip="10.0.0.7") as same_address:
+        await ann.join("lobby")
+        await ann.say("lobby", "spam")
+        message = await Message.objects.aget(text="spam")
+        assert message.ip == "10.0.0.7"
+        await admin_action(admin_client, "message", "ban_author_day", [message.pk])
+        for socket in (ann, same_address):
+            banned = await socket.expect("moderated")
+            assert banned["action"] == "banned" and banned["until"] is not None
+            assert await socket.close_code() == 4003
+    sanction = await Sanction.objects.aget()
+    assert (sanction.kind, sanction.visitor, sanction.ip) == ("ban", ann.me["visitor"], "10.0.0.7")
+
+
+async def test_staff_messages_are_not_sanctioned(admin_client):
+    async with connected("Mod", staff=True) as mod:
+        await mod.join("lobby")
+        await mod.say("lobby", "rules")
+        message = await Message.objects.aget(text="rules")
+        await admin_action(admin_client, "message", "ban_author_day", [message.pk])
+        assert await mod.silent()
+    assert await Sanction.objects.acount() == 0
+
+
+async def test_lock_a_room(admin_client):
+    async with connected("Ann") as ann:
+        await ann.join("lobby")
+        await ann.say("lobby", "hi")
+        room = await Room.objects.aget(name="lobby")
+        await admin_action(admin_client, "room", "lock", [room.pk])
+        assert await ann.next() == {"type": "room_state", "room": "lobby", "locked": True, "slow_mode_secs": 0}
+        await admin_action(admin_client, "room", "slow_mode_30s", [room.pk])
+        assert await ann.next() == {"type": "room_state", "room": "lobby", "locked": True, "slow_mode_secs": 30}
+    assert await Room.objects.filter(name="lobby", locked=True, slow_mode_secs=30).aexists()
+
+
+async def test_editing_a_room_in_its_form_tells_the_room(admin_client):
+    async with connected("Ann") as ann:
+        await ann.join("lobby")
+        await ann.say("lobby", "hi")
+        room = await Room.objects.aget(name="lobby")
+        form = {"name": "lobby", "created_at_0": "2026-01-01", "created_at_1": "00:00:00", "slow_mode_secs": "10"}
+        response = await sync_to_async(admin_client.post)(f"/admin/chat/room/{room.pk}/change/", form, secure=True)
+        assert response.status_code == 302, response.content
+        assert await ann.next() == {"type": "room_state", "room": "lobby", "locked": False, "slow_mode_secs": 10}
+
+
+@pytest.mark.parametrize("how", ["delete_selected", "lift_selected", "delete_view"])
+async def test_deleting_a_mute_lifts_it(admin_client, how):
+    async with connected("Ann") as ann:
+        await ann.join("lobby")
+        await ann.say("lobby", "spam")
+        message = await Message.objects.aget(text="spam")
+        await admin_action(admin_client, "message", "mute_author_hour", [message.pk])
+        assert (await ann.next())["action"] == "muted"
+        sanction = await Sanction.objects.aget()
+        if how == "delete_view":
+            url = f"/admin/chat/sanction/{sanction.pk}/delete/"
+            assert (await sync_to_async(admin_client.post)(url, {"post": "yes"}, secure=True)).status_code == 302
+        else:
+            await admin_action(admin_client, "sanction", how, [sanction.pk], post="yes")
+        assert await ann.next() == {"type": "moderated", "action": "unmuted", "reason": "", "until": None}
+        await ann.say("lobby", "sorry")
+    assert await Sanction.objects.acount() == 0
+
+
+async def test_a_sanction_added_in_the_admin_is_announced(admin_client):
+    async with connected("Ann") as ann:
+        form = {"kind": "mute", "visitor": ann.me["visitor"], "reason": "cool down"}
+        response = await sync_to_async(admin_client.post)("/admin/chat/sanction/add/", form, secure=True)
+        assert response.status_code == 302, response.content
+        assert await ann.next() == {"type": "moderated", "action": "muted", "reason": "cool down", "until": None}
+    assert (await Sanction.objects.aget()).created_by == "admin"
+
+
+async def test_the_admin_pages_render(admin_client):
+    async with connected("Ann") as ann:
+        await ann.join("lobby")
+        await ann.say("lobby", "hi")
+    for path in ("/admin/chat/message/", "/admin/chat/room/", "/admin/chat/sanction/", "/admin/chat/presence/"):
+        response = await sync_to_async(admin_client.get)(path, secure=True)
+        assert response.status_code == 200, path

@@ -1,0 +1,128 @@
+"""A socket's identity: the `auth` frame, its refusals, the auth deadline and token refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from chat.identity import Identity, verify_token
+from chat.models import Message
+from tests.backend.sockets import connected, opened, token_for
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "join", "room": "lobby"},
+        {"type": "send", "room": "lobby", "text": "hi", "client_id": "a"},
+        {"type": "ping"},
+        {"type": "typing", "room": "lobby"},
+        {"type": "leave", "room": "lobby"},
+        {"type": "load_older", "room": "lobby", "before_seq": 3},
+    ],
+)
+async def test_nothing_but_auth_is_accepted_before_auth(frame):
+    async with opened() as socket:
+        await socket.send(**frame)
+        assert (await socket.error())["code"] == "not_authenticated"
+        await socket.auth(token_for("Ann"))  # still open, and auth still works
+    assert await Message.objects.acount() == 0
+
+
+async def test_authenticated_says_who_the_token_names():
+    token = token_for("Mod", visitor="staff-3", staff=True)
+    async with opened() as socket:
+        assert await socket.auth(token) == {"type": "authenticated", "name": "Mod", "visitor": "staff-3", "staff": True}
+        assert await socket.silent(), "a fresh token is not refreshed"
+
+
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        ("garbage", "bad_token"),
+        (token_for("Ann") + "x", "bad_token"),
+        ("", "bad_token"),
+        (token_for("Ann", age_secs=3601), "token_expired"),
+    ],
+)
+async def test_a_refused_token_leaves_the_socket_open_for_another_auth(token, code):
+    async with opened() as socket:
+        await socket.send(type="auth", token=token)
+        error = await socket.error()
+        assert error["code"] == code and error["message"]
+        await socket.send(type="join", room="lobby")
+        assert (await socket.error())["code"] == "not_authenticated"
+        me = await socket.auth(token_for("Ann"))
+        assert me["name"] == "Ann"
+
+
+async def test_a_socket_authenticates_once():
+    async with connected("Ann") as ann:
+        await ann.send(type="auth", token=token_for("Bob"))
+        assert (await ann.error())["code"] == "already_authenticated"
+        await ann.join("lobby")
+        assert (await ann.say("lobby", "hi"))["author"] == "Ann"
+
+
+async def test_the_author_is_the_tokens_name_whatever_the_frames_claim():
+    async with connected("Ann") as ann:
+        await ann.send(type="join", room="lobby", name="Admin")
+        assert (await ann.next())["type"] == "joined"
+        presence = await ann.next()
+        assert presence["change"]["person"]["name"] == "Ann"
+        await ann.send(type="send", room="lobby", text="hi", client_id="x", name="Admin", author="Admin", staff=True)
+        message = await ann.expect("message")
+        assert (message["author"], message["visitor"], message["staff"]) == ("Ann", ann.me["visitor"], False)
+    stored = await Message.objects.aget(client_id="x")
+    assert (stored.author, stored.staff) == ("Ann", False)
+
+
+async def test_a_socket_that_does_not_authenticate_in_time_is_closed_with_4001(settings):
+    settings.BACKCHANNEL_AUTH_TIMEOUT_SECS = 0.2
+    async with opened() as socket:
+        assert socket.ready["auth_timeout_secs"] == 0.2
+        await socket.send(type="auth", token="garbage")  # a failed auth does not stop the clock
+        assert (await socket.error())["code"] == "bad_token"
+        assert (await socket.error())["code"] == "auth_timeout"
+        assert await socket.close_code() == 4001
+
+
+async def test_an_authenticated_socket_is_not_closed_by_the_auth_deadline(settings):
+    settings.BACKCHANNEL_AUTH_TIMEOUT_SECS = 0.1
+    async with connected("Ann") as ann:
+        await asyncio.sleep(0.2)
+        await ann.send(type="ping")
+        assert (await ann.next())["type"] == "pong"
+
+
+async def test_a_token_past_half_its_life_is_replaced_on_auth_and_on_ping(settings):
+    settings.BACKCHANNEL_TOKEN_TTL_SECS = 100
+    async with opened() as socket:
+        await socket.auth(token_for("Ann", visitor="v-ann", age_secs=51))
+        fresh = await socket.next()
+        assert fresh["type"] == "token" and fresh["expires_in_secs"] == 100
+        verified = verify_token(fresh["token"], now=time.time(), max_age_secs=100)
+        assert verified.identity == Identity(visitor="v-ann", name="Ann")
+        assert time.time() - verified.issued_at < 5
+
+        await socket.send(type="ping")
+        assert (await socket.next())["type"] == "pong"
+        assert await socket.silent(), "the socket's token is fresh now"
+
+
+async def test_a_long_lived_socket_gets_a_fresh_token_on_ping(settings):
+    settings.BACKCHANNEL_TOKEN_TTL_SECS = 100
+    async with opened() as socket:
+        await socket.auth(token_for("Ann", age_secs=40))
+        await socket.send(type="ping")
+        assert (await socket.next())["type"] == "pong"
+        assert await socket.silent()
+        settings.BACKCHANNEL_TOKEN_TTL_SECS = 60  # the same age is now past half the life
+        await socket.send(type="ping")
+        events = [await socket.next(), await socket.next()]
+        assert [event["type"] for event in events] == ["pong", "token"]
+        assert events[1]["expires_in_secs"] == 60
