@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -19,7 +18,7 @@ from chat.conf import conf
 from chat.events import message_event_for, presence_dict, presence_event
 from chat.identity import Identity, TokenError, VerifiedToken, issue_token, needs_refresh, verify_token
 from chat.limits import frame_bucket, process_limits
-from chat.models import Room, Sanction
+from chat.models import Sanction
 from chat.protocol import (
     Auth,
     CloseCode,
@@ -55,16 +54,6 @@ class ProcessState:
     last_count_update: dict[str, float] = {}  # noqa: RUF012 - process-wide on purpose
     # room -> the online count this process last computed (typing is not relayed in big rooms)
     online_counts: dict[str, int] = {}  # noqa: RUF012
-
-
-@dataclass(frozen=True)
-class RoomView:
-    """Everything a `joined` answer needs, read in one trip to the database thread."""
-
-    catch_up: selectors.CatchUp
-    locked: bool
-    slow_mode_secs: int
-    presence: presence.Snapshot
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -219,7 +208,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         arrived = await database_sync_to_async(presence.enter)(
             room=event.room, channel_name=self.channel_name, identity=self.identity, now=timezone.now()
         )
-        view = await database_sync_to_async(read_room_view)(room=event.room, after_seq=event.after_seq)
+        view = await database_sync_to_async(selectors.room_view)(
+            room_name=event.room,
+            after_seq=event.after_seq,
+            history_limit=conf.HISTORY_LIMIT,
+            resume_limit=conf.RESUME_LIMIT,
+            presence_list_limit=conf.PRESENCE_LIST_LIMIT,
+        )
         ProcessState.online_counts[event.room] = view.presence.online_count
         await self.send_event(
             {
@@ -387,19 +382,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def send_event(self, event: ServerEvent) -> None:
         await self.send(text_data=encode_event(event))
-
-
-def read_room_view(*, room: str, after_seq: int | None) -> RoomView:
-    catch_up = selectors.catch_up(
-        room_name=room, after_seq=after_seq, history_limit=conf.HISTORY_LIMIT, resume_limit=conf.RESUME_LIMIT
-    )
-    state = Room.objects.filter(name=room).values("locked", "slow_mode_secs").first() or {}
-    return RoomView(
-        catch_up=catch_up,
-        locked=state.get("locked", False),
-        slow_mode_secs=state.get("slow_mode_secs", 0),
-        presence=presence.snapshot(room=room, list_limit=conf.PRESENCE_LIST_LIMIT),
-    )
 
 
 def _person_fields(person: Identity | presence.Person) -> dict[str, object]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat import presence
 from chat.models import Message, Room
 from chat.resume import should_resume
 
@@ -65,3 +66,26 @@ def catch_up(*, room_name: str, after_seq: int | None, history_limit: int, resum
     page = latest_page(room_name=room_name, limit=history_limit)
     newest = page.messages[-1].seq if page.messages else latest
     return CatchUp(latest_seq=max(latest, newest), resumed=False, messages=page.messages, has_older=page.has_older)
+
+
+@dataclass(frozen=True)
+class RoomView:
+    """Everything a `joined` answer needs, read in one trip to the database thread."""
+
+    catch_up: CatchUp
+    locked: bool
+    slow_mode_secs: int
+    presence: presence.Snapshot
+
+
+def room_view(
+    *, room_name: str, after_seq: int | None, history_limit: int, resume_limit: int, presence_list_limit: int
+) -> RoomView:
+    log = catch_up(room_name=room_name, after_seq=after_seq, history_limit=history_limit, resume_limit=resume_limit)
+    state = Room.objects.filter(name=room_name).values("locked", "slow_mode_secs").first() or {}
+    return RoomView(
+        catch_up=log,
+        locked=state.get("locked", False),
+        slow_mode_secs=state.get("slow_mode_secs", 0),
+        presence=presence.snapshot(room=room_name, list_limit=presence_list_limit),
+    )
