@@ -17,6 +17,8 @@ from chat.conf import conf
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # JSON framing of a `send` event around its text; a UTF-8 character takes at most 4 bytes.
+JSON_MAX_BYTES_PER_CHAR = 6
+MESSAGE_EVENT_OVERHEAD_BYTES = 512  # the other fields of a message event
 SEND_FRAME_OVERHEAD_BYTES = 512
 UTF8_MAX_BYTES_PER_CHAR = 4
 
@@ -61,17 +63,29 @@ def is_remote_plain_http(origin: str) -> bool:
 
 @checks.register()
 def check_limits(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    problems = []
     smallest_frame_bytes = conf.MAX_TEXT_CHARS * UTF8_MAX_BYTES_PER_CHAR + SEND_FRAME_OVERHEAD_BYTES
     if conf.MAX_FRAME_BYTES < smallest_frame_bytes:
-        return [
+        problems.append(
             checks.Error(
                 f"BACKCHANNEL_MAX_FRAME_BYTES ({conf.MAX_FRAME_BYTES}) cannot carry a message of "
                 f"BACKCHANNEL_MAX_TEXT_CHARS ({conf.MAX_TEXT_CHARS}) characters.",
                 hint=f"Set MAX_FRAME_BYTES to at least {smallest_frame_bytes} or lower MAX_TEXT_CHARS.",
                 id="backchannel.E004",
             )
-        ]
-    return []
+        )
+    # Outbound, a character may cost six bytes (a \u escape); a page must hold one message at least.
+    largest_message_bytes = conf.MAX_TEXT_CHARS * JSON_MAX_BYTES_PER_CHAR + MESSAGE_EVENT_OVERHEAD_BYTES
+    if conf.PAGE_BUDGET_BYTES < largest_message_bytes:
+        problems.append(
+            checks.Error(
+                f"BACKCHANNEL_PAGE_BUDGET_BYTES ({conf.PAGE_BUDGET_BYTES}) cannot carry one message of "
+                f"BACKCHANNEL_MAX_TEXT_CHARS ({conf.MAX_TEXT_CHARS}) characters.",
+                hint=f"Lower MAX_TEXT_CHARS to at most {(conf.PAGE_BUDGET_BYTES - MESSAGE_EVENT_OVERHEAD_BYTES) // 6}.",
+                id="backchannel.E005",
+            )
+        )
+    return problems
 
 
 @checks.register(checks.Tags.compatibility, deploy=True)

@@ -30,6 +30,12 @@ class Settings:
         return int(getattr(settings, "BACKCHANNEL_MAX_FRAME_BYTES", 32 * 1024))
 
     @property
+    def PAGE_BUDGET_BYTES(self) -> int:
+        """Largest page of messages (``joined``, ``older``) sent in one frame. It must stay under
+        daphne's --websocket-max-message-size (64 KiB here), which limits outbound frames too."""
+        return int(getattr(settings, "BACKCHANNEL_PAGE_BUDGET_BYTES", 56 * 1024))
+
+    @property
     def MAX_ROOMS_PER_SOCKET(self) -> int:
         return int(getattr(settings, "BACKCHANNEL_MAX_ROOMS_PER_SOCKET", 10))
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from chat import moderation, presence, selectors, services
 from chat.broadcast import ROOM_FRAME
 from chat.conf import conf
-from chat.events import message_event_for, presence_dict, presence_event
+from chat.events import message_event_for, newest_that_fit, presence_dict, presence_event
 from chat.identity import Identity, TokenError, VerifiedToken, issue_token, needs_refresh, verify_token
 from chat.limits import frame_bucket, process_limits
 from chat.models import Sanction
@@ -146,6 +146,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 case _:  # parse_client_event returns only the types above
                     raise AssertionError(f"unhandled client event {event!r}")
             self.strikes = 0
+        except DatabaseError:
+            logger.exception("a database error while handling a frame")
+            await self.send_event(
+                error_event(ProtocolError(ErrorCode.SERVER_ERROR, "the server could not do that now; try again"))
+            )
         except ProtocolError as error:
             await self.send_event(error_event(error))
             if error.code == ErrorCode.RATE_LIMITED:
@@ -216,14 +221,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
             presence_list_limit=conf.PRESENCE_LIST_LIMIT,
         )
         ProcessState.online_counts[event.room] = view.presence.online_count
+        history, trimmed = newest_that_fit(
+            [message_event_for(message) for message in view.catch_up.messages], conf.PAGE_BUDGET_BYTES
+        )
+        # A resume too big for one frame becomes the latest page that fits: the client replaces
+        # its view and can load older pages, as when the gap is over resume_limit.
         await self.send_event(
             {
                 "type": "joined",
                 "room": event.room,
                 "latest_seq": view.catch_up.latest_seq,
-                "resumed": view.catch_up.resumed,
-                "history": [message_event_for(message) for message in view.catch_up.messages],
-                "has_older": view.catch_up.has_older,
+                "resumed": view.catch_up.resumed and not trimmed,
+                "history": history,
+                "has_older": view.catch_up.has_older or trimmed,
                 "locked": view.locked,
                 "slow_mode_secs": view.slow_mode_secs,
                 "presence": presence_dict(view.presence),
@@ -317,12 +327,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         page = await database_sync_to_async(selectors.messages_before)(
             room_name=event.room, before_seq=event.before_seq, limit=conf.HISTORY_LIMIT
         )
+        # The messages nearest before_seq that fit in one frame; the client asks again for the rest.
+        messages, trimmed = newest_that_fit(
+            [message_event_for(message) for message in page.messages], conf.PAGE_BUDGET_BYTES
+        )
         await self.send_event(
             {
                 "type": "older",
                 "room": event.room,
-                "messages": [message_event_for(message) for message in page.messages],
-                "has_older": page.has_older,
+                "messages": messages,
+                "has_older": page.has_older or trimmed,
             }
         )
 
@@ -382,6 +396,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def send_event(self, event: ServerEvent) -> None:
         await self.send(text_data=encode_event(event))
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Exception:  # noqa: BLE001 - autobahn raises Disconnected or PayloadExceededError
+            # The client has gone and daphne has not said so yet. Raising would end this consumer
+            # before disconnect() runs, leaking its address's socket slot, its presence rows and
+            # its group memberships (django/channels#1466); the disconnect that follows cleans up.
+            logger.debug("a frame to %s could not be sent; the socket is closing", self.channel_name)
+            self.closing = True
 
 
 def _person_fields(person: Identity | presence.Person) -> dict[str, object]:

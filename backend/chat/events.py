@@ -12,6 +12,7 @@ from chat.protocol import (
     PresenceDict,
     PresenceEvent,
     RoomStateEvent,
+    encode_event,
     message_event,
 )
 
@@ -28,6 +29,20 @@ def message_event_for(message: Message) -> MessageEvent:
         client_id=message.client_id,
         deleted=message.deleted_at is not None,
     )
+
+
+def newest_that_fit(events: list[MessageEvent], budget_bytes: int) -> tuple[list[MessageEvent], bool]:
+    """The newest ``events`` (oldest first, as given) whose encoded sizes add up to at most
+    ``budget_bytes``, and whether any had to be left out. One frame carries a whole page, and
+    daphne refuses to send a frame over its message size limit (the limit covers both ways)."""
+    kept = 0
+    used = 0
+    for event in reversed(events):
+        used += len(encode_event(event).encode()) + 1  # +1: the comma between list items
+        if used > budget_bytes:
+            break
+        kept += 1
+    return events[len(events) - kept :], kept < len(events)
 
 
 def deleted_event_for(message: Message) -> DeletedEvent:

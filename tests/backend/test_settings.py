@@ -123,10 +123,16 @@ class TestChecks:
         assert check_allowed_origins() == []
 
     def test_frame_limit_must_carry_the_longest_message(self, settings):
-        settings.BACKCHANNEL_MAX_TEXT_CHARS = 10_000
+        settings.BACKCHANNEL_MAX_TEXT_CHARS = 5_000
         settings.BACKCHANNEL_MAX_FRAME_BYTES = 16_000
         [message] = check_limits()
-        assert message.id == "backchannel.E004" and "40512" in message.hint
+        assert message.id == "backchannel.E004" and "20512" in message.hint
+
+    def test_a_page_frame_must_carry_the_longest_message(self, settings):
+        settings.BACKCHANNEL_MAX_TEXT_CHARS = 10_000
+        settings.BACKCHANNEL_MAX_FRAME_BYTES = 64_000
+        [message] = check_limits()
+        assert message.id == "backchannel.E005" and "BACKCHANNEL_PAGE_BUDGET_BYTES" in message.msg
 
     def test_in_memory_layer_warns_for_deploys(self, settings):
         assert [message.id for message in check_channel_layer_for_production()] == ["backchannel.W001"]
