@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Literal
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -28,7 +29,6 @@ from chat.protocol import (
     Limits,
     LoadOlder,
     Ping,
-    PresenceChange,
     ProtocolError,
     Send,
     ServerEvent,
@@ -240,7 +240,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             }
         )
         if arrived:
-            await self.announce_presence(event.room, "joined", presence.Person(**_person_fields(self.identity)))
+            person = presence.Person(self.identity.visitor, self.identity.name, self.identity.staff)
+            await self.announce_presence(event.room, "joined", person)
 
     async def leave(self, event: Leave) -> None:
         self.require_joined(event.room)
@@ -251,7 +252,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if gone is not None:
             await self.announce_presence(event.room, "left", gone)
 
-    async def announce_presence(self, room: str, kind: str, person: presence.Person) -> None:
+    async def announce_presence(self, room: str, kind: Literal["joined", "left"], person: presence.Person) -> None:
         snapshot = await database_sync_to_async(presence.snapshot)(room=room, list_limit=conf.PRESENCE_LIST_LIMIT)
         ProcessState.online_counts[room] = snapshot.online_count
         if snapshot.people is None:
@@ -260,8 +261,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if now - ProcessState.last_count_update.get(room, -1e9) < conf.PRESENCE_COUNT_INTERVAL_SECS:
                 return
             ProcessState.last_count_update[room] = now
-        change: PresenceChange = {"kind": kind, "person": _person_fields(person)}  # type: ignore[typeddict-item]
-        await self.publish(room, encode_event(presence_event(room, snapshot, change)))
+        await self.publish(room, encode_event(presence_event(room, snapshot, kind, person)))
 
     async def post(self, event: Send) -> None:
         self.require_joined(event.room, client_id=event.client_id)
@@ -406,7 +406,3 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # its group memberships (django/channels#1466); the disconnect that follows cleans up.
             logger.debug("a frame to %s could not be sent; the socket is closing", self.channel_name)
             self.closing = True
-
-
-def _person_fields(person: Identity | presence.Person) -> dict[str, object]:
-    return {"visitor": person.visitor, "name": person.name, "staff": person.staff}

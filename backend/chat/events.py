@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from chat.models import Message, Room
 from chat.presence import Person, Snapshot
 from chat.protocol import (
     DeletedEvent,
     MessageEvent,
     PersonDict,
-    PresenceChange,
     PresenceDict,
     PresenceEvent,
     RoomStateEvent,
@@ -62,8 +63,9 @@ def presence_dict(snapshot: Snapshot) -> PresenceDict:
     return {"online_count": snapshot.online_count, "people": people}
 
 
-def presence_event(room: str, snapshot: Snapshot, change: PresenceChange | None = None) -> PresenceEvent:
+def presence_event(room: str, snapshot: Snapshot, kind: Literal["joined", "left"], person: Person) -> PresenceEvent:
+    """The room's people after ``person`` came or went; in a room over the list limit, the count."""
     event: PresenceEvent = {"type": "presence", "room": room, **presence_dict(snapshot)}
-    if change is not None and snapshot.people is not None:
-        event["change"] = change
+    if snapshot.people is not None:
+        event["change"] = {"kind": kind, "person": person_dict(person)}
     return event

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from chat.broadcast import moderation_notice, send_to_group, send_to_room
@@ -77,7 +77,7 @@ def active_sanction(*, kind: Sanction.Kind, visitor: str, ip: str | None, now: d
         target |= Q(ip=ip)
     in_force = Sanction.objects.filter(target, kind=kind).filter(Q(until__isnull=True) | Q(until__gt=now))
     # One without an end outranks any with one; among those, the one that ends last.
-    return in_force.filter(until__isnull=True).first() or in_force.order_by("-until").first()
+    return in_force.order_by(F("until").desc(nulls_first=True)).first()
 
 
 def describe(sanction: Sanction) -> str:
