@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
 BACKEND_PORT ?= 8000
+PROCESSES ?= 1
 BACKEND_URL ?= ws://localhost:8000
 BASE_URL ?= http://localhost:1313/
 
@@ -12,6 +13,7 @@ BASE_URL ?= http://localhost:1313/
 
 help:
 	@echo "make run        build the site, start the backend, serve both (Ctrl-C stops)"
+	@echo "                PROCESSES=N: N daphne processes on the one backend port, over Redis"
 	@echo "make backend    only the backend (daphne) on BACKEND_PORT (default 8000), DEBUG on"
 	@echo "make site       only the site, into public/, for BACKEND_URL and BASE_URL"
 	@echo "make test       every test suite: JS units, backend, site build, Redis, browser end-to-end"
@@ -30,11 +32,10 @@ $(INSTALLED): requirements-dev.txt backend/requirements.txt
 install: $(INSTALLED)
 
 run: $(INSTALLED)
-	$(PY) scripts/run.py
+	$(PY) scripts/run.py --processes $(PROCESSES)
 
 backend: $(INSTALLED)
-	cd backend && DEBUG=$${DEBUG:-1} ../$(PY) manage.py migrate --no-input
-	cd backend && DEBUG=$${DEBUG:-1} ../$(PY) -m daphne -b 127.0.0.1 -p $(BACKEND_PORT) backchannel.asgi:application
+	BACKEND_PORT=$(BACKEND_PORT) $(PY) scripts/run.py --backend-only --processes $(PROCESSES)
 
 site: $(INSTALLED)
 	$(PY) scripts/site.py --backend-url "$(BACKEND_URL)" --base-url "$(BASE_URL)"

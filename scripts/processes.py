@@ -116,23 +116,30 @@ def migrate(env: Mapping[str, str]) -> None:
 DAPHNE_MAX_MESSAGE_BYTES = 64 * 1024
 
 
-def daphne_command(port: int, host: str = "127.0.0.1") -> list[str]:
-    """The daphne command line every launcher in this repo uses."""
+def daphne_command(port: int, host: str = "127.0.0.1", *, listen_fd: int | None = None) -> list[str]:
+    """The daphne command line every launcher in this repo uses (daphne with bounded per-socket
+    write buffers: backend/backchannel/serve.py). With ``listen_fd`` it accepts on an inherited
+    listening socket instead of binding one: several processes then share one port."""
+    address = ["--fd", str(listen_fd)] if listen_fd is not None else ["-b", host, "-p", str(port)]
     return [
-        sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
+        sys.executable, "-m", "backchannel.serve", *address,
         "--websocket-max-message-size", str(DAPHNE_MAX_MESSAGE_BYTES),
         "--websocket-max-frame-size", str(DAPHNE_MAX_MESSAGE_BYTES),
         "backchannel.asgi:application",
     ]  # fmt: skip
 
 
-def start_daphne(*, port: int, env: Mapping[str, str], log_path: Path, timeout_secs: float = 60) -> subprocess.Popen:
-    """Start daphne on 127.0.0.1:port and return once /healthz answers 200."""
+def start_daphne(*, port: int, env: Mapping[str, str], log_path: Path, timeout_secs: float = 60,
+                 listen_socket: socket.socket | None = None) -> subprocess.Popen:
+    """Start daphne on 127.0.0.1:port and return once /healthz answers 200. With ``listen_socket``
+    (bound to ``port`` by the caller, see ``shared_listen_socket``) it accepts on that socket."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    listen_fd = listen_socket.fileno() if listen_socket is not None else None
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            daphne_command(port),
+            daphne_command(port, listen_fd=listen_fd),
             cwd=BACKEND_DIR, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+            pass_fds=(listen_fd,) if listen_fd is not None else (),
         )
     try:
         wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what=f"backend on port {port}",
@@ -141,6 +148,17 @@ def start_daphne(*, port: int, env: Mapping[str, str], log_path: Path, timeout_s
         stop_process(process, what="daphne")
         raise
     return process
+
+
+def shared_listen_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A listening socket for several daphne processes to accept on: one port, N processes
+    (the kernel hands each new connection to one of them)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(1024)
+    listener.set_inheritable(True)
+    return listener
 
 
 def redis_server_path() -> str:

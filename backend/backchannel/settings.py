@@ -8,6 +8,8 @@ wrong (for example an ``http://`` site origin in production) is caught by the sy
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -97,6 +99,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channel layer: in-memory for one process; Redis (several hosts shard the layer) to run many.
+# Each process reads all of its room traffic from one channel, "fanout.…" (chat.fanout): give it
+# a deep queue, since the layer drops what does not fit without a word (the default holds 100).
+FANOUT_QUEUE_MESSAGES = env.integer("FANOUT_QUEUE_MESSAGES", 10_000, minimum=100)
+_FANOUT_CHANNEL_GLOB = "fanout.*"
 REDIS_URLS = env.items("REDIS_URL", [])
 if REDIS_URLS:
     CHANNEL_LAYERS = {
@@ -106,11 +112,17 @@ if REDIS_URLS:
                 # redis-py 8 defaults socket_timeout to 5 s, which kills the layer's blocking
                 # receive and closes every socket idle for that long: wait without a timeout.
                 "hosts": [{"address": url, "socket_timeout": None} for url in REDIS_URLS],
+                "channel_capacity": {_FANOUT_CHANNEL_GLOB: FANOUT_QUEUE_MESSAGES},
             },
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # channels 4.3's in-memory layer reads channel_capacity as (compiled pattern, size) pairs, not
+    # the documented dict of globs (it never compiles them): hand it the pairs.
+    _capacities = [(re.compile(fnmatch.translate(_FANOUT_CHANNEL_GLOB)), FANOUT_QUEUE_MESSAGES)]
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"channel_capacity": _capacities}}
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -154,6 +166,7 @@ BACKCHANNEL_PRESENCE_LIST_LIMIT = env.integer("PRESENCE_LIST_LIMIT", 100, minimu
 BACKCHANNEL_PRESENCE_STALE_SECS = env.integer("PRESENCE_STALE_SECS", 90, minimum=10)
 BACKCHANNEL_PRESENCE_COUNT_INTERVAL_SECS = env.number("PRESENCE_COUNT_INTERVAL_SECS", 5.0, minimum=0.0)
 BACKCHANNEL_TYPING_INTERVAL_SECS = env.number("TYPING_INTERVAL_SECS", 2.0, minimum=0.0)
+BACKCHANNEL_SLOW_SOCKET_BUFFER_BYTES = env.integer("SLOW_SOCKET_BUFFER_BYTES", 1024 * 1024, minimum=64 * 1024)
 
 CORS_ALLOWED_ORIGINS = BACKCHANNEL_ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/api/.*$"  # CORS for the JSON API only; the admin stays same-origin

@@ -1,13 +1,15 @@
-"""The channel-layer messages consumers exchange, and how to send them from sync code.
+"""The channel-layer messages that carry frames to sockets, and how to publish them.
 
-Every message carries a ready-encoded frame, so each receiving consumer only writes it.
-The database already holds whatever a frame announces, so a layer failure is logged, never
-raised: open pages catch up from the log (and moderation state is re-read on every send).
+Every message names its group and carries a ready-encoded frame: a process reads it once from
+the layer (``chat.fanout``) and writes the same frame to each of its local members. The database
+already holds whatever a frame announces, so a layer failure is logged, never raised: open pages
+catch up from the log (and moderation state is re-read on every send).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Literal, NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -17,26 +19,43 @@ from chat.rooms import group_name_for
 
 logger = logging.getLogger(__name__)
 
-# Layer message types; channels routes each to the consumer method of the same name with '_'.
-ROOM_FRAME = "room.frame"  # {"frame": str} written to every member of a room
-MODERATION_NOTICE = "moderation.notice"  # {"frame": str, "close_code": int | None} to a visitor's/IP's sockets
+# Layer message types. chat.fanout hands each message to the member sockets of its group.
+ROOM_FRAME = "room.frame"  # written to every member of a room
+MODERATION_NOTICE = "moderation.notice"  # written to a visitor's/IP's sockets, which may then close
 
 
-def room_frame(event: ServerEvent) -> dict[str, str]:
-    return {"type": ROOM_FRAME, "frame": encode_event(event)}
+class LayerMessage(TypedDict):
+    type: Literal["room.frame", "moderation.notice"]
+    group: str  # the group it was sent to: the fan-out finds the local members by it
+    frame: str  # the encoded server event, written as it is
+    skip_socket: NotRequired[str]  # a socket that must not get it (a typist's own typing)
+    close_code: NotRequired[int | None]  # moderation: close the socket after writing the frame
 
 
-def moderation_notice(event: ServerEvent, close_code: int | None) -> dict[str, object]:
-    return {"type": MODERATION_NOTICE, "frame": encode_event(event), "close_code": close_code}
+def room_frame(room: str, frame: str, *, skip_socket: str | None = None) -> LayerMessage:
+    message: LayerMessage = {"type": ROOM_FRAME, "group": group_name_for(room), "frame": frame}
+    if skip_socket is not None:
+        message["skip_socket"] = skip_socket
+    return message
+
+
+def moderation_notice(group: str, event: ServerEvent, close_code: int | None) -> LayerMessage:
+    return {"type": MODERATION_NOTICE, "group": group, "frame": encode_event(event), "close_code": close_code}
+
+
+async def publish(message: LayerMessage) -> None:
+    """Hand a message to its group on every process."""
+    try:
+        await get_channel_layer().group_send(message["group"], message)
+    except Exception:  # noqa: BLE001 - any layer failure; the log is the source of truth
+        logger.exception("publishing to %s failed; open pages will catch up from the log", message["group"])
 
 
 def send_to_room(room: str, event: ServerEvent) -> None:
     """From sync code (the admin, a service): tell every member of ``room``."""
-    send_to_group(group_name_for(room), room_frame(event))
+    async_to_sync(publish)(room_frame(room, encode_event(event)))
 
 
-def send_to_group(group: str, message: dict[str, object]) -> None:
-    try:
-        async_to_sync(get_channel_layer().group_send)(group, message)
-    except Exception:  # noqa: BLE001 - any layer failure; the database holds the truth
-        logger.exception("telling group %s failed; open pages will see it after their next rejoin", group)
+def send_to_group(message: LayerMessage) -> None:
+    """From sync code: hand ``message`` to its group."""
+    async_to_sync(publish)(message)

@@ -36,6 +36,13 @@ class Settings:
         return int(getattr(settings, "BACKCHANNEL_PAGE_BUDGET_BYTES", 56 * 1024))
 
     @property
+    def SLOW_SOCKET_BUFFER_BYTES(self) -> int:
+        """What the server queues for a socket whose reader cannot keep up (beyond the 64 KiB
+        Twisted buffers before it calls the socket full) before it drops the connection
+        (backchannel.serve). The client then resumes from its last seq."""
+        return int(getattr(settings, "BACKCHANNEL_SLOW_SOCKET_BUFFER_BYTES", 1024 * 1024))
+
+    @property
     def MAX_ROOMS_PER_SOCKET(self) -> int:
         return int(getattr(settings, "BACKCHANNEL_MAX_ROOMS_PER_SOCKET", 10))
 

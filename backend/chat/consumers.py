@@ -1,22 +1,26 @@
 """The chat socket. Thin: it parses frames (protocol.py), enforces the per-socket limits, calls
-services and selectors, and relays channel-layer messages. Rules live in those modules, not here."""
+services and selectors, and writes the frames the process's fan-out (fanout.py) hands it.
+Rules live in those modules, not here."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+import uuid
 from typing import Literal
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 from django.utils import timezone
 
-from chat import moderation, presence, selectors, services
-from chat.broadcast import ROOM_FRAME
+from chat import broadcast, moderation, presence, selectors, services
+from chat.broadcast import LayerMessage, publish, room_frame
 from chat.conf import conf
 from chat.events import message_event_for, newest_that_fit, presence_dict, presence_event
+from chat.fanout import process_fanout
 from chat.identity import Identity, TokenError, VerifiedToken, issue_token, needs_refresh, verify_token
 from chat.limits import frame_bucket, process_limits
 from chat.models import Sanction
@@ -57,7 +61,22 @@ class ProcessState:
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
+    # No layer channel per socket: the process's fan-out reads the layer once for all of them
+    # (chat.fanout). An alias that names no layer makes channels skip the per-socket reader.
+    channel_layer_alias = "backchannel-no-per-socket-layer"
+
+    async def dispatch(self, message: dict) -> None:
+        # channels runs close_old_connections in a worker thread before every handler: a thread
+        # round trip per frame. Our handlers touch the database only through
+        # database_sync_to_async, which closes old connections itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for ASGI message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
+        self.socket_id = f"socket.{uuid.uuid4().hex}"  # presence rows and skip lists name sockets by it
+        self.fanout = process_fanout()
         self.identity: Identity | None = None
         self.token: VerifiedToken | None = None
         self.joined_rooms: set[str] = set()
@@ -72,7 +91,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         if self.ip is not None:
             open_sockets = process_limits().sockets_per_ip.add(self.ip)
-            await self.channel_layer.group_add(ip_group_for(self.ip), self.channel_name)
+            await self.fanout.subscribe(ip_group_for(self.ip), self)
             if open_sockets > conf.MAX_SOCKETS_PER_IP:
                 message = f"at most {conf.MAX_SOCKETS_PER_IP} sockets per address"
                 await self.refuse(ProtocolError(ErrorCode.TOO_MANY_SOCKETS, message), CloseCode.TOO_MANY_SOCKETS)
@@ -107,13 +126,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.auth_timer.cancel()
         if self.ip is not None:
             process_limits().sockets_per_ip.remove(self.ip)
-            await self.channel_layer.group_discard(ip_group_for(self.ip), self.channel_name)
+            await self.fanout.unsubscribe(ip_group_for(self.ip), self)
         if self.identity is not None:
-            await self.channel_layer.group_discard(visitor_group_for(self.identity.visitor), self.channel_name)
+            await self.fanout.unsubscribe(visitor_group_for(self.identity.visitor), self)
         for room in self.joined_rooms:
-            await self.channel_layer.group_discard(group_name_for(room), self.channel_name)
+            await self.fanout.unsubscribe(group_name_for(room), self)
         if self.joined_rooms:
-            departures = await database_sync_to_async(presence.leave_all)(channel_name=self.channel_name)
+            departures = await database_sync_to_async(presence.leave_all)(channel_name=self.socket_id)
             for departure in departures:
                 await self.announce_presence(departure.room, "left", departure.person)
         self.joined_rooms.clear()
@@ -177,7 +196,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.identity, self.token = token.identity, token
         if self.auth_timer is not None:
             self.auth_timer.cancel()
-        await self.channel_layer.group_add(visitor_group_for(self.identity.visitor), self.channel_name)
+        await self.fanout.subscribe(visitor_group_for(self.identity.visitor), self)
         await self.send_event(
             {
                 "type": "authenticated",
@@ -208,10 +227,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
         # Subscribe before reading the log: a message posted in between arrives live (and may
         # also be in the history; clients drop the repeat by seq) rather than not at all.
-        await self.channel_layer.group_add(group_name_for(event.room), self.channel_name)
+        await self.fanout.subscribe(group_name_for(event.room), self)
         self.joined_rooms.add(event.room)
         arrived = await database_sync_to_async(presence.enter)(
-            room=event.room, channel_name=self.channel_name, identity=self.identity, now=timezone.now()
+            room=event.room, channel_name=self.socket_id, identity=self.identity, now=timezone.now()
         )
         view = await database_sync_to_async(selectors.room_view)(
             room_name=event.room,
@@ -245,10 +264,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def leave(self, event: Leave) -> None:
         self.require_joined(event.room)
-        await self.channel_layer.group_discard(group_name_for(event.room), self.channel_name)
+        await self.fanout.unsubscribe(group_name_for(event.room), self)
         self.joined_rooms.discard(event.room)
         await self.send_event({"type": "left", "room": event.room})
-        gone = await database_sync_to_async(presence.leave)(room=event.room, channel_name=self.channel_name)
+        gone = await database_sync_to_async(presence.leave)(room=event.room, channel_name=self.socket_id)
         if gone is not None:
             await self.announce_presence(event.room, "left", gone)
 
@@ -261,7 +280,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if now - ProcessState.last_count_update.get(room, -1e9) < conf.PRESENCE_COUNT_INTERVAL_SECS:
                 return
             ProcessState.last_count_update[room] = now
-        await self.publish(room, encode_event(presence_event(room, snapshot, kind, person)))
+        await publish(room_frame(room, encode_event(presence_event(room, snapshot, kind, person))))
 
     async def post(self, event: Send) -> None:
         self.require_joined(event.room, client_id=event.client_id)
@@ -290,7 +309,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Encoded once here; every member's consumer writes the same frame as it is.
         frame = encode_event(message_event_for(result.message))
         if result.created:
-            await self.publish(event.room, frame)
+            await publish(room_frame(event.room, frame))
         else:
             # A resend of a stored message: only the sender needs it again (it may have missed it).
             await self.send(text_data=frame)
@@ -309,18 +328,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         frame = encode_event(
             {"type": "typing", "room": event.room, "visitor": self.identity.visitor, "name": self.identity.name}
         )
-        await self.publish(event.room, frame, skip_channel=self.channel_name)
-
-    async def publish(self, room: str, frame: str, *, skip_channel: str | None = None) -> None:
-        """Hand a frame to the room's members on every process. What it announces is already in the
-        database, so a channel-layer failure is logged, not raised: members catch up from the log."""
-        message = {"type": ROOM_FRAME, "frame": frame}
-        if skip_channel is not None:
-            message["skip_channel"] = skip_channel
-        try:
-            await self.channel_layer.group_send(group_name_for(room), message)
-        except Exception:  # noqa: BLE001 - any layer failure; the log is the source of truth
-            logger.exception("publishing to room %s failed; members will catch up from the log", room)
+        await publish(room_frame(event.room, frame, skip_socket=self.socket_id))
 
     async def load_older(self, event: LoadOlder) -> None:
         self.require_joined(event.room)
@@ -341,18 +349,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def pong(self) -> None:
-        # Renew memberships: a restarted Redis has forgotten every group, and channels-redis does
-        # not say so; without this the socket would hear nothing more. group_add is idempotent.
-        for room in self.joined_rooms:
-            await self.channel_layer.group_add(group_name_for(room), self.channel_name)
-        await self.channel_layer.group_add(visitor_group_for(self.identity.visitor), self.channel_name)
-        if self.ip is not None:
-            await self.channel_layer.group_add(ip_group_for(self.ip), self.channel_name)
         latest = await database_sync_to_async(selectors.latest_seqs)(room_names=sorted(self.joined_rooms))
         await self.send_event({"type": "pong", "rooms": latest})
         await self.refresh_token_if_due()
         if self.joined_rooms:
-            await database_sync_to_async(presence.touch)(channel_name=self.channel_name, now=timezone.now())
+            await database_sync_to_async(presence.touch)(channel_name=self.socket_id, now=timezone.now())
         await self.sweep_presence_if_due()
 
     async def sweep_presence_if_due(self) -> None:
@@ -366,21 +367,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for departure in departures:
             await self.announce_presence(departure.room, "left", departure.person)
 
-    # --- Channel-layer handlers ---------------------------------------------------------------
+    # --- Frames from the fan-out ---------------------------------------------------------------
 
-    async def room_frame(self, message: dict[str, str]) -> None:
-        """A frame for every member of one of this socket's rooms, from any consumer on any process."""
-        if message.get("skip_channel") != self.channel_name:
-            await self.send(text_data=message["frame"])
-
-    async def moderation_notice(self, message: dict) -> None:
-        """A moderator acted on this socket's visitor or address (chat.moderation)."""
-        if self.closing:
-            return
-        await self.send(text_data=message["frame"])
-        if message.get("close_code"):
-            self.closing = True
-            await self.close(message["close_code"])
+    async def deliver(self, message: LayerMessage) -> None:
+        """A layer message for one of this socket's groups (chat.fanout calls this)."""
+        match message["type"]:
+            case broadcast.ROOM_FRAME:  # the same str for every member, written as it is
+                await self.send(text_data=message["frame"])
+            case broadcast.MODERATION_NOTICE:  # a moderator acted on this visitor or address
+                if self.closing:
+                    return
+                await self.send(text_data=message["frame"])
+                if message.get("close_code"):
+                    self.closing = True
+                    await self.close(message["close_code"])
+            case unknown:
+                raise ValueError(f"no delivery for layer message type {unknown!r}")
 
     # --- Helpers ------------------------------------------------------------------------------
 
@@ -404,5 +406,5 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # The client has gone and daphne has not said so yet. Raising would end this consumer
             # before disconnect() runs, leaking its address's socket slot, its presence rows and
             # its group memberships (django/channels#1466); the disconnect that follows cleans up.
-            logger.debug("a frame to %s could not be sent; the socket is closing", self.channel_name)
+            logger.debug("a frame to %s could not be sent; the socket is closing", self.socket_id)
             self.closing = True

@@ -13,7 +13,7 @@ from django.utils import timezone
 from chat.broadcast import moderation_notice, send_to_group, send_to_room
 from chat.events import deleted_event_for, room_state_event_for
 from chat.models import Message, Room, Sanction
-from chat.protocol import CloseCode, moderated_event
+from chat.protocol import CloseCode, ServerEvent, moderated_event
 from chat.rooms import ip_group_for, visitor_group_for
 
 
@@ -49,19 +49,18 @@ def impose(
 def announce(sanction: Sanction) -> None:
     """Tell the sanctioned sockets (a ban closes them). The admin calls this after saving one."""
     if sanction.kind == Sanction.Kind.BAN:
-        notice = moderation_notice(
-            moderated_event("banned", reason=sanction.reason, until=sanction.until), CloseCode.BANNED
+        _tell_targets(
+            sanction, moderated_event("banned", reason=sanction.reason, until=sanction.until), CloseCode.BANNED
         )
     else:
-        notice = moderation_notice(moderated_event("muted", reason=sanction.reason, until=sanction.until), None)
-    _tell_targets(sanction, notice)
+        _tell_targets(sanction, moderated_event("muted", reason=sanction.reason, until=sanction.until), None)
 
 
 def lift(*, sanction: Sanction) -> None:
     """End a sanction now. A lifted mute is announced so the composer opens again."""
     sanction.delete()
     if sanction.kind == Sanction.Kind.MUTE:
-        _tell_targets(sanction, moderation_notice(moderated_event("unmuted", reason="", until=None), None))
+        _tell_targets(sanction, moderated_event("unmuted", reason="", until=None), None)
 
 
 def set_room_state(*, room: Room, locked: bool, slow_mode_secs: int) -> None:
@@ -88,8 +87,8 @@ def describe(sanction: Sanction) -> str:
     return f"you are {what} {until}{reason}"
 
 
-def _tell_targets(sanction: Sanction, notice: dict[str, object]) -> None:
+def _tell_targets(sanction: Sanction, event: ServerEvent, close_code: int | None) -> None:
     if sanction.visitor:
-        send_to_group(visitor_group_for(sanction.visitor), notice)
+        send_to_group(moderation_notice(visitor_group_for(sanction.visitor), event, close_code))
     if sanction.ip:
-        send_to_group(ip_group_for(sanction.ip), notice)
+        send_to_group(moderation_notice(ip_group_for(sanction.ip), event, close_code))

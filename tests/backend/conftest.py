@@ -7,6 +7,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from chat.consumers import ProcessState
+from chat.fanout import reset_process_fanout
 from chat.limits import reset_process_limits
 
 
@@ -26,6 +27,7 @@ def fresh_process_state():
     ProcessState.last_count_update.clear()
     ProcessState.online_counts.clear()
     async_to_sync(get_channel_layer().flush)()
+    reset_process_fanout()
     yield
     reset_process_limits()
 

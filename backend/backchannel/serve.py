@@ -1,0 +1,120 @@
+"""daphne, with a bound on what a slow reader can make the server hold.
+
+    python -m backchannel.serve [daphne's options] backchannel.asgi:application
+
+Same command line as ``daphne``. ASGI has no backpressure: ``send`` returns at once and Twisted
+keeps every frame for a socket whose reader is slower than its room, without limit (a reader on a
+bad phone link in a busy room grows the process by megabytes a second). Twisted does say when a
+socket's write buffer is over its high-water mark (64 KiB): it pauses the socket's registered
+producer. We register one per WebSocket and count what the application writes while it is paused;
+past ``SLOW_SOCKET_BUFFER_BYTES`` the connection is dropped. The client reconnects and resumes
+from its last seq (ARCHITECTURE.md, delivery guarantees), and the room never waits for it.
+
+Also: the open-files limit is raised to its hard maximum, since every socket is a file.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import sys
+import weakref
+
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
+
+logger = logging.getLogger("backchannel.serve")
+
+
+@implementer(IPushProducer)
+class WriteBudget:
+    """Twisted's view of one socket's write buffer, and what was queued while it was full."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self.paused = False
+        self.queued_while_paused_bytes = 0
+
+    # IPushProducer: Twisted calls these as the socket's buffer fills and drains.
+    def pauseProducing(self) -> None:  # noqa: N802 - Twisted's interface
+        self.paused = True
+
+    def resumeProducing(self) -> None:  # noqa: N802
+        self.paused = False
+        self.queued_while_paused_bytes = 0
+
+    def stopProducing(self) -> None:  # noqa: N802
+        self.paused = False
+
+    def admits(self, size_bytes: int) -> bool:
+        """Charge a frame to the budget; False once the reader is too far behind."""
+        if not self.paused:
+            return True
+        self.queued_while_paused_bytes += size_bytes
+        return self.queued_while_paused_bytes <= self.limit_bytes
+
+
+class BoundedServer(Server):
+    """daphne's server, with a ``WriteBudget`` on every WebSocket."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.budgets: weakref.WeakKeyDictionary[WebSocketProtocol, WriteBudget] = weakref.WeakKeyDictionary()
+
+    def create_application(self, protocol, scope):
+        if isinstance(protocol, WebSocketProtocol):
+            budget = WriteBudget(slow_socket_buffer_bytes())
+            # The HTTP channel that received the upgrade request is still registered as the
+            # transport's producer, though it has handed the connection over: take its place.
+            protocol.transport.unregisterProducer()
+            protocol.transport.registerProducer(budget, True)
+            self.budgets[protocol] = budget
+        return super().create_application(protocol, scope)
+
+    async def handle_reply(self, protocol, message) -> None:
+        if message["type"] == "websocket.send":
+            budget = self.budgets.get(protocol)
+            payload = message.get("text") or message.get("bytes") or ""
+            if budget is not None and not budget.admits(len(payload)):
+                self.drop_slow_reader(protocol, budget)
+                return
+        await super().handle_reply(protocol, message)
+
+    def drop_slow_reader(self, protocol: WebSocketProtocol, budget: WriteBudget) -> None:
+        del self.budgets[protocol]  # later frames to it pass to daphne, which ignores a closed socket
+        logger.warning(
+            "dropping %s: its reader fell %d bytes behind (SLOW_SOCKET_BUFFER_BYTES); it will resume on reconnect",
+            protocol.client_addr,
+            budget.queued_while_paused_bytes,
+        )
+        # A close frame would wait behind everything already queued: abort the TCP connection.
+        protocol.dropConnection(abort=True)
+
+
+def slow_socket_buffer_bytes() -> int:
+    from chat.conf import conf  # Django is set up by the time sockets arrive
+
+    return conf.SLOW_SOCKET_BUFFER_BYTES
+
+
+class BackchannelCommandLine(CommandLineInterface):
+    description = "Backchannel's daphne: daphne with bounded per-socket write buffers"
+    server_class = BoundedServer
+
+
+def raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main() -> None:
+    raise_open_files_limit()
+    BackchannelCommandLine().run(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

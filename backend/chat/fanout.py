@@ -1,0 +1,159 @@
+"""One channel-layer reader per process: every frame for local sockets arrives here once.
+
+The Channels tutorial gives each socket its own layer channel in the room's group, so a room
+message costs one layer delivery and one handler dispatch (with a worker-thread round trip) per
+member; its CPU cost grows with the member count. Here a process joins each group once, for all
+of its sockets in that group, reads each message once and hands the already-encoded frame to
+every local member. Per member, what is left is writing the frame to the socket.
+
+The fan-out keeps the layer's group memberships true to its local members and renews them every
+``RENEW_INTERVAL_SECS``: channels-redis forgets groups after ``group_expiry`` and after a Redis
+restart without persistence, without telling anyone. Members that missed frames meanwhile see a
+higher ``latest_seq`` in their next ``pong`` and rejoin (ARCHITECTURE.md, delivery guarantees).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Protocol
+
+from channels.layers import BaseChannelLayer, get_channel_layer
+
+from chat.broadcast import LayerMessage
+
+logger = logging.getLogger(__name__)
+
+# The process's layer channel is named "fanout.…"; settings give that pattern a deep queue,
+# because one channel now carries all of a process's room traffic (the default holds 100).
+CHANNEL_PREFIX = "fanout"
+CHANNEL_PATTERN = f"{CHANNEL_PREFIX}.*"
+RENEW_INTERVAL_SECS = 30.0
+RECEIVE_RETRY_FIRST_SECS = 0.1
+RECEIVE_RETRY_MAX_SECS = 5.0
+
+
+class Member(Protocol):
+    """A local socket: ``deliver`` must not raise and must not wait on the network."""
+
+    socket_id: str
+
+    async def deliver(self, message: LayerMessage) -> None: ...
+
+
+class Fanout:
+    def __init__(self, layer: BaseChannelLayer, *, renew_interval_secs: float = RENEW_INTERVAL_SECS) -> None:
+        self.layer = layer
+        self.renew_interval_secs = renew_interval_secs
+        self.members: dict[str, dict[str, Member]] = {}  # group -> socket id -> member
+        self.joined: set[str] = set()  # groups the layer has our channel in
+        self.channel: str | None = None
+        self.lock = asyncio.Lock()  # one membership change at a time, so add/discard never reorder
+        self.tasks: list[asyncio.Task] = []
+
+    # --- Membership ---------------------------------------------------------------------------
+
+    async def subscribe(self, group: str, member: Member) -> None:
+        self.members.setdefault(group, {})[member.socket_id] = member
+        await self._sync(group)
+
+    async def unsubscribe(self, group: str, member: Member) -> None:
+        local = self.members.get(group)
+        if local is not None:
+            local.pop(member.socket_id, None)
+            if not local:
+                del self.members[group]
+        await self._sync(group)
+
+    def local_count(self, group: str) -> int:
+        return len(self.members.get(group, ()))
+
+    async def _sync(self, group: str) -> None:
+        """Make the layer's view of ``group`` match whether we have local members in it."""
+        async with self.lock:
+            await self._start()
+            wanted = group in self.members
+            try:
+                if wanted and group not in self.joined:
+                    await self.layer.group_add(group, self.channel)
+                    self.joined.add(group)
+                elif not wanted and group in self.joined:
+                    self.joined.discard(group)
+                    await self.layer.group_discard(group, self.channel)
+            except Exception:  # noqa: BLE001 - the renewal below retries; sockets stay open meanwhile
+                logger.exception("updating the layer membership of %s failed; retrying in the next renewal", group)
+
+    async def _start(self) -> None:
+        if self.channel is not None:
+            return
+        self.channel = await self.layer.new_channel(CHANNEL_PREFIX)
+        self.tasks = [asyncio.create_task(self._read_forever()), asyncio.create_task(self._renew_forever())]
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_interval_secs)
+            async with self.lock:
+                for group in list(self.members):
+                    try:
+                        await self.layer.group_add(group, self.channel)
+                        self.joined.add(group)
+                    except Exception:  # noqa: BLE001
+                        logger.exception("renewing the layer membership of %s failed", group)
+                        break  # the layer is down; try them all again next time
+
+    # --- Delivery -----------------------------------------------------------------------------
+
+    async def _read_forever(self) -> None:
+        retry_secs = RECEIVE_RETRY_FIRST_SECS
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except Exception:  # noqa: BLE001 - e.g. Redis restarting: wait and read again
+                logger.exception("reading the channel layer failed; retrying in %.1f s", retry_secs)
+                await asyncio.sleep(retry_secs)
+                retry_secs = min(retry_secs * 2, RECEIVE_RETRY_MAX_SECS)
+                continue
+            retry_secs = RECEIVE_RETRY_FIRST_SECS
+            await self.dispatch(message)
+
+    async def dispatch(self, message: LayerMessage) -> None:
+        """Hand one layer message to each local member of its group (but the one it skips)."""
+        local = self.members.get(message["group"])
+        if not local:
+            return
+        skip = message.get("skip_socket")
+        # A copy: a member may leave (and change the dict) while the frame is being written.
+        for socket_id, member in list(local.items()):
+            if socket_id != skip:
+                try:
+                    await member.deliver(message)
+                except Exception:  # noqa: BLE001 - one broken socket must not starve the rest
+                    logger.exception("delivering to socket %s failed", socket_id)
+
+    def stop(self) -> None:
+        for task in self.tasks:
+            loop = task.get_loop()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(task.cancel)  # tests call this from outside the loop
+        self.tasks = []
+
+
+# One fan-out per event loop: daphne runs one loop per process; tests may run several loops.
+_fanouts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout] = weakref.WeakKeyDictionary()
+
+
+def process_fanout() -> Fanout:
+    loop = asyncio.get_running_loop()
+    fanout = _fanouts.get(loop)
+    if fanout is None:
+        fanout = _fanouts[loop] = Fanout(get_channel_layer())
+    return fanout
+
+
+def reset_process_fanout() -> None:
+    """Forget every fan-out (tests: the layer was flushed, so their memberships are gone)."""
+    fanouts = list(_fanouts.values())
+    _fanouts.clear()
+    for fanout in fanouts:
+        fanout.stop()
