@@ -7,8 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chat import moderation
@@ -59,14 +58,16 @@ def post_message(
     check_may_post(room_name=room_name, identity=identity, text=text, ip=ip, now=now)
     try:
         with transaction.atomic():
-            room, _ = Room.objects.get_or_create(name=room_name)
-            # The UPDATE takes the row lock (Postgres) or the write lock (SQLite) until commit, so
-            # two writers never read the same last_seq; a failed insert rolls the bump back: no gaps.
-            Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1)
-            room.refresh_from_db(fields=["last_seq"])
+            bumped = _bump_last_seq(room_name)
+            if bumped is None:  # the room's first message
+                Room.objects.get_or_create(name=room_name)
+                bumped = _bump_last_seq(room_name)
+            room_id, seq = bumped
+            # The event needs the room's name: a loaded-from-the-database Room, without a query.
+            room = Room.from_db(connection.alias, ["id", "name", "last_seq"], [room_id, room_name, seq])
             message = Message.objects.create(
                 room=room,
-                seq=room.last_seq,
+                seq=seq,
                 author=identity.name,
                 visitor=identity.visitor,
                 staff=identity.staff,
@@ -84,12 +85,27 @@ def post_message(
     return PostResult(message, created=True)
 
 
+def _bump_last_seq(room_name: str) -> tuple[int, int] | None:
+    """Take the room's next seq: ``(room id, seq)``, or None when the room does not exist yet.
+
+    One statement where the ORM needs three (UPDATE, then SELECT the new value). The UPDATE takes
+    the row lock (Postgres) or the write lock (SQLite) until commit, so two writers never get the
+    same seq; a failed insert rolls the bump back with it: no gaps.
+    """
+    table = connection.ops.quote_name(Room._meta.db_table)
+    bump = f"UPDATE {table} SET last_seq = last_seq + 1 WHERE name = %s RETURNING id, last_seq"
+    with connection.cursor() as cursor:
+        cursor.execute(bump, [room_name])
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row is not None else None
+
+
 def check_may_post(*, room_name: str, identity: Identity, text: str, ip: str | None, now: datetime) -> None:
     """Raise ``PostRefused`` when a sanction, the room's state or an anti-spam rule forbids this."""
+    in_force = moderation.sanctions_in_force(visitor=identity.visitor, ip=ip, now=now)
     for kind, code in ((Sanction.Kind.BAN, ErrorCode.BANNED), (Sanction.Kind.MUTE, ErrorCode.MUTED)):
-        sanction = moderation.active_sanction(kind=kind, visitor=identity.visitor, ip=ip, now=now)
-        if sanction is not None:
-            raise PostRefused(code, moderation.describe(sanction))
+        if kind in in_force:
+            raise PostRefused(code, moderation.describe(in_force[kind]))
     if identity.staff:
         return  # staff are exempt from locks, slow mode and the duplicate rule
     room = Room.objects.filter(name=room_name).only("locked", "slow_mode_secs").first()
