@@ -9,7 +9,7 @@ PROCESSES ?= 1
 BACKEND_URL ?= ws://localhost:8000
 BASE_URL ?= http://localhost:1313/
 
-.PHONY: help install run backend site test test-fast lint clean
+.PHONY: help install run backend site test test-postgres test-fast lint bench bench-quick clean
 
 help:
 	@echo "make run        build the site, start the backend, serve both (Ctrl-C stops)"
@@ -18,7 +18,10 @@ help:
 	@echo "make site       only the site, into public/, for BACKEND_URL and BASE_URL"
 	@echo "make test       every test suite: JS units, backend, site build, Redis, browser end-to-end"
 	@echo "make test-fast  the suites that need no browser and no waiting (a few seconds)"
+	@echo "make test-postgres  the backend suite and the cluster test on TEST_POSTGRES_URL (make test runs it too when set)"
 	@echo "make lint       ruff, JS syntax check, .travis.yml against Travis's schema"
+	@echo "make bench      benchmark ours vs the Channels tutorial vs bare websockets (~10 min; bench/README.md)"
+	@echo "make bench-quick  the same, smaller and shorter (~2 min); results in bench/results/latest/"
 	@echo "make clean      remove the virtualenv, build output and the local database"
 
 $(INSTALLED): requirements-dev.txt backend/requirements.txt
@@ -42,8 +45,16 @@ site: $(INSTALLED)
 
 test: $(INSTALLED)
 	@command -v node >/dev/null || { echo "Node.js 18+ is needed for the JS tests: sudo apt-get install nodejs (macOS: brew install node)"; exit 1; }
+	@[ -n "$$TEST_POSTGRES_URL" ] || echo "TEST_POSTGRES_URL is not set: the backend is tested on SQLite only (the README's \"What the tests cover\" says how to add PostgreSQL)"
 	node --test tests/js/
-	$(PY) -m pytest
+	TEST_POSTGRES_URL= $(PY) -m pytest
+	@if [ -n "$$TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; fi
+
+# The backend suite and the multi-process cluster test again, on PostgreSQL. pytest-django creates
+# test_<name> beside TEST_POSTGRES_URL's database (--create-db: afresh, even after an aborted run).
+test-postgres: $(INSTALLED)
+	@[ -n "$$TEST_POSTGRES_URL" ] || { echo "make test-postgres needs TEST_POSTGRES_URL, e.g. TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test make test-postgres"; exit 1; }
+	$(PY) -m pytest --create-db tests/backend tests/redis/test_cluster_order.py
 
 test-fast: $(INSTALLED)
 	node --test tests/js/
@@ -53,6 +64,12 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check backend scripts tests
 	@for file in themes/backchannel/assets/backchannel/js/*.js tests/js/*.js; do node --check $$file || exit 1; done
 	$(PY) scripts/check_travis.py
+
+bench: $(INSTALLED)
+	$(PY) -m bench
+
+bench-quick: $(INSTALLED)
+	$(PY) -m bench --quick
 
 clean:
 	rm -rf $(VENV) public resources artifacts backend/db.sqlite3 backend/staticfiles .pytest_cache

@@ -4,11 +4,14 @@ DJANGO_SETTINGS_MODULE is set here, not in pytest.ini, so that Django reads its 
 after this module has set the environment they come from (pytest-django's late set-up).
 """
 
+import asyncio
 import os
 import shutil
+import urllib.parse
 
 import django
 import pytest
+from asgiref.sync import sync_to_async
 
 # The suite runs the production code path (DEBUG off) with a throwaway key; a developer's own
 # REDIS_URL / DATABASE_URL must not leak into tests that expect the embedded defaults.
@@ -19,8 +22,65 @@ os.environ.pop("REDIS_URL", None)
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("ALLOWED_ORIGINS", None)
 
+# The Postgres run: TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) becomes the
+# backend's DATABASE_URL, and pytest-django creates its own test_<name> database on that server.
+# Unset or empty: SQLite, and nothing here needs a Postgres. `make test-postgres` runs this way.
+TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "").strip()
+if TEST_POSTGRES_URL:
+    os.environ["DATABASE_URL"] = TEST_POSTGRES_URL
+
 # Set Django up now, so test modules that import models collect even when run on their own.
 django.setup()
+
+
+def pytest_configure(config):
+    """A Postgres run whose Postgres cannot be reached stops at once, saying what to do: it never
+    falls back to SQLite or skips, which would pass without testing what was asked for."""
+    if TEST_POSTGRES_URL:
+        check_test_postgres()
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def check_test_postgres() -> None:
+    from django.conf import settings
+
+    shown = redact_url(TEST_POSTGRES_URL)
+    unset_hint = "or unset TEST_POSTGRES_URL to run on SQLite only"
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        raise pytest.UsageError(
+            f"TEST_POSTGRES_URL={shown} is not a PostgreSQL URL (postgres://user@host:port/db), {unset_hint}."
+        )
+    try:
+        import psycopg
+    except ImportError as error:
+        raise pytest.UsageError(
+            f"TEST_POSTGRES_URL is set but the PostgreSQL driver is missing ({error}): run "
+            f"`make install` (it installs backend/requirements.txt), {unset_hint}."
+        ) from None
+    try:
+        psycopg.connect(
+            host=database["HOST"] or None,
+            port=database["PORT"] or None,
+            user=database["USER"] or None,
+            password=database["PASSWORD"] or None,
+            dbname=database["NAME"],
+            connect_timeout=5,
+        ).close()
+    except psycopg.Error as error:
+        raise pytest.UsageError(
+            f"TEST_POSTGRES_URL={shown} is set, but that PostgreSQL cannot be reached: {str(error).strip()}\n"
+            f"Start PostgreSQL (`pg_isready -h HOST -p PORT` says when it is up), fix the URL (its user must "
+            f"be allowed to create databases: the tests create test_<name> beside it), {unset_hint}."
+        ) from None
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +92,18 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "django.db.backends.sqlite3":
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("database") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """The test database, whose connections are all closed before it is dropped. Async tests reach
+    it through asgiref's one shared worker thread (the ORM's ``a…`` methods, ``sync_to_async``
+    around the test client), outside any request, so nothing closes that thread's connection; on
+    Postgres it would keep the test database from being dropped ("being accessed by other users")."""
+    from django.db import connections
+
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())
 
 
 # --- Browsers (tests/e2e, tests/chaos) ---------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from chat.identity import Identity
 from chat.models import Presence
@@ -35,6 +35,7 @@ class Departure:
 def enter(*, room: str, channel_name: str, identity: Identity, now: datetime) -> bool:
     """Record the socket in the room; True when the person was not online there before."""
     with transaction.atomic():
+        _one_at_a_time(room, identity.visitor)
         already_here = Presence.objects.filter(room_name=room, visitor=identity.visitor).exists()
         Presence.objects.update_or_create(
             room_name=room,
@@ -50,9 +51,23 @@ def leave(*, room: str, channel_name: str) -> Person | None:
         row = Presence.objects.filter(room_name=room, channel_name=channel_name).first()
         if row is None:
             return None
-        row.delete()
+        _one_at_a_time(room, row.visitor)
+        deleted, _ = Presence.objects.filter(pk=row.pk).delete()
+        if not deleted:
+            return None  # another leave of this socket (the sweep, say) removed it and told the room
         still_here = Presence.objects.filter(room_name=room, visitor=row.visitor).exists()
     return None if still_here else Person(row.visitor, row.name, row.staff)
+
+
+def _one_at_a_time(room: str, visitor: str) -> None:
+    """In a transaction: wait until no other enter or leave of this person in this room is under
+    way. SQLite's transactions (IMMEDIATE) already run one at a time; PostgreSQL's run side by
+    side, and two tabs opened (closed) at the same moment would each see the other still absent
+    (still there): both announced as arrivals, or no departure at all. A transaction-scoped
+    advisory lock on the (room, visitor) pair serialises just those."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"presence:{room}:{visitor}"])
 
 
 def leave_all(*, channel_name: str) -> list[Departure]:

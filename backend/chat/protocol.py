@@ -174,6 +174,10 @@ def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: 
             if not (isinstance(client_id, str) and CLIENT_ID_PATTERN.fullmatch(client_id)):
                 raise ProtocolError(ErrorCode.BAD_FIELD, "'client_id' must be 1-64 of A-Z a-z 0-9 _ -", room)
             text = _str_field(payload, "text", room=room, client_id=client_id)
+            if "\x00" in text:
+                # PostgreSQL's text type cannot hold U+0000 (SQLite's can): refused on every
+                # database alike, rather than failing to store on one of them.
+                raise ProtocolError(ErrorCode.BAD_FIELD, "'text' must not contain U+0000 (NUL)", room, client_id)
             if not text.strip():
                 raise ProtocolError(ErrorCode.TEXT_EMPTY, "a message needs some text", room, client_id)
             if len(text) > limits.max_text_chars:

@@ -222,6 +222,18 @@ async def test_a_lone_surrogate_in_the_text_is_refused_and_the_socket_stays_usab
     assert await Message.objects.acount() == 1
 
 
+async def test_a_nul_in_the_text_is_refused_and_the_socket_stays_usable():
+    # "\u0000" is valid JSON and Unicode, but PostgreSQL's text type cannot store it: refused on
+    # every database alike (on Postgres it used to fail the insert: a server_error, and a retry loop).
+    async with connected("Ann") as ann:
+        await ann.join("lobby")
+        await ann.send_raw('{"type": "send", "room": "lobby", "text": "a\\u0000b", "client_id": "n1"}')
+        error = await ann.error()
+        assert (error["code"], error["client_id"]) == ("bad_field", "n1")
+        assert (await ann.say("lobby", "fine"))["seq"] == 1
+    assert await Message.objects.acount() == 1
+
+
 async def test_leave_stops_delivery_and_tells_the_room():
     async with connected("Ann") as ann, connected("Bob") as bob:
         await ann.join("lobby")

@@ -101,6 +101,11 @@ def is_text(value: object) -> bool:
     return isinstance(value, str) and not any(0xD800 <= ord(char) <= 0xDFFF for char in value)
 
 
+def is_message_text(value: object) -> bool:
+    """Text a message may carry: no NUL either, which PostgreSQL's text type cannot store."""
+    return is_text(value) and "\x00" not in value
+
+
 def check_round_trip(event: object, payload: dict) -> None:
     """An accepted event says exactly what the frame said, and only valid things."""
     match event:
@@ -116,7 +121,7 @@ def check_round_trip(event: object, payload: dict) -> None:
             assert payload["type"] == "send"
             assert (room, text, client_id) == (payload["room"], payload["text"], payload["client_id"])
             assert is_valid_room_name(room) and CLIENT_ID_PATTERN.fullmatch(client_id)
-            assert is_text(text) and text.strip() and len(text) <= LIMITS.max_text_chars
+            assert is_message_text(text) and text.strip() and len(text) <= LIMITS.max_text_chars
             text.encode("utf-8")  # storable and sendable
         case LoadOlder(room=room, before_seq=before_seq):
             assert payload["type"] == "load_older" and (room, before_seq) == (payload["room"], payload["before_seq"])
@@ -182,7 +187,7 @@ def test_nesting_up_to_the_limit_parses_and_deeper_is_bad_json(depth, opener, pr
 )
 def test_any_send_text_is_either_a_message_or_a_clean_refusal(text):
     payload = {"type": "send", "room": "lobby", "text": text, "client_id": "c1"}
-    sendable = is_text(text) and bool(text.strip()) and len(text) <= LIMITS.max_text_chars
+    sendable = is_message_text(text) and bool(text.strip()) and len(text) <= LIMITS.max_text_chars
     for ascii_only in (True, False):
         event = parse_or_refuse(encoded(payload, ascii_only))
         assert (event is not None) is sendable, (text, event)
