@@ -14,6 +14,7 @@
 import { createOutbox } from "../../themes/backchannel/assets/backchannel/js/outbox.js";
 import { decodeServerEvent, encodeClientEvent } from "../../themes/backchannel/assets/backchannel/js/protocol.js";
 import { createRoomSession } from "../../themes/backchannel/assets/backchannel/js/session.js";
+import { createFakeTimers } from "./support.js";
 import { createTimeline } from "../../themes/backchannel/assets/backchannel/js/timeline.js";
 
 export function createModelServer({
@@ -313,6 +314,8 @@ export function createModelClient({
     errors,
     wire,
     uplink: () => uplink,
+    // The session's clock (gap grace, throttles): settle() runs what falls due once all is quiet.
+    timers: createFakeTimers(),
     session: null,
     timeline: null,
     outbox: null,
@@ -330,6 +333,9 @@ export function createModelClient({
         page.token = event.token;
       },
       onTokenRefused: (code) => onTokenRefused(code, page),
+      setTimeout: page.timers.setTimeout,
+      clearTimeout: page.timers.clearTimeout,
+      now: page.timers.now,
       send(event) {
         const frame = encodeClientEvent(event, { maxTextChars });
         if (connection === null) throw new Error("not connected");
@@ -382,12 +388,16 @@ export function createModelClient({
       page.session.handleEvent(event);
       return true;
     },
-    /** Pumps and delivers until nothing moves, with the layer delivering everything. */
+    /** Pumps and delivers until nothing moves, with the layer delivering everything and the
+     * clock moved on past every timer the session set meanwhile. */
     settle() {
       for (let round = 0; round < 10_000; round += 1) {
         page.pump();
         connection?.flushLayer();
-        if (!page.deliver() && uplink.length === 0) return;
+        if (page.deliver() || uplink.length > 0) continue;
+        const delaysMs = page.timers.pendingDelaysMs();
+        if (delaysMs.length === 0) return;
+        page.timers.advance(Math.max(...delaysMs));
       }
       throw new Error("the client and the server never went quiet");
     },

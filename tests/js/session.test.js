@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { createOutbox } from "../../themes/backchannel/assets/backchannel/js/outbox.js";
-import { createRoomSession } from "../../themes/backchannel/assets/backchannel/js/session.js";
+import { GAP_GRACE_MS, createRoomSession } from "../../themes/backchannel/assets/backchannel/js/session.js";
 import { createTimeline } from "../../themes/backchannel/assets/backchannel/js/timeline.js";
 import { createModelClient, createModelServer } from "./model-server.js";
 import { FakeStorage, createFakeTimers } from "./support.js";
@@ -202,7 +202,7 @@ describe("session: joining and resuming", () => {
     assert.deepEqual(page.shown(), [1, 2, 3, 4, 5]);
   });
 
-  it("re-joins once on a live gap, not once per message", () => {
+  it("re-joins once on a live gap that stays open for GAP_GRACE_MS, not once per message", () => {
     const { server, page } = setUp();
     postMany(server, 1);
     page.settle();
@@ -213,11 +213,26 @@ describe("session: joining and resuming", () => {
     const joinsBefore = sentOfType(page, "join").length;
     page.connection().flushLayer();
     page.deliver(); // 4: a gap
-    page.deliver(); // 5: still the same gap, the re-join is on its way
+    page.deliver(); // 5: still the same gap
+    page.timers.advance(GAP_GRACE_MS - 1);
+    assert.equal(sentOfType(page, "join").length, joinsBefore, "2 and 3 may still be on their way");
+    page.timers.advance(1);
     assert.equal(sentOfType(page, "join").length, joinsBefore + 1);
     assert.equal(sentOfType(page, "join").at(-1).after_seq, 1);
     page.settle();
     assert.deepEqual(page.shown(), [1, 2, 3, 4, 5]);
+  });
+
+  it("does not re-join when messages from two processes arrive out of order", () => {
+    const sent = [];
+    const timers = createFakeTimers();
+    const session = joinedSession({ sent, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout, now: timers.now });
+    const joinsBefore = sent.filter((event) => event.type === "join").length;
+    session.handleEvent(message(2)); // 1 was posted on the other process and is a moment behind
+    session.handleEvent(message(1));
+    timers.advance(GAP_GRACE_MS * 2);
+    assert.equal(sent.filter((event) => event.type === "join").length, joinsBefore);
+    assert.deepEqual(timers.pendingDelaysMs(), []);
   });
 
   it("re-joins when a pong reports a newer latest_seq", () => {

@@ -22,6 +22,10 @@ const THROTTLE_ERRORS = new Set([ErrorCode.RATE_LIMITED, ErrorCode.SLOW_MODE]);
 const DEFAULT_RETRY_AFTER_SECS = 1;
 // The token was refused: the socket stays open for another `auth` with a new one.
 const TOKEN_ERRORS = new Set([ErrorCode.BAD_TOKEN, ErrorCode.TOKEN_EXPIRED]);
+// Live messages posted on different backend processes can arrive out of seq order, the missing one
+// a few milliseconds late. A gap is filled (a re-join) only if it is still open after this long,
+// so a big room does not re-join all at once at every reordering.
+export const GAP_GRACE_MS = 1500;
 
 /**
  * send(event) is the socket's: it throws ProtocolError (invalid event) or anything else (not
@@ -68,6 +72,7 @@ export function createRoomSession({
   // While a throttle holds, nothing is sent; the timer sends what waits.
   let throttleTimer = null;
   let throttledUntilMs = 0;
+  let gapTimer = null;
   // client_ids sent on this connection and not answered yet: never two sends of one item at once.
   const inFlight = new Set();
   // client_ids refused with not_joined once: after a re-join, a second refusal is final.
@@ -106,7 +111,15 @@ export function createRoomSession({
       inFlight.delete(clientId);
       refusedNotJoined.delete(clientId);
     }
-    if (gap) join();
+    if (gap) fillGapSoon();
+  }
+
+  function fillGapSoon() {
+    if (gapTimer !== null) return;
+    gapTimer = setTimeout(() => {
+      gapTimer = null;
+      if (timeline.hasGap()) join();
+    }, GAP_GRACE_MS);
   }
 
   function fail(clientId, code) {
@@ -259,7 +272,7 @@ export function createRoomSession({
         onModerated(event);
         return;
       case ServerEventType.PONG:
-        if (joined && Object.hasOwn(event.rooms, room) && timeline.isBehind(event.rooms[room])) join();
+        if (joined && Object.hasOwn(event.rooms, room) && timeline.isBehind(event.rooms[room])) fillGapSoon();
         flush(); // items a server_error left pending
         return;
       case ServerEventType.ERROR:
@@ -339,10 +352,10 @@ export function createRoomSession({
     if (trySend({ type: ClientEventType.TYPING, room })) lastTypingMs = now();
   }
 
-  /** Stops the throttle timer (the widget is closed). */
+  /** Stops the timers (the widget is closed). */
   function close() {
-    if (throttleTimer !== null) clearTimeout(throttleTimer);
-    throttleTimer = null;
+    for (const timer of [throttleTimer, gapTimer]) if (timer !== null) clearTimeout(timer);
+    throttleTimer = gapTimer = null;
   }
 
   return {

@@ -40,6 +40,9 @@ export function createTimeline() {
     while (messages.has(last + 1)) last += 1;
   }
 
+  // The newest seq the server has reported (joined, pong): a gap until the view reaches it.
+  let knownLatest = 0;
+
   function hasMessagesPastLast() {
     for (const seq of messages.keys()) if (seq > last) return true;
     return false;
@@ -76,6 +79,7 @@ export function createTimeline() {
 
   function finish(sent, latestSeq = 0) {
     forgetShownOwn();
+    knownLatest = Math.max(knownLatest, latestSeq);
     return { gap: latestSeq > last || hasMessagesPastLast(), sent };
   }
 
@@ -155,7 +159,13 @@ export function createTimeline() {
 
     /** `pong.rooms[room]`: true when the room has messages the view lacks. */
     isBehind(latestSeq) {
+      knownLatest = Math.max(knownLatest, latestSeq);
       return latestSeq > last;
+    },
+
+    /** True while a seq the server has told of (or one before a message shown) is missing. */
+    hasGap() {
+      return knownLatest > last || hasMessagesPastLast();
     },
 
     addOwn({ client_id: clientId, text, author, created_at: createdAt, state, code }) {
