@@ -11,7 +11,6 @@ import uuid
 from typing import Literal
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 from django.utils import timezone
@@ -19,6 +18,7 @@ from django.utils import timezone
 from chat import broadcast, moderation, presence, selectors, services
 from chat.broadcast import LayerMessage, publish, room_frame
 from chat.conf import conf
+from chat.db import db_call
 from chat.events import message_event_for, newest_that_fit, presence_dict, presence_event
 from chat.fanout import process_fanout
 from chat.identity import Identity, TokenError, VerifiedToken, issue_token, needs_refresh, verify_token
@@ -68,7 +68,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict) -> None:
         # channels runs close_old_connections in a worker thread before every handler: a thread
         # round trip per frame. Our handlers touch the database only through
-        # database_sync_to_async, which closes old connections itself.
+        # chat.db.db_call, which drops broken connections itself.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"no handler for ASGI message type {message['type']}")
@@ -96,7 +96,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 message = f"at most {conf.MAX_SOCKETS_PER_IP} sockets per address"
                 await self.refuse(ProtocolError(ErrorCode.TOO_MANY_SOCKETS, message), CloseCode.TOO_MANY_SOCKETS)
                 return
-            ban = await database_sync_to_async(moderation.active_sanction)(
+            ban = await db_call(moderation.active_sanction)(
                 kind=Sanction.Kind.BAN, visitor="", ip=self.ip, now=timezone.now()
             )
             if ban is not None:
@@ -132,7 +132,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for room in self.joined_rooms:
             await self.fanout.unsubscribe(group_name_for(room), self)
         if self.joined_rooms:
-            departures = await database_sync_to_async(presence.leave_all)(channel_name=self.socket_id)
+            departures = await db_call(presence.leave_all)(channel_name=self.socket_id)
             for departure in departures:
                 await self.announce_presence(departure.room, "left", departure.person)
         self.joined_rooms.clear()
@@ -188,7 +188,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             token = verify_token(event.token, now=time.time(), max_age_secs=conf.TOKEN_TTL_SECS)
         except TokenError as error:
             raise ProtocolError(ErrorCode(error.problem), error.message) from None
-        ban = await database_sync_to_async(moderation.active_sanction)(
+        ban = await db_call(moderation.active_sanction)(
             kind=Sanction.Kind.BAN, visitor=token.identity.visitor, ip=self.ip, now=timezone.now()
         )
         if ban is not None:
@@ -229,10 +229,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # also be in the history; clients drop the repeat by seq) rather than not at all.
         await self.fanout.subscribe(group_name_for(event.room), self)
         self.joined_rooms.add(event.room)
-        arrived = await database_sync_to_async(presence.enter)(
+        arrived = await db_call(presence.enter)(
             room=event.room, channel_name=self.socket_id, identity=self.identity, now=timezone.now()
         )
-        view = await database_sync_to_async(selectors.room_view)(
+        view = await db_call(selectors.room_view)(
             room_name=event.room,
             after_seq=event.after_seq,
             history_limit=conf.HISTORY_LIMIT,
@@ -267,12 +267,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.fanout.unsubscribe(group_name_for(event.room), self)
         self.joined_rooms.discard(event.room)
         await self.send_event({"type": "left", "room": event.room})
-        gone = await database_sync_to_async(presence.leave)(room=event.room, channel_name=self.socket_id)
+        gone = await db_call(presence.leave)(room=event.room, channel_name=self.socket_id)
         if gone is not None:
             await self.announce_presence(event.room, "left", gone)
 
     async def announce_presence(self, room: str, kind: Literal["joined", "left"], person: presence.Person) -> None:
-        snapshot = await database_sync_to_async(presence.snapshot)(room=room, list_limit=conf.PRESENCE_LIST_LIMIT)
+        snapshot = await db_call(presence.snapshot)(room=room, list_limit=conf.PRESENCE_LIST_LIMIT)
         ProcessState.online_counts[room] = snapshot.online_count
         if snapshot.people is None:
             # A big room: a count update at most every interval, not one per arrival.
@@ -294,7 +294,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 retry_after_secs=wait,
             )
         try:
-            result = await database_sync_to_async(services.post_message)(
+            result = await db_call(services.post_message)(
                 room_name=event.room, identity=self.identity, text=event.text, client_id=event.client_id, ip=self.ip
             )
         except services.PostRefused as refusal:
@@ -332,7 +332,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def load_older(self, event: LoadOlder) -> None:
         self.require_joined(event.room)
-        page = await database_sync_to_async(selectors.messages_before)(
+        page = await db_call(selectors.messages_before)(
             room_name=event.room, before_seq=event.before_seq, limit=conf.HISTORY_LIMIT
         )
         # The messages nearest before_seq that fit in one frame; the client asks again for the rest.
@@ -349,11 +349,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def pong(self) -> None:
-        latest = await database_sync_to_async(selectors.latest_seqs)(room_names=sorted(self.joined_rooms))
+        latest = await db_call(selectors.latest_seqs)(room_names=sorted(self.joined_rooms))
         await self.send_event({"type": "pong", "rooms": latest})
         await self.refresh_token_if_due()
         if self.joined_rooms:
-            await database_sync_to_async(presence.touch)(channel_name=self.socket_id, now=timezone.now())
+            await db_call(presence.touch)(channel_name=self.socket_id, now=timezone.now())
         await self.sweep_presence_if_due()
 
     async def sweep_presence_if_due(self) -> None:
@@ -361,7 +361,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if now - ProcessState.last_sweep < PRESENCE_SWEEP_INTERVAL_SECS:
             return
         ProcessState.last_sweep = now
-        departures = await database_sync_to_async(presence.sweep_stale)(
+        departures = await db_call(presence.sweep_stale)(
             now=timezone.now(), stale_secs=conf.PRESENCE_STALE_SECS
         )
         for departure in departures:

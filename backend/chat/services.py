@@ -1,5 +1,5 @@
 """Writes. Plain synchronous functions: callable from a consumer (through
-``database_sync_to_async``), the admin, a management command or a test."""
+``chat.db.db_call``), the admin, a management command or a test."""
 
 from __future__ import annotations
 

@@ -1,0 +1,53 @@
+"""The server command's own logic (backchannel.serve), without a socket: WebSocket text frames as
+RFC 6455 lays them out, built once per room frame; the write budget of a slow reader."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from backchannel.serve import FrameWriter, WriteBudget, text_frame
+
+
+def parse_frame(frame: bytes) -> tuple[int, bytes]:
+    """(first byte, payload) of one unmasked frame, read the way a client reads it."""
+    first, second = frame[0], frame[1]
+    assert second & 0x80 == 0, "a server never masks"
+    length, offset = second & 0x7F, 2
+    if length == 126:
+        (length,), offset = struct.unpack("!H", frame[2:4]), 4
+    elif length == 127:
+        (length,), offset = struct.unpack("!Q", frame[2:10]), 10
+    assert len(frame) == offset + length
+    return first, frame[offset:]
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_text_frames_carry_the_payload_with_the_shortest_length_form(size):
+    payload = ("é" * size).encode()[:size]
+    first, carried = parse_frame(text_frame(payload))
+    assert first == 0x81  # FIN, text
+    assert carried == payload
+    header_bytes = len(text_frame(payload)) - size
+    assert header_bytes == (2 if size < 126 else 4 if size < 65536 else 10)
+
+
+def test_a_room_frame_is_encoded_once_for_all_members():
+    writer = FrameWriter()
+    room_frame = '{"type":"message","text":"hi ☃"}'
+    first = writer.frame_for(room_frame)
+    assert writer.frame_for(room_frame) is first
+    assert parse_frame(first)[1] == room_frame.encode()
+    other = writer.frame_for('{"type":"ack"}')
+    assert parse_frame(other)[1] == b'{"type":"ack"}'
+
+
+def test_the_budget_counts_only_while_the_socket_is_full():
+    budget = WriteBudget(limit_bytes=1000)
+    assert all(budget.admits(600) for _ in range(10)), "a reader that keeps up is never charged"
+    budget.pauseProducing()
+    assert budget.admits(600)
+    assert not budget.admits(600), "1200 bytes queued behind a full socket"
+    budget.resumeProducing()
+    assert budget.admits(600), "the reader caught up: the count starts again"
