@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import resource
+import socket
 import struct
 import sys
 import weakref
@@ -36,6 +37,11 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 logger = logging.getLogger("backchannel.serve")
+
+# The kernel's send buffer per WebSocket. Linux grows it on its own up to tcp_wmem's maximum
+# (4 MiB here), and all of that would fill before a stalled reader showed up in Twisted's queue;
+# a fixed size bounds the kernel's share too. A chat socket never needs more in flight.
+SOCKET_SEND_BUFFER_BYTES = 256 * 1024
 
 
 @implementer(IPushProducer)
@@ -135,6 +141,9 @@ class BoundedServer(Server):
             protocol.transport.unregisterProducer()
             protocol.transport.registerProducer(budget, True)
             self.budgets[protocol] = budget
+            handle = protocol.transport.getHandle()
+            if isinstance(handle, socket.socket):
+                handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES)
         return super().create_application(protocol, scope)
 
     async def handle_reply(self, protocol, message) -> None:
