@@ -61,7 +61,7 @@ test-fast: $(INSTALLED)
 	$(PY) -m pytest -m "not e2e and not redis and not slow"
 
 lint: $(INSTALLED)
-	$(VENV)/bin/ruff check backend scripts tests
+	$(VENV)/bin/ruff check backend scripts tests bench
 	@for file in themes/backchannel/assets/backchannel/js/*.js tests/js/*.js; do node --check $$file || exit 1; done
 	$(PY) scripts/check_travis.py
 

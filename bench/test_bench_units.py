@@ -1,0 +1,247 @@
+"""Unit tests of the benchmark's pure parts (no server, no sockets).
+
+    .venv/bin/python -m pytest bench/test_bench_units.py -q
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+import pytest
+
+from bench.load import ConnectReport, DeliveryReport, SendReport, split_members
+from bench.metrics import CpuUse, connect_figures, delivery_figures, memory_figures
+from bench.procstat import parse_stat_cpu_ticks, parse_status_rss_kib
+from bench.report import comparison_rows, evaluate_targets, format_ratio, format_value
+from bench.scenarios import RunRecord
+from bench.stats import (
+    ReceiverTally,
+    cpu_us_per,
+    make_payload,
+    memory_per_connection_kib,
+    parse_payload,
+    percentile,
+    ratio,
+    summarize,
+)
+
+# --- payloads and tallies ----------------------------------------------------------------------
+
+
+def test_payload_round_trip_and_foreign_texts() -> None:
+    text = make_payload("ab12", 7, 123456789)
+    assert text == "ab12:7:123456789"
+    assert parse_payload(text, "ab12") == (7, 123456789)
+    assert parse_payload(text, "other") is None  # another run's message
+    assert parse_payload("hello", "ab12") is None
+    assert parse_payload("ab12:x:1", "ab12") is None
+    assert parse_payload("ab12:1:2:3", "ab12") is None
+
+
+def test_tally_in_order_nothing_lost() -> None:
+    tally = ReceiverTally()
+    assert all(tally.record(n) for n in range(5))
+    assert (tally.unique, tally.duplicates, tally.out_of_order, tally.lost(5)) == (5, 0, 0, 0)
+    assert tally.has_all(5)
+
+
+def test_tally_counts_lost_duplicated_and_out_of_order() -> None:
+    tally = ReceiverTally()
+    for msg_no in (0, 2, 1, 2, 4, 4, 4):
+        tally.record(msg_no)
+    # 3 never came; 2 once and 4 twice more; 1 came after 2
+    assert tally.lost(5) == 1
+    assert tally.duplicates == 3
+    assert tally.out_of_order == 1
+    assert tally.unique == 4
+    assert not tally.has_all(5)
+
+
+def test_tally_lost_counts_messages_after_the_last_received() -> None:
+    tally = ReceiverTally()
+    tally.record(0)
+    assert tally.lost(10) == 9
+    assert ReceiverTally().lost(3) == 3
+
+
+def test_tally_copy_count_saturates_without_overflow() -> None:
+    tally = ReceiverTally()
+    for _ in range(300):
+        tally.record(1000)
+    assert tally.duplicates == 299
+    assert tally.copies[1000] == 255
+    assert not tally.record(-1)
+
+
+# --- percentiles and ratios --------------------------------------------------------------------
+
+
+def test_percentile_nearest_rank() -> None:
+    values = list(range(1, 101))  # 1..100
+    assert percentile(values, 0.5) == 50
+    assert percentile(values, 0.99) == 99
+    assert percentile(values, 1.0) == 100
+    assert percentile(values, 0.0) == 1
+    assert percentile([7.0], 0.99) == 7.0
+    assert percentile([], 0.5) is None
+    with pytest.raises(ValueError):
+        percentile(values, 1.5)
+
+
+def test_summarize_sorts_and_handles_empty() -> None:
+    summary = summarize([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert (summary.count, summary.p50, summary.max) == (5, 3.0, 5.0)
+    empty = summarize([])
+    assert (empty.count, empty.p50, empty.p99, empty.max) == (0, None, None, None)
+
+
+def test_ratio_edge_cases() -> None:
+    assert ratio(6.0, 3.0) == 2.0
+    assert ratio(None, 3.0) is None
+    assert ratio(3.0, None) is None
+    assert ratio(0, 0) is None
+    assert ratio(5, 0) == math.inf
+
+
+def test_cpu_and_memory_per_unit() -> None:
+    assert cpu_us_per(0.5, 1000) == 500.0
+    assert cpu_us_per(0.5, 0) is None
+    assert cpu_us_per(None, 10) is None
+    assert memory_per_connection_kib(1000, 26000, 1000) == 25.0
+    assert memory_per_connection_kib(1000, 2000, 0) is None
+
+
+# --- /proc parsing -----------------------------------------------------------------------------
+
+
+def test_parse_stat_handles_spaces_in_the_command_name() -> None:
+    fields = ["S", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "250", "50", "0", "0"]
+    stat = "1234 (python -m daphne) " + " ".join(fields)
+    assert parse_stat_cpu_ticks(stat) == 300
+
+
+def test_parse_status_rss() -> None:
+    assert parse_status_rss_kib("Name:\tpython\nVmPeak:\t 9 kB\nVmRSS:\t  81920 kB\n") == 81920
+    assert parse_status_rss_kib("Name:\tzombie\n") == 0
+
+
+# --- members over clients and server processes --------------------------------------------------
+
+
+def test_split_members_balances_clients_and_ports() -> None:
+    shares = split_members(8, urls=["ws://a", "ws://b"], tokens=["t0", "t1", "t2"], clients=2)
+    assert [len(share) for share in shares] == [4, 4]
+    assert shares[0][0] == ("ws://a", "t0")  # the sender: client 0, first server process
+    for share in shares:  # each client holds members of both server processes
+        assert {url for url, _ in share} == {"ws://a", "ws://b"}
+    tokens = [token for share in shares for _, token in share]
+    assert sorted(tokens) == sorted(["t0", "t1", "t2"] * 2 + ["t0", "t1"])
+
+
+def test_split_members_single_client_single_port() -> None:
+    assert split_members(3, urls=["ws://a"], tokens=[None], clients=1) == [[("ws://a", None)] * 3]
+
+
+# --- figures of a run --------------------------------------------------------------------------
+
+
+def _report(index: int, latencies_us: list[int], *, deliveries: int, lost: int = 0, last_ns: int) -> DeliveryReport:
+    return DeliveryReport(
+        worker_index=index, members=2, deliveries=deliveries, unique_deliveries=deliveries, lost=lost,
+        duplicates=0, out_of_order=0, latencies_us=array("q", latencies_us).tobytes(),
+        ack_latencies_us=array("q").tobytes(), first_delivery_ns=1, last_delivery_ns=last_ns, errors={"x": 1},
+        members_closed=0, complete=True, drain_secs=0.1,
+    )  # fmt: skip
+
+
+def test_delivery_figures_merge_clients_and_flag_client_bound() -> None:
+    sent = SendReport(sent=2, first_send_ns=0, last_send_ns=1, window_evictions=0, send_failures=0)
+    reports = [
+        _report(0, [1000, 2000], deliveries=2, last_ns=2_000_000_000),
+        _report(1, [3000, 4000], deliveries=2, last_ns=1_000_000_000),
+    ]
+    cpu = CpuUse(server_secs=0.004, redis_secs=None, client_secs=(1.9, 0.2))
+    figures = delivery_figures(sent=sent, reports=reports, cpu=cpu, go_ns=0, members_connected=2)
+    assert figures["deliveries"] == 4
+    assert figures["expected_deliveries"] == 4
+    assert figures["latency_p50_ms"] == 2.0
+    assert figures["latency_max_ms"] == 4.0
+    assert figures["server_cpu_us_per_delivery"] == 1000.0
+    assert figures["server_cpu_us_per_message"] == 2000.0
+    assert figures["redis_cpu_us_per_delivery"] is None
+    assert figures["deliveries_per_sec"] == 2.0  # 4 in the 2 s from the first send to the last delivery
+    assert figures["client_cpu_max_core"] == pytest.approx(0.95)
+    assert figures["client_bound"] is True
+    assert figures["errors"] == {"x": 2}
+
+
+def test_connect_and_memory_figures() -> None:
+    reports = [
+        ConnectReport(connected=2, failures={"timeout": 1}, connect_secs=[0.01, 0.03], started_ns=10,
+                      finished_ns=2_000_000_010, sender_connected=True),
+        ConnectReport(connected=1, failures={"timeout": 2}, connect_secs=[0.02], started_ns=20,
+                      finished_ns=1_000_000_000, sender_connected=False),
+    ]  # fmt: skip
+    figures = connect_figures(reports, members_planned=6)
+    assert figures["members_connected"] == 3
+    assert figures["connect_failures"] == 3
+    assert figures["connect_failure_reasons"] == {"timeout": 3}
+    assert figures["connect_p50_ms"] == pytest.approx(20.0)
+    assert figures["connect_total_secs"] == pytest.approx(2.0)
+    assert memory_figures(rss_idle_kib=100, rss_connected_kib=2100, connected=100)["memory_per_conn_kib"] == 20.0
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def test_format_value_and_ratio() -> None:
+    assert format_value(None) == "n/a"
+    assert format_value(True) == "yes"
+    assert format_value(12345) == "12,345"
+    assert format_value(1234.5) == "1,234"  # banker's rounding of .5 aside, no decimals over 100
+    assert format_value(12.345) == "12.3"
+    assert format_value(1.2345) == "1.23"
+    assert format_value(0.012345) == "0.0123"
+    assert format_value(0.0) == "0"
+    assert format_ratio(None) == "—"
+    assert format_ratio(0.5) == "0.5×"
+    assert format_ratio(math.inf) == "∞"
+
+
+def test_comparison_rows_have_both_ratios_and_na_for_missing_servers() -> None:
+    rows = comparison_rows({"ours": {"lat": 10.0}, "tutorial": {"lat": 40.0}}, [("lat", "latency")])
+    assert rows == [["latency", "10.0", "40.0", "n/a", "0.25×", "—"]]
+    booleans = comparison_rows({"ours": {"b": True}, "bare": {"b": False}}, [("b", "flag")])
+    assert booleans == [["flag", "yes", "n/a", "no", "—", "—"]]
+
+
+def _run(scenario: str, server: str, members: int, processes: int = 1, **metrics: object) -> RunRecord:
+    return RunRecord(scenario, server, members, processes, 1, metrics=dict(metrics))
+
+
+def test_targets_pass_and_miss() -> None:
+    records = [
+        _run("saturate", "ours", 1000, server_cpu_us_per_delivery=20.0, memory_per_conn_kib=24.0),
+        _run("saturate", "tutorial", 1000, server_cpu_us_per_delivery=400.0),
+        _run("saturate", "bare", 1000, server_cpu_us_per_delivery=8.0),
+        _run("rate", "ours", 500, lost=0, latency_p99_ms=50.0, members_connected=500),
+        _run("rate", "bare", 500, latency_p99_ms=40.0, members_connected=500),
+        _run("multi", "ours", 5000, 2, lost=3, latency_p99_ms=200.0, members_connected=5000,
+             unique_deliveries=249_997, expected_deliveries=250_000),
+    ]
+    # CPU 2.5x bare and 20x below tutorial; nothing lost at p99 1.25x bare; 3 lost with 2 processes; 24 KiB
+    assert [verdict.status for verdict in evaluate_targets(records)] == ["PASS", "PASS", "MISS", "PASS"]
+
+
+def test_targets_without_runs_are_not_applicable() -> None:
+    assert {verdict.status for verdict in evaluate_targets([])} == {"n/a"}
+
+
+def test_cpu_target_misses_when_far_from_bare() -> None:
+    records = [
+        _run("saturate", "ours", 1000, server_cpu_us_per_delivery=66.0),
+        _run("saturate", "tutorial", 1000, server_cpu_us_per_delivery=400.0),
+        _run("saturate", "bare", 1000, server_cpu_us_per_delivery=8.0),
+    ]
+    assert evaluate_targets(records)[0].status == "MISS"
