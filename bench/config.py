@@ -12,15 +12,6 @@ SITE_ORIGIN = "http://127.0.0.1:1313"
 ROOM = "bench"
 SERVERS = ("ours", "tutorial", "bare")
 
-# Copied from tests/identity_client.py (bench does not import from tests/): limits sized so the
-# server never refuses the benchmark's traffic, which comes from one address and few identities.
-TEST_IDENTITY_ENV = {"IDENTITY_POW_BITS": "4", "IDENTITY_BURST": "10000", "IDENTITY_PER_MIN": "10000"}
-UNLIMITED_MESSAGES_ENV = {
-    "MESSAGE_BURST": "100000", "MESSAGE_PER_SEC": "100000",
-    "IP_MESSAGE_BURST": "100000", "IP_MESSAGE_PER_SEC": "100000",
-    "FRAME_BURST": "100000", "FRAME_PER_SEC": "100000",
-    "DUPLICATE_WINDOW_SECS": "0", "MAX_SOCKETS_PER_IP": "10000",
-}  # fmt: skip
 BENCH_ENV = {
     # Every member comes from 127.0.0.1: the per-address socket cap must not refuse them.
     "MAX_SOCKETS_PER_IP": "100000",

@@ -22,10 +22,12 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.config import BENCH_ENV, ROOM, SITE_ORIGIN, TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV
-from scripts.processes import (
+from bench.config import BENCH_ENV, ROOM, SITE_ORIGIN
+from scripts.processes import (  # the limits: the server must never refuse the benchmark's load
     DAPHNE_MAX_MESSAGE_BYTES,
     REPO_DIR,
+    TEST_IDENTITY_ENV,
+    UNLIMITED_MESSAGES_ENV,
     backend_env,
     free_port,
     http_ok,

@@ -111,6 +111,17 @@ def migrate(env: Mapping[str, str]) -> None:
         raise ServerFailed(f"manage.py migrate failed:\n{result.stderr}")
 
 
+# A backend under synthetic load from one address (the live-server tests, the benchmark): a cheap
+# proof of work, a roomy token-request rate, and message/frame/socket limits far above the load.
+TEST_IDENTITY_ENV = {"IDENTITY_POW_BITS": "4", "IDENTITY_BURST": "10000", "IDENTITY_PER_MIN": "10000"}
+UNLIMITED_MESSAGES_ENV = {
+    "MESSAGE_BURST": "100000", "MESSAGE_PER_SEC": "100000",
+    "IP_MESSAGE_BURST": "100000", "IP_MESSAGE_PER_SEC": "100000",
+    "FRAME_BURST": "100000", "FRAME_PER_SEC": "100000",
+    "DUPLICATE_WINDOW_SECS": "0", "MAX_SOCKETS_PER_IP": "10000",
+}  # fmt: skip
+
+
 # daphne's own inbound limit: a frame over it is dropped with the connection, before our code runs.
 # Twice MAX_FRAME_BYTES' default, so a frame between the two still gets a readable frame_too_large.
 DAPHNE_MAX_MESSAGE_BYTES = 64 * 1024

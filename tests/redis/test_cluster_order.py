@@ -24,7 +24,7 @@ import uuid
 import pytest
 import websockets
 
-from scripts.processes import backend_env, free_port, migrate, progress, start_daphne, start_redis, stop_process
+from scripts.processes import backend_env, free_port, migrate, progress, start_daphne, stop_process
 from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV, fetch_token
 
 pytestmark = pytest.mark.redis
@@ -41,17 +41,6 @@ DELIVERY_DEADLINE_SECS = 60
 
 
 # --- Servers ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    try:
-        port = free_port()
-        process = start_redis(port=port, data_dir=tmp_path_factory.mktemp("redis"))
-    except Exception as error:  # noqa: BLE001 - turned into a loud failure with the cause
-        pytest.fail(str(error), pytrace=False)
-    yield f"redis://127.0.0.1:{port}/0"
-    stop_process(process, what="redis-server")
 
 
 @pytest.fixture(scope="module")

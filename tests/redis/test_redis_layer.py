@@ -19,7 +19,6 @@ from scripts.processes import (
     migrate,
     progress,
     start_daphne,
-    start_redis,
     stop_process,
 )
 from tests.identity_client import TEST_IDENTITY_ENV, fetch_token
@@ -31,17 +30,6 @@ IDLE_SECS = 120
 REPLY_TIMEOUT_SECS = 5
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    try:
-        port = free_port()
-        process = start_redis(port=port, data_dir=tmp_path_factory.mktemp("redis"))
-    except Exception as error:  # noqa: BLE001 - turned into a loud failure with the cause
-        pytest.fail(str(error), pytrace=False)
-    yield f"redis://127.0.0.1:{port}/0"
-    stop_process(process, what="redis-server")
 
 
 @pytest.fixture(scope="module")
