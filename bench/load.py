@@ -1,8 +1,8 @@
 """The load generator: members of one room spread over client processes, one of them the sender.
 
 Each client process (a `multiprocessing` "spawn" child running one asyncio loop) connects its
-share of the members, reports, and on "go" its members read while the sender, the first member
-of client 0, sends. The parent (``ClientPool``) relays how many messages were sent, the
+share of the members, reports, and on "go" its members read while the sender sends. The sender
+has client 0 to itself (see ``split_members``). The parent (``ClientPool``) relays how many messages were sent, the
 processes drain and report their tallies. Send times travel inside the messages as
 ``time.perf_counter_ns()``, which on Linux is CLOCK_MONOTONIC: one clock for every process of
 the machine, so a receiver in another process computes the latency directly.
@@ -470,11 +470,13 @@ class ClientPool:
 
 def split_members(members: int, *, urls: list[str], tokens: list[str | None],
                   clients: int) -> list[list[tuple[str, str | None]]]:
-    """Member i lives in client i % clients, on server process (i // clients) % len(urls), with
-    token i % len(tokens): each client holds an even share of each server process, and member 0
-    (the sender) is the first member of client 0, on the first server process."""
-    shares: list[list[tuple[str, str | None]]] = [[] for _ in range(clients)]
-    for index in range(members):
-        url = urls[(index // clients) % len(urls)]
-        shares[index % clients].append((url, tokens[index % len(tokens)]))
+    """``clients + 1`` shares of (url, token). Share 0 is the sender alone (member 0: the first
+    server process, the first token), so its send schedule never waits behind other members'
+    deliveries in its event loop. Receivers 1 .. members-1 go round-robin to shares 1 .. clients,
+    each share holding an even part of each server process; tokens go round-robin over members."""
+    shares: list[list[tuple[str, str | None]]] = [[(urls[0], tokens[0])]] + [[] for _ in range(clients)]
+    for index in range(1, members):
+        receiver = index - 1
+        url = urls[(receiver // clients) % len(urls)]
+        shares[1 + receiver % clients].append((url, tokens[index % len(tokens)]))
     return shares

@@ -79,8 +79,11 @@ def delivery_figures(*, sent: SendReport, reports: list[DeliveryReport], cpu: Cp
         for code, count in report.errors.items():
             errors[code] = errors.get(code, 0) + count
     client_core = [secs / busy_secs for secs in cpu.client_secs] if busy_secs else []
+    send_span_ns = (sent.last_send_ns or 0) - (sent.first_send_ns or 0)
     return {
         "sent": sent.sent,
+        # Below the plan's rate: the sender (not the server) fell behind its schedule.
+        "send_rate_per_sec": (sent.sent - 1) * 1e9 / send_span_ns if sent.sent > 1 and send_span_ns > 0 else None,
         "expected_deliveries": sent.sent * members_connected,
         "deliveries": deliveries,
         "unique_deliveries": unique,

@@ -26,6 +26,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("connect_total_secs", "connect total (s)"),
     ("connect_server_cpu_ms_per_member", "server CPU per member joined (ms)"),
     ("sent", "messages sent"),
+    ("send_rate_per_sec", "send rate achieved (msg/s)"),
     ("expected_deliveries", "deliveries expected"),
     ("unique_deliveries", "deliveries received"),
     ("deliveries_per_sec", "deliveries/s"),
@@ -68,6 +69,8 @@ def format_value(value: object) -> str:
         if value == 0:
             return "0"
         magnitude = abs(value)
+        if 0.995 <= magnitude < 1:  # .3g would print 0.9998 as "1"
+            return f"{value:.2f}"
         if magnitude >= 100:
             return f"{value:,.0f}"
         if magnitude >= 10:
@@ -217,7 +220,7 @@ def scenario_sections(records: list[RunRecord], scenario_titles: dict[str, str])
                 figures = [f for f in figures if not f[0].startswith("rss_") and f[0] != "memory_per_conn_kib"]
             title = (f"### {scenario_titles.get(key, key)}: {members:,} members "
                      f"({plural(sample.server_processes, 'server process')}, "
-                     f"{plural(sample.client_processes, 'client process')})")
+                     f"{plural(sample.client_processes, 'receiving client process')} + the sender's own)")
             body = markdown_table(["figure", *SERVER_COLUMNS, "ours/tutorial", "ours/bare"],
                                   comparison_rows(by_server, figures))
             notes = [f"- **{server} failed**: {run.error}" for server, run in runs.items() if run.error]
@@ -284,20 +287,26 @@ def plot(records: list[RunRecord], path: Path, title: str = "") -> None:
 
     figure, (cpu_axes, latency_axes) = plt.subplots(1, 2, figsize=(12, 4.8))
     markers = {"ours": "o", "tutorial": "s", "bare": "^"}
+    bound_points: dict[int, list[tuple[int, float]]] = {0: [], 1: []}  # panel -> client-bound points
     for server in SERVER_COLUMNS:
         runs = sorted((r for r in records if r.scenario == "saturate" and r.server == server and r.error is None),
                       key=lambda r: r.members)
-        points = [(r.members, r.metrics.get("server_cpu_us_per_delivery"), r.metrics.get("latency_p99_ms"))
-                  for r in runs]
-        cpu = [(n, value) for n, value, _ in points if value]
-        latency = [(n, value) for n, _, value in points if value]
-        if cpu:
-            cpu_axes.plot(*zip(*cpu, strict=True), marker=markers[server], label=server)
-        if cpu and server == "bare":  # the target: ours at most 3x the floor
-            cpu_axes.plot([n for n, _ in cpu], [3 * value for _, value in cpu], linestyle=":", color="grey",
-                          label="3× bare (target for ours)")
-        if latency:
-            latency_axes.plot(*zip(*latency, strict=True), marker=markers[server], label=server)
+        for panel, (axes, key) in enumerate(((cpu_axes, "server_cpu_us_per_delivery"),
+                                             (latency_axes, "latency_p99_ms"))):
+            points = [(r.members, r.metrics.get(key), r.metrics.get("client_bound")) for r in runs]
+            points = [(n, value, bound) for n, value, bound in points if value]
+            if not points:
+                continue
+            axes.plot([n for n, _, _ in points], [value for _, value, _ in points], marker=markers[server],
+                      label=server)
+            bound_points[panel] += [(n, value) for n, value, bound in points if bound]
+            if panel == 0 and server == "bare":  # the target: ours at most 3x the floor
+                axes.plot([n for n, _, _ in points], [3 * value for _, value, _ in points], linestyle=":",
+                          color="grey", label="3× bare (target for ours)")
+    for panel, axes in enumerate((cpu_axes, latency_axes)):
+        if bound_points[panel]:  # there the load generator, not the server, set the pace
+            axes.scatter(*zip(*bound_points[panel], strict=True), s=160, facecolors="none", edgecolors="red",
+                         label="client-bound", zorder=3)
     for axes, panel_title, unit in ((cpu_axes, "Server CPU per delivery", "µs per delivered message"),
                                     (latency_axes, "Latency p99", "ms")):
         axes.set_xscale("log")

@@ -117,7 +117,7 @@ def run_one(kind: str, scenario: Scenario, members: int, context: RunContext) ->
             WorkerSpec(worker_index=index, dialect=wire.dialect_for(kind), room=ROOM, run_id=run_id,
                        members=tuple(share), has_sender=index == 0, connect_concurrency=CONNECT_CONCURRENCY,
                        connect_timeout_secs=context.connect_timeout_secs)
-            for index, share in enumerate(shares)
+            for index, share in enumerate(shares) if share
         ])  # fmt: skip
         server_cpu_before_connect = total_cpu_secs(server.server_pids)
         pool.start()

@@ -129,18 +129,19 @@ def test_parse_status_rss() -> None:
 # --- members over clients and server processes --------------------------------------------------
 
 
-def test_split_members_balances_clients_and_ports() -> None:
-    shares = split_members(8, urls=["ws://a", "ws://b"], tokens=["t0", "t1", "t2"], clients=2)
-    assert [len(share) for share in shares] == [4, 4]
-    assert shares[0][0] == ("ws://a", "t0")  # the sender: client 0, first server process
-    for share in shares:  # each client holds members of both server processes
-        assert {url for url, _ in share} == {"ws://a", "ws://b"}
+def test_split_members_gives_the_sender_a_client_of_its_own() -> None:
+    shares = split_members(9, urls=["ws://a", "ws://b"], tokens=["t0", "t1", "t2"], clients=2)
+    assert shares[0] == [("ws://a", "t0")]  # the sender: alone, first server process, first token
+    assert [len(share) for share in shares[1:]] == [4, 4]
+    for share in shares[1:]:  # each receiving client holds members of both server processes
+        assert [url for url, _ in share].count("ws://a") == 2
     tokens = [token for share in shares for _, token in share]
-    assert sorted(tokens) == sorted(["t0", "t1", "t2"] * 2 + ["t0", "t1"])
+    assert sorted(tokens) == sorted(["t0", "t1", "t2"] * 3)
 
 
-def test_split_members_single_client_single_port() -> None:
-    assert split_members(3, urls=["ws://a"], tokens=[None], clients=1) == [[("ws://a", None)] * 3]
+def test_split_members_single_receiving_client_single_port() -> None:
+    assert split_members(3, urls=["ws://a"], tokens=[None], clients=1) == [[("ws://a", None)], [("ws://a", None)] * 2]
+    assert split_members(1, urls=["ws://a"], tokens=["t"], clients=2) == [[("ws://a", "t")], [], []]
 
 
 # --- figures of a run --------------------------------------------------------------------------
@@ -156,7 +157,7 @@ def _report(index: int, latencies_us: list[int], *, deliveries: int, lost: int =
 
 
 def test_delivery_figures_merge_clients_and_flag_client_bound() -> None:
-    sent = SendReport(sent=2, first_send_ns=0, last_send_ns=1, window_evictions=0, send_failures=0)
+    sent = SendReport(sent=2, first_send_ns=0, last_send_ns=500_000_000, window_evictions=0, send_failures=0)
     reports = [
         _report(0, [1000, 2000], deliveries=2, last_ns=2_000_000_000),
         _report(1, [3000, 4000], deliveries=2, last_ns=1_000_000_000),
@@ -171,6 +172,7 @@ def test_delivery_figures_merge_clients_and_flag_client_bound() -> None:
     assert figures["server_cpu_us_per_message"] == 2000.0
     assert figures["redis_cpu_us_per_delivery"] is None
     assert figures["deliveries_per_sec"] == 2.0  # 4 in the 2 s from the first send to the last delivery
+    assert figures["send_rate_per_sec"] == 2.0  # 2 sends 0.5 s apart
     assert figures["client_cpu_max_core"] == pytest.approx(0.95)
     assert figures["client_bound"] is True
     assert figures["errors"] == {"x": 2}
@@ -204,6 +206,7 @@ def test_format_value_and_ratio() -> None:
     assert format_value(1.2345) == "1.23"
     assert format_value(0.012345) == "0.0123"
     assert format_value(0.0) == "0"
+    assert format_value(0.9998) == "1.00"
     assert format_ratio(None) == "—"
     assert format_ratio(0.5) == "0.5×"
     assert format_ratio(math.inf) == "∞"
