@@ -312,7 +312,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await publish(room_frame(event.room, frame))
         else:
             # A resend of a stored message: only the sender needs it again (it may have missed it).
-            await self.send(text_data=frame)
+            await self.write(frame)
         await self.send_event(
             {"type": "ack", "room": event.room, "client_id": event.client_id, "seq": result.message.seq}
         )
@@ -373,11 +373,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """A layer message for one of this socket's groups (chat.fanout calls this)."""
         match message["type"]:
             case broadcast.ROOM_FRAME:  # the same str for every member, written as it is
-                await self.send(text_data=message["frame"])
+                await self.write(message["frame"])
             case broadcast.MODERATION_NOTICE:  # a moderator acted on this visitor or address
                 if self.closing:
                     return
-                await self.send(text_data=message["frame"])
+                await self.write(message["frame"])
                 if message.get("close_code"):
                     self.closing = True
                     await self.close(message["close_code"])
@@ -397,11 +397,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.close(close_code)
 
     async def send_event(self, event: ServerEvent) -> None:
-        await self.send(text_data=encode_event(event))
+        await self.write(encode_event(event))
 
-    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+    async def write(self, frame: str) -> None:
+        """Write one encoded frame. Straight to the server (``base_send``): for a room message this
+        runs once per member, and channels' ``send`` layers add nothing here."""
         try:
-            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+            await self.base_send({"type": "websocket.send", "text": frame})
         except Exception:  # noqa: BLE001 - autobahn raises Disconnected or PayloadExceededError
             # The client has gone and daphne has not said so yet. Raising would end this consumer
             # before disconnect() runs, leaking its address's socket slot, its presence rows and

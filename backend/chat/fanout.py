@@ -25,10 +25,9 @@ from chat.broadcast import LayerMessage
 
 logger = logging.getLogger(__name__)
 
-# The process's layer channel is named "fanout.…"; settings give that pattern a deep queue,
-# because one channel now carries all of a process's room traffic (the default holds 100).
+# The process's layer channel is named "fanout.…"; settings give "fanout.*" a deep queue
+# (FANOUT_QUEUE_MESSAGES), because one channel carries all of a process's room traffic.
 CHANNEL_PREFIX = "fanout"
-CHANNEL_PATTERN = f"{CHANNEL_PREFIX}.*"
 RENEW_INTERVAL_SECS = 30.0
 RECEIVE_RETRY_FIRST_SECS = 0.1
 RECEIVE_RETRY_MAX_SECS = 5.0

@@ -53,6 +53,15 @@ async def test_a_room_message_is_read_from_the_layer_once_and_written_to_every_m
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_the_fanout_channel_gets_the_deep_queue_the_settings_give_it(settings):
+    # A burst over the layer's default capacity (100) would be dropped without a word.
+    async with connected("Ann") as ann:
+        await ann.join("lobby")
+        channel = process_fanout().channel
+        assert get_channel_layer().get_capacity(channel) == settings.FANOUT_QUEUE_MESSAGES > 100
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_the_process_leaves_the_group_with_its_last_member():
     async with connected("Ann") as ann, connected("Bob") as bob:
         await ann.join("lobby")

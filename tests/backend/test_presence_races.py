@@ -6,41 +6,15 @@ these tests are what keeps the "first tab in, last tab out" decision right there
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from chat import presence
 from chat.identity import Identity
+from tests.backend.concurrency import side_by_side
 
 ROUNDS = 15
 TABS = 2
-
-
-def side_by_side(work) -> list:
-    """``work(tab)`` for every tab at once (one thread and one connection each); their results."""
-    results: list = [None] * TABS
-    failures: list[BaseException] = []
-    start = threading.Barrier(TABS)
-
-    def run(tab: int) -> None:
-        try:
-            start.wait()
-            results[tab] = work(tab)
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            failures.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(tab,)) for tab in range(TABS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not failures, failures
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
@@ -54,8 +28,8 @@ def test_tabs_opened_and_closed_together_announce_one_arrival_and_one_departure(
         def enter(tab: int, ann: Identity = ann) -> bool:
             return presence.enter(room="lobby", channel_name=channel(tab), identity=ann, now=timezone.now())
 
-        arrivals = side_by_side(enter)
+        arrivals = side_by_side(enter, TABS)
         assert sorted(arrivals) == [False] * (TABS - 1) + [True], f"round {round_number}: {arrivals}"
-        departures = side_by_side(lambda tab: presence.leave(room="lobby", channel_name=channel(tab)))
+        departures = side_by_side(lambda tab: presence.leave(room="lobby", channel_name=channel(tab)), TABS)
         gone = [person for person in departures if person is not None]
         assert [person.visitor for person in gone] == [ann.visitor], f"round {round_number}: {departures}"

@@ -3,17 +3,16 @@ refuse a message (sanctions, locks, slow mode, duplicates)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from chat import moderation, services
 from chat.identity import Identity
 from chat.models import Message, Room, Sanction
 from chat.protocol import ErrorCode
+from tests.backend.concurrency import side_by_side
 
 WRITER_THREADS = 4
 MESSAGES_PER_WRITER = 25
@@ -126,29 +125,15 @@ def test_duplicate_rule_off(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_senders_get_distinct_gapless_seqs_and_resends_are_stored_once():
-    failures: list[BaseException] = []
-    start = threading.Barrier(WRITER_THREADS)
-
     def write(writer: int) -> None:
         identity = Identity(visitor=f"w{writer}", name=f"w{writer}")
-        try:
-            start.wait()
-            for number in range(MESSAGES_PER_WRITER):
-                # Every message twice, as a retrying client would: the second must store nothing.
-                for _ in range(2):
-                    services.post_message(
-                        room_name="busy", identity=identity, text=f"x{number}", client_id=f"w{writer}-{number}"
-                    )
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            failures.append(error)
-        finally:
-            connection.close()
+        for number in range(MESSAGES_PER_WRITER):
+            # Every message twice, as a retrying client would: the second must store nothing.
+            for _ in range(2):
+                services.post_message(
+                    room_name="busy", identity=identity, text=f"x{number}", client_id=f"w{writer}-{number}"
+                )
 
-    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(WRITER_THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures, failures
+    side_by_side(write, WRITER_THREADS)
     seqs = sorted(Message.objects.filter(room__name="busy").values_list("seq", flat=True))
     assert seqs == list(range(1, WRITER_THREADS * MESSAGES_PER_WRITER + 1))
