@@ -16,15 +16,21 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from chat.checks import fail_on_serious_problems  # noqa: E402
 from chat.conf import conf  # noqa: E402
 from chat.origins import SiteOriginValidator  # noqa: E402
+from chat.proxy import ForwardedClientMiddleware  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
 # A misconfiguration stops the server here, with the check's message, before it takes traffic.
 fail_on_serious_problems()
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_http_application,
-        # Checked against the site's origins, not ALLOWED_HOSTS: the site is on another origin.
-        "websocket": SiteOriginValidator(URLRouter(websocket_urlpatterns), conf.ALLOWED_ORIGINS),
-    }
+# The visitor's address (per-address limits and bans) from X-Forwarded-For when proxies of ours
+# sit in front (TRUSTED_PROXY_HOPS); the TCP peer otherwise.
+application = ForwardedClientMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": django_http_application,
+            # Checked against the site's origins, not ALLOWED_HOSTS: the site is on another origin.
+            "websocket": SiteOriginValidator(URLRouter(websocket_urlpatterns), conf.ALLOWED_ORIGINS),
+        }
+    ),
+    conf.TRUSTED_PROXY_HOPS,
 )

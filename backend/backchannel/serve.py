@@ -17,22 +17,32 @@ frame's WebSocket bytes once for all members (the fan-out hands every member the
 sends them on the socket at once when Twisted holds nothing queued for it; whatever the kernel
 does not take goes to Twisted's queue as before, so bytes never reorder.
 
-Also: the open-files limit is raised to its hard maximum, since every socket is a file.
+Graceful shutdown: on SIGTERM (a deploy, a platform restart) the server stops accepting, closes
+every WebSocket with 1012 "service restart" and gives the consumers ``SHUTDOWN_GRACE_SECS`` to
+finish (presence leaves, so nobody lingers "online"); only then are leftovers cancelled. Visitors
+reconnect, to this process's successor, and resume from their last seq. (daphne itself cancels
+everything at once: clients see 1006 and presence rows wait to be swept.)
+
+Also: the open-files limit is raised to its hard maximum, since every socket is a file; and the
+WebSocket limits below are the defaults, so every launcher (Procfile, systemd unit, make run)
+gets them without repeating them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import resource
 import socket
 import struct
 import sys
+import time
 import weakref
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
-from twisted.internet import tcp
+from twisted.internet import defer, tcp
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
@@ -42,6 +52,27 @@ logger = logging.getLogger("backchannel.serve")
 # (4 MiB here), and all of that would fill before a stalled reader showed up in Twisted's queue;
 # a fixed size bounds the kernel's share too. A chat socket never needs more in flight.
 SOCKET_SEND_BUFFER_BYTES = 256 * 1024
+
+# The largest WebSocket message, either way: a frame over it is dropped with the connection before
+# our code runs (so it is twice MAX_FRAME_BYTES' default: a frame between the two still gets a
+# readable `frame_too_large`), and it caps outbound pages too (chat.conf PAGE_BUDGET_BYTES).
+MAX_MESSAGE_BYTES = 64 * 1024
+# Server pings keep idle sockets busy: platforms cut idle connections (Heroku after 55 s, many
+# load balancers after 60 s). The widget also pings every 25 s.
+PING_INTERVAL_SECS = 20
+PING_TIMEOUT_SECS = 30
+# daphne options a command line gets unless it names them itself.
+DEFAULT_OPTIONS = {
+    "--websocket-max-message-size": str(MAX_MESSAGE_BYTES),
+    "--websocket-max-frame-size": str(MAX_MESSAGE_BYTES),
+    "--ping-interval": str(PING_INTERVAL_SECS),
+    "--ping-timeout": str(PING_TIMEOUT_SECS),
+}
+
+# RFC 6455 registry: 1012 "Service Restart", the client is expected to reconnect.
+SHUTDOWN_CLOSE_CODE = 1012
+SHUTDOWN_CLOSE_REASON = "server restarting"
+SHUTDOWN_POLL_SECS = 0.05
 
 
 @implementer(IPushProducer)
@@ -132,6 +163,49 @@ class BoundedServer(Server):
         super().__init__(*args, **kwargs)
         self.budgets: weakref.WeakKeyDictionary[WebSocketProtocol, WriteBudget] = weakref.WeakKeyDictionary()
         self.frames = FrameWriter()
+        self.ports: list = []  # listening ports, closed first on shutdown
+
+    def listen_success(self, port) -> None:
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def kill_all_applications(self):
+        """daphne's shutdown step (a "before shutdown" trigger): close sockets gracefully first,
+        then let daphne cancel whatever is still running."""
+        closing = defer.Deferred.fromFuture(asyncio.ensure_future(self.close_websockets_for_shutdown()))
+        closing.addErrback(lambda failure: logger.error("graceful shutdown failed: %s", failure.getErrorMessage()))
+        closing.addCallback(lambda _: super(BoundedServer, self).kill_all_applications())
+        return closing
+
+    async def close_websockets_for_shutdown(self) -> None:
+        for port in self.ports:
+            port.stopListening()  # new visitors go to the other processes or the successor
+        sockets = [
+            protocol
+            for protocol in self.connections
+            if isinstance(protocol, WebSocketProtocol) and protocol.state == protocol.STATE_OPEN
+        ]
+        for protocol in sockets:
+            # autobahn's sendClose() accepts only 1000 and 3000-4999 from applications; 1012 is
+            # the registered code for this case, and the frame-level call sends it as is.
+            protocol.sendCloseFrame(code=SHUTDOWN_CLOSE_CODE, reasonUtf8=SHUTDOWN_CLOSE_REASON.encode())
+        started = time.monotonic()
+        deadline = started + shutdown_grace_secs()
+        while any(self.still_running(protocol) for protocol in sockets) and time.monotonic() < deadline:
+            await asyncio.sleep(SHUTDOWN_POLL_SECS)
+        left = sum(self.still_running(protocol) for protocol in sockets)
+        logger.info(
+            "shutdown: closed %d sockets with %d in %.2f s; %d consumers still running are cancelled",
+            len(sockets), SHUTDOWN_CLOSE_CODE, time.monotonic() - started, left,
+        )
+
+    def still_running(self, protocol: WebSocketProtocol) -> bool:
+        """The socket is open, or its consumer has not finished handling the disconnect."""
+        details = self.connections.get(protocol)
+        if details is None:
+            return False
+        application = details.get("application_instance")
+        return "disconnected" not in details or (application is not None and not application.done())
 
     def create_application(self, protocol, scope):
         if isinstance(protocol, WebSocketProtocol):
@@ -185,6 +259,19 @@ def slow_socket_buffer_bytes() -> int:
     return conf.SLOW_SOCKET_BUFFER_BYTES
 
 
+def shutdown_grace_secs() -> float:
+    from chat.conf import conf
+
+    return conf.SHUTDOWN_GRACE_SECS
+
+
+def with_default_options(arguments: list[str]) -> list[str]:
+    """``arguments`` with each of DEFAULT_OPTIONS it does not set put in front."""
+    given = {argument.split("=", 1)[0] for argument in arguments if argument.startswith("--")}
+    defaults = [part for option, value in DEFAULT_OPTIONS.items() if option not in given for part in (option, value)]
+    return defaults + arguments
+
+
 class BackchannelCommandLine(CommandLineInterface):
     description = "Backchannel's daphne: daphne with bounded per-socket write buffers"
     server_class = BoundedServer
@@ -198,7 +285,7 @@ def raise_open_files_limit() -> None:
 
 def main() -> None:
     raise_open_files_limit()
-    BackchannelCommandLine().run(sys.argv[1:])
+    BackchannelCommandLine().run(with_default_options(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -51,6 +52,8 @@ MIDDLEWARE = [
     "chat.middleware.HealthCheckMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The admin's CSS and JS, served by the backend itself: a PaaS has no web server for them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -104,14 +107,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FANOUT_QUEUE_MESSAGES = env.integer("FANOUT_QUEUE_MESSAGES", 10_000, minimum=100)
 _FANOUT_CHANNEL_GLOB = "fanout.*"
 REDIS_URLS = env.items("REDIS_URL", [])
+# rediss:// (Redis over TLS) checks the server's certificate unless this is off. Heroku Redis
+# serves a self-signed certificate, so a Heroku backend needs REDIS_TLS_VERIFY=0 (app.json sets it).
+REDIS_TLS_VERIFY = env.boolean("REDIS_TLS_VERIFY", True)
+
+
+def _redis_host(url: str) -> dict[str, object]:
+    # redis-py 8 defaults socket_timeout to 5 s, which kills the layer's blocking receive and
+    # closes every socket idle for that long: wait without a timeout.
+    host: dict[str, object] = {"address": url, "socket_timeout": None}
+    if url.startswith("rediss://") and not REDIS_TLS_VERIFY:
+        host["ssl_cert_reqs"] = None
+    return host
+
+
 if REDIS_URLS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 defaults socket_timeout to 5 s, which kills the layer's blocking
-                # receive and closes every socket idle for that long: wait without a timeout.
-                "hosts": [{"address": url, "socket_timeout": None} for url in REDIS_URLS],
+                "hosts": [_redis_host(url) for url in REDIS_URLS],
                 "channel_capacity": {_FANOUT_CHANNEL_GLOB: FANOUT_QUEUE_MESSAGES},
             },
         }
@@ -136,7 +151,13 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+# `manage.py collectstatic` (run by Heroku's Python buildpack) copies the admin's files here.
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise also finds them in the apps, so the admin is styled whether collectstatic ran or not
+# (the launchers, the tests and the systemd unit never run it); its "No directory" warning for a
+# STATIC_ROOT that was never collected is noise in that case.
+WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 # --- Backchannel (read through chat.conf) -------------------------------------------------
 # One allow-list of site origins feeds both the WebSocket Origin check and CORS.
@@ -167,6 +188,12 @@ BACKCHANNEL_PRESENCE_STALE_SECS = env.integer("PRESENCE_STALE_SECS", 90, minimum
 BACKCHANNEL_PRESENCE_COUNT_INTERVAL_SECS = env.number("PRESENCE_COUNT_INTERVAL_SECS", 5.0, minimum=0.0)
 BACKCHANNEL_TYPING_INTERVAL_SECS = env.number("TYPING_INTERVAL_SECS", 2.0, minimum=0.0)
 BACKCHANNEL_SLOW_SOCKET_BUFFER_BYTES = env.integer("SLOW_SOCKET_BUFFER_BYTES", 1024 * 1024, minimum=64 * 1024)
+# Proxies in front of the backend that append to X-Forwarded-For (a PaaS router, nginx): the
+# client is the address the outermost of them saw. 0 trusts no header (the backend faces visitors).
+BACKCHANNEL_TRUSTED_PROXY_HOPS = env.integer("TRUSTED_PROXY_HOPS", 0, minimum=0)
+# On SIGTERM (a deploy, a restart) sockets are closed with 1012 "service restart" and their
+# consumers finish (presence leaves) for at most this long before the process exits.
+BACKCHANNEL_SHUTDOWN_GRACE_SECS = env.number("SHUTDOWN_GRACE_SECS", 5.0, minimum=0.0)
 
 CORS_ALLOWED_ORIGINS = BACKCHANNEL_ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/api/.*$"  # CORS for the JSON API only; the admin stays same-origin

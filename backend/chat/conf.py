@@ -43,6 +43,18 @@ class Settings:
         return int(getattr(settings, "BACKCHANNEL_SLOW_SOCKET_BUFFER_BYTES", 1024 * 1024))
 
     @property
+    def TRUSTED_PROXY_HOPS(self) -> int:
+        """Proxies in front of the backend that append the address they saw to X-Forwarded-For
+        (chat.proxy). 0: the header is ignored, the TCP peer is the client."""
+        return int(getattr(settings, "BACKCHANNEL_TRUSTED_PROXY_HOPS", 0))
+
+    @property
+    def SHUTDOWN_GRACE_SECS(self) -> float:
+        """On SIGTERM, how long open sockets get to close (1012) and their consumers to finish
+        before the process exits (backchannel.serve)."""
+        return float(getattr(settings, "BACKCHANNEL_SHUTDOWN_GRACE_SECS", 5.0))
+
+    @property
     def MAX_ROOMS_PER_SOCKET(self) -> int:
         return int(getattr(settings, "BACKCHANNEL_MAX_ROOMS_PER_SOCKET", 10))
 

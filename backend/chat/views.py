@@ -186,7 +186,7 @@ def _json_body(request: HttpRequest) -> dict | JsonResponse:
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    # daphne --proxy-headers puts the X-Forwarded-For client here, for HTTP as for WebSockets.
+    # The TCP peer, or the forwarded visitor behind TRUSTED_PROXY_HOPS proxies (chat.proxy).
     return request.META.get("REMOTE_ADDR") or None
 
 
