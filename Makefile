@@ -9,13 +9,16 @@ PROCESSES ?= 1
 BACKEND_URL ?= ws://localhost:8000
 BASE_URL ?= http://localhost:1313/
 
-.PHONY: help install run backend site test test-postgres test-fast lint bench bench-quick clean
+.PHONY: help install run backend site site-production doctor test test-postgres test-fast lint bench bench-quick clean
 
 help:
 	@echo "make run        build the site, start the backend, serve both (Ctrl-C stops)"
 	@echo "                PROCESSES=N: N daphne processes on the one backend port, over Redis"
 	@echo "make backend    only the backend (daphne) on BACKEND_PORT (default 8000), DEBUG on"
 	@echo "make site       only the site, into public/, for BACKEND_URL and BASE_URL"
+	@echo "make site-production  the site as deployed: config.toml's domain and backend, CNAME, into public/"
+	@echo "make doctor     check the deploy configuration (config.toml, .travis.yml, the workflow)"
+	@echo "                ENV_FILE=prod.env: the backend's settings too; SITE_URL=https://...: the live deployment"
 	@echo "make test       every test suite: JS units, backend, site build, Redis, browser end-to-end"
 	@echo "make test-fast  the suites that need no browser and no waiting (a few seconds)"
 	@echo "make test-postgres  the backend suite and the cluster test on TEST_POSTGRES_URL (make test runs it too when set)"
@@ -43,6 +46,12 @@ backend: $(INSTALLED)
 site: $(INSTALLED)
 	$(PY) scripts/site.py --backend-url "$(BACKEND_URL)" --base-url "$(BASE_URL)"
 
+site-production: $(INSTALLED)
+	$(PY) scripts/site.py --production
+
+doctor: $(INSTALLED)
+	$(PY) scripts/doctor.py $(if $(ENV_FILE),--env-file "$(ENV_FILE)") $(if $(SITE_URL),--site-url "$(SITE_URL)")
+
 test: $(INSTALLED)
 	@command -v node >/dev/null || { echo "Node.js 18+ is needed for the JS tests: sudo apt-get install nodejs (macOS: brew install node)"; exit 1; }
 	@[ -n "$$TEST_POSTGRES_URL" ] || echo "TEST_POSTGRES_URL is not set: the backend is tested on SQLite only (the README's \"What the tests cover\" says how to add PostgreSQL)"
@@ -64,6 +73,7 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check backend scripts tests bench
 	@for file in themes/backchannel/assets/backchannel/js/*.js tests/js/*.js; do node --check $$file || exit 1; done
 	$(PY) scripts/check_travis.py
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 bench: $(INSTALLED)
 	$(PY) -m bench
