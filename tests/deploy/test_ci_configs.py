@@ -35,7 +35,9 @@ def site_domain() -> str:
     return urlsplit(tomllib.loads((REPO_DIR / "config.toml").read_text())["baseURL"]).hostname
 
 
-@pytest.mark.parametrize(("path", "schema"), [(TRAVIS_FILE, "vendor.travis"), (WORKFLOW_FILE, "vendor.github-workflows")])
+@pytest.mark.parametrize(
+    ("path", "schema"), [(TRAVIS_FILE, "vendor.travis"), (WORKFLOW_FILE, "vendor.github-workflows")]
+)
 def test_the_ci_file_is_valid_for_its_service(path, schema):
     result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
                             capture_output=True, text=True)
