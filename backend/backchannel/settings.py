@@ -157,7 +157,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # (the launchers, the tests and the systemd unit never run it); its "No directory" warning for a
 # STATIC_ROOT that was never collected is noise in that case.
 WHITENOISE_USE_FINDERS = True
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message=f"No directory at: {re.escape(str(STATIC_ROOT))}", category=UserWarning)
 
 # --- Backchannel (read through chat.conf) -------------------------------------------------
 # One allow-list of site origins feeds both the WebSocket Origin check and CORS.
