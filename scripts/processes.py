@@ -13,13 +13,14 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -72,8 +73,15 @@ def wait_until(ready: Callable[[], bool], *, what: str, process: subprocess.Pope
 
 
 def http_ok(url: str) -> bool:
+    """True when ``url`` answers 200. An https URL is probed without checking its certificate:
+    the servers probed here are our own, on loopback, and a test's is self-signed."""
+    tls_context = None
+    if url.startswith("https:"):
+        tls_context = ssl.create_default_context()
+        tls_context.check_hostname = False
+        tls_context.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2, context=tls_context) as response:
             return response.status == 200
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
@@ -127,33 +135,58 @@ UNLIMITED_MESSAGES_ENV = {
 DAPHNE_MAX_MESSAGE_BYTES = 64 * 1024
 
 
-def daphne_command(port: int, host: str = "127.0.0.1", *, listen_fd: int | None = None) -> list[str]:
+def daphne_command(port: int, host: str = "127.0.0.1", *, listen_fd: int | None = None,
+                   endpoint: str | None = None, extra_args: Sequence[str] = ()) -> list[str]:
     """The daphne command line every launcher in this repo uses (daphne with bounded per-socket
     write buffers: backend/backchannel/serve.py). With ``listen_fd`` it accepts on an inherited
-    listening socket instead of binding one: several processes then share one port."""
-    address = ["--fd", str(listen_fd)] if listen_fd is not None else ["-b", host, "-p", str(port)]
+    listening socket instead of binding one: several processes then share one port. With
+    ``endpoint`` (a Twisted endpoint string, e.g. ``tls_endpoint(...)``) it listens there instead
+    of on host:port. ``extra_args`` are more daphne options, put before the application."""
+    if endpoint is not None:
+        address = ["-e", endpoint]
+    elif listen_fd is not None:
+        address = ["--fd", str(listen_fd)]
+    else:
+        address = ["-b", host, "-p", str(port)]
     return [
         sys.executable, "-m", "backchannel.serve", *address,
         "--websocket-max-message-size", str(DAPHNE_MAX_MESSAGE_BYTES),
         "--websocket-max-frame-size", str(DAPHNE_MAX_MESSAGE_BYTES),
+        *extra_args,
         "backchannel.asgi:application",
     ]  # fmt: skip
 
 
+def _escape_endpoint_value(value: str) -> str:
+    # Twisted's endpoint strings separate fields with ":" and take "\" as the escape.
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def tls_endpoint(port: int, *, certificate: Path, private_key: Path, host: str = "127.0.0.1") -> str:
+    """The Twisted endpoint for daphne to serve TLS (https and wss) on host:port with the PEM
+    files given; pass it to ``start_daphne(endpoint=..., tls=True)``."""
+    return (f"ssl:{port}:privateKey={_escape_endpoint_value(str(private_key))}"
+            f":certKey={_escape_endpoint_value(str(certificate))}:interface={host}")
+
+
 def start_daphne(*, port: int, env: Mapping[str, str], log_path: Path, timeout_secs: float = 60,
-                 listen_socket: socket.socket | None = None) -> subprocess.Popen:
+                 listen_socket: socket.socket | None = None, endpoint: str | None = None,
+                 extra_args: Sequence[str] = (), tls: bool = False) -> subprocess.Popen:
     """Start daphne on 127.0.0.1:port and return once /healthz answers 200. With ``listen_socket``
-    (bound to ``port`` by the caller, see ``shared_listen_socket``) it accepts on that socket."""
+    (bound to ``port`` by the caller, see ``shared_listen_socket``) it accepts on that socket; with
+    ``endpoint`` it listens there (``tls=True`` when that endpoint serves TLS: /healthz is then
+    probed over https). ``extra_args``: see ``daphne_command``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     listen_fd = listen_socket.fileno() if listen_socket is not None else None
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            daphne_command(port, listen_fd=listen_fd),
+            daphne_command(port, listen_fd=listen_fd, endpoint=endpoint, extra_args=extra_args),
             cwd=BACKEND_DIR, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
             pass_fds=(listen_fd,) if listen_fd is not None else (),
         )
+    health_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/healthz"
     try:
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what=f"backend on port {port}",
+        wait_until(lambda: http_ok(health_url), what=f"backend on port {port}",
                    process=process, log_path=log_path, timeout_secs=timeout_secs)
     except BaseException:
         stop_process(process, what="daphne")
@@ -222,11 +255,36 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def serve_directory(directory: Path, *, port: int, quiet: bool = True) -> http.server.ThreadingHTTPServer:
-    """Serve ``directory`` over HTTP on 127.0.0.1:port from a daemon thread (like a static host)."""
+class _TlsThreadingHTTPServer(http.server.ThreadingHTTPServer):
+    """ThreadingHTTPServer over TLS. Each connection's handshake runs in that connection's own
+    thread (not in the accepting one, where one stalled client would hold up every other)."""
+
+    def __init__(self, address: tuple[str, int], handler, tls_context: ssl.SSLContext) -> None:
+        super().__init__(address, handler)
+        self.tls_context = tls_context
+
+    def finish_request(self, request, client_address) -> None:
+        try:
+            tls_request = self.tls_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # a client that gave up on the handshake, e.g. over the certificate
+        with tls_request:
+            super().finish_request(tls_request, client_address)
+
+
+def serve_directory(directory: Path, *, port: int, quiet: bool = True,
+                    tls: tuple[Path, Path] | None = None) -> http.server.ThreadingHTTPServer:
+    """Serve ``directory`` over HTTP on 127.0.0.1:port from a daemon thread (like a static host).
+    With ``tls=(certificate, private_key)`` (PEM files) it serves https instead."""
     handler_class = _QuietHandler if quiet else http.server.SimpleHTTPRequestHandler
     handler = functools.partial(handler_class, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    if tls is None:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    else:
+        certificate, private_key = tls
+        tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls_context.load_cert_chain(certificate, private_key)
+        server = _TlsThreadingHTTPServer(("127.0.0.1", port), handler, tls_context)
     threading.Thread(target=server.serve_forever, name=f"static-{port}", daemon=True).start()
     return server
 

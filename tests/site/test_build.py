@@ -3,14 +3,9 @@ the CSP and the i18n strings. Only the standard library parses the output (html.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
-import shutil
 import tomllib
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +13,15 @@ import pytest
 
 from scripts import site as site_support
 from scripts.site import REPO_ROOT, SiteBuildError, build_site
+from tests.site.support import (
+    Page,
+    copy_site_source,
+    csp_directives,
+    local_file,
+    parse_page,
+    read_config,
+    sri_sha384,
+)
 
 BACKEND_HOST = "127.0.0.1:45678"
 BACKEND_URL = f"ws://{BACKEND_HOST}"
@@ -29,101 +33,9 @@ ROOM_NAMES = json.loads((REPO_ROOT / "tests" / "fixtures" / "room_names.json").r
 FINGERPRINTED_NAME = re.compile(r"\.[0-9a-f]{64,}\.(?:js|css)$")
 
 
-@dataclass
-class Element:
-    tag: str
-    attrs: dict[str, str | None]
-    text: str = ""
-
-
-@dataclass
-class Page:
-    """What the tests need from one HTML file."""
-
-    path: Path
-    elements: list[Element] = field(default_factory=list)
-    text: str = ""
-
-    def find_all(self, tag: str, **attrs: str) -> list[Element]:
-        return [
-            element
-            for element in self.elements
-            if element.tag == tag
-            and all(element.attrs.get(name.replace("_", "-")) == value for name, value in attrs.items())
-        ]
-
-    def with_class(self, class_name: str) -> list[Element]:
-        return [e for e in self.elements if class_name in (e.attrs.get("class") or "").split()]
-
-
-class _PageParser(HTMLParser):
-    # Elements whose text the tests read; the text of the others is only collected page-wide.
-    TEXT_TAGS = {"script", "style", "a", "h1", "h2", "title"}
-
-    def __init__(self, page: Page) -> None:
-        super().__init__(convert_charrefs=True)
-        self.page = page
-        self.open_text_elements: list[Element] = []
-        self.text_parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        element = Element(tag, dict(attrs))
-        self.page.elements.append(element)
-        if tag in self.TEXT_TAGS:
-            self.open_text_elements.append(element)
-
-    def handle_endtag(self, tag: str) -> None:
-        for index in range(len(self.open_text_elements) - 1, -1, -1):
-            if self.open_text_elements[index].tag == tag:
-                del self.open_text_elements[index:]
-                break
-
-    def handle_data(self, data: str) -> None:
-        self.text_parts.append(data)
-        for element in self.open_text_elements:
-            element.text += data
-
-    def close(self) -> None:
-        super().close()
-        self.page.text = " ".join(" ".join(self.text_parts).split())
-
-
-def parse_page(path: Path) -> Page:
-    page = Page(path)
-    parser = _PageParser(page)
-    parser.feed(path.read_text(encoding="utf-8"))
-    parser.close()
-    return page
-
-
-def read_config() -> dict:
-    return tomllib.loads((REPO_ROOT / "config.toml").read_text(encoding="utf-8"))
-
-
 def read_strings(language: str) -> dict[str, str]:
     table = tomllib.loads((THEME_DIR / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
     return {key: value["other"] for key, value in table.items()}
-
-
-def local_file(site: Path, url: str) -> Path:
-    """The built file behind a root-relative or absolute URL of the site."""
-    path = urlsplit(url).path
-    assert path.startswith("/"), f"expected a root-relative path, got {url}"
-    return site / path.lstrip("/")
-
-
-def sri_sha384(path: Path) -> str:
-    return "sha384-" + base64.b64encode(hashlib.sha384(path.read_bytes()).digest()).decode()
-
-
-def csp_directives(page: Page) -> dict[str, list[str]]:
-    metas = [m for m in page.find_all("meta") if (m.attrs.get("http-equiv") or "").lower() == "content-security-policy"]
-    assert len(metas) == 1, f"{page.path}: expected one CSP meta tag"
-    directives = {}
-    for directive in (metas[0].attrs["content"] or "").split(";"):
-        name, *sources = directive.split()
-        directives[name] = sources
-    return directives
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +137,8 @@ def test_the_js_bundle_carries_the_configured_backend_url(site: Path, pages: dic
     assert len(scripts) == 1
     bundle = local_file(site, scripts[0].attrs["src"]).read_text(encoding="utf-8")
     assert f'"{BACKEND_URL}"' in bundle
-    assert "ws://localhost:8000" not in bundle, "the config.toml default leaked into the bundle"
+    configured_backend_url = read_config()["params"]["backchannel"]["backend_url"]
+    assert configured_backend_url not in bundle, "config.toml's own backend_url leaked into the bundle"
 
 
 def test_every_script_and_stylesheet_is_fingerprinted_with_a_matching_integrity(
@@ -270,6 +183,31 @@ def test_the_csp_allows_only_self_and_the_backend(pages: dict[str, Page]) -> Non
         assert directives["img-src"] == ["'self'", "data:"], name
         assert directives["base-uri"] == ["'self'"], name
         assert directives["form-action"] == ["'self'"], name
+
+
+@pytest.mark.parametrize(
+    ("backend_url", "upgraded_sources"),
+    [
+        ("ws://chat.example.org:8443", ["wss://chat.example.org:8443", "https://chat.example.org:8443"]),
+        ("ws://chat.example.org", ["wss://chat.example.org", "https://chat.example.org"]),
+        # chat.js never upgrades a local backend (what development uses): nothing to add.
+        ("ws://localhost:8000", []),
+        ("wss://chat.example.org", []),
+    ],
+)
+def test_the_csp_allows_the_wss_upgrade_of_a_ws_backend_that_is_not_local(
+    tmp_path: Path, backend_url: str, upgraded_sources: list[str]
+) -> None:
+    """On an https page chat.js upgrades such a backend to wss:// (and its API to https://).
+    Chromium's CSP does not let "ws://host:port" allow "wss://host:port" (its upgrade rule holds
+    for default ports only), so the theme lists the upgraded origins itself; the browser test
+    tests/e2e/test_wss_on_https.py connects through them."""
+    site = build_site(backend_url, tmp_path / "public", base_url="https://www.example.org/")
+    origin = urlsplit(backend_url)
+    http_scheme = "https" if origin.scheme == "wss" else "http"
+    expected = ["'self'", backend_url, f"{http_scheme}://{origin.netloc}", *upgraded_sources]
+    for page_name in ("index.html", "room/index.html"):
+        assert csp_directives(parse_page(site / page_name))["connect-src"] == expected, page_name
 
 
 def test_the_csp_comes_before_anything_it_governs(pages: dict[str, Page]) -> None:
@@ -329,15 +267,6 @@ def test_the_theme_declares_its_minimum_hugo_version() -> None:
 
 
 # --- Builds that must fail loudly ------------------------------------------------------------
-
-
-def copy_site_source(destination: Path) -> Path:
-    source = destination / "source"
-    source.mkdir()
-    shutil.copy(REPO_ROOT / "config.toml", source)
-    shutil.copytree(REPO_ROOT / "site", source / "site")
-    shutil.copytree(REPO_ROOT / "themes", source / "themes")
-    return source
 
 
 def test_an_invalid_shortcode_room_fails_the_build(tmp_path: Path) -> None:
