@@ -48,4 +48,5 @@ def make_self_signed_certificate(directory: Path, names: list[str], *, valid_day
     files.private_key.write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
+    files.private_key.chmod(0o600)
     return files
