@@ -20,7 +20,6 @@ The token request mirrors tests/identity_client.py and the widget (ARCHITECTURE.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import secrets
 import socket
@@ -34,6 +33,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+from chat.challenge import digest_for, leading_zero_bits  # the server's own rule (pure, no Django setup)
 from scripts.doctor_findings import (
     BackendPlatform,
     Finding,
@@ -344,20 +344,10 @@ def check_websocket_foreign(target: LiveTarget, outcome: HandshakeOutcome, platf
 # --- A message round trip ------------------------------------------------------------------------
 
 
-def leading_zero_bits(digest: bytes) -> int:
-    """As backend/chat/challenge.py counts them (the server checks with that one)."""
-    bits = 0
-    for byte in digest:
-        if byte:
-            return bits + 8 - byte.bit_length()
-        bits += 8
-    return bits
-
-
 def solve_challenge(challenge: str, bits: int) -> str:
     """A nonce such that sha256(challenge + ":" + nonce) starts with ``bits`` zero bits."""
     counter = 0
-    while leading_zero_bits(hashlib.sha256(f"{challenge}:{counter}".encode()).digest()) < bits:
+    while leading_zero_bits(digest_for(challenge, str(counter))) < bits:
         counter += 1
     return str(counter)
 

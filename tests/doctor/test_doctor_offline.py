@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chat.challenge import leading_zero_bits as server_leading_zero_bits
+from chat.challenge import digest_for, leading_zero_bits
 from scripts import doctor
 from scripts.doctor import (
     REPO_ROOT,
@@ -35,7 +35,7 @@ from scripts.doctor_backend import (
     run_check_deploy,
 )
 from scripts.doctor_findings import BackendPlatform, Deployment, Finding, Level, format_finding
-from scripts.doctor_live import connect_sources, leading_zero_bits, live_target, solve_challenge
+from scripts.doctor_live import connect_sources, live_target, solve_challenge
 from tests.doctor.seeded import (
     BACKEND_HOST,
     GOOD,
@@ -438,13 +438,9 @@ def test_a_loopback_site_url_is_not_compared_with_base_url(tmp_path):
     assert check_site_url("https://other.backchannel-demo.org/", site).level is Level.WARN
 
 
-def test_the_doctors_proof_of_work_is_the_servers():
+def test_the_doctors_proof_of_work_solves_the_servers_puzzle():
     nonce = solve_challenge("challenge:abc", 10)
-
-    import hashlib
-
-    digest = hashlib.sha256(f"challenge:abc:{nonce}".encode()).digest()
-    assert leading_zero_bits(digest) == server_leading_zero_bits(digest) >= 10
+    assert leading_zero_bits(digest_for("challenge:abc", nonce)) >= 10
 
 
 def test_live_targets_derive_every_url_from_the_backend_url():

@@ -20,6 +20,7 @@ from scripts.processes import (
     stop_process,
 )
 from scripts.site import build_site
+from tests.e2e.support import visitor_pages
 from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "artifacts"
@@ -80,19 +81,5 @@ def live_system(tmp_path_factory) -> LiveSystem:
 @pytest.fixture
 def new_page(browser):
     """Open pages in separate browser contexts: separate visitors, separate localStorage."""
-    contexts = []
-
-    def open_page(url: str):
-        context = browser.new_context()
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.console_errors = []  # type: ignore[attr-defined]
-        page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
-        page.on("pageerror", lambda error: page.console_errors.append(str(error)))
-        page.goto(url)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
+    with visitor_pages(browser) as open_page:
+        yield open_page

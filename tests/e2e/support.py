@@ -6,15 +6,42 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import websockets
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.identity_client import fetch_token
 
 REPLY_TIMEOUT_SECS = 5
 _client_ids = itertools.count(1)
+
+
+@contextmanager
+def visitor_pages(browser: Browser, **context_options) -> Iterator[Callable[[str], Page]]:
+    """Yields ``open_page(url)``: each page a separate visitor (its own browser context, so its
+    own localStorage), recording its console errors in ``page.console_errors``. The contexts
+    close on exit. ``context_options`` go to ``browser.new_context`` (``ignore_https_errors``)."""
+    contexts = []
+
+    def open_page(url: str) -> Page:
+        context = browser.new_context(**context_options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.console_errors = []  # type: ignore[attr-defined]
+        page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+        page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+        page.goto(url)
+        return page
+
+    try:
+        yield open_page
+    finally:
+        for context in contexts:
+            context.close()
 
 
 def enter_room_as(page: Page, name: str) -> None:

@@ -32,7 +32,7 @@ from scripts.processes import (
 from scripts.site import build_site
 from tests.certificates import make_self_signed_certificate
 from tests.conftest import CHROMIUM_ARGS, chromium_executable
-from tests.e2e.support import enter_room_as, message_texts, send
+from tests.e2e.support import enter_room_as, message_texts, send, visitor_pages
 from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV
 
 pytestmark = pytest.mark.e2e
@@ -127,27 +127,20 @@ def tls_browser() -> Iterator[Browser]:
 @pytest.fixture
 def open_page(tls_browser: Browser):
     """Open a page as a new visitor (its own context) that accepts the self-signed certificate,
-    recording its console errors, its WebSocket URLs and every URL it requests."""
-    contexts = []
+    recording its console errors, its WebSocket URLs and every URL it requests (both from the
+    start: the page is opened blank, watched, then sent to ``url``)."""
+    with visitor_pages(tls_browser, ignore_https_errors=True) as open_blank_page:
 
-    def open_page_at(url: str) -> Page:
-        context = tls_browser.new_context(ignore_https_errors=True)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.console_errors = []  # type: ignore[attr-defined]
-        page.socket_urls = []  # type: ignore[attr-defined]
-        page.requested_urls = []  # type: ignore[attr-defined]
-        page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
-        page.on("pageerror", lambda error: page.console_errors.append(str(error)))
-        page.on("websocket", lambda socket: page.socket_urls.append(socket.url))
-        page.on("request", lambda request: page.requested_urls.append(request.url))
-        page.goto(url)
-        return page
+        def open_page_at(url: str) -> Page:
+            page = open_blank_page("about:blank")
+            page.socket_urls = []  # type: ignore[attr-defined]
+            page.requested_urls = []  # type: ignore[attr-defined]
+            page.on("websocket", lambda socket: page.socket_urls.append(socket.url))
+            page.on("request", lambda request: page.requested_urls.append(request.url))
+            page.goto(url)
+            return page
 
-    yield open_page_at
-    for context in contexts:
-        context.close()
+        yield open_page_at
 
 
 def test_an_https_page_upgrades_a_ws_backend_to_wss_and_two_visitors_chat(tls_system: TlsSystem, open_page) -> None:

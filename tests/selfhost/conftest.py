@@ -36,6 +36,7 @@ from scripts.processes import (
 )
 from scripts.site import build_site
 from tests.certificates import make_self_signed_certificate
+from tests.e2e.support import visitor_pages
 from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV
 
 DEPLOY_DIR = REPO_DIR / "deploy" / "selfhost"
@@ -296,20 +297,6 @@ def self_host(tmp_path_factory) -> SelfHost:
 def visitor_page(browser, self_host):
     """Pages in separate browser contexts (separate visitors) that accept the test's self-signed
     certificate, as a browser would a real one."""
-    contexts = []
-
-    def open_page(url: str):
-        context = browser.new_context(ignore_https_errors=True)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.console_errors = []  # type: ignore[attr-defined]
-        page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
-        page.on("pageerror", lambda error: page.console_errors.append(str(error)))
-        page.goto(url)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
+    with visitor_pages(browser, ignore_https_errors=True) as open_page:
+        yield open_page
 
