@@ -581,7 +581,7 @@ describe("mountChat: moderation", () => {
     assert.equal(widget.$(".bc-notice[data-kind=banned]").textContent, "You are banned.");
   });
 
-  for (const code of [4001, 4008, 4029, 1001]) {
+  for (const code of [4001, 4008, 4029, 1012]) {
     it(`reconnects after close ${code}`, () => {
       const widget = mount();
       connect();

@@ -314,10 +314,10 @@ describe("createChatSocket", () => {
     });
   }
 
-  it("reconnects as usual after 1001 (server restart)", () => {
+  it("reconnects as usual after 1012 (service restart: a deploy or a restart)", () => {
     const { socket, timers } = openSocket();
     FakeWebSocket.latest.serverOpens();
-    FakeWebSocket.latest.serverCloses(1001);
+    FakeWebSocket.latest.serverCloses(1012);
     assert.equal(socket.state, ConnectionState.RECONNECTING);
     timers.advance(RECONNECT_BASE_DELAY_MS);
     assert.equal(FakeWebSocket.instances.length, 2);

@@ -28,7 +28,7 @@ export const ModerationAction = namesTable(["muted", "unmuted", "banned"]);
 
 /** WebSocket close codes the server uses (ARCHITECTURE.md "Close codes"). */
 export const CloseCode = Object.freeze({
-  GOING_AWAY: 1001,
+  SERVICE_RESTART: 1012,
   AUTH_TIMEOUT: 4001,
   BANNED: 4003,
   FLOODING: 4008,
