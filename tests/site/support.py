@@ -97,6 +97,14 @@ def sri_sha384(path: Path) -> str:
     return "sha384-" + base64.b64encode(hashlib.sha384(path.read_bytes()).digest()).decode()
 
 
+def subresources(page: Page) -> list[tuple[Element, str]]:
+    """The page's scripts and stylesheets, each with its URL (``src`` or ``href``)."""
+    scripts = [(element, element.attrs["src"]) for element in page.find_all("script")]
+    links = page.find_all("link")
+    stylesheets = [(element, element.attrs["href"]) for element in links if element.attrs.get("rel") == "stylesheet"]
+    return scripts + stylesheets
+
+
 def csp_directives(page: Page) -> dict[str, list[str]]:
     metas = [m for m in page.find_all("meta") if (m.attrs.get("http-equiv") or "").lower() == "content-security-policy"]
     assert len(metas) == 1, f"{page.path}: expected one CSP meta tag"

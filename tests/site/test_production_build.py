@@ -27,6 +27,7 @@ from tests.site.support import (
     parse_page,
     read_config,
     sri_sha384,
+    subresources,
 )
 
 CONFIG = read_config()
@@ -140,11 +141,8 @@ def test_every_script_and_stylesheet_carries_a_matching_integrity(
     production: ProductionSite, pages: dict[str, Page]
 ) -> None:
     for name, page in pages.items():
-        scripts = page.find_all("script")
-        stylesheets = [link for link in page.find_all("link") if link.attrs.get("rel") == "stylesheet"]
-        assert scripts and stylesheets, name
-        for element, url_attribute in [*((s, "src") for s in scripts), *((s, "href") for s in stylesheets)]:
-            url = element.attrs[url_attribute]
+        assert {element.tag for element, _ in subresources(page)} == {"script", "link"}, name
+        for element, url in subresources(page):
             assert element.attrs.get("integrity") == sri_sha384(local_file(production.destination, url)), (
                 f"{name}: {url}"
             )
