@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-from chat.challenge import digest_for, leading_zero_bits  # the server's own rule (pure, no Django setup)
+from chat.challenge import solve  # the server's own proof of work (pure, no Django setup)
 from scripts.doctor_findings import (
     BackendPlatform,
     Finding,
@@ -344,14 +344,6 @@ def check_websocket_foreign(target: LiveTarget, outcome: HandshakeOutcome, platf
 # --- A message round trip ------------------------------------------------------------------------
 
 
-def solve_challenge(challenge: str, bits: int) -> str:
-    """A nonce such that sha256(challenge + ":" + nonce) starts with ``bits`` zero bits."""
-    counter = 0
-    while leading_zero_bits(digest_for(challenge, str(counter))) < bits:
-        counter += 1
-    return str(counter)
-
-
 @dataclass(frozen=True)
 class RoundTripOutcome:
     step: str  # the last step reached: challenge, token, connect, auth, join, send, done
@@ -386,7 +378,7 @@ async def message_round_trip(target: LiveTarget, room: str, timeout_secs: float)
     if bits > MAX_PROOF_OF_WORK_BITS:
         return RoundTripOutcome("challenge",
                                 f"the proof of work asks {bits} bits (IDENTITY_POW_BITS): too slow to solve")
-    nonce = await asyncio.to_thread(solve_challenge, puzzle["challenge"], bits)
+    nonce = await asyncio.to_thread(solve, puzzle["challenge"], bits)
     token_answer = await asyncio.to_thread(
         http_request, "POST", f"{target.backend_http_url}/api/identity/", timeout_secs=timeout_secs, headers=headers,
         json_body={"name": DOCTOR_DISPLAY_NAME, "challenge": puzzle["challenge"], "nonce": nonce},

@@ -8,9 +8,13 @@ one test machine plays many visitors from one address.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+
+import websockets
 
 from chat.challenge import solve
 from scripts.processes import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV  # noqa: F401 - re-exported for the tests
@@ -54,3 +58,28 @@ def fetch_staff_token(backend_http_url: str, username: str, password: str) -> di
     return post_json(
         f"{backend_http_url.rstrip('/')}/api/identity/staff/", {"username": username, "password": password}
     )
+
+
+REPLY_TIMEOUT_SECS = 10
+
+
+async def next_event(ws, kind: str, where: Callable[[dict], bool] = lambda event: True) -> dict:
+    """The next server event of type ``kind`` (that ``where`` accepts), skipping the others."""
+    while True:
+        event = json.loads(await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT_SECS))
+        if event["type"] == kind and where(event):
+            return event
+
+
+async def enter_rooms(port: int, name: str, rooms: list[str], *, origin: str):
+    """A visitor on the live backend at 127.0.0.1:``port``: a token for ``name``, a socket from
+    ``origin``, authenticated and joined to ``rooms``. Returns the open socket."""
+    identity = await asyncio.to_thread(fetch_token, f"http://127.0.0.1:{port}", name)
+    ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws/", origin=origin)
+    await next_event(ws, "ready")
+    await ws.send(json.dumps({"type": "auth", "token": identity["token"]}))
+    await next_event(ws, "authenticated")
+    for room in rooms:
+        await ws.send(json.dumps({"type": "join", "room": room}))
+        await next_event(ws, "joined", lambda event, room=room: event.get("room") == room)
+    return ws

@@ -18,38 +18,20 @@ import pytest
 import websockets
 
 from scripts.processes import backend_env, free_port, migrate, start_daphne, stop_process
-from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV, fetch_token
+from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV, enter_rooms
 
 pytestmark = pytest.mark.deploy
 
 SITE_ORIGIN = "http://127.0.0.1:1313"
 ROOM = "lobby"
 MEMBERS = ["Ada", "Ben", "Cy"]
-REPLY_TIMEOUT_SECS = 10
 SHUTDOWN_GRACE_SECS = 5
+RECEIVE_TIMEOUT_SECS = 10
 SERVICE_RESTART_CLOSE_CODE = 1012
 
 
-async def until(ws, kind: str) -> dict:
-    while True:
-        event = json.loads(await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT_SECS))
-        if event["type"] == kind:
-            return event
-
-
-async def enter(port: int, name: str):
-    identity = await asyncio.to_thread(fetch_token, f"http://127.0.0.1:{port}", name)
-    ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws/", origin=SITE_ORIGIN)
-    await until(ws, "ready")
-    await ws.send(json.dumps({"type": "auth", "token": identity["token"]}))
-    await until(ws, "authenticated")
-    await ws.send(json.dumps({"type": "join", "room": ROOM}))
-    await until(ws, "joined")
-    return ws
-
-
 async def close_code_after_sigterm(port: int, daphne) -> dict:
-    members = [await enter(port, name) for name in MEMBERS]
+    members = [await enter_rooms(port, name, [ROOM], origin=SITE_ORIGIN) for name in MEMBERS]
     await members[0].send(json.dumps({"type": "send", "room": ROOM, "text": "last words", "client_id": "last-1"}))
     daphne.send_signal(signal.SIGTERM)
     signalled_at = time.monotonic()
@@ -57,7 +39,7 @@ async def close_code_after_sigterm(port: int, daphne) -> dict:
     for ws in members:
         try:
             while True:  # the rest of the room's traffic, then the close
-                await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT_SECS)
+                await asyncio.wait_for(ws.recv(), RECEIVE_TIMEOUT_SECS)
         except websockets.ConnectionClosed as closed:
             codes.append(closed.rcvd.code if closed.rcvd else 1006)
     return {"codes": codes, "closed_after_secs": time.monotonic() - signalled_at, "signalled_at": signalled_at}

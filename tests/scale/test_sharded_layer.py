@@ -8,17 +8,15 @@ import json
 import socket
 
 import pytest
-import websockets
 
 from scripts.processes import backend_env, free_port, migrate, start_daphne, start_redis, stop_process
-from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV, fetch_token
+from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV, enter_rooms, next_event
 
 pytestmark = pytest.mark.scale
 
 SITE_ORIGIN = "http://127.0.0.1:1313"
 # Groups are placed by CRC32 of their name: these six land on both shards (checked below).
 ROOMS = ["lobby", "garden", "kitchen", "cellar", "porch", "studio"]
-REPLY_TIMEOUT_SECS = 10
 
 
 @pytest.fixture(scope="module")
@@ -60,27 +58,9 @@ def redis_keys(port: int) -> list[str]:
     return [line.decode() for line in reply.split(b"\r\n") if line and line[:1] not in (b"*", b"$")]
 
 
-async def member(port: int, name: str):
-    identity = await asyncio.to_thread(fetch_token, f"http://127.0.0.1:{port}", name)
-    ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws/", origin=SITE_ORIGIN)
-    await until(ws, "ready")
-    await ws.send(json.dumps({"type": "auth", "token": identity["token"]}))
-    await until(ws, "authenticated")
-    for room in ROOMS:
-        await ws.send(json.dumps({"type": "join", "room": room}))
-        await until(ws, "joined")
-    return ws
-
-
-async def until(ws, kind: str, where=lambda event: True) -> dict:
-    while True:
-        event = json.loads(await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT_SECS))
-        if event["type"] == kind and where(event):
-            return event
-
-
 async def exchange(ports: list[int], redis_ports: list[int]) -> dict:
-    on_first, on_second = await member(ports[0], "Ada"), await member(ports[1], "Ben")
+    on_first = await enter_rooms(ports[0], "Ada", ROOMS, origin=SITE_ORIGIN)
+    on_second = await enter_rooms(ports[1], "Ben", ROOMS, origin=SITE_ORIGIN)
     keys = [redis_keys(port) for port in redis_ports]
     heard: dict[str, list[str]] = {"Ada": [], "Ben": []}
     for room in ROOMS:
@@ -89,7 +69,7 @@ async def exchange(ports: list[int], redis_ports: list[int]) -> dict:
             await sender.send(
                 json.dumps({"type": "send", "room": room, "text": text, "client_id": f"{listener}-{room}"})
             )
-            event = await until(receiver, "message", lambda event, text=text: event["text"] == text)
+            event = await next_event(receiver, "message", lambda event, text=text: event["text"] == text)
             heard[listener].append(event["room"])
     for ws in (on_first, on_second):
         await ws.close()
