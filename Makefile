@@ -9,7 +9,7 @@ PROCESSES ?= 1
 BACKEND_URL ?= ws://localhost:8000
 BASE_URL ?= http://localhost:1313/
 
-.PHONY: help install run backend site site-production doctor test test-postgres test-fast lint bench bench-quick clean
+.PHONY: help install run backend site site-production doctor test test-postgres test-fast lint report bench bench-quick clean
 
 help:
 	@echo "make run        build the site, start the backend, serve both (Ctrl-C stops)"
@@ -23,6 +23,8 @@ help:
 	@echo "make test-fast  the suites that need no browser and no waiting (a few seconds)"
 	@echo "make test-postgres  the backend suite and the cluster test on TEST_POSTGRES_URL (make test runs it too when set)"
 	@echo "make lint       ruff, JS syntax check, .travis.yml against Travis's schema"
+	@echo "make report     the measured UI report: Lighthouse 12 scores (npx), axe-core violations, gzipped asset"
+	@echo "                sizes, for a fresh local backend; artifacts/report/; fails below 95 or on any violation"
 	@echo "make bench      benchmark ours vs the Channels tutorial vs bare websockets (~10 min; bench/README.md)"
 	@echo "make bench-quick  the same, smaller and shorter (~2 min); results in bench/results/latest/"
 	@echo "make clean      remove the virtualenv, build output and the local database"
@@ -74,6 +76,10 @@ lint: $(INSTALLED)
 	@for file in themes/backchannel/assets/backchannel/js/*.js tests/js/*.js; do node --check $$file || exit 1; done
 	$(PY) scripts/check_travis.py
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+# Lighthouse comes through npx (Node.js), axe-core with requirements-dev.txt; the script says what is missing.
+report: $(INSTALLED)
+	$(PY) scripts/ui_report.py
 
 bench: $(INSTALLED)
 	$(PY) -m bench

@@ -132,6 +132,38 @@ UNLIMITED_MESSAGES_ENV = {
 
 # daphne's own inbound limit: a frame over it is dropped with the connection, before our code runs.
 # Twice MAX_FRAME_BYTES' default, so a frame between the two still gets a readable frame_too_large.
+def loopback_backend_env(site_origin: str, database_path: Path, *, unlimited_messages: bool = True) -> dict[str, str]:
+    """The backend's environment for a test or report on loopback: the production code path
+    (DEBUG off) over plain http, the one site origin allowed, its own SQLite file, a cheap proof
+    of work and, unless told otherwise, no message limits (tests/hostile holds those to account)."""
+    return backend_env({
+        "SECRET_KEY": "loopback-only-" + "s" * 50,
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_ORIGINS": site_origin,
+        "DATABASE_URL": f"sqlite:///{database_path}",
+        **TEST_IDENTITY_ENV,
+        **(UNLIMITED_MESSAGES_ENV if unlimited_messages else {}),
+    })
+
+
+CHROMIUM_INSTALL_HINT = (
+    "Install Chromium (Debian/Ubuntu: `sudo apt-get install chromium`) or set CHROMIUM_PATH to a "
+    "Chromium or Chrome binary. Playwright's own browser download is not used."
+)
+
+
+def find_chromium() -> str:
+    """CHROMIUM_PATH, else Debian's chromium. Raises FileNotFoundError saying how to install it."""
+    configured = os.environ.get("CHROMIUM_PATH")
+    candidates = [configured] if configured else ["/usr/bin/chromium", shutil.which("chromium"),
+                                                  shutil.which("chromium-browser")]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    where = f"CHROMIUM_PATH={configured!r} is not an executable" if configured else "no chromium on PATH"
+    raise FileNotFoundError(f"Chromium is needed ({where}). {CHROMIUM_INSTALL_HINT}")
+
+
 DAPHNE_MAX_MESSAGE_BYTES = 64 * 1024
 
 

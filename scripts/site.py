@@ -29,6 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+if str(Path(__file__).resolve().parent.parent) not in sys.path:  # `python scripts/site.py` has only scripts/
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.bundle_budget import BudgetExceeded, check_budget, measure_bundles  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BACKEND_URL_ENV = "HUGOxPARAMSxBACKCHANNELxBACKEND_URL"
 INSTALL_HINT = "install the project's tools with `make install` (pip install -r requirements-dev.txt)"
@@ -90,8 +95,9 @@ def build_site(
     source: Path = REPO_ROOT,
 ) -> Path:
     """Run the production Hugo build of ``source`` into ``destination`` (emptied first) with
-    the chat widget pointed at ``backend_url`` (ws:// or wss://). Returns ``destination``.
-    Raises SiteBuildError with Hugo's stderr when the build fails."""
+    the chat widget pointed at ``backend_url`` (ws:// or wss://), then print the chat bundles'
+    sizes (scripts/bundle_budget.py). Returns ``destination``. Raises SiteBuildError with Hugo's
+    stderr when the build fails, or naming the bundle when one is over its budget."""
     destination = Path(destination).resolve()
     command = [
         find_hugo(),
@@ -136,6 +142,13 @@ def build_site(
     if stderr:
         _progress(f"hugo (stderr): {stderr}")
     _progress(f"built in {time.monotonic() - started_s:.1f} s")
+    sizes = measure_bundles(destination)
+    for size in sizes:
+        _progress(size.describe())
+    try:
+        check_budget(sizes)
+    except BudgetExceeded as error:
+        raise SiteBuildError(str(error)) from None
     return destination
 
 

@@ -6,12 +6,13 @@ after this module has set the environment they come from (pytest-django's late s
 
 import asyncio
 import os
-import shutil
 import urllib.parse
 
 import django
 import pytest
 from asgiref.sync import sync_to_async
+
+from scripts.processes import find_chromium
 
 # The suite runs the production code path (DEBUG off) with a throwaway key; a developer's own
 # REDIS_URL / DATABASE_URL must not leak into tests that expect the embedded defaults.
@@ -108,10 +109,6 @@ def django_db_setup(django_db_setup):
 
 # --- Browsers (tests/e2e, tests/chaos) ---------------------------------------------------------
 
-CHROMIUM_INSTALL_HINT = (
-    "Install Chromium (Debian/Ubuntu: `sudo apt-get install chromium`) or set CHROMIUM_PATH to a "
-    "Chromium or Chrome binary. Playwright's own browser download is not used."
-)
 # Flags for headless Chromium on a machine without outside network, possibly as root.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -125,14 +122,10 @@ CHROMIUM_ARGS = [
 
 def chromium_executable() -> str:
     """CHROMIUM_PATH, else Debian's chromium; a missing browser fails the run with the fix."""
-    configured = os.environ.get("CHROMIUM_PATH")
-    candidates = [configured] if configured else ["/usr/bin/chromium", shutil.which("chromium"),
-                                                  shutil.which("chromium-browser")]
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    where = f"CHROMIUM_PATH={configured!r} is not an executable" if configured else "no chromium on PATH"
-    pytest.fail(f"Browser tests need Chromium ({where}). {CHROMIUM_INSTALL_HINT}", pytrace=False)
+    try:
+        return find_chromium()
+    except FileNotFoundError as error:
+        pytest.fail(f"Browser tests: {error}", pytrace=False)
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running on the main thread

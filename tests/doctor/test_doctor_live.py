@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 from scripts.processes import (
-    TEST_IDENTITY_ENV,
-    backend_env,
     free_port,
+    loopback_backend_env,
     migrate,
     serve_directory,
     start_daphne,
@@ -54,14 +53,7 @@ def live(tmp_path_factory) -> LiveDeployment:
     work_dir = tmp_path_factory.mktemp("doctor-live")
     site_port, other_site_port, backend_port = free_port(), free_port(), free_port()
     site_origin = f"http://127.0.0.1:{site_port}"
-    env = backend_env({
-        # The production code path (DEBUG off) over plain http on loopback, as tests/e2e runs it.
-        "SECRET_KEY": "doctor-live-only-" + "s" * 50,
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_ORIGINS": site_origin,
-        "DATABASE_URL": f"sqlite:///{work_dir / 'db.sqlite3'}",
-        **TEST_IDENTITY_ENV,  # a cheap proof of work
-    })
+    env = loopback_backend_env(site_origin, work_dir / "db.sqlite3", unlimited_messages=False)
     migrate(env)
     daphne = start_daphne(port=backend_port, env=env, log_path=ARTIFACTS_DIR / f"doctor-daphne-{backend_port}.log")
     servers = []

@@ -12,8 +12,8 @@ import pytest
 
 from scripts.processes import (
     BACKEND_DIR,
-    backend_env,
     free_port,
+    loopback_backend_env,
     migrate,
     serve_directory,
     start_daphne,
@@ -21,7 +21,6 @@ from scripts.processes import (
 )
 from scripts.site import build_site
 from tests.e2e.support import visitor_pages
-from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -56,26 +55,20 @@ def live_system(tmp_path_factory) -> LiveSystem:
     work_dir = tmp_path_factory.mktemp("live")
     site_port, backend_port = free_port(), free_port()
     site_origin = f"http://127.0.0.1:{site_port}"
-    env = backend_env({
-        # Production code path (DEBUG off) over plain http on loopback.
-        "SECRET_KEY": "e2e-only-" + "s" * 50,
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_ORIGINS": site_origin,
-        "DATABASE_URL": f"sqlite:///{work_dir / 'db.sqlite3'}",
-        # Cheap proof of work and no message limits: these tests are about what visitors see;
-        # tests/hostile and tests/backend hold the limits to account.
-        **TEST_IDENTITY_ENV,
-        **UNLIMITED_MESSAGES_ENV,
-    })
+    env = loopback_backend_env(site_origin, work_dir / "db.sqlite3")
     migrate(env)
     backend_log = ARTIFACTS_DIR / f"e2e-daphne-{backend_port}.log"
     daphne = start_daphne(port=backend_port, env=env, log_path=backend_log)
-    public_dir = build_site(f"ws://127.0.0.1:{backend_port}", work_dir / "public", f"{site_origin}/")
-    site = serve_directory(public_dir, port=site_port)
-    yield LiveSystem(site_url=f"{site_origin}/", site_origin=site_origin, backend_port=backend_port,
-                     backend_log=backend_log, env=env)
-    site.shutdown()
-    stop_process(daphne, what="daphne")
+    try:
+        public_dir = build_site(f"ws://127.0.0.1:{backend_port}", work_dir / "public", f"{site_origin}/")
+        site = serve_directory(public_dir, port=site_port)
+        try:
+            yield LiveSystem(site_url=f"{site_origin}/", site_origin=site_origin, backend_port=backend_port,
+                             backend_log=backend_log, env=env)
+        finally:
+            site.shutdown()
+    finally:
+        stop_process(daphne, what="daphne")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { beforeEach, describe, it } from "node:test";
 
 import { TYPING_NOTICE_MS, mountChat } from "../../themes/backchannel/assets/backchannel/js/chat.js";
-import { IDENTITY_STORAGE_KEY, LEGACY_NAME_STORAGE_KEY } from "../../themes/backchannel/assets/backchannel/js/identity.js";
+import { IDENTITY_STORAGE_KEY } from "../../themes/backchannel/assets/backchannel/js/identity.js";
 import { PING_INTERVAL_MS, PING_TIMEOUT_MS } from "../../themes/backchannel/assets/backchannel/js/socket.js";
 import { FakeEvent, createFakeDocument, createFakeWindow, createWidget } from "./fake-dom.js";
 import { FakeStorage, FakeWebSocket, createFakeTimers } from "./support.js";
@@ -260,8 +260,11 @@ describe("mountChat", () => {
     assert.equal(button.hidden, false);
     assert.equal(widget.$(".bc-messages").firstChild, button, "at the top of the list");
     button.click();
-    assert.equal(button.disabled, true);
-    assert.deepEqual(sentFrames(ws).at(-1), { type: "load_older", room: ROOM, before_seq: 5 });
+    button.click(); // one page at a time
+    assert.equal(button.disabled, false, "never disabled: it would drop the keyboard focus");
+    assert.deepEqual(sentFrames(ws).filter((frame) => frame.type === "load_older"), [
+      { type: "load_older", room: ROOM, before_seq: 5 },
+    ]);
     ws.serverSends({ type: "older", room: ROOM, messages: [message(3), message(4)], has_older: false });
     assert.deepEqual(shownMessages(widget).map((shown) => shown.seq), ["3", "4", "5", "6"]);
     assert.equal(button.hidden, true);
@@ -386,15 +389,13 @@ describe("mountChat", () => {
 });
 
 describe("mountChat: identity", () => {
-  it("without an identity: shows the name picker, prefilled with the old name, and opens no socket", () => {
-    const storage = new FakeStorage();
-    storage.setItem(LEGACY_NAME_STORAGE_KEY, "Old Ann");
-    const widget = mount({ storage, identity: null });
+  it("without an identity: shows the name picker, empty, and opens no socket", () => {
+    const widget = mount({ storage: new FakeStorage(), identity: null });
     assert.equal(widget.$("form.bc-name").hidden, false);
     assert.equal(widget.$("details.bc-staff").hidden, false);
     assert.equal(widget.$("form.bc-composer").hidden, true);
     assert.equal(widget.$(".bc-identity").hidden, true);
-    assert.equal(widget.$("input[name=name]").value, "Old Ann");
+    assert.equal(widget.$("input[name=name]").value, "");
     assert.equal(FakeWebSocket.instances.length, 0);
   });
 

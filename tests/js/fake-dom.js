@@ -212,7 +212,27 @@ export class FakeElement {
     if (!this.disabled) this.dispatchEvent(new FakeEvent("click"));
   }
 
-  focus() {}
+  toggleAttribute(name, force) {
+    if (force) this.setAttribute(name, "");
+    else this.removeAttribute(name);
+    return Boolean(force);
+  }
+
+  get childElementCount() {
+    return this.children.length;
+  }
+
+  get firstElementChild() {
+    return this.children[0] ?? null;
+  }
+
+  remove() {
+    this.parentNode?.removeChild(this);
+  }
+
+  focus() {
+    this.ownerDocument.activeElement = this;
+  }
 
   select() {}
 
@@ -272,7 +292,13 @@ export function createWidget(document, { room = "lobby", strings = {} } = {}) {
     h("p", { class: "bc-error", "data-code": "", hidden: true }),
     h("div", { class: "bc-notices" }),
     h("div", { class: "bc-presence", hidden: true }, h("span", { class: "bc-presence__count" }), h("ul", { class: "bc-presence__people" })),
-    h("div", { class: "bc-messages" }, h("button", { class: "bc-load-older bc-button", type: "button", hidden: true })),
+    h(
+      "div",
+      { class: "bc-log" },
+      h("div", { class: "bc-messages" }, h("button", { class: "bc-load-older bc-button", type: "button", hidden: true })),
+      h("button", { class: "bc-jump bc-button", type: "button", hidden: true }),
+    ),
+    h("div", { class: "bc-announcer bc-visually-hidden", role: "log", "aria-live": "polite" }),
     h("p", { class: "bc-typing" }),
     h(
       "form",
@@ -287,6 +313,12 @@ export function createWidget(document, { room = "lobby", strings = {} } = {}) {
       h("form", { class: "bc-staff-login" }, h("input", { name: "username" }), h("input", { name: "password" }), h("button", { type: "submit" })),
     ),
     h("p", { class: "bc-identity", hidden: true }, h("span", { class: "bc-identity__name" }), h("button", { class: "bc-identity__change", type: "button" })),
-    h("form", { class: "bc-composer", hidden: true }, h("textarea", { name: "text" }), h("button", { type: "submit" })),
+    h(
+      "form",
+      { class: "bc-composer", hidden: true },
+      h("textarea", { name: "text" }),
+      h("p", { class: "bc-counter", hidden: true }),
+      h("button", { type: "submit" }),
+    ),
   );
 }

@@ -6,7 +6,6 @@ import { describe, it } from "node:test";
 import {
   IDENTITY_STORAGE_KEY,
   IdentityError,
-  LEGACY_NAME_STORAGE_KEY,
   createIdentityClient,
   hasLeadingZeroBits,
   solveChallenge,
@@ -200,14 +199,6 @@ describe("createIdentityClient", () => {
     assert.equal(client.current, null);
   });
 
-  it("reads the old display name for the name picker", () => {
-    const storage = new FakeStorage();
-    storage.setItem(LEGACY_NAME_STORAGE_KEY, "Old Ann");
-    const { client } = createClient({ storage });
-    assert.equal(client.current, null);
-    assert.equal(client.legacyName, "Old Ann");
-  });
-
   it("ignores a malformed stored identity", () => {
     for (const value of ["not json", "null", '{"token":"","name":"a","visitor":"v","staff":false}', '{"token":"t"}']) {
       const storage = new FakeStorage();
@@ -221,7 +212,6 @@ describe("createIdentityClient", () => {
     assert.equal(client.current, null);
     await client.request("Ann");
     assert.equal(client.current.token, "t1");
-    assert.equal(client.legacyName, null);
   });
 
   const refusals = [
@@ -238,7 +228,7 @@ describe("createIdentityClient", () => {
       const { client, storage } = createClient({ answers: { "/api/identity/": respond(status, body) } });
       await assert.rejects(client.request("Ann"), (error) => {
         assert.ok(error instanceof IdentityError);
-        assert.deepEqual([error.code, error.status, error.retryAfterSecs], [code, status, retryAfterSecs]);
+        assert.deepEqual([error.code, error.retryAfterSecs], [code, retryAfterSecs]);
         return true;
       });
       assert.equal(storage.getItem(IDENTITY_STORAGE_KEY), null, "nothing stored");

@@ -6,7 +6,6 @@ import {
   LINK_REL,
   appendLinkedText,
   createMessageElement,
-  formatLocalTime,
   splitLinks,
   syncMessageList,
 } from "../../themes/backchannel/assets/backchannel/js/render.js";
@@ -130,26 +129,15 @@ function message(overrides = {}) {
   };
 }
 
-const LABELS = {
-  pending: "Sending…",
-  failed: "Not sent",
-  retry: "Retry",
-  discard: "Discard",
-  reason: (code) => `reason ${code}`,
+// translate and errorText options, as chat.js passes them.
+const STRINGS = {
+  chat_message_pending: "Sending…",
+  chat_message_failed: "Not sent",
+  chat_message_retry: "Retry",
+  chat_message_discard: "Discard",
+  chat_staff_badge: "staff",
 };
-
-describe("formatLocalTime", () => {
-  it("normalises datetime to what HTML accepts (at most 3 fraction digits, Z)", () => {
-    const time = formatLocalTime("2024-05-01T12:34:56.123456+00:00", "en");
-    assert.equal(time.dateTime, "2024-05-01T12:34:56.123Z");
-    assert.match(time.label, /\d/);
-    assert.match(time.title, /2024/);
-  });
-
-  it("gives empty labels for an unreadable date", () => {
-    assert.deepEqual(formatLocalTime("never", "en"), { dateTime: "", label: "", title: "" });
-  });
-});
+const LABELS = { translate: (key) => STRINGS[key], errorText: (code) => `reason ${code}` };
 
 describe("createMessageElement", () => {
   it("builds the markup of ARCHITECTURE.md", () => {
@@ -163,6 +151,20 @@ describe("createMessageElement", () => {
     assert.equal(time.getAttribute("datetime"), "2024-05-01T12:34:56.123Z");
   });
 
+  it("marks a message that continues its author's group, keeping the author for screen readers", () => {
+    const element = createMessageElement(fakeDocument, message({ grouped: true }), { locale: "en" });
+    assert.equal(element.className, "bc-message bc-message--grouped");
+    assert.equal(element.querySelector(".bc-message__author").textContent, "alice");
+  });
+
+  it("labels a recent message's time relative to now, in the page's language", () => {
+    const now = Date.parse("2024-05-01T12:39:00Z");
+    const english = createMessageElement(fakeDocument, message(), { locale: "en", now });
+    assert.equal(english.querySelector(".bc-message__time").textContent, "4 minutes ago");
+    const japanese = createMessageElement(fakeDocument, message(), { locale: "ja", now });
+    assert.equal(japanese.querySelector(".bc-message__time").textContent, "4 分前");
+  });
+
   it("puts author and text in as text, never as markup", () => {
     const element = createMessageElement(fakeDocument, message({ author: HOSTILE, text: HOSTILE }));
     assert.equal(element.querySelector(".bc-message__author").textContent, HOSTILE);
@@ -172,7 +174,7 @@ describe("createMessageElement", () => {
   });
 
   it("marks a staff member's message with a badge after the name", () => {
-    const element = createMessageElement(fakeDocument, message({ staff: true }), { labels: { ...LABELS, staff: "staff" } });
+    const element = createMessageElement(fakeDocument, message({ staff: true }), LABELS);
     const meta = element.querySelector(".bc-message__meta");
     assert.deepEqual(meta.children.slice(0, 2).map((child) => child.className), ["bc-message__author", "bc-staff-badge"]);
     assert.equal(element.querySelector(".bc-staff-badge").textContent, "staff");
@@ -191,7 +193,7 @@ describe("createMessageElement", () => {
     const element = createMessageElement(
       fakeDocument,
       message({ own: true, clientId: "c-1", state: "sent" }),
-      { labels: LABELS },
+      LABELS,
     );
     assert.equal(element.className, "bc-message bc-message--own");
     assert.equal(element.getAttribute("data-client-id"), "c-1");
@@ -208,7 +210,7 @@ describe("createMessageElement", () => {
 
   it("shows a pending message without a seq, marked as sending", () => {
     const entry = message({ key: "cp", seq: undefined, own: true, clientId: "p", state: "pending" });
-    const element = createMessageElement(fakeDocument, entry, { labels: LABELS });
+    const element = createMessageElement(fakeDocument, entry, LABELS);
     assert.equal(element.getAttribute("data-seq"), null);
     assert.equal(element.getAttribute("data-state"), "pending");
     assert.equal(element.querySelector(".bc-message__status").textContent, "Sending…");
@@ -217,7 +219,7 @@ describe("createMessageElement", () => {
 
   it("gives a failed message its reason and retry and discard buttons", () => {
     const entry = message({ key: "cf", seq: undefined, own: true, clientId: "f", state: "failed", code: "text_too_long" });
-    const element = createMessageElement(fakeDocument, entry, { labels: LABELS });
+    const element = createMessageElement(fakeDocument, entry, LABELS);
     assert.equal(element.getAttribute("data-state"), "failed");
     const status = element.querySelector(".bc-message__status");
     assert.equal(status.textContent, "Not sent");
@@ -329,7 +331,7 @@ describe("syncMessageList", () => {
         rendered,
         create: (entry) => {
           created += 1;
-          return createMessageElement(fakeDocument, entry, { labels: LABELS });
+          return createMessageElement(fakeDocument, entry, LABELS);
         },
       });
     const shown = () =>
@@ -346,6 +348,15 @@ describe("syncMessageList", () => {
     assert.deepEqual(shown(), ["1", "2", "3", "4"]);
     assert.equal(list.children[3], three, "an unchanged entry keeps its element");
     assert.equal(created(), 4);
+  });
+
+  it("rebuilds an entry whose grouping changed (its neighbour above went or came)", () => {
+    const { list, sync } = setUp();
+    sync([message({ seq: 1 }), message({ seq: 2, grouped: true })]);
+    const second = list.children[2];
+    sync([message({ seq: 2, grouped: false })]);
+    assert.notEqual(list.children[1], second);
+    assert.equal(list.children[1].className, "bc-message");
   });
 
   it("replaces an entry whose state changed, and removes the ones that are gone", () => {

@@ -64,6 +64,7 @@ describe("timeline: joined", () => {
       seq: 4,
       clientId: undefined,
       author: "bob",
+      visitor: "v-bob",
       staff: false,
       text: "m4",
       sentAt: "2024-05-01T12:00:00Z",

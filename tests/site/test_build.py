@@ -124,14 +124,19 @@ def test_the_widget_markup_follows_the_contract(pages: dict[str, Page], page_nam
     for class_name in ("bc-chat", "bc-status", "bc-messages", "bc-name", "bc-composer", "bc-error"):
         assert page.with_class(class_name), f"{page_name}: no .{class_name}"
     assert page.with_class("bc-status")[0].attrs.get("data-state") == "connecting"
-    assert page.with_class("bc-messages")[0].attrs.get("role") == "log"
+    # The list is a focusable region; new messages are announced through the polite log beside it.
+    assert page.with_class("bc-messages")[0].attrs.get("role") == "region"
+    announcer = page.with_class("bc-announcer")[0]
+    assert (announcer.attrs.get("role"), announcer.attrs.get("aria-live")) == ("log", "polite")
+    counter = page.with_class("bc-counter")[0]
+    assert page.find_all("textarea", name="text")[0].attrs.get("aria-describedby") == counter.attrs["id"]
     assert page.with_class("bc-name")[0].tag == "form"
     assert page.with_class("bc-composer")[0].tag == "form"
     assert page.find_all("input", name="name")
     assert page.find_all("textarea", name="text")
 
 
-@pytest.mark.parametrize("page_name", ["index.html", "room/index.html", "about/index.html"])
+@pytest.mark.parametrize("page_name", ["room/index.html", "about/index.html"])
 def test_the_js_bundle_carries_the_configured_backend_url(site: Path, pages: dict[str, Page], page_name: str) -> None:
     """The env override reached the JavaScript, through js.Build's params."""
     scripts = pages[page_name].find_all("script")
@@ -142,11 +147,22 @@ def test_the_js_bundle_carries_the_configured_backend_url(site: Path, pages: dic
     assert configured_backend_url not in bundle, "config.toml's own backend_url leaked into the bundle"
 
 
+@pytest.mark.parametrize(("page_name", "bundle"), [
+    ("index.html", "enter"), ("room/index.html", "main"), ("about/index.html", "main"), ("404.html", None),
+])
+def test_each_page_loads_only_the_script_it_needs(pages: dict[str, Page], page_name: str, bundle: str | None) -> None:
+    """The chat bundle only where there is a widget; the landing page gets its small room-form
+    bundle; a page with neither gets no script at all."""
+    sources = [script.attrs["src"] for script in pages[page_name].find_all("script")]
+    expected = [] if bundle is None else [f"/backchannel/js/{bundle}."]
+    assert [source.split("min.")[0] for source in sources] == expected, sources
+
+
 def test_every_script_and_stylesheet_is_fingerprinted_with_a_matching_integrity(
     site: Path, pages: dict[str, Page]
 ) -> None:
     for name, page in pages.items():
-        assert {element.tag for element, _ in subresources(page)} == {"script", "link"}, name
+        assert "link" in {element.tag for element, _ in subresources(page)}, name
         for element, url in subresources(page):
             assert FINGERPRINTED_NAME.search(url), f"{name}: {url} is not fingerprinted"
             assert element.attrs.get("integrity") == sri_sha384(local_file(site, url)), f"{name}: {url}"
@@ -216,7 +232,8 @@ def test_the_csp_comes_before_anything_it_governs(pages: dict[str, Page]) -> Non
             for i, e in enumerate(page.elements)
             if (e.attrs.get("http-equiv") or "").lower() == "content-security-policy"
         )
-        assert first_meta_csp < tags.index("link") and first_meta_csp < tags.index("script"), name
+        governed = [i for i, tag in enumerate(tags) if tag in ("link", "script")]
+        assert governed and first_meta_csp < min(governed), name
 
 
 def test_the_ui_strings_come_from_i18n(landing: Page, room_page: Page) -> None:
@@ -260,8 +277,11 @@ def test_the_theme_declares_its_minimum_hugo_version() -> None:
     theme = tomllib.loads((THEME_DIR / "theme.toml").read_text(encoding="utf-8"))
     module = tomllib.loads((THEME_DIR / "hugo.toml").read_text(encoding="utf-8"))
     assert theme["min_version"] == module["module"]["hugoVersion"]["min"] == "0.128.0"
-    head = (THEME_DIR / "layouts" / "partials" / "backchannel" / "head.html").read_text(encoding="utf-8")
-    assert 'lt hugo.Version "0.128.0"' in head
+    layouts = THEME_DIR / "layouts"
+    check = (layouts / "partials" / "backchannel" / "require-hugo.html").read_text(encoding="utf-8")
+    assert '$minimum := "0.128.0"' in check
+    for caller in (layouts / "partials" / "backchannel" / "head.html", layouts / "shortcodes" / "chat.html"):
+        assert 'partial "backchannel/require-hugo.html"' in caller.read_text(encoding="utf-8"), caller.name
 
 
 # --- Builds that must fail loudly ------------------------------------------------------------

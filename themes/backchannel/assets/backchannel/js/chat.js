@@ -7,13 +7,22 @@ import {
   isValidDisplayName,
   isValidRoomName,
   normalizeDisplayName,
+  countCharacters,
   normalizeRoomName,
 } from "./rooms.js";
 import { createOutbox } from "./outbox.js";
-import { createMessageElement, createStaffBadge, formatLocalTime, syncMessageList } from "./render.js";
+import { createMessageElement, createStaffBadge, syncMessageList } from "./render.js";
 import { createRoomSession } from "./session.js";
 import { ConnectionState, NotConnectedError, createChatSocket } from "./socket.js";
 import { createTimeline } from "./timeline.js";
+import {
+  continuesGroup,
+  describeRemaining,
+  formatMessageTime,
+  latestSeq,
+  titleWithUnseen,
+  unseenEntries,
+} from "./view.js";
 
 // How long one `typing` notice shows "Ann is typing…" (the sender repeats it while typing).
 export const TYPING_NOTICE_MS = 5000;
@@ -24,6 +33,10 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 const STICK_TO_BOTTOM_THRESHOLD_PX = 48;
 // Scrolled this close to the top, the list asks for older messages.
 const LOAD_OLDER_THRESHOLD_PX = 48;
+// Relative times ("5 minutes ago") are brought up to date this often.
+const TIME_REFRESH_MS = 30_000;
+// Of many new messages at once (a resume after a reconnect), only the newest are read out.
+const ANNOUNCE_MAX = 3;
 
 const LOCAL_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
@@ -137,14 +150,11 @@ export function mountChat(
   const errorText = (code, values) =>
     strings[`chat_error_${code}`] !== undefined ? translate(`chat_error_${code}`, values) : translate("chat_error_unknown");
   const locale = document.documentElement.lang || undefined;
-  const labels = {
-    pending: translate("chat_message_pending"),
-    failed: translate("chat_message_failed"),
-    retry: translate("chat_message_retry"),
-    discard: translate("chat_message_discard"),
-    staff: translate("chat_staff_badge"),
-    reason: errorText,
-  };
+  const formatNumber = (count) => count.toLocaleString(locale);
+  const plurals = new Intl.PluralRules(locale);
+  // "{count} new messages": the _one or _other string, the number in the page's language.
+  const translateCount = (key, count) =>
+    translate(`${key}_${plurals.select(count) === "one" ? "one" : "other"}`, { count: formatNumber(count) });
 
   const $ = (selector) => element.querySelector(selector);
   // The widget's parts (markup: partials/backchannel/chat.html).
@@ -160,6 +170,9 @@ export function mountChat(
   const typingLine = $(".bc-typing");
   const messageList = $(".bc-messages");
   const loadOlderButton = $(".bc-load-older");
+  const jumpButton = $(".bc-jump");
+  const announcer = $(".bc-announcer");
+  const counter = $(".bc-counter");
   const nameForm = $("form.bc-name");
   const staffDetails = $("details.bc-staff");
   const staffForm = $("form.bc-staff-login");
@@ -178,7 +191,6 @@ export function mountChat(
     for (const part of element.children) part.hidden = part !== problemBox;
     problemText.textContent = translate(`chat_room_${choice.problem}`, { room: choice.raw });
     problemBox.hidden = false;
-    element.dataset.bcProblem = choice.problem;
     return null;
   }
   const { room } = choice;
@@ -194,6 +206,7 @@ export function mountChat(
     }
     document.title = `${roomTitle} · ${document.title}`;
   }
+  const pageTitle = document.title;
 
   const identities = createIdentityClient({
     httpBase: resolveHttpBase(backendUrl, location.protocol),
@@ -205,8 +218,7 @@ export function mountChat(
   let identity = identities.current;
   let isChoosingName = identity === null;
   let isRequestingIdentity = false;
-  const legacyName = identities.legacyName;
-  nameInput.value = identity?.name ?? (legacyName !== null && isValidDisplayName(legacyName) ? legacyName : "");
+  nameInput.value = identity?.name ?? "";
 
   // Moderation of this visitor: { reason, until } or null.
   let muted = null;
@@ -269,6 +281,11 @@ export function mountChat(
 
   // ---- The message list ----
   const rendered = new Map();
+  // The newest seq the visitor has seen (list at the bottom, page visible), and the newest one
+  // told to the announcer; null until the first `joined`: history is neither unseen nor news.
+  let seenSeq = null;
+  let announcedSeq = null;
+  let entries = [];
 
   function isAtBottom(list) {
     return list.scrollHeight - list.scrollTop - list.clientHeight < STICK_TO_BOTTOM_THRESHOLD_PX;
@@ -278,19 +295,76 @@ export function mountChat(
     const list = messageList;
     const wasAtBottom = isAtBottom(list);
     const fromBottom = list.scrollHeight - list.scrollTop;
-    syncMessageList(list, timeline.entries(), {
+    entries = timeline.entries();
+    entries.forEach((entry, index) => {
+      entry.grouped = continuesGroup(entries[index - 1], entry);
+    });
+    syncMessageList(list, entries, {
       start: loadOlderButton,
       rendered,
-      create: (entry) => createMessageElement(document, entry, { locale, labels }),
+      create: (entry) => createMessageElement(document, entry, { locale, translate, errorText, now: now() }),
     });
     loadOlderButton.hidden = timeline.olderBefore === null || !session.joined;
-    loadOlderButton.disabled = session.loadingOlder;
     if (prepended) list.scrollTop = list.scrollHeight - fromBottom; // keep what was on screen
     else if (wasAtBottom) list.scrollTop = list.scrollHeight;
+    renderUnseen();
+  }
+
+  /**
+   * What is new since the last call goes to the screen reader's announcer; then the "N new
+   * messages" button (while scrolled up) and the count in the tab title (while hidden).
+   */
+  function renderUnseen() {
+    const latest = latestSeq(entries);
+    const visible = document.visibilityState !== "hidden";
+    if (seenSeq === null) {
+      if (!session.joined) return;
+      seenSeq = announcedSeq = latest;
+    }
+    const fresh = unseenEntries(entries, announcedSeq);
+    announcedSeq = latest;
+    // Added lines are read out, the ones taken away are not: only the latest are kept. Many at
+    // once (a resume after a reconnect): the newest few.
+    if (fresh.length > 0) announcer.textContent = "";
+    for (const entry of fresh.slice(-ANNOUNCE_MAX)) {
+      announcer.appendChild(document.createElement("p")).textContent = `${entry.author}: ${entry.text}`;
+    }
+
+    if (visible && isAtBottom(messageList)) seenSeq = latest;
+    const unseen = unseenEntries(entries, seenSeq).length;
+    jumpButton.hidden = unseen === 0;
+    jumpButton.textContent = `${translateCount("chat_new_messages", unseen)} ↓`;
+    document.title = titleWithUnseen(pageTitle, visible ? 0 : unseen, formatNumber);
+  }
+
+  // The scroll event that follows hides the button (renderUnseen): the keyboard stays in the
+  // list, which now shows the new messages.
+  function jumpToNew() {
+    messageList.scrollTop = messageList.scrollHeight;
+    messageList.focus();
+  }
+
+  // Relative times move on: "now" becomes "1 minute ago".
+  let timeTimer = null;
+  function refreshTimes() {
+    for (const time of messageList.querySelectorAll("time")) {
+      const label = formatMessageTime(time.getAttribute("datetime"), now(), locale).label;
+      if (time.textContent !== label) time.textContent = label;
+    }
+    timeTimer = setTimeout(refreshTimes, TIME_REFRESH_MS);
+  }
+
+  function renderCounter() {
+    const remaining = describeRemaining(countCharacters(textArea.value), session.maxTextChars);
+    counter.hidden = remaining === null;
+    counter.textContent = remaining === null ? "" : translateCount(remaining.key, remaining.count);
+    textArea.toggleAttribute("aria-invalid", remaining?.key === "chat_chars_over");
   }
 
   function loadOlder() {
-    if (session.loadOlder()) loadOlderButton.disabled = true;
+    // Never disabled while a page loads (session.loadOlder asks once at a time): a disabled
+    // button would drop the keyboard focus of someone who tabbed to it.
+    session.loadOlder();
   }
 
   // ---- Who is here, who is typing, the room's state and the visitor's sanctions ----
@@ -308,7 +382,7 @@ export function mountChat(
     const presence = session.presence;
     presenceLine.hidden = presence === null;
     if (presence === null || !changed("presence", presence)) return;
-    presenceCount.textContent = translate("chat_presence_count", { count: presence.online_count });
+    presenceCount.textContent = translate("chat_presence_count", { count: formatNumber(presence.online_count) });
     presencePeople.textContent = "";
     // Over presence_list_limit the server sends only the count.
     presencePeople.hidden = presence.people === null;
@@ -316,7 +390,7 @@ export function mountChat(
       const item = document.createElement("li");
       item.className = "bc-presence__person";
       item.textContent = person.name;
-      if (person.staff) item.appendChild(createStaffBadge(document, labels.staff));
+      if (person.staff) item.appendChild(createStaffBadge(document, translate("chat_staff_badge")));
       presencePeople.appendChild(item);
     }
   }
@@ -352,7 +426,7 @@ export function mountChat(
 
   function describeSanction(kind, { reason, until }) {
     const text = [translate(`chat_notice_${kind}`)];
-    if (until !== null) text.push(translate("chat_notice_until", { time: formatLocalTime(until, locale).title }));
+    if (until !== null) text.push(translate("chat_notice_until", { time: formatMessageTime(until, now(), locale).title }));
     if (reason) text.push(translate("chat_notice_reason", { reason }));
     return text.join(" ");
   }
@@ -418,7 +492,7 @@ export function mountChat(
     identityLine.hidden = !hasIdentity || isChoosingName;
     if (hasIdentity && changed("identity", [identity.name, identity.staff])) {
       identityName.textContent = translate("chat_identity", { name: identity.name });
-      if (identity.staff) identityName.appendChild(createStaffBadge(document, labels.staff));
+      if (identity.staff) identityName.appendChild(createStaffBadge(document, translate("chat_staff_badge")));
     }
     // Staff may still post in a locked room.
     const readOnly = session.roomState.locked && !(session.identity ?? identity)?.staff;
@@ -596,6 +670,7 @@ export function mountChat(
       return;
     }
     textArea.value = "";
+    renderCounter();
     clearError();
     messageList.scrollTop = messageList.scrollHeight;
   }
@@ -626,6 +701,7 @@ export function mountChat(
   });
   textArea.addEventListener("keydown", handleComposerKey);
   textArea.addEventListener("input", () => {
+    renderCounter();
     if (textArea.value.trim() !== "") session.notifyTyping();
   });
   changeNameButton.addEventListener("click", () => {
@@ -636,8 +712,10 @@ export function mountChat(
   });
   messageList.addEventListener("click", handleListClick);
   loadOlderButton.addEventListener("click", loadOlder);
+  jumpButton.addEventListener("click", jumpToNew);
   messageList.addEventListener("scroll", () => {
     if (messageList.scrollTop < LOAD_OLDER_THRESHOLD_PX && !loadOlderButton.hidden) loadOlder();
+    renderUnseen();
   });
 
   // Coming back online or to the tab: do not sit out the rest of a long backoff, and check at
@@ -652,6 +730,7 @@ export function mountChat(
     socket?.retryNow();
   };
   const retryWhenVisible = () => {
+    renderUnseen();
     if (document.visibilityState === "visible") socket?.retryNow();
   };
   window.addEventListener?.("online", retryNow);
@@ -662,6 +741,7 @@ export function mountChat(
   // use it.
   if (identity !== null) startSocket();
   render();
+  timeTimer = setTimeout(refreshTimes, TIME_REFRESH_MS);
 
   return {
     room,
@@ -674,6 +754,7 @@ export function mountChat(
       clearTypists();
       if (muteTimer !== null) clearTimeout(muteTimer);
       if (countdownTimer !== null) clearTimeout(countdownTimer);
+      clearTimeout(timeTimer);
     },
   };
 }

@@ -5,8 +5,6 @@
 // fetch, crypto and storage are options so that node --test can drive this module with fakes.
 
 export const IDENTITY_STORAGE_KEY = "backchannel:v1:identity";
-// Protocol 1 kept only the display name; it still prefills the name picker.
-export const LEGACY_NAME_STORAGE_KEY = "backchannel:v1:display-name";
 
 // Digests computed at once while solving: one await per batch instead of per hash keeps the
 // (about 65,000 hashes at 16 bits) search at a second or two in a browser.
@@ -16,11 +14,10 @@ const POW_MAX_NONCE = Number.MAX_SAFE_INTEGER;
 
 /** Refused or failed identity request. `code` picks the UI string (chat_error_<code>). */
 export class IdentityError extends Error {
-  constructor(code, message, { status = 0, retryAfterSecs } = {}) {
+  constructor(code, message, { retryAfterSecs } = {}) {
     super(message);
     this.name = "IdentityError";
     this.code = code;
-    this.status = status;
     this.retryAfterSecs = retryAfterSecs;
   }
 }
@@ -72,7 +69,7 @@ function readStorage(storage, key) {
 }
 
 /**
- * Returns { current, legacyName, request, requestStaff, renew, storeToken, storeAuthenticated,
+ * Returns { current, request, requestStaff, renew, storeToken, storeAuthenticated,
  * forget }. `current` is the stored { token, name, visitor, staff } or null.
  */
 export function createIdentityClient({
@@ -127,11 +124,10 @@ export function createIdentityClient({
       const error = answer?.error;
       if (typeof error?.code === "string") {
         throw new IdentityError(error.code, String(error.message ?? error.code), {
-          status: response.status,
           retryAfterSecs: typeof error.retry_after_secs === "number" ? error.retry_after_secs : undefined,
         });
       }
-      throw new IdentityError("server_error", `HTTP ${response.status} from ${path}`, { status: response.status });
+      throw new IdentityError("server_error", `HTTP ${response.status} from ${path}`);
     }
     return answer;
   }
@@ -154,11 +150,6 @@ export function createIdentityClient({
   return {
     get current() {
       return read();
-    },
-
-    /** The name protocol 1 remembered, to prefill the name picker; null when there is none. */
-    get legacyName() {
-      return readStorage(storage, LEGACY_NAME_STORAGE_KEY);
     },
 
     request,

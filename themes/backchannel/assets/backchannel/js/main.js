@@ -1,17 +1,13 @@
-// Entry point, bundled by Hugo's js.Build (partials/backchannel/script.html), which also
-// provides "@params" from the site configuration.
+// The chat bundle's entry point (partials/backchannel/script.html bundles it with js.Build, which
+// also provides "@params" from the site configuration). Loaded on pages with a chat widget only.
 
 import * as params from "@params";
 import { mountChat } from "./chat.js";
-import { enhanceRoomForm } from "./room-form.js";
 
 function mountAll() {
-  for (const element of document.querySelectorAll(".bc-chat")) {
-    mountChat(element, { backendUrl: params.backendUrl });
-  }
-  for (const form of document.querySelectorAll("form.bc-enter")) {
-    enhanceRoomForm(form);
-  }
+  // partials/backchannel/assets.html includes this script once per page, so each widget is
+  // mounted once.
+  for (const element of document.querySelectorAll(".bc-chat")) mountChat(element, { backendUrl: params.backendUrl });
 }
 
 // The script is deferred, so the DOM is usually parsed already.

@@ -17,8 +17,6 @@ export function namesTable(names) {
   return Object.freeze(Object.fromEntries(names.map((name) => [name.toUpperCase(), name])));
 }
 
-export const ClientEventType = namesTable(["auth", "join", "leave", "send", "typing", "load_older", "ping"]);
-
 export const ServerEventType = namesTable([
   "ready", "authenticated", "token", "joined", "left", "message", "deleted", "ack", "older",
   "presence", "typing", "room_state", "moderated", "pong", "error",
@@ -48,11 +46,10 @@ export const ErrorCode = namesTable([
  * code the server would answer with, so the UI can show the same translated message.
  */
 export class ProtocolError extends Error {
-  constructor(code, message, { field } = {}) {
+  constructor(code, message) {
     super(message);
     this.name = "ProtocolError";
     this.code = code;
-    this.field = field;
   }
 }
 
@@ -78,24 +75,37 @@ const isClientId = (value) => typeof value === "string" && CLIENT_ID_PATTERN.tes
 // the chat bundle must stay under 12 KB gzipped.
 function requireField(event, field, isValid) {
   const value = event[field];
-  if (!isValid(value)) throw new ProtocolError(ErrorCode.BAD_FIELD, `bad ${event.type}.${field}`, { field });
+  if (!isValid(value)) throw new ProtocolError(ErrorCode.BAD_FIELD, `bad ${event.type}.${field}`);
   return value;
 }
 
 const isString = (value) => typeof value === "string";
 
-function requireRoom(event) {
-  const room = requireField(event, "room", isString);
-  if (!isValidRoomName(room)) {
-    throw new ProtocolError(ErrorCode.INVALID_ROOM, `invalid room name ${JSON.stringify(room)}`, {
-      field: "room",
-    });
-  }
-  return room;
+/** The field rules of `event`'s type in `table` (CLIENT_FIELDS or SERVER_FIELDS). */
+function requireType(event, table) {
+  if (!isPlainObject(event) || !isString(event.type)) throw new ProtocolError(ErrorCode.BAD_EVENT, "not an event");
+  if (!Object.hasOwn(table, event.type)) throw new ProtocolError(ErrorCode.UNKNOWN_TYPE, `unknown type ${event.type}`);
+  return table[event.type];
 }
 
 // ---------------------------------------------------------------------------------------------
 // Client → server
+
+// The fields of each client event, checked in this order. Beyond its type, a `room` must follow
+// the room rule (else invalid_room) and a `text` must not be blank (text_empty) nor, once the
+// server's limit is known, too long (text_too_long); any other bad field is bad_field.
+const CLIENT_FIELDS = {
+  auth: { token: isNonEmptyString },
+  // after_seq: absent (or null) on a first join.
+  join: { room: isString, after_seq: (value) => value == null || isCount(value) },
+  leave: { room: isString },
+  send: { room: isString, text: isString, client_id: isClientId },
+  typing: { room: isString },
+  load_older: { room: isString, before_seq: isPositiveInteger },
+  ping: {},
+};
+
+export const ClientEventType = namesTable(Object.keys(CLIENT_FIELDS));
 
 /**
  * Validates a client event and returns its JSON text. Throws ProtocolError with the code the
@@ -103,46 +113,21 @@ function requireRoom(event) {
  * known, the length of `send.text` is left for the server to check.
  */
 export function encodeClientEvent(event, { maxTextChars } = {}) {
-  if (!isPlainObject(event) || typeof event.type !== "string") {
-    throw new ProtocolError(ErrorCode.BAD_EVENT, "not an event");
+  const rules = requireType(event, CLIENT_FIELDS);
+  const frame = { type: event.type };
+  for (const [field, isValid] of Object.entries(rules)) {
+    const value = requireField(event, field, isValid);
+    if (value == null) continue;
+    if (field === "room" && !isValidRoomName(value)) {
+      throw new ProtocolError(ErrorCode.INVALID_ROOM, `invalid room name ${JSON.stringify(value)}`);
+    }
+    if (field === "text" && value.trim() === "") throw new ProtocolError(ErrorCode.TEXT_EMPTY, "text is empty");
+    if (field === "text" && countCharacters(value) > maxTextChars) {
+      throw new ProtocolError(ErrorCode.TEXT_TOO_LONG, `text is over ${maxTextChars} characters`);
+    }
+    frame[field] = value;
   }
-  switch (event.type) {
-    case ClientEventType.AUTH:
-      return JSON.stringify({ type: event.type, token: requireField(event, "token", isNonEmptyString) });
-    case ClientEventType.JOIN: {
-      const frame = { type: event.type, room: requireRoom(event) };
-      if (event.after_seq !== undefined && event.after_seq !== null) {
-        frame.after_seq = requireField(event, "after_seq", isCount);
-      }
-      return JSON.stringify(frame);
-    }
-    case ClientEventType.LEAVE:
-    case ClientEventType.TYPING:
-      return JSON.stringify({ type: event.type, room: requireRoom(event) });
-    case ClientEventType.SEND: {
-      const room = requireRoom(event);
-      const text = requireField(event, "text", isString);
-      if (text.trim() === "") {
-        throw new ProtocolError(ErrorCode.TEXT_EMPTY, "text is empty", { field: "text" });
-      }
-      if (maxTextChars !== undefined && countCharacters(text) > maxTextChars) {
-        throw new ProtocolError(ErrorCode.TEXT_TOO_LONG, `text is over ${maxTextChars} characters`, {
-          field: "text",
-        });
-      }
-      const clientId = requireField(event, "client_id", isClientId);
-      return JSON.stringify({ type: event.type, room, text, client_id: clientId });
-    }
-    case ClientEventType.LOAD_OLDER: {
-      const room = requireRoom(event);
-      const beforeSeq = requireField(event, "before_seq", isPositiveInteger);
-      return JSON.stringify({ type: event.type, room, before_seq: beforeSeq });
-    }
-    case ClientEventType.PING:
-      return JSON.stringify({ type: event.type });
-    default:
-      throw new ProtocolError(ErrorCode.UNKNOWN_TYPE, `unknown type ${event.type}`);
-  }
+  return JSON.stringify(frame);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,8 +184,10 @@ const SERVER_FIELDS = {
   moderated: { action: ACTION },
   pong: {},
   error: { code: STRING, message: STRING },
-  person: { visitor: STRING, name: STRING, staff: BOOLEAN },
 };
+
+// One person of a presence list.
+const PERSON_FIELDS = { visitor: STRING, name: STRING, staff: BOOLEAN };
 
 // Fields that may be absent or null: decoded only when present.
 const OPTIONAL_ERROR_FIELDS = { room: STRING, client_id: STRING, retry_after_secs: SECONDS };
@@ -214,7 +201,7 @@ function pick(event, rules, into = { type: event.type }) {
 function decodeList(event, field, decodeItem) {
   return requireField(event, field, Array.isArray).map((item) => {
     if (!isPlainObject(item)) {
-      throw new ProtocolError(ErrorCode.BAD_FIELD, `bad ${event.type}.${field}`, { field });
+      throw new ProtocolError(ErrorCode.BAD_FIELD, `bad ${event.type}.${field}`);
     }
     return decodeItem(item);
   });
@@ -231,7 +218,7 @@ function decodeMessage(event) {
 // `presence` events and `joined.presence`; the optional `change` is not kept (the list says all).
 function decodePresence(event, into) {
   into.online_count = requireField(event, "online_count", isCount);
-  into.people = event.people === null ? null : decodeList(event, "people", (person) => pick(person, SERVER_FIELDS.person, {}));
+  into.people = event.people === null ? null : decodeList(event, "people", (person) => pick(person, PERSON_FIELDS, {}));
   return into;
 }
 
@@ -246,13 +233,7 @@ export function decodeServerEvent(text) {
   } catch (error) {
     throw new ProtocolError(ErrorCode.BAD_JSON, `not JSON: ${error.message}`);
   }
-  if (!isPlainObject(event) || typeof event.type !== "string") {
-    throw new ProtocolError(ErrorCode.BAD_EVENT, "not an event");
-  }
-  if (!Object.values(ServerEventType).includes(event.type)) {
-    throw new ProtocolError(ErrorCode.UNKNOWN_TYPE, `unknown type ${event.type}`);
-  }
-  const decoded = pick(event, SERVER_FIELDS[event.type]);
+  const decoded = pick(event, requireType(event, SERVER_FIELDS));
   switch (event.type) {
     case ServerEventType.JOINED:
       decoded.history = decodeList(event, "history", decodeMessage);
@@ -274,7 +255,7 @@ export function decodeServerEvent(text) {
     case ServerEventType.PONG: {
       const rooms = requireField(event, "rooms", isPlainObject);
       if (!Object.values(rooms).every(isCount)) {
-        throw new ProtocolError(ErrorCode.BAD_FIELD, "bad pong.rooms", { field: "rooms" });
+        throw new ProtocolError(ErrorCode.BAD_FIELD, "bad pong.rooms");
       }
       decoded.rooms = { ...rooms };
       break;

@@ -1,6 +1,8 @@
 // Message DOM, built with createElement and textContent only: text from the network never goes
 // through the HTML parser, so a message cannot inject markup (tests/js/render.test.js checks it).
 
+import { formatMessageTime } from "./view.js";
+
 // An http(s) URL in running text: up to white space or a character that cannot be in one. The
 // scheme may be upper case; "\b" keeps "xhttp://" out. Everything else (javascript:, data:, …)
 // never matches, so it stays text.
@@ -76,18 +78,6 @@ export function createStaffBadge(document, label) {
   return createElementWithText(document, "span", "bc-staff-badge", label);
 }
 
-/** The `datetime` value and the local-time labels for a message's ISO 8601 `sent_at`. */
-export function formatLocalTime(isoString, locale) {
-  const date = new Date(isoString);
-  if (Number.isNaN(date.getTime())) return { dateTime: "", label: "", title: "" };
-  return {
-    // Normalised: HTML's datetime allows at most 3 fraction digits; Python writes 6.
-    dateTime: date.toISOString(),
-    label: date.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit" }),
-    title: date.toLocaleString(locale, { dateStyle: "medium", timeStyle: "medium" }),
-  };
-}
-
 function createElementWithText(document, tagName, className, text) {
   const element = document.createElement(tagName);
   element.className = className;
@@ -104,7 +94,7 @@ function createActionButton(document, action, label) {
 
 /**
  * One timeline entry (timeline.js) as
- * <article class="bc-message [bc-message--own]" data-seq data-client-id data-state>
+ * <article class="bc-message [bc-message--own] [bc-message--grouped]" data-seq data-client-id data-state>
  *   <header class="bc-message__meta">
  *     <span class="bc-message__author"/> [<span class="bc-staff-badge"/>]
  *     <time class="bc-message__time" datetime title/>
@@ -113,11 +103,17 @@ function createActionButton(document, action, label) {
  *   <p class="bc-message__text"> text nodes and <a href rel target> for http(s) URLs </p>
  *   [<p class="bc-message__actions"> retry and discard buttons </p>]   own failed messages
  * </article>
- * `labels` holds the translated { pending, failed, retry, discard, staff, reason(code) }.
+ * `translate(key)` gives the UI strings (chat_message_<state or action>, chat_staff_badge) and
+ * `errorText(code)` a failure's reason. A grouped entry (view.js continuesGroup) keeps its author
+ * line for screen readers only.
  */
-export function createMessageElement(document, entry, { locale, labels = {} } = {}) {
+export function createMessageElement(
+  document,
+  entry,
+  { locale, translate = (key) => key, errorText = translate, now = Date.now() } = {},
+) {
   const article = document.createElement("article");
-  article.className = entry.own ? "bc-message bc-message--own" : "bc-message";
+  article.className = `bc-message${entry.own ? " bc-message--own" : ""}${entry.grouped ? " bc-message--grouped" : ""}`;
   if (entry.seq !== undefined) article.setAttribute("data-seq", String(entry.seq));
   if (entry.own) {
     article.setAttribute("data-client-id", entry.clientId);
@@ -127,18 +123,17 @@ export function createMessageElement(document, entry, { locale, labels = {} } = 
   const meta = document.createElement("header");
   meta.className = "bc-message__meta";
   meta.appendChild(createElementWithText(document, "span", "bc-message__author", entry.author));
-  if (entry.staff) meta.appendChild(createStaffBadge(document, labels.staff ?? "staff"));
+  if (entry.staff) meta.appendChild(createStaffBadge(document, translate("chat_staff_badge")));
 
-  const time = formatLocalTime(entry.sentAt, locale);
+  const time = formatMessageTime(entry.sentAt, now, locale);
   const timeElement = createElementWithText(document, "time", "bc-message__time", time.label);
   timeElement.setAttribute("datetime", time.dateTime);
   timeElement.setAttribute("title", time.title);
   meta.appendChild(timeElement);
 
-  const status = labels[entry.state];
-  if (entry.own && entry.state !== "sent" && status) {
-    const statusElement = createElementWithText(document, "span", "bc-message__status", status);
-    if (entry.code && labels.reason) statusElement.setAttribute("title", labels.reason(entry.code));
+  if (entry.own && entry.state !== "sent") {
+    const statusElement = createElementWithText(document, "span", "bc-message__status", translate(`chat_message_${entry.state}`));
+    if (entry.code) statusElement.setAttribute("title", errorText(entry.code));
     meta.appendChild(statusElement);
   }
 
@@ -150,8 +145,9 @@ export function createMessageElement(document, entry, { locale, labels = {} } = 
   if (entry.own && entry.state === "failed") {
     const actions = document.createElement("p");
     actions.className = "bc-message__actions";
-    actions.appendChild(createActionButton(document, "retry", labels.retry ?? "retry"));
-    actions.appendChild(createActionButton(document, "discard", labels.discard ?? "discard"));
+    for (const action of ["retry", "discard"]) {
+      actions.appendChild(createActionButton(document, action, translate(`chat_message_${action}`)));
+    }
     article.appendChild(actions);
   }
   return article;
@@ -167,7 +163,7 @@ export function syncMessageList(list, entries, { start = null, rendered, create 
   const next = new Map();
   let cursor = start === null ? list.firstChild : start.nextSibling;
   for (const entry of entries) {
-    const signature = `${entry.state}|${entry.code}|${entry.seq}`;
+    const signature = `${entry.state}|${entry.code}|${entry.seq}|${entry.grouped}`;
     const previous = rendered.get(entry.key);
     const element =
       previous !== undefined && previous.signature === signature ? previous.element : create(entry);

@@ -218,6 +218,7 @@ export function createTimeline() {
           seq,
           clientId: isOwn ? message.client_id : undefined,
           author: message.author,
+          visitor: message.visitor,
           staff: message.staff === true,
           text: message.text,
           sentAt: message.sent_at,
