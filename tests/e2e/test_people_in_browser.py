@@ -61,6 +61,8 @@ def test_a_moderator_deletes_mutes_locks_and_bans_from_the_admin_in_open_pages(l
     eve = new_page(live_system.room_url(room))
     enter_room_as(eve, "Eve")
     send(eve, "buy cheap pills")
+    # The server's order is the order everyone sees; Ann answers once Eve's line has reached her.
+    expect(message_texts(ann)).to_have_text(["buy cheap pills"])
     send(ann, "hello")
     expect(message_texts(ann)).to_have_text(["buy cheap pills", "hello"])
     eve_visitor = eve.evaluate("JSON.parse(localStorage.getItem('backchannel:v1:identity')).visitor")
