@@ -169,6 +169,32 @@ def test_the_announcer_reads_out_only_others_new_messages(live_system, new_page)
     expect(announcer.locator("p")).to_have_text(["Bea: second from B"])  # cleared, then the new one
 
 
+def test_own_messages_stay_own_after_a_reload_and_in_a_second_tab(live_system, new_page):
+    room = unique_room("own")
+    ann = new_page(live_system.room_url(room))
+    enter_room_as(ann, "Ann")
+    bea = new_page(live_system.room_url(room))
+    enter_room_as(bea, "Bea")
+    send(ann, "mine")
+    expect(message_texts(bea)).to_have_text(["mine"])
+    send(bea, "hers")
+    expect(message_texts(ann)).to_have_text(["mine", "hers"])
+    own_texts = ".bc-message--own .bc-message__text"
+
+    ann.reload()
+    expect(message_texts(ann)).to_have_text(["mine", "hers"])
+    expect(ann.locator(own_texts)).to_have_text(["mine"])
+
+    # The same visitor in a second tab: what either tab sends is own in both, and not news.
+    second_tab = ann.context.new_page()
+    second_tab.goto(live_system.room_url(room))
+    expect(second_tab.locator(own_texts)).to_have_text(["mine"])
+    send(second_tab, "from my other tab")
+    expect(ann.locator(own_texts)).to_have_text(["mine", "from my other tab"])
+    expect(ann.locator(".bc-announcer")).to_have_text("")
+    expect(bea.locator(own_texts)).to_have_text(["hers"])
+
+
 # --- 3. The "N new messages" button ---------------------------------------------------------
 
 

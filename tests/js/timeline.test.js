@@ -234,6 +234,26 @@ describe("timeline: own messages (outbox reconciliation)", () => {
     assert.equal(timeline.entries()[1].own, false);
   });
 
+  it("messages by the identity's visitor are own after a reload or from another tab", () => {
+    // A fresh timeline knows no client_ids: the page was reloaded, or another tab sent them.
+    const timeline = joinedTimeline([
+      message(1, { author: "ann", visitor: "v-ann", client_id: "earlier-tab" }),
+      message(2),
+    ]);
+    timeline.applyMessage(message(3, { author: "ann", visitor: "v-ann", client_id: "other-tab" }));
+    assert.deepEqual(
+      timeline.entries("v-ann").map((entry) => [entry.seq, entry.own, entry.state]),
+      [
+        [1, true, "sent"],
+        [2, false, undefined],
+        [3, true, "sent"],
+      ],
+    );
+    // Without an identity nothing is own; another visitor of the same name is somebody else.
+    assert.deepEqual(timeline.entries().map((entry) => entry.own), [false, false, false]);
+    assert.deepEqual(timeline.entries("v-ann-2").map((entry) => entry.own), [false, false, false]);
+  });
+
   it("an ack marks an item sent; it waits at its seq until its message arrives", () => {
     const timeline = joinedTimeline(range(1, 2));
     timeline.addOwn(pendingItem("p1"));

@@ -295,7 +295,7 @@ export function mountChat(
     const list = messageList;
     const wasAtBottom = isAtBottom(list);
     const fromBottom = list.scrollHeight - list.scrollTop;
-    entries = timeline.entries();
+    entries = timeline.entries(identity?.visitor);
     entries.forEach((entry, index) => {
       entry.grouped = continuesGroup(entries[index - 1], entry);
     });

@@ -206,13 +206,15 @@ export function createTimeline() {
 
     /**
      * What to show, in order: { key, seq, clientId, author, staff, text, sentAt, own, state, code }.
-     * `key` is stable while an entry keeps its place: "s<seq>" or "c<client_id>".
+     * `key` is stable while an entry keeps its place: "s<seq>" or "c<client_id>". A message is own
+     * when this page sent it or when `ownVisitor` (the identity's visitor id) wrote it: from
+     * before a reload, or from another tab.
      */
-    entries() {
+    entries(ownVisitor) {
       const list = [];
       for (const [seq, message] of messages) {
         if (message.deleted) continue;
-        const isOwn = message.client_id !== null && ownIds.has(message.client_id);
+        const isOwn = ownIds.has(message.client_id) || message.visitor === ownVisitor;
         list.push({
           key: `s${seq}`,
           seq,
