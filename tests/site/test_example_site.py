@@ -8,6 +8,7 @@ theme's minimum fails either build."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -270,6 +271,29 @@ def test_no_page_of_this_theme_has_an_asset_twice_or_in_the_body(own_site: Path)
         assert len(stylesheets) == 1, path
         assert len(scripts) == len(set(scripts)), path
         assert not ASSET_TAG.search(split_head_body(path)[1]), path
+
+
+# --- A host site in a language this theme does not ship -----------------------------------------
+
+
+def test_a_site_language_without_strings_fails_once_naming_the_copy_to_make(tmp_path: Path) -> None:
+    theme = copy_theme(tmp_path)
+    site = theme / "exampleSite"
+    config = site / "hugo.toml"
+    config.write_text('defaultContentLanguage = "fr"\n' + config.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(SiteBuildError) as refusal:
+        build_site(BACKEND_URL, tmp_path / "refused", base_url=BASE_URL, source=site)
+    message = str(refusal.value)
+    assert re.search(r'backchannel: \d+ UI string\(s\) missing for language "fr", first "chat_room_title"', message)
+    assert "copy themes/backchannel/i18n/en.toml to i18n/fr.toml" in message
+    assert message.count("UI string(s) missing") == 1, "one error, not one per string"
+
+    # Doing what the error says is enough.
+    (site / "i18n").mkdir()
+    shutil.copy(THEME_DIR / "i18n" / "en.toml", site / "i18n" / "fr.toml")
+    public = build_site(BACKEND_URL, tmp_path / "public", base_url=BASE_URL, source=site)
+    [widget] = parse_page(public / "chat" / "index.html").with_class("bc-chat")
+    assert json.loads(widget.attrs["data-bc-strings"])["chat_status_connected"] == "Connected"
 
 
 # --- A Hugo older than the theme's minimum ------------------------------------------------------
