@@ -31,8 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,16 +39,8 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "backend")]
 
 from scripts.bundle_budget import measure_bundles  # noqa: E402
-from scripts.processes import (  # noqa: E402
-    ServerFailed,
-    find_chromium,
-    free_port,
-    loopback_backend_env,
-    migrate,
-    serve_directory,
-    start_daphne,
-    stop_process,
-)
+from scripts.loopback import LoopbackSystem, loopback_system  # noqa: E402
+from scripts.processes import ServerFailed, find_chromium  # noqa: E402
 from scripts.site import SiteBuildError, build_site  # noqa: E402
 
 TARGET_SCORE = 95
@@ -121,42 +112,16 @@ def lighthouse_command() -> tuple[list[str], str]:
 
 # --- The system under test ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class LiveSite:
-    site_url: str  # ends with "/"
-    public_dir: Path
-
-    def room_url(self, room: str) -> str:
-        return f"{self.site_url}room/?name={room}"
-
-
-@contextmanager
-def live_site(work_dir: Path, log_path: Path) -> Iterator[LiveSite]:
-    """A fresh backend (DEBUG off, as tests/e2e/conftest.py's live_system) and the site built for
-    it, served over HTTP on free ports; both stop on exit."""
-    site_port, backend_port = free_port(), free_port()
-    site_origin = f"http://127.0.0.1:{site_port}"
-    env = loopback_backend_env(site_origin, work_dir / "db.sqlite3")
-    migrate(env)
-    daphne = start_daphne(port=backend_port, env=env, log_path=log_path)
-    site = None
+def build_even_over_budget(backend_url: str, public_dir: Path, base_url: str) -> None:
+    """build_site, except that a bundle over its weight budget (which fails the build after Hugo
+    wrote the site) is measured all the same: size_section reports the budget. Anything else stops."""
     try:
-        public_dir = work_dir / "public"
-        try:
-            build_site(f"ws://127.0.0.1:{backend_port}", public_dir, f"{site_origin}/")
-        except SiteBuildError:
-            # A bundle over its weight budget fails the build after Hugo wrote the site: measure
-            # the rest all the same (size_section reports the budget); anything else stops here.
-            if not (public_dir / "index.html").is_file() or not any(
-                    size.over_budget for size in measure_bundles(public_dir)):
-                raise
-            progress("a bundle is over its weight budget (reported below); measuring the site all the same")
-        site = serve_directory(public_dir, port=site_port)
-        yield LiveSite(f"{site_origin}/", public_dir)
-    finally:
-        if site is not None:
-            site.shutdown()
-        stop_process(daphne, what="daphne")
+        build_site(backend_url, public_dir, base_url)
+    except SiteBuildError:
+        if not (public_dir / "index.html").is_file() or not any(
+                size.over_budget for size in measure_bundles(public_dir)):
+            raise
+        progress("a bundle is over its weight budget (reported below); measuring the site all the same")
 
 
 # --- Sizes ---------------------------------------------------------------------------------------
@@ -234,7 +199,7 @@ def run_lighthouse(command: Sequence[str], url: str, page: str, preset: str, chr
     return LighthouseRun(page, preset, scores, failing, html_path)
 
 
-def lighthouse_section(out: Output, site: LiveSite, command: Sequence[str], version: str, chrome: str,
+def lighthouse_section(out: Output, site: LoopbackSystem, command: Sequence[str], version: str, chrome: str,
                        report_dir: Path) -> list[str]:
     """Runs Lighthouse on each page and preset, prints the table and what missed; the problems."""
     pages = {"landing": site.site_url, "room": site.room_url("lobby")}
@@ -275,7 +240,7 @@ def lighthouse_section(out: Output, site: LiveSite, command: Sequence[str], vers
 
 # --- axe-core ------------------------------------------------------------------------------------
 
-def axe_section(out: Output, site: LiveSite, chrome: str, report_dir: Path) -> list[str]:
+def axe_section(out: Output, site: LoopbackSystem, chrome: str, report_dir: Path) -> list[str]:
     """axe on the landing page and the room page's two states, light and dark; the problems."""
     from playwright.sync_api import expect, sync_playwright
 
@@ -356,7 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="backchannel-report-") as work_dir, \
-                live_site(Path(work_dir), report_dir / "daphne.log") as site:
+                loopback_system(Path(work_dir), log_path=lambda port: report_dir / "daphne.log",
+                                build=build_even_over_budget) as site:
             out(f"UI report for {site.site_url} (a fresh local backend, DEBUG off)")
             out()
             problems += size_section(out, site.public_dir)

@@ -10,16 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.processes import (
-    BACKEND_DIR,
-    free_port,
-    loopback_backend_env,
-    migrate,
-    serve_directory,
-    start_daphne,
-    stop_process,
-)
-from scripts.site import build_site
+from scripts.loopback import loopback_system
+from scripts.processes import BACKEND_DIR
 from tests.e2e.support import visitor_pages
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "artifacts"
@@ -52,23 +44,10 @@ class LiveSystem:
 
 @pytest.fixture(scope="session")
 def live_system(tmp_path_factory) -> LiveSystem:
-    work_dir = tmp_path_factory.mktemp("live")
-    site_port, backend_port = free_port(), free_port()
-    site_origin = f"http://127.0.0.1:{site_port}"
-    env = loopback_backend_env(site_origin, work_dir / "db.sqlite3")
-    migrate(env)
-    backend_log = ARTIFACTS_DIR / f"e2e-daphne-{backend_port}.log"
-    daphne = start_daphne(port=backend_port, env=env, log_path=backend_log)
-    try:
-        public_dir = build_site(f"ws://127.0.0.1:{backend_port}", work_dir / "public", f"{site_origin}/")
-        site = serve_directory(public_dir, port=site_port)
-        try:
-            yield LiveSystem(site_url=f"{site_origin}/", site_origin=site_origin, backend_port=backend_port,
-                             backend_log=backend_log, env=env)
-        finally:
-            site.shutdown()
-    finally:
-        stop_process(daphne, what="daphne")
+    with loopback_system(tmp_path_factory.mktemp("live"),
+                         log_path=lambda port: ARTIFACTS_DIR / f"e2e-daphne-{port}.log") as system:
+        yield LiveSystem(site_url=system.site_url, site_origin=system.site_origin, backend_port=system.backend_port,
+                         backend_log=system.backend_log, env=system.env)
 
 
 @pytest.fixture

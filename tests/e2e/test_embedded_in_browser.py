@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from scripts.processes import free_port, loopback_backend_env, migrate, serve_directory, start_daphne, stop_process
-from scripts.site import REPO_ROOT, build_site
+from scripts.loopback import loopback_system
+from scripts.site import REPO_ROOT
 from tests.e2e.support import enter_room_as, message_texts, send, visitor_pages
 
 pytestmark = pytest.mark.e2e
@@ -40,23 +40,9 @@ class EmbeddedSystem:
 
 @pytest.fixture(scope="module")
 def embedded_system(tmp_path_factory) -> EmbeddedSystem:
-    work_dir = tmp_path_factory.mktemp("embedded")
-    site_port, backend_port = free_port(), free_port()
-    site_origin = f"http://127.0.0.1:{site_port}"
-    env = loopback_backend_env(site_origin, work_dir / "db.sqlite3")
-    migrate(env)
-    backend_log = ARTIFACTS_DIR / f"e2e-embedded-daphne-{backend_port}.log"
-    daphne = start_daphne(port=backend_port, env=env, log_path=backend_log)
-    try:
-        public_dir = build_site(f"ws://127.0.0.1:{backend_port}", work_dir / "public", f"{site_origin}/",
-                                source=EXAMPLE_SITE)
-        site = serve_directory(public_dir, port=site_port)
-    except BaseException:
-        stop_process(daphne, what="daphne")
-        raise
-    yield EmbeddedSystem(site_url=f"{site_origin}/")
-    site.shutdown()
-    stop_process(daphne, what="daphne")
+    with loopback_system(tmp_path_factory.mktemp("embedded"), source=EXAMPLE_SITE,
+                         log_path=lambda port: ARTIFACTS_DIR / f"e2e-embedded-daphne-{port}.log") as system:
+        yield EmbeddedSystem(site_url=system.site_url)
 
 
 def computed(page: Page, selector: str, prop: str) -> str:

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from scripts.processes import free_port, loopback_backend_env, migrate, serve_directory, start_daphne, stop_process
-from scripts.site import build_site
+from scripts.loopback import loopback_system
 from tests.e2e.conftest import ARTIFACTS_DIR
 from tests.e2e.support import enter_room_as, message_texts, post_as, send
 
@@ -252,17 +251,9 @@ def reconnecting_pattern() -> re.Pattern[str]:
 
 
 def test_the_status_banner_tells_of_a_backend_restart_and_the_chat_resumes(browser, new_page, tmp_path):
-    site_port, backend_port = free_port(), free_port()
-    site_origin = f"http://127.0.0.1:{site_port}"
-    env = loopback_backend_env(site_origin, tmp_path / "db.sqlite3")
-    migrate(env)
-    backend_log = ARTIFACTS_DIR / f"e2e-restart-daphne-{backend_port}.log"
-    daphne = start_daphne(port=backend_port, env=env, log_path=backend_log)
-    site = None
-    try:
-        public_dir = build_site(f"ws://127.0.0.1:{backend_port}", tmp_path / "public", f"{site_origin}/")
-        site = serve_directory(public_dir, port=site_port)
-        room_url = f"{site_origin}/room/?name=restart"
+    # A system of its own: the shared one's backend must not restart under the other tests.
+    with loopback_system(tmp_path, log_path=lambda port: ARTIFACTS_DIR / f"e2e-restart-daphne-{port}.log") as system:
+        room_url = system.room_url("restart")
         ann = new_page(room_url)
         bea = new_page(room_url)
         enter_room_as(ann, "Ann")
@@ -270,19 +261,15 @@ def test_the_status_banner_tells_of_a_backend_restart_and_the_chat_resumes(brows
         status = ann.locator(".bc-status")
         expect(status).to_have_text(EN_STRINGS["chat_status_connected"]["other"])
 
-        stop_process(daphne, what="daphne")  # SIGTERM: the server closes its sockets with 1012
+        system.stop_backend()  # SIGTERM: the server closes its sockets with 1012
         expect(status).to_have_attribute("data-state", re.compile(r"^(reconnecting|connecting)$"))
         expect(status).to_be_visible()
         expect(status).to_have_text(reconnecting_pattern())
 
-        daphne = start_daphne(port=backend_port, env=env, log_path=backend_log)
+        system.start_backend()  # same port, same database
         expect(status).to_have_attribute("data-state", "connected", timeout=RECONNECT_TIMEOUT_MS)
         expect(status).to_have_text(EN_STRINGS["chat_status_connected"]["other"])
         expect(bea.locator(".bc-status")).to_have_attribute("data-state", "connected", timeout=RECONNECT_TIMEOUT_MS)
 
         send(ann, "back after the restart")
         expect(message_texts(bea).last).to_have_text("back after the restart")
-    finally:
-        if site is not None:
-            site.shutdown()
-        stop_process(daphne, what="daphne")
