@@ -86,6 +86,9 @@ def test_a_keyboard_user_joins_and_writes_two_lines(live_system, new_page):
     keyboard = page.keyboard
     name_input = page.locator("form.bc-name input[name=name]")
     expect(name_input).to_be_visible()
+    # The page's one heading names the room, for a screen reader's heading list too.
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"#{room}")
+    expect(page.get_by_role("heading")).to_have_count(1)
 
     # The first Tab from the top of the page reaches the skip link.
     keyboard.press("Tab")

@@ -110,6 +110,18 @@ def test_the_room_page_takes_its_room_from_the_query(room_page: Page) -> None:
     assert room_page.with_class("bc-chat__back")[0].attrs["href"] == "/"
 
 
+def test_the_room_pages_one_heading_is_the_widgets_title(room_page: Page, about_page: Page) -> None:
+    # "Room" until the script names the room ("#tea"): one h1, never empty, no second heading.
+    [heading] = room_page.find_all("h1")
+    assert heading.attrs["class"] == "bc-chat__title"
+    assert heading.text.strip() == "Room"
+    assert not room_page.find_all("h2")
+    # A widget inside a content page stays under that page's own h1.
+    [page_heading] = about_page.find_all("h1")
+    assert "bc-chat__title" not in (page_heading.attrs.get("class") or "")
+    assert about_page.find_all("h2", **{"class": "bc-chat__title"})
+
+
 def test_the_about_page_embeds_the_shortcode_widget(about_page: Page) -> None:
     widgets = about_page.with_class("bc-chat")
     assert len(widgets) == 1
