@@ -48,13 +48,15 @@ logger = logging.getLogger(__name__)
 
 # How often one process sweeps presence rows left behind by dead processes (on some socket's ping).
 PRESENCE_SWEEP_INTERVAL_SECS = 30.0
+PresenceChange = tuple[Literal["joined", "left"], presence.Person]
 
 
 class ProcessState:
     """What one process remembers across its sockets to keep presence traffic bounded."""
 
     last_sweep = 0.0
-    # room -> when this process last sent a count-only presence update (rooms over the list limit)
+    # room -> when this process last sent a count-only presence update (rooms over the list limit,
+    # and readers coming or going)
     last_count_update: dict[str, float] = {}  # noqa: RUF012 - process-wide on purpose
     # room -> the online count this process last computed (typing is not relayed in big rooms)
     online_counts: dict[str, int] = {}  # noqa: RUF012
@@ -112,12 +114,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 typing_interval_secs=conf.TYPING_INTERVAL_SECS,
             )
         )
-        self.auth_timer = asyncio.create_task(self.close_unless_authenticated())
+        self.start_auth_timer()
 
-    async def close_unless_authenticated(self) -> None:
+    def start_auth_timer(self) -> None:
+        self.auth_timer = asyncio.create_task(self.close_unless_reading())
+
+    async def close_unless_reading(self) -> None:
+        """Close a socket that has neither authenticated nor a room to read at the deadline
+        (``auth_timeout_secs`` after the handshake, or after a reader left its last room): a
+        reader may stay without a name, an idle socket may not hold one of its address's slots."""
         await asyncio.sleep(conf.AUTH_TIMEOUT_SECS)
-        if self.identity is None and not self.closing:
-            message = f"send 'auth' within {conf.AUTH_TIMEOUT_SECS:g} s of connecting"
+        if self.identity is None and not self.joined_rooms and not self.closing:
+            message = f"send 'auth' or 'join' within {conf.AUTH_TIMEOUT_SECS:g} s"
             await self.refuse(ProtocolError(ErrorCode.AUTH_TIMEOUT, message), CloseCode.AUTH_TIMEOUT)
 
     async def disconnect(self, code: int) -> None:
@@ -134,7 +142,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.joined_rooms:
             departures = await db_call(presence.leave_all)(channel_name=self.socket_id)
             for departure in departures:
-                await self.announce_presence(departure.room, "left", departure.person)
+                await self.announce_departure(departure)
         self.joined_rooms.clear()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -145,8 +153,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if wait:
                 raise ProtocolError(ErrorCode.RATE_LIMITED, "too many frames; slow down", retry_after_secs=wait)
             event = parse_client_event(text_data, bytes_data, self.limits)
-            if self.identity is None and not isinstance(event, Auth):
-                raise ProtocolError(ErrorCode.NOT_AUTHENTICATED, "send 'auth' with your token first")
+            # Before `auth` a socket may read (join, leave, load_older, ping): ARCHITECTURE.md
+            # "Reading without a name". Writing needs a name: post and typing require one.
             match event:
                 case Auth():
                     await self.authenticate(event)
@@ -206,6 +214,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             }
         )
         await self.refresh_token_if_due()
+        # A reader who picked a name: from now on a person in every room it reads, announced as if
+        # it had joined them just now.
+        for room in sorted(self.joined_rooms):
+            await self.enter_presence(room)
 
     async def refresh_token_if_due(self) -> None:
         now = time.time()
@@ -259,32 +271,55 @@ class ChatConsumer(AsyncWebsocketConsumer):
             }
         )
         if arrived:
-            person = presence.Person(self.identity.visitor, self.identity.name, self.identity.staff)
-            await self.announce_presence(event.room, "joined", person)
+            await self.announce_presence(event.room, self.arrival())
+
+    async def enter_presence(self, room: str) -> None:
+        """The authenticated socket's row in ``room`` (its reader's row until now) names it."""
+        arrived = await db_call(presence.enter)(
+            room=room, channel_name=self.socket_id, identity=self.identity, now=timezone.now()
+        )
+        # Not an arrival (the person reads there in another tab too): one reader fewer all the same.
+        await self.announce_presence(room, self.arrival() if arrived else None)
+
+    def arrival(self) -> PresenceChange | None:
+        """This socket's arrival, as a presence change; None for a reader (nobody the room lists)."""
+        if self.identity is None:
+            return None
+        return "joined", presence.Person(self.identity.visitor, self.identity.name, self.identity.staff)
 
     async def leave(self, event: Leave) -> None:
         self.require_joined(event.room)
         await self.fanout.unsubscribe(group_name_for(event.room), self)
         self.joined_rooms.discard(event.room)
         await self.send_event({"type": "left", "room": event.room})
-        gone = await db_call(presence.leave)(room=event.room, channel_name=self.socket_id)
-        if gone is not None:
-            await self.announce_presence(event.room, "left", gone)
+        if self.identity is None and not self.joined_rooms and (self.auth_timer is None or self.auth_timer.done()):
+            # A reader that reads nothing any more is an idle socket again: it gets the same deadline.
+            self.start_auth_timer()
+        departure = await db_call(presence.leave)(room=event.room, channel_name=self.socket_id)
+        if departure is not None:
+            await self.announce_departure(departure)
 
-    async def announce_presence(self, room: str, kind: Literal["joined", "left"], person: presence.Person) -> None:
+    async def announce_departure(self, departure: presence.Departure) -> None:
+        change: PresenceChange | None = None if departure.person is None else ("left", departure.person)
+        await self.announce_presence(departure.room, change)
+
+    async def announce_presence(self, room: str, change: PresenceChange | None) -> None:
+        """Tell the room who is there after ``change`` (None: only its readers changed)."""
         snapshot = await db_call(presence.snapshot)(room=room, list_limit=conf.PRESENCE_LIST_LIMIT)
         ProcessState.online_counts[room] = snapshot.online_count
-        if snapshot.people is None:
-            # A big room: a count update at most every interval, not one per arrival.
+        if snapshot.people is None or change is None:
+            # A count update at most every interval, not one per arrival: in a big room, and for
+            # readers, who may come and go with every page view of a popular page.
             now = time.monotonic()
             if now - ProcessState.last_count_update.get(room, -1e9) < conf.PRESENCE_COUNT_INTERVAL_SECS:
                 return
             ProcessState.last_count_update[room] = now
-        await publish(room_frame(room, encode_event(presence_event(room, snapshot, kind, person))))
+        await publish(room_frame(room, encode_event(presence_event(room, snapshot, change))))
 
     async def post(self, event: Send) -> None:
+        identity = self.require_identity(event.room, event.client_id)
         self.require_joined(event.room, client_id=event.client_id)
-        wait = process_limits().message_wait_secs(visitor=self.identity.visitor, ip=self.ip, now=time.monotonic())
+        wait = process_limits().message_wait_secs(visitor=identity.visitor, ip=self.ip, now=time.monotonic())
         if wait:
             raise ProtocolError(
                 ErrorCode.RATE_LIMITED,
@@ -295,7 +330,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
         try:
             result = await db_call(services.post_message)(
-                room_name=event.room, identity=self.identity, text=event.text, client_id=event.client_id, ip=self.ip
+                room_name=event.room, identity=identity, text=event.text, client_id=event.client_id, ip=self.ip
             )
         except services.PostRefused as refusal:
             raise ProtocolError(
@@ -318,6 +353,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def typing(self, event: Typing) -> None:
+        identity = self.require_identity(event.room)
         self.require_joined(event.room)
         now = time.monotonic()
         if now - self.last_typing.get(event.room, -1e9) < conf.TYPING_INTERVAL_SECS:
@@ -325,9 +361,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.last_typing[event.room] = now
         if ProcessState.online_counts.get(event.room, 0) > conf.PRESENCE_LIST_LIMIT:
             return  # nobody can follow who types in a crowd; it would only cost bandwidth
-        frame = encode_event(
-            {"type": "typing", "room": event.room, "visitor": self.identity.visitor, "name": self.identity.name}
-        )
+        frame = encode_event({"type": "typing", "room": event.room, "visitor": identity.visitor, "name": identity.name})
         await publish(room_frame(event.room, frame, skip_socket=self.socket_id))
 
     async def load_older(self, event: LoadOlder) -> None:
@@ -361,11 +395,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if now - ProcessState.last_sweep < PRESENCE_SWEEP_INTERVAL_SECS:
             return
         ProcessState.last_sweep = now
-        departures = await db_call(presence.sweep_stale)(
-            now=timezone.now(), stale_secs=conf.PRESENCE_STALE_SECS
-        )
+        departures = await db_call(presence.sweep_stale)(now=timezone.now(), stale_secs=conf.PRESENCE_STALE_SECS)
         for departure in departures:
-            await self.announce_presence(departure.room, "left", departure.person)
+            await self.announce_departure(departure)
 
     # --- Frames from the fan-out ---------------------------------------------------------------
 
@@ -385,6 +417,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 raise ValueError(f"no delivery for layer message type {unknown!r}")
 
     # --- Helpers ------------------------------------------------------------------------------
+
+    def require_identity(self, room: str, client_id: str | None = None) -> Identity:
+        """The socket's identity; a reader (no `auth` yet) may not write."""
+        if self.identity is None:
+            message = "pick a name first: send 'auth' with your token"
+            raise ProtocolError(ErrorCode.NOT_AUTHENTICATED, message, room, client_id)
+        return self.identity
 
     def require_joined(self, room: str, client_id: str | None = None) -> None:
         if room not in self.joined_rooms:

@@ -60,12 +60,16 @@ def person_dict(person: Person) -> PersonDict:
 
 def presence_dict(snapshot: Snapshot) -> PresenceDict:
     people = None if snapshot.people is None else [person_dict(person) for person in snapshot.people]
-    return {"online_count": snapshot.online_count, "people": people}
+    return {"online_count": snapshot.online_count, "people": people, "readers": snapshot.readers}
 
 
-def presence_event(room: str, snapshot: Snapshot, kind: Literal["joined", "left"], person: Person) -> PresenceEvent:
-    """The room's people after ``person`` came or went; in a room over the list limit, the count."""
+def presence_event(
+    room: str, snapshot: Snapshot, change: tuple[Literal["joined", "left"], Person] | None
+) -> PresenceEvent:
+    """The room's people after ``change`` (a person came or went); in a room over the list limit,
+    or when only readers came or went (``change`` None), the counts and list without a change."""
     event: PresenceEvent = {"type": "presence", "room": room, **presence_dict(snapshot)}
-    if snapshot.people is not None:
+    if snapshot.people is not None and change is not None:
+        kind, person = change
         event["change"] = {"kind": kind, "person": person_dict(person)}
     return event

@@ -1,6 +1,10 @@
 """Who is online in which room: one ``Presence`` row per joined socket, shared by every process
 through the database. Plain synchronous functions (services and selectors); the consumer turns
-their results into ``presence`` events."""
+their results into ``presence`` events.
+
+A socket that joined without authenticating (a reader, ARCHITECTURE.md "Reading without a name")
+has a row too, with ``visitor`` set to ``READER``: readers are counted across processes and swept
+like everyone else, but they are nobody in ``people`` or ``online_count``."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Count, Q
 
 from chat.identity import Identity
 from chat.models import Presence
@@ -20,20 +25,33 @@ class Person:
     staff: bool
 
 
+# The ``visitor`` of a reader's row. Visitor ids are never empty (chat.identity), so no person has it.
+READER = ""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     online_count: int
     people: list[Person] | None  # None when the room is over the list limit
+    readers: int = 0  # sockets in the room without a name
 
 
 @dataclass(frozen=True)
 class Departure:
     room: str
-    person: Person
+    person: Person | None  # None: a reader stopped reading (nobody the room lists went)
 
 
-def enter(*, room: str, channel_name: str, identity: Identity, now: datetime) -> bool:
-    """Record the socket in the room; True when the person was not online there before."""
+def enter(*, room: str, channel_name: str, identity: Identity | None, now: datetime) -> bool:
+    """Record the socket in the room, as a reader when ``identity`` is None. True when that changes
+    what the room shows: the person was not online there before, or the reader is a new one.
+    A reader's socket that authenticates enters again with its identity: its row becomes the
+    person's."""
+    if identity is None:
+        _, created = Presence.objects.update_or_create(
+            room_name=room, channel_name=channel_name, defaults={"visitor": READER, "name": "", "last_seen": now}
+        )
+        return created
     with transaction.atomic():
         _one_at_a_time(room, identity.visitor)
         already_here = Presence.objects.filter(room_name=room, visitor=identity.visitor).exists()
@@ -45,18 +63,22 @@ def enter(*, room: str, channel_name: str, identity: Identity, now: datetime) ->
     return not already_here
 
 
-def leave(*, room: str, channel_name: str) -> Person | None:
-    """Forget the socket in the room; the person when this was their last socket there."""
+def leave(*, room: str, channel_name: str) -> Departure | None:
+    """Forget the socket in the room. What the room must be told: the person, when this was their
+    last socket there; a departure without a person for a reader; None when nothing changed."""
     with transaction.atomic():
         row = Presence.objects.filter(room_name=room, channel_name=channel_name).first()
         if row is None:
             return None
-        _one_at_a_time(room, row.visitor)
+        if row.visitor != READER:  # readers have no first-in, last-out decision to serialise
+            _one_at_a_time(room, row.visitor)
         deleted, _ = Presence.objects.filter(pk=row.pk).delete()
         if not deleted:
             return None  # another leave of this socket (the sweep, say) removed it and told the room
+        if row.visitor == READER:
+            return Departure(room, None)
         still_here = Presence.objects.filter(room_name=room, visitor=row.visitor).exists()
-    return None if still_here else Person(row.visitor, row.name, row.staff)
+    return None if still_here else Departure(room, Person(row.visitor, row.name, row.staff))
 
 
 def _one_at_a_time(room: str, visitor: str) -> None:
@@ -73,12 +95,8 @@ def _one_at_a_time(room: str, visitor: str) -> None:
 def leave_all(*, channel_name: str) -> list[Departure]:
     """Forget a closed socket everywhere; who is gone from which room as a result."""
     rooms = list(Presence.objects.filter(channel_name=channel_name).values_list("room_name", flat=True))
-    departures = []
-    for room in rooms:
-        person = leave(room=room, channel_name=channel_name)
-        if person is not None:
-            departures.append(Departure(room, person))
-    return departures
+    departures = [leave(room=room, channel_name=channel_name) for room in rooms]
+    return [departure for departure in departures if departure is not None]
 
 
 def touch(*, channel_name: str, now: datetime) -> None:
@@ -89,20 +107,34 @@ def touch(*, channel_name: str, now: datetime) -> None:
 def sweep_stale(*, now: datetime, stale_secs: int) -> list[Departure]:
     """Remove rows of sockets not seen for ``stale_secs`` (their process died without cleaning up)."""
     cutoff = now - timedelta(seconds=stale_secs)
-    departures = []
-    for room, channel_name in Presence.objects.filter(last_seen__lt=cutoff).values_list("room_name", "channel_name"):
-        person = leave(room=room, channel_name=channel_name)
-        if person is not None:
-            departures.append(Departure(room, person))
-    return departures
+    stale = Presence.objects.filter(last_seen__lt=cutoff).values_list("room_name", "channel_name")
+    departures = [leave(room=room, channel_name=channel_name) for room, channel_name in stale]
+    return [departure for departure in departures if departure is not None]
 
 
 def snapshot(*, room: str, list_limit: int) -> Snapshot:
     rows = Presence.objects.filter(room_name=room)
-    online_count = rows.values("visitor").distinct().count()
-    if online_count > list_limit:
-        return Snapshot(online_count, None)
+    counts = rows.aggregate(
+        online=Count("visitor", distinct=True, filter=~Q(visitor=READER)),
+        readers=Count("pk", filter=Q(visitor=READER)),
+    )
+    if counts["online"] > list_limit:
+        return Snapshot(counts["online"], None, counts["readers"])
     people: dict[str, Person] = {}
-    for visitor, name, staff in rows.values_list("visitor", "name", "staff"):
+    for visitor, name, staff in rows.exclude(visitor=READER).values_list("visitor", "name", "staff"):
         people.setdefault(visitor, Person(visitor, name, staff))
-    return Snapshot(len(people), sorted(people.values(), key=lambda person: (person.name.casefold(), person.visitor)))
+    by_name = sorted(people.values(), key=lambda person: (person.name.casefold(), person.visitor))
+    return Snapshot(len(people), by_name, counts["readers"])
+
+
+def online_counts(*, rooms: list[str]) -> dict[str, int]:
+    """``online_count`` of each room (as in ``snapshot``; 0 for an empty or unknown room), in one query."""
+    counted = (
+        Presence.objects.filter(room_name__in=rooms)
+        .exclude(visitor=READER)
+        .values("room_name")
+        .annotate(online=Count("visitor", distinct=True))
+        .values_list("room_name", "online")
+    )
+    found = dict(counted)
+    return {room: found.get(room, 0) for room in rooms}

@@ -48,6 +48,9 @@ class ErrorCode(StrEnum):
     ROOM_LOCKED = "room_locked"
     SLOW_MODE = "slow_mode"
     RATE_LIMITED = "rate_limited"
+    # HTTP only (the identity API's 429): too many new names from one address. Its own code, so a
+    # client can say so instead of "you are sending too fast" (that is rate_limited, on the socket).
+    IDENTITY_RATE_LIMITED = "identity_rate_limited"
     DUPLICATE_TEXT = "duplicate_text"
     TOO_MANY_SOCKETS = "too_many_sockets"
     TEXT_EMPTY = "text_empty"
@@ -262,6 +265,9 @@ class ReadyEvent(TypedDict):
     resume_limit: int
     auth_timeout_secs: float
     typing_interval_secs: float
+    # Always true from this server: join, leave, load_older and ping work before `auth` (a reader).
+    # A capability flag rather than a version bump: clients that auth first are unaffected.
+    read_without_auth: bool
 
 
 class AuthenticatedEvent(TypedDict):
@@ -302,8 +308,9 @@ class PresenceChange(TypedDict):
 
 
 class PresenceDict(TypedDict):
-    online_count: int
+    online_count: int  # people with a name (one person with several sockets counts once)
     people: list[PersonDict] | None
+    readers: int  # sockets reading the room without a name; not in online_count nor people
 
 
 class PresenceEvent(TypedDict, total=False):
@@ -311,6 +318,7 @@ class PresenceEvent(TypedDict, total=False):
     room: str
     online_count: int
     people: list[PersonDict] | None
+    readers: int
     change: PresenceChange
 
 
@@ -425,6 +433,7 @@ def ready_event(
         "resume_limit": resume_limit,
         "auth_timeout_secs": auth_timeout_secs,
         "typing_interval_secs": typing_interval_secs,
+        "read_without_auth": True,
     }
 
 

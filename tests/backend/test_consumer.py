@@ -34,6 +34,7 @@ async def test_ready_announces_protocol_2_and_the_limits(settings):
             "resume_limit": 500,
             "auth_timeout_secs": 3,
             "typing_interval_secs": 1.5,
+            "read_without_auth": True,
         }
 
 

@@ -21,11 +21,15 @@ def person(socket) -> dict:
 async def test_joined_lists_who_is_there_and_the_room_hears_of_the_newcomer():
     async with connected("Bob") as bob, connected("ann") as ann, connected("Mod", staff=True) as mod:
         joined = await bob.join("lobby")
-        assert joined["presence"] == {"online_count": 1, "people": [person(bob)]}
+        assert joined["presence"] == {"online_count": 1, "people": [person(bob)], "readers": 0}
         await ann.join("lobby")
         joined = await mod.join("lobby")
         # Sorted by name, case-insensitively.
-        assert joined["presence"] == {"online_count": 3, "people": [person(ann), person(bob), person(mod)]}
+        assert joined["presence"] == {
+            "online_count": 3,
+            "people": [person(ann), person(bob), person(mod)],
+            "readers": 0,
+        }
         ann_arrived = (await bob.next())["change"]
         assert ann_arrived == {"kind": "joined", "person": person(ann)}
         for socket in (bob, ann):
@@ -34,6 +38,7 @@ async def test_joined_lists_who_is_there_and_the_room_hears_of_the_newcomer():
                 "room": "lobby",
                 "online_count": 3,
                 "people": [person(ann), person(bob), person(mod)],
+                "readers": 0,
                 "change": {"kind": "joined", "person": person(mod)},
             }
 
@@ -83,9 +88,9 @@ async def test_a_big_room_sends_only_the_count_and_not_too_often(settings):
         await ann.join("lobby")
         await bob.send(type="join", room="lobby")
         joined = await bob.next()
-        assert joined["presence"] == {"online_count": 2, "people": None}
+        assert joined["presence"] == {"online_count": 2, "people": None, "readers": 0}
         count = await ann.next()
-        assert count == {"type": "presence", "room": "lobby", "online_count": 2, "people": None}
+        assert count == {"type": "presence", "room": "lobby", "online_count": 2, "people": None, "readers": 0}
         assert (await bob.next()) == count
         await cy.send(type="join", room="lobby")
         assert (await cy.next())["presence"]["online_count"] == 3

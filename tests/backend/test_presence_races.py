@@ -31,5 +31,5 @@ def test_tabs_opened_and_closed_together_announce_one_arrival_and_one_departure(
         arrivals = side_by_side(enter, TABS)
         assert sorted(arrivals) == [False] * (TABS - 1) + [True], f"round {round_number}: {arrivals}"
         departures = side_by_side(lambda tab: presence.leave(room="lobby", channel_name=channel(tab)), TABS)
-        gone = [person for person in departures if person is not None]
+        gone = [departure.person for departure in departures if departure is not None]
         assert [person.visitor for person in gone] == [ann.visitor], f"round {round_number}: {departures}"

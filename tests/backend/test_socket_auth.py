@@ -17,20 +17,33 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 @pytest.mark.parametrize(
     "frame",
     [
-        {"type": "join", "room": "lobby"},
         {"type": "send", "room": "lobby", "text": "hi", "client_id": "a"},
-        {"type": "ping"},
         {"type": "typing", "room": "lobby"},
-        {"type": "leave", "room": "lobby"},
-        {"type": "load_older", "room": "lobby", "before_seq": 3},
     ],
 )
-async def test_nothing_but_auth_is_accepted_before_auth(frame):
+async def test_writing_needs_auth(frame):
+    """Reading does not (tests/backend/test_reading.py); a message or a typing notice needs a name."""
     async with opened() as socket:
         await socket.send(**frame)
-        assert (await socket.error())["code"] == "not_authenticated"
+        error = await socket.error()
+        assert (error["code"], error["room"]) == ("not_authenticated", "lobby")
         await socket.auth(token_for("Ann"))  # still open, and auth still works
     assert await Message.objects.acount() == 0
+
+
+async def test_an_old_client_that_authenticates_first_sees_what_it_always_saw():
+    """Protocol 2 clients from before reading without a name: auth, join, send, as before. The new
+    `ready` field and the presence objects' `readers` are extra fields, which they ignore."""
+    async with opened() as socket, connected("Bob") as bob:
+        assert socket.ready["protocol"] == 2
+        me = await socket.auth(token_for("Ann"))
+        joined = await socket.join("lobby")
+        assert joined["presence"]["people"] == [{"visitor": me["visitor"], "name": "Ann", "staff": False}]
+        await bob.join("lobby")
+        assert (await socket.next())["change"]["person"]["name"] == "Bob"
+        message = await socket.say("lobby", "hi")
+        assert (message["author"], message["seq"]) == ("Ann", 1)
+        assert (await bob.expect("message"))["text"] == "hi"
 
 
 async def test_authenticated_says_who_the_token_names():
@@ -54,7 +67,7 @@ async def test_a_refused_token_leaves_the_socket_open_for_another_auth(token, co
         await socket.send(type="auth", token=token)
         error = await socket.error()
         assert error["code"] == code and error["message"]
-        await socket.send(type="join", room="lobby")
+        await socket.send(type="send", room="lobby", text="hi", client_id="c1")
         assert (await socket.error())["code"] == "not_authenticated"
         me = await socket.auth(token_for("Ann"))
         assert me["name"] == "Ann"

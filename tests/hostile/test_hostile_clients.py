@@ -518,17 +518,26 @@ def test_frames_over_daphnes_limit_drop_the_connection(server, loop, token_for, 
 # --- Authentication ----------------------------------------------------------------------------
 
 
-def test_frames_before_auth_get_not_authenticated(server, loop, hostile_report):
+def test_frames_before_auth_may_read_but_never_write(server, loop, hostile_report):
+    """Before `auth` a socket may read (ARCHITECTURE.md "Reading without a name"); writing without a
+    name must still be refused, whether the socket has joined the room or not."""
+
     async def attack() -> None:
         peer = await Peer.open(server, attacker_ip(), "noauth")
         await peer.expect("ready")
-        for frame in ({"type": "join", "room": "hostile-noauth"},
-                      {"type": "send", "room": "hostile-noauth", "text": "hi", "client_id": "n1"},
-                      {"type": "ping"}, {"type": "load_older", "room": "hostile-noauth", "before_seq": 5}):
-            sent = await peer.send(frame)
-            at, _ = await peer.expect("error", code="not_authenticated", timeout=REACTION_SECS)
-            hostile_report.add(f"{frame['type']} before auth", "auth first", "error not_authenticated",
-                               ms(at - sent))
+        writes = ({"type": "send", "room": "hostile-noauth", "text": "hi", "client_id": "n1"},
+                  {"type": "typing", "room": "hostile-noauth"})
+        for joined in (False, True):
+            if joined:
+                sent = await peer.send({"type": "join", "room": "hostile-noauth"})
+                at, _ = await peer.expect("joined", timeout=REACTION_SECS)
+                hostile_report.add("join before auth", "read without a name", "joined (a reader)", ms(at - sent))
+            for frame in writes:
+                sent = await peer.send(frame)
+                at, _ = await peer.expect("error", code="not_authenticated", timeout=REACTION_SECS)
+                where = "in a room it reads" if joined else "in a room it has not joined"
+                hostile_report.add(f"{frame['type']} before auth, {where}", "auth to write",
+                                   "error not_authenticated", ms(at - sent))
         page = await asyncio.to_thread(server.room_messages, "hostile-noauth")
         assert page["messages"] == []
         await peer.close()
@@ -537,7 +546,8 @@ def test_frames_before_auth_get_not_authenticated(server, loop, hostile_report):
 
 
 def test_unauthenticated_sockets_are_closed_4001_after_auth_timeout(server, loop, hostile_report):
-    """A silent socket, one retrying bad tokens, one pinging: none of them can stay open unauthenticated."""
+    """A silent socket, one retrying bad tokens, one pinging, one that joins a room and leaves it
+    again: none of them can stay open with neither a name nor a room to read."""
 
     async def silent(peer: Peer) -> None:
         return None
@@ -551,6 +561,10 @@ def test_unauthenticated_sockets_are_closed_4001_after_auth_timeout(server, loop
         while not peer.closed:
             await peer.send({"type": "ping"})
             await asyncio.sleep(0.4)
+
+    async def joining_and_leaving(peer: Peer) -> None:
+        await peer.send({"type": "join", "room": "hostile-squat"})
+        await peer.send({"type": "leave", "room": "hostile-squat"})
 
     ip = attacker_ip(slot_check=True)
 
@@ -571,7 +585,7 @@ def test_unauthenticated_sockets_are_closed_4001_after_auth_timeout(server, loop
 
     async def attack() -> None:
         await asyncio.gather(one("silent", silent), one("sending bad tokens", bad_tokens),
-                             one("sending pings", pinging))
+                             one("sending pings", pinging), one("joining a room and leaving it", joining_and_leaving))
 
     loop.run(attack())
 
