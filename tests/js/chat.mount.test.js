@@ -118,16 +118,27 @@ async function settle() {
   for (let round = 0; round < 50; round += 1) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/** A visitor without a name starts to write: the join chunk loads and the name picker shows. */
+async function startWriting(widget, text = "hello") {
+  widget.$("textarea").value = text;
+  widget.$("textarea").dispatchEvent(new FakeEvent("input"));
+  await settle();
+}
+
 /** Mounts a widget for a visitor whose identity ("Ann") is remembered, unless `identity` is null. */
-function mount({ storage = new FakeStorage(), online = true, identity = IDENTITY, api = createFakeApi(), lang = "en" } = {}) {
+function mount({ storage = new FakeStorage(), online = true, identity = IDENTITY, api = createFakeApi(), lang = "en", touch = false } = {}) {
   if (identity !== null) storage.setItem(IDENTITY_STORAGE_KEY, JSON.stringify(identity));
   const document = createFakeDocument({ lang });
   const window = createFakeWindow();
-  const element = createWidget(document, { room: ROOM, strings: STRINGS });
+  const element = createWidget(document, { strings: STRINGS });
   const timers = createFakeTimers();
   const navigator = { onLine: online };
   const handle = mountChat(element, {
     backendUrl: "ws://127.0.0.1:8000",
+    room: ROOM,
+    strings: STRINGS,
+    loadJoin: () => import("../../themes/backchannel/assets/backchannel/js/join-flow.js"),
+    touch,
     WebSocket: FakeWebSocket,
     fetch: api.fetch,
     crypto: INSTANT_CRYPTO,
@@ -178,7 +189,7 @@ describe("mountChat", () => {
   it("authenticates with the remembered token, joins and shows the history", () => {
     const widget = mount();
     assert.equal(widget.$(".bc-status").dataset.state, "connecting");
-    assert.equal(widget.$("form.bc-name").hidden, true);
+    assert.equal(widget.$(".bc-join").hidden, true);
     const ws = connect([message(1), message(2)]);
     assert.deepEqual(sentFrames(ws), [
       { type: "auth", token: "tok-ann" },
@@ -389,18 +400,75 @@ describe("mountChat", () => {
 });
 
 describe("mountChat: identity", () => {
-  it("without an identity: shows the name picker, empty, and opens no socket", () => {
+  it("without an identity: reads at once over an anonymous socket, and asks for a name only when writing", async () => {
     const widget = mount({ storage: new FakeStorage(), identity: null });
-    assert.equal(widget.$("form.bc-name").hidden, false);
-    assert.equal(widget.$("details.bc-staff").hidden, false);
-    assert.equal(widget.$("form.bc-composer").hidden, true);
+    assert.equal(widget.$(".bc-join").hidden, true);
+    assert.equal(widget.$("form.bc-name"), null, "the join chunk is not loaded yet");
+    assert.equal(widget.$("form.bc-composer").hidden, false, "the composer is there from the start");
     assert.equal(widget.$(".bc-identity").hidden, true);
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends({ ...READY, read_without_auth: true });
+    assert.deepEqual(sentFrames(ws), [{ type: "join", room: ROOM }], "joins without auth");
+    ws.serverSends(joined([message(1)]));
+    assert.deepEqual(shownMessages(widget).map((shown) => shown.seq), ["1"]);
+    assert.equal(widget.api.requests.length, 0, "no identity request, no proof of work");
+    await startWriting(widget);
+    assert.equal(widget.$(".bc-join").hidden, false);
     assert.equal(widget.$("input[name=name]").value, "");
-    assert.equal(FakeWebSocket.instances.length, 0);
+    assert.equal(widget.api.requests.length, 0, "still none: the visitor has not picked a name");
+  });
+
+  it("says hi: an empty room shows the empty-state line", async () => {
+    const widget = mount({ identity: null });
+    await startWriting(widget);
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends({ ...READY, read_without_auth: true });
+    assert.equal(widget.$(".bc-empty").hidden, true, "not before the room is known");
+    ws.serverSends(joined([]));
+    assert.equal(widget.$(".bc-empty").hidden, false);
+    ws.serverSends(message(1));
+    assert.equal(widget.$(".bc-empty").hidden, true);
+  });
+
+  it("a message written before picking a name is sent once the name is taken, on the same socket", async () => {
+    const widget = mount({ identity: null });
+    await startWriting(widget);
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends({ ...READY, read_without_auth: true });
+    ws.serverSends(joined([]));
+    widget.$("textarea").value = "hi all";
+    widget.$("form.bc-composer").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    assert.equal(widget.$(".bc-join").hidden, false);
+    assert.equal(widget.$("textarea").value, "hi all", "kept while the visitor picks a name");
+    widget.$("input[name=name]").value = "Ann";
+    widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    assert.equal(FakeWebSocket.instances.length, 1, "the reading socket authenticates");
+    assert.deepEqual(sentFrames(ws).at(-1), { type: "auth", token: "tok-1" });
+    ws.serverSends(AUTHENTICATED);
+    const send = sentFrames(ws).at(-1);
+    assert.deepEqual([send.type, send.text], ["send", "hi all"]);
+    assert.equal(widget.$("textarea").value, "");
+  });
+
+  it("on a touch keyboard Enter breaks the line and only Send sends", () => {
+    const widget = mount({ touch: true });
+    const ws = connect();
+    widget.$("textarea").value = "line one";
+    const enter = new FakeEvent("keydown", { key: "Enter" });
+    widget.$("textarea").dispatchEvent(enter);
+    assert.equal(enter.defaultPrevented, false);
+    assert.equal(sentFrames(ws).filter((frame) => frame.type === "send").length, 0);
+    assert.equal(widget.$("textarea").getAttribute("enterkeyhint"), "enter");
   });
 
   it("submitting a name solves the challenge, stores the identity and authenticates with its token", async () => {
     const widget = mount({ identity: null });
+    await startWriting(widget);
     widget.$("input[name=name]").value = " Ann ";
     widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
     assert.equal(widget.$("form.bc-name").querySelector("button").disabled, true, "busy while solving");
@@ -410,7 +478,7 @@ describe("mountChat: identity", () => {
     assert.deepEqual([post.body.name, post.body.website, post.credentials], ["Ann", "", "omit"]);
     assert.equal("token" in post.body, false);
     assert.deepEqual(JSON.parse(widget.storage.getItem(IDENTITY_STORAGE_KEY)), { token: "tok-1", name: "Ann", visitor: "v-ann", staff: false });
-    assert.equal(widget.$("form.bc-name").hidden, true);
+    assert.equal(widget.$(".bc-join").hidden, true);
     assert.equal(widget.$("form.bc-name").querySelector("button").textContent, "Join the chat");
     const ws = connect();
     assert.deepEqual(sentFrames(ws)[0], { type: "auth", token: "tok-1" });
@@ -419,6 +487,7 @@ describe("mountChat: identity", () => {
 
   it("posts what a bot typed into the honeypot", async () => {
     const widget = mount({ identity: null });
+    await startWriting(widget);
     widget.$("input[name=name]").value = "Ann";
     widget.$("input[name=website]").value = "http://spam.example";
     widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
@@ -426,8 +495,9 @@ describe("mountChat: identity", () => {
     assert.equal(widget.api.requests.at(-1).body.website, "http://spam.example");
   });
 
-  it("refuses an invalid name before asking the server", () => {
+  it("refuses an invalid name before asking the server", async () => {
     const widget = mount({ identity: null });
+    await startWriting(widget);
     widget.$("input[name=name]").value = "   ";
     widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
     assert.equal(widget.api.requests.length, 0);
@@ -436,14 +506,14 @@ describe("mountChat: identity", () => {
   it("shows the API's refusal in .bc-error and keeps the picker", async () => {
     const api = createFakeApi({ "/api/identity/": respond(400, { error: { code: "invalid_name", message: "m" } }) });
     const widget = mount({ identity: null, api });
+    await startWriting(widget);
     widget.$("input[name=name]").value = "Ann";
     widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
     await settle();
     assert.equal(widget.$(".bc-error").dataset.code, "invalid_name");
     assert.equal(widget.$(".bc-error").textContent, "Bad name.");
-    assert.equal(widget.$("form.bc-name").hidden, false);
+    assert.equal(widget.$(".bc-join").hidden, false);
     assert.equal(widget.$("form.bc-name").querySelector("button").disabled, false);
-    assert.equal(FakeWebSocket.instances.length, 0);
   });
 
   it("says how long to wait when the API is rate limited", async () => {
@@ -451,6 +521,7 @@ describe("mountChat: identity", () => {
       "/api/identity/challenge/": respond(429, { error: { code: "rate_limited", message: "m", retry_after_secs: 29.2 } }),
     });
     const widget = mount({ identity: null, api });
+    await startWriting(widget);
     widget.$("input[name=name]").value = "Ann";
     widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
     await settle();
@@ -460,15 +531,17 @@ describe("mountChat: identity", () => {
   it("a ban from the API shows the ban notice and hides the picker", async () => {
     const api = createFakeApi({ "/api/identity/": respond(403, { error: { code: "banned", message: "m" } }) });
     const widget = mount({ identity: null, api });
+    await startWriting(widget);
     widget.$("input[name=name]").value = "Ann";
     widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
     await settle();
     assert.equal(widget.$(".bc-notice[data-kind=banned]").textContent, "You are banned.");
-    assert.equal(widget.$("form.bc-name").hidden, true);
+    assert.equal(widget.$(".bc-join").hidden, true);
   });
 
   it("staff sign in with username and password, and get the badge", async () => {
     const widget = mount({ identity: null });
+    await startWriting(widget);
     widget.$("input[name=username]").value = " sue ";
     widget.$("input[name=password]").value = "secret";
     widget.$("form.bc-staff-login").dispatchEvent(new FakeEvent("submit"));
@@ -485,7 +558,8 @@ describe("mountChat: identity", () => {
     const widget = mount();
     connect();
     widget.$("button.bc-identity__change").click();
-    assert.equal(widget.$("form.bc-name").hidden, false);
+    await settle();
+    assert.equal(widget.$(".bc-join").hidden, false);
     assert.equal(widget.$("input[name=name]").value, "Ann");
     widget.$("input[name=name]").value = "Annie";
     widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
@@ -546,9 +620,9 @@ describe("mountChat: identity", () => {
     ws.serverSends(READY);
     ws.serverSends({ type: "error", code: "token_expired", message: "m" });
     await settle();
-    assert.equal(widget.$("form.bc-name").hidden, false);
+    assert.equal(widget.$(".bc-join").hidden, false);
     assert.equal(widget.$(".bc-error").dataset.code, "reserved_name");
-    assert.equal(widget.$("form.bc-composer").hidden, true);
+    assert.equal(widget.$("form.bc-composer").hidden, false, "what the visitor writes meanwhile is kept");
     // The next try still presents the old token, to keep the visitor id.
     widget.$("input[name=name]").value = "Ann B";
     widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));

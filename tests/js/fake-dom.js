@@ -2,6 +2,8 @@
 // children, events, simple selectors ("tag", ".class", "tag.class", "[attr]", "tag[attr=value]"),
 // and a scrollable box with settable scrollTop. Markup parsing does not exist here, on purpose.
 
+import { buildChatSection } from "../../themes/backchannel/assets/backchannel/js/markup.js";
+
 function toDataAttribute(key) {
   return `data-${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
 }
@@ -281,44 +283,7 @@ export function createFakeWindow() {
   return createEventTarget();
 }
 
-/** The widget of partials/backchannel/chat.html, built by hand. */
-export function createWidget(document, { room = "lobby", strings = {} } = {}) {
-  const h = (tag, attributes, ...children) => new FakeElement(document, tag, attributes, children);
-  return h(
-    "section",
-    { class: "bc-chat", "data-bc-room": room, "data-bc-strings": JSON.stringify(strings) },
-    h("header", { class: "bc-chat__header" }, h("h2", { class: "bc-chat__title" }), h("p", { class: "bc-status", "data-state": "connecting", hidden: true })),
-    h("div", { class: "bc-chat__problem", hidden: true }, h("p", { class: "bc-chat__problem-text" })),
-    h("p", { class: "bc-error", "data-code": "", hidden: true }),
-    h("div", { class: "bc-notices" }),
-    h("div", { class: "bc-presence", hidden: true }, h("span", { class: "bc-presence__count" }), h("ul", { class: "bc-presence__people" })),
-    h(
-      "div",
-      { class: "bc-log" },
-      h("div", { class: "bc-messages" }, h("button", { class: "bc-load-older bc-button", type: "button", hidden: true })),
-      h("button", { class: "bc-jump bc-button", type: "button", hidden: true }),
-    ),
-    h("div", { class: "bc-announcer bc-visually-hidden", role: "log", "aria-live": "polite" }),
-    h("p", { class: "bc-typing" }),
-    h(
-      "form",
-      { class: "bc-name", hidden: true },
-      h("input", { name: "name" }),
-      h("label", { class: "bc-visually-hidden", "aria-hidden": "true" }, h("input", { name: "website", tabindex: "-1", autocomplete: "off" })),
-      h("button", { type: "submit" }),
-    ),
-    h(
-      "details",
-      { class: "bc-staff", hidden: true },
-      h("form", { class: "bc-staff-login" }, h("input", { name: "username" }), h("input", { name: "password" }), h("button", { type: "submit" })),
-    ),
-    h("p", { class: "bc-identity", hidden: true }, h("span", { class: "bc-identity__name" }), h("button", { class: "bc-identity__change", type: "button" })),
-    h(
-      "form",
-      { class: "bc-composer", hidden: true },
-      h("textarea", { name: "text" }),
-      h("p", { class: "bc-counter", hidden: true }),
-      h("button", { type: "submit" }),
-    ),
-  );
+/** The widget's chat section, built by the real markup.js into a fake document. */
+export function createWidget(document, { strings = {} } = {}) {
+  return buildChatSection(document, (key) => strings[key] ?? key);
 }

@@ -219,8 +219,10 @@ describe("encodeClientEvent", () => {
 });
 
 describe("decodeServerEvent", () => {
-  it("decodes ready", () => {
-    assert.deepEqual(decodeServerEvent(JSON.stringify(READY)), READY);
+  it("decodes ready, with read_without_auth false from a server that does not say it", () => {
+    assert.deepEqual(decodeServerEvent(JSON.stringify(READY)), { ...READY, read_without_auth: false });
+    const reading = { ...READY, read_without_auth: true };
+    assert.deepEqual(decodeServerEvent(JSON.stringify(reading)), reading);
   });
 
   it("decodes joined with its history", () => {

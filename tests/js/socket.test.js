@@ -102,7 +102,7 @@ describe("createChatSocket", () => {
     ws.serverSends({ ...READY, unknown_field: true });
     ws.serverSendsRaw("not json");
     ws.serverSends({ type: "mystery" });
-    assert.deepEqual(events, [READY]);
+    assert.deepEqual(events, [{ ...READY, read_without_auth: false }]);
     assert.deepEqual(
       decodeErrors.map((error) => error.code),
       ["bad_json", "unknown_type"],

@@ -1,7 +1,9 @@
-// The chat widget: binds one `.bc-chat` element (markup: partials/backchannel/chat.html, contract:
-// ARCHITECTURE.md "Widget markup") to one room over one socket.
+// The chat widget: binds one `.bc-chat` section (markup.js, in the shadow root element.js makes;
+// contract: ARCHITECTURE.md "Widget markup") to one room over one socket. A visitor reads at once,
+// without a name (an anonymous read-only socket); the join chunk (join.js: the identity API, its
+// proof of work, the name picker and staff sign-in) is loaded only when they start to write.
 
-import { IdentityError, createIdentityClient } from "./identity.js";
+import { createIdentityStore } from "./identity-store.js";
 import { CloseCode, ErrorCode, ModerationAction, ProtocolError, ServerEventType } from "./protocol.js";
 import {
   isValidDisplayName,
@@ -97,14 +99,6 @@ export function readRoomChoice(dataset, search) {
   return isValidRoomName(room) ? { room } : { problem: "invalid", raw };
 }
 
-function readStrings(element) {
-  try {
-    return JSON.parse(element.dataset.bcStrings || "{}");
-  } catch {
-    return {};
-  }
-}
-
 /** The `.bc-typing` text for the names of the people typing, in the order they started. */
 export function describeTyping(names, translate) {
   if (names.length === 0) return "";
@@ -123,13 +117,24 @@ function defaultStorage() {
 
 /**
  * Mounts the widget and returns a handle with `close()`, or null when the widget cannot run
- * (no valid room: it then shows why and a link back). The browser objects are options so that a
- * test can pass fakes.
+ * (no valid room: it then shows why and a link back). `room` (a room name) or `roomParam` (the
+ * page URL's query parameter naming it) picks the room; `strings` are the UI strings;
+ * `loadJoin()` resolves to the join chunk's { createIdentityClient, buildJoinForms };
+ * `titleElement` is the room's heading when the host page provides it (the room page's h1);
+ * `touch`: Enter breaks the line (touch keyboards) and only the Send button sends. The browser
+ * objects are options so that a test can pass fakes.
  */
 export function mountChat(
   element,
   {
     backendUrl,
+    room: authorRoom,
+    roomParam,
+    strings = {},
+    loadJoin,
+    titleElement = null,
+    homeUrl = "/",
+    touch = false,
     WebSocket = globalThis.WebSocket,
     fetch = globalThis.fetch?.bind(globalThis),
     crypto = globalThis.crypto,
@@ -145,7 +150,6 @@ export function mountChat(
   } = {},
 ) {
   const document = element.ownerDocument;
-  const strings = readStrings(element);
   const translate = (key, values) => formatString(strings[key] ?? key, values);
   const errorText = (code, values) =>
     strings[`chat_error_${code}`] !== undefined ? translate(`chat_error_${code}`, values) : translate("chat_error_unknown");
@@ -158,7 +162,7 @@ export function mountChat(
 
   const $ = (selector) => element.querySelector(selector);
   // The widget's parts (markup: partials/backchannel/chat.html).
-  const titleHeading = $(".bc-chat__title");
+  const titleHeading = titleElement ?? $(".bc-chat__title");
   const problemBox = $(".bc-chat__problem");
   const problemText = $(".bc-chat__problem-text");
   const statusLine = $(".bc-status");
@@ -173,22 +177,24 @@ export function mountChat(
   const jumpButton = $(".bc-jump");
   const announcer = $(".bc-announcer");
   const counter = $(".bc-counter");
-  const nameForm = $("form.bc-name");
-  const staffDetails = $("details.bc-staff");
-  const staffForm = $("form.bc-staff-login");
+  const emptyLine = $(".bc-empty");
+  const joinBox = $(".bc-join");
   const identityLine = $(".bc-identity");
   const identityName = $(".bc-identity__name");
   const changeNameButton = $("button.bc-identity__change");
   const composer = $("form.bc-composer");
-  const nameInput = nameForm.elements.namedItem("name");
-  const websiteInput = nameForm.elements.namedItem("website");
-  const nameSubmit = nameForm.querySelector("button");
   const textArea = composer.elements.namedItem("text");
   const composerSubmit = composer.querySelector("button");
 
-  const choice = readRoomChoice(element.dataset, location.search);
+  $(".bc-chat__back").setAttribute("href", homeUrl);
+  textArea.setAttribute("placeholder", translate(touch ? "chat_message_placeholder_touch" : "chat_message_placeholder"));
+  // On a touch keyboard Enter is the only way to break a line: it does that, and Send sends.
+  textArea.setAttribute("enterkeyhint", touch ? "enter" : "send");
+
+  const choice = readRoomChoice({ bcRoom: authorRoom, bcRoomParam: roomParam }, location.search);
   if (choice.problem) {
-    for (const part of element.children) part.hidden = part !== problemBox;
+    // The header stays: it holds the title (the room page's heading).
+    for (const part of element.children) part.hidden = part !== problemBox && part !== $(".bc-chat__header");
     problemText.textContent = translate(`chat_room_${choice.problem}`, { room: choice.raw });
     problemBox.hidden = false;
     return null;
@@ -198,27 +204,24 @@ export function mountChat(
   titleHeading.textContent = roomTitle;
 
   // The room page: show the canonical room name in the address bar and the tab title.
-  if (element.dataset.bcRoomParam) {
+  if (roomParam) {
     const url = new URL(location.href);
-    if (url.searchParams.get(element.dataset.bcRoomParam) !== room) {
-      url.searchParams.set(element.dataset.bcRoomParam, room);
+    if (url.searchParams.get(roomParam) !== room) {
+      url.searchParams.set(roomParam, room);
       history?.replaceState(history.state, "", url.href);
     }
     document.title = `${roomTitle} · ${document.title}`;
   }
   const pageTitle = document.title;
 
-  const identities = createIdentityClient({
-    httpBase: resolveHttpBase(backendUrl, location.protocol),
-    fetch,
-    crypto,
-    storage,
-  });
-  // { token, name, visitor, staff } or null: the socket opens once there is one.
-  let identity = identities.current;
-  let isChoosingName = identity === null;
-  let isRequestingIdentity = false;
-  nameInput.value = identity?.name ?? "";
+  const store = createIdentityStore(storage);
+  // The join chunk's flow (join-flow.js), once loaded: ensureJoin.
+  let joinFlow = null;
+  // { token, name, visitor, staff } or null: without one the socket reads anonymously.
+  let identity = store.current;
+  let isChoosingName = false;
+  // The visitor pressed Send before having a name: send once they have one.
+  let sendWhenNamed = false;
 
   // Moderation of this visitor: { reason, until } or null.
   let muted = null;
@@ -249,7 +252,6 @@ export function mountChat(
   function showStatus(isTick = false) {
     if (countdownTimer !== null) clearTimeout(countdownTimer);
     countdownTimer = null;
-    if (!socketStarted) return; // no identity yet: nothing to connect
     const state = displayedState(socketState, navigator?.onLine !== false);
     const remainingMs = Math.max(0, reconnectAtMs - now());
     statusLine.dataset.state = state;
@@ -305,6 +307,7 @@ export function mountChat(
       create: (entry) => createMessageElement(document, entry, { locale, translate, errorText, now: now() }),
     });
     loadOlderButton.hidden = timeline.olderBefore === null || !session.joined;
+    emptyLine.hidden = !session.joined || entries.length > 0 || timeline.olderBefore !== null;
     if (prepended) list.scrollTop = list.scrollHeight - fromBottom; // keep what was on screen
     else if (wasAtBottom) list.scrollTop = list.scrollHeight;
     renderUnseen();
@@ -356,9 +359,11 @@ export function mountChat(
 
   function renderCounter() {
     const remaining = describeRemaining(countCharacters(textArea.value), session.maxTextChars);
+    const over = remaining?.key === "chat_chars_over";
     counter.hidden = remaining === null;
     counter.textContent = remaining === null ? "" : translateCount(remaining.key, remaining.count);
-    textArea.toggleAttribute("aria-invalid", remaining?.key === "chat_chars_over");
+    textArea.toggleAttribute("aria-invalid", over);
+    counter.toggleAttribute("data-over", over);
   }
 
   function loadOlder() {
@@ -486,9 +491,10 @@ export function mountChat(
 
   function renderIdentity() {
     const hasIdentity = identity !== null && banned === null;
-    nameForm.hidden = !isChoosingName || banned !== null;
-    staffDetails.hidden = nameForm.hidden;
-    composer.hidden = !hasIdentity || isChoosingName;
+    // Read first, name later: the composer is there from the start; the name picker joins it
+    // when a visitor without a name writes.
+    joinBox.hidden = !isChoosingName || banned !== null || joinFlow === null;
+    composer.hidden = banned !== null;
     identityLine.hidden = !hasIdentity || isChoosingName;
     if (hasIdentity && changed("identity", [identity.name, identity.staff])) {
       identityName.textContent = translate("chat_identity", { name: identity.name });
@@ -498,8 +504,6 @@ export function mountChat(
     const readOnly = session.roomState.locked && !(session.identity ?? identity)?.staff;
     textArea.disabled = readOnly;
     composerSubmit.disabled = readOnly;
-    nameSubmit.disabled = isRequestingIdentity;
-    nameSubmit.textContent = translate(isRequestingIdentity ? "chat_name_working" : "chat_name_submit");
   }
 
   // Not the status: it changes with the connection only (handleStateChange), so that a screen
@@ -534,82 +538,75 @@ export function mountChat(
     showError(error.code, { retryAfterSecs: error.retryAfterSecs });
   }
 
-  /** Runs one identity request (`obtain` returns a promise of the identity) and uses its answer. */
-  async function adoptIdentity(obtain) {
-    if (isRequestingIdentity) return false;
-    isRequestingIdentity = true;
-    clearError();
-    renderIdentity();
-    let next;
-    try {
-      next = await obtain();
-    } catch (error) {
-      if (!(error instanceof IdentityError)) throw error;
-      showIdentityError(error);
-      return false;
-    } finally {
-      isRequestingIdentity = false;
-      render();
-    }
+  /**
+   * Loads the join chunk once and sets up its flow. Resolves to false, with the error shown, when
+   * it cannot be loaded (offline, or a deploy replaced it): the next attempt tries again.
+   */
+  let joinLoading = null;
+  function ensureJoin() {
+    joinLoading ??= Promise.resolve()
+      .then(loadJoin)
+      .then((chunk) => {
+        joinFlow = chunk.createJoinFlow({
+          document,
+          translate,
+          container: joinBox,
+          httpBase: resolveHttpBase(backendUrl, location.protocol),
+          fetch,
+          crypto,
+          store,
+          currentIdentity: () => identity,
+          adopt: adoptIdentity,
+          onRefused: showIdentityError,
+          clearError,
+          focusComposer: () => textArea.focus(),
+          setTimeout,
+          clearTimeout,
+        });
+        render();
+        return true;
+      })
+      .catch(() => {
+        joinLoading = null;
+        showError("network");
+        return false;
+      });
+    return joinLoading;
+  }
+
+  /** The visitor has a (new) identity: the socket authenticates with it. */
+  function adoptIdentity(next) {
     identity = next;
     isChoosingName = false;
-    nameInput.value = next.name;
     // A socket authenticates once: one that did (or is about to) under the old identity is
-    // replaced; one still waiting for a token takes this one.
+    // replaced; one reading anonymously (or still waiting) authenticates with this one.
     const mustReconnect = session.authenticated || session.authenticating;
     session.setToken(next.token);
-    if (socket === null) startSocket();
-    else if (mustReconnect) socket.restart();
+    if (mustReconnect) socket.restart();
     render();
-    return true;
+    if (sendWhenNamed) {
+      sendWhenNamed = false;
+      submitMessage();
+    }
   }
 
   // The stored identity stays: its token, even expired, keeps the visitor id for the next request.
   function askForName(code) {
     isChoosingName = true;
-    if (identity?.staff) staffDetails.open = true;
     if (code !== undefined) showError(code);
     render();
+    return ensureJoin();
   }
 
   /** The socket refused the token (bad_token, token_expired): get a new one and authenticate. */
   async function renewIdentity(code) {
     // A staff token comes from a password, which is not kept: staff sign in again.
-    if (identity === null || identity.staff) {
+    if (identity === null || identity.staff || !(await ensureJoin())) {
       askForName(code);
       return;
     }
-    const expired = code === ErrorCode.TOKEN_EXPIRED;
-    // A refusal is shown by adoptIdentity (its code says more than the socket's).
-    if (!(await adoptIdentity(() => identities.renew({ expired })))) askForName();
-  }
-
-  async function submitName(submitEvent) {
-    submitEvent.preventDefault();
-    const name = normalizeDisplayName(nameInput.value);
-    if (!isValidDisplayName(name)) {
-      nameInput.setCustomValidity(translate("chat_name_invalid"));
-      nameInput.reportValidity();
-      return;
-    }
-    // The previous token keeps the visitor id (and the server's memory of this visitor).
-    const previousToken = identity?.token;
-    if (await adoptIdentity(() => identities.request(name, { website: websiteInput.value, previousToken }))) {
-      textArea.focus();
-    }
-  }
-
-  async function submitStaffLogin(submitEvent) {
-    submitEvent.preventDefault();
-    const fields = staffForm.elements;
-    const password = fields.namedItem("password");
-    const username = fields.namedItem("username").value.trim();
-    const ok = await adoptIdentity(() => identities.requestStaff(username, password.value));
-    if (ok) {
-      password.value = "";
-      staffDetails.open = false;
-      textArea.focus();
-    }
+    // A refusal is shown by the flow (its code says more than the socket's).
+    if (!(await joinFlow.renew(code === ErrorCode.TOKEN_EXPIRED))) askForName();
   }
 
   const timeline = createTimeline();
@@ -640,11 +637,11 @@ export function mountChat(
       socket.close();
     },
     onAuthenticated: (who) => {
-      identities.storeAuthenticated(who);
+      store.storeAuthenticated(who);
       identity = { ...identity, ...who };
     },
     onToken: ({ token }) => {
-      identities.storeToken(token);
+      store.storeToken(token);
       identity = { ...identity, token };
     },
     onTokenRefused: renewIdentity,
@@ -661,7 +658,13 @@ export function mountChat(
 
   function submitMessage() {
     const text = textArea.value.replace(/\s+$/u, "");
-    if (text.trim() === "" || identity === null) return; // nothing to send; not worth an error
+    if (text.trim() === "") return; // nothing to send; not worth an error
+    if (identity === null || isChoosingName) {
+      // Kept in the composer, and sent once the visitor has a name.
+      sendWhenNamed = true;
+      askForName().then((loaded) => loaded && joinFlow.focusName());
+      return;
+    }
     try {
       session.submit(text, identity.name);
     } catch (error) {
@@ -676,7 +679,7 @@ export function mountChat(
   }
 
   function handleComposerKey(keyEvent) {
-    if (keyEvent.key !== "Enter" || keyEvent.shiftKey) return;
+    if (touch || keyEvent.key !== "Enter" || keyEvent.shiftKey) return;
     // Enter also confirms an IME conversion (Japanese, Chinese…), which is not "send". Safari
     // reports that keydown with isComposing false but the legacy keyCode 229.
     if (keyEvent.isComposing || keyEvent.keyCode === 229) return;
@@ -692,9 +695,6 @@ export function mountChat(
     else session.discard(clientId);
   }
 
-  nameForm.addEventListener("submit", submitName);
-  staffForm.addEventListener("submit", submitStaffLogin);
-  nameInput.addEventListener("input", () => nameInput.setCustomValidity(""));
   composer.addEventListener("submit", (submitEvent) => {
     submitEvent.preventDefault();
     submitMessage();
@@ -702,13 +702,15 @@ export function mountChat(
   textArea.addEventListener("keydown", handleComposerKey);
   textArea.addEventListener("input", () => {
     renderCounter();
-    if (textArea.value.trim() !== "") session.notifyTyping();
+    if (textArea.value.trim() === "") return;
+    // Writing without a name: the name picker comes up beside the composer.
+    if (identity === null && !isChoosingName) askForName();
+    else session.notifyTyping();
   });
-  changeNameButton.addEventListener("click", () => {
-    isChoosingName = true;
-    render();
-    nameInput.focus();
-    nameInput.select();
+  // A visitor about to write: fetch the join chunk meanwhile.
+  textArea.addEventListener("focus", () => identity === null && ensureJoin());
+  changeNameButton.addEventListener("click", async () => {
+    if (await askForName()) joinFlow.focusName();
   });
   messageList.addEventListener("click", handleListClick);
   loadOlderButton.addEventListener("click", loadOlder);
@@ -739,7 +741,7 @@ export function mountChat(
 
   // handleStateChange runs once inside createChatSocket, before `socket` is assigned: it must not
   // use it.
-  if (identity !== null) startSocket();
+  startSocket();
   render();
   timeTimer = setTimeout(refreshTimes, TIME_REFRESH_MS);
 
@@ -754,6 +756,7 @@ export function mountChat(
       clearTypists();
       if (muteTimer !== null) clearTimeout(muteTimer);
       if (countdownTimer !== null) clearTimeout(countdownTimer);
+      joinFlow?.close();
       clearTimeout(timeTimer);
     },
   };

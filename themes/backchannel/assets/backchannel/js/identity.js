@@ -4,7 +4,9 @@
 //
 // fetch, crypto and storage are options so that node --test can drive this module with fakes.
 
-export const IDENTITY_STORAGE_KEY = "backchannel:v1:identity";
+import { createIdentityStore } from "./identity-store.js";
+
+export { IDENTITY_STORAGE_KEY } from "./identity-store.js";
 
 // Digests computed at once while solving: one await per batch instead of per hash keeps the
 // (about 65,000 hashes at 16 bits) search at a second or two in a browser.
@@ -47,27 +49,6 @@ export async function solveChallenge(challenge, difficultyBits, { crypto = globa
   throw new Error("backchannel: no proof-of-work nonce found");
 }
 
-function isIdentity(value) {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof value.token === "string" &&
-    value.token !== "" &&
-    typeof value.name === "string" &&
-    typeof value.visitor === "string" &&
-    typeof value.staff === "boolean"
-  );
-}
-
-// localStorage throws when it is disabled; the identity then lives as long as the page.
-function readStorage(storage, key) {
-  try {
-    return storage?.getItem(key) ?? null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Returns { current, request, requestStaff, renew, storeToken, storeAuthenticated,
  * forget }. `current` is the stored { token, name, visitor, staff } or null.
@@ -77,31 +58,8 @@ export function createIdentityClient({
   fetch = globalThis.fetch?.bind(globalThis),
   crypto = globalThis.crypto,
   storage = null,
+  store = createIdentityStore(storage),
 }) {
-  let memory = null;
-
-  function read() {
-    const text = readStorage(storage, IDENTITY_STORAGE_KEY);
-    if (text === null) return memory;
-    try {
-      const value = JSON.parse(text);
-      return isIdentity(value) ? value : memory;
-    } catch {
-      return memory; // a hand-edited value: ask for a name again rather than fail for good
-    }
-  }
-
-  function write(identity) {
-    memory = identity;
-    try {
-      if (identity === null) storage?.removeItem(IDENTITY_STORAGE_KEY);
-      else storage?.setItem(IDENTITY_STORAGE_KEY, JSON.stringify(identity));
-    } catch {
-      // Kept in memory only: the next page asks again.
-    }
-    return identity;
-  }
-
   async function call(method, path, body) {
     let response;
     try {
@@ -134,8 +92,8 @@ export function createIdentityClient({
 
   function keep(answer) {
     const identity = { token: answer.token, name: answer.name, visitor: answer.visitor, staff: answer.staff === true };
-    if (!isIdentity(identity)) throw new IdentityError("server_error", "the identity answer is malformed");
-    return write(identity);
+    if (!store.isIdentity(identity)) throw new IdentityError("server_error", "the identity answer is malformed");
+    return store.write(identity);
   }
 
   /** A token for `name`: solves the server's proof-of-work first. `previousToken` keeps the visitor id. */
@@ -149,8 +107,11 @@ export function createIdentityClient({
 
   return {
     get current() {
-      return read();
+      return store.current;
     },
+    storeToken: store.storeToken,
+    storeAuthenticated: store.storeAuthenticated,
+    forget: store.forget,
 
     request,
 
@@ -163,25 +124,9 @@ export function createIdentityClient({
      * sends the old token along to keep the visitor id; a bad_token one is not worth sending.
      */
     renew({ expired }) {
-      const identity = read();
+      const identity = store.current;
       if (identity === null) return Promise.reject(new IdentityError("bad_token", "no identity to renew"));
       return request(identity.name, { previousToken: expired ? identity.token : undefined });
-    },
-
-    /** The server's `token` event: the same identity, a fresher token. */
-    storeToken(token) {
-      const identity = read();
-      if (identity !== null) write({ ...identity, token });
-    },
-
-    /** The server's `authenticated` event: what the token really says. */
-    storeAuthenticated({ name, visitor, staff }) {
-      const identity = read();
-      if (identity !== null) write({ ...identity, name, visitor, staff });
-    },
-
-    forget() {
-      write(null);
     },
   };
 }

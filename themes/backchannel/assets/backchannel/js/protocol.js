@@ -38,7 +38,7 @@ export const ErrorCode = namesTable([
   "invalid_room", "not_authenticated", "already_authenticated", "bad_token", "token_expired",
   "auth_timeout", "banned", "muted", "room_locked", "slow_mode", "rate_limited", "duplicate_text",
   "too_many_sockets", "text_empty", "text_too_long", "not_joined", "too_many_rooms",
-  "server_error",
+  "server_error", "identity_rate_limited",
 ]);
 
 /**
@@ -235,6 +235,10 @@ export function decodeServerEvent(text) {
   }
   const decoded = pick(event, requireType(event, SERVER_FIELDS));
   switch (event.type) {
+    case ServerEventType.READY:
+      // Whether a socket may join and read before `auth` (absent: an older server, it may not).
+      decoded.read_without_auth = event.read_without_auth === true;
+      break;
     case ServerEventType.JOINED:
       decoded.history = decodeList(event, "history", decodeMessage);
       decoded.presence = decodePresence(requireField(event, "presence", isPlainObject), {});

@@ -62,6 +62,9 @@ export function createRoomSession({
   let typingIntervalMs;
   let lastTypingMs = -Infinity;
   let ready = false;
+  // The server lets this socket read (join, load older pages) before `auth`: `ready`'s
+  // read_without_auth. A visitor without a name reads so; sending needs `auth`.
+  let readsWithoutAuth = false;
   let authPending = false;
   let authenticated = false;
   let joined = false;
@@ -97,7 +100,7 @@ export function createRoomSession({
 
   function join() {
     // Not held by a throttle: joining is how the visitor reads, and slow mode can last minutes.
-    if (!authenticated || joinPending) return;
+    if (!(authenticated || (readsWithoutAuth && token === null && !authPending)) || joinPending) return;
     const event = { type: ClientEventType.JOIN, room, after_seq: timeline.resumeAfter };
     if (trySend(event)) {
       joinPending = true;
@@ -130,7 +133,7 @@ export function createRoomSession({
 
   /** Sends every pending outbox item not already on its way on this connection. */
   function flush() {
-    if (!joined || throttleTimer !== null) return;
+    if (!joined || !authenticated || throttleTimer !== null) return;
     for (const item of outbox.items()) {
       if (item.state !== "pending" || inFlight.has(item.client_id)) continue;
       const event = { type: ClientEventType.SEND, room, text: item.text, client_id: item.client_id };
@@ -203,16 +206,20 @@ export function createRoomSession({
           return;
         }
         ready = true;
+        readsWithoutAuth = event.read_without_auth === true;
         maxTextChars = event.max_text_chars;
         typingIntervalMs = event.typing_interval_secs * 1000;
         authenticate();
+        join(); // reading without a name, where the server allows it
         return;
       case ServerEventType.AUTHENTICATED:
         authenticated = true;
         authPending = false;
         identity = { name: event.name, visitor: event.visitor, staff: event.staff };
         onAuthenticated(identity);
-        join();
+        // A socket that already reads the room enters its presence with `auth`: no new join.
+        if (joined) flush();
+        else join();
         break;
       case ServerEventType.TOKEN:
         token = event.token;
@@ -288,6 +295,7 @@ export function createRoomSession({
   function disconnected() {
     const wasJoining = joinPending;
     ready = false;
+    readsWithoutAuth = false;
     authPending = false;
     authenticated = false;
     joined = false;
@@ -348,7 +356,7 @@ export function createRoomSession({
    * drops the extra ones anyway; not sending them spares the frame rate limit).
    */
   function notifyTyping() {
-    if (!joined || now() - lastTypingMs < typingIntervalMs) return;
+    if (!joined || !authenticated || now() - lastTypingMs < typingIntervalMs) return;
     if (trySend({ type: ClientEventType.TYPING, room })) lastTypingMs = now();
   }
 

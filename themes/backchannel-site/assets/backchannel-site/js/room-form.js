@@ -2,7 +2,7 @@
 // ?name=<what was typed>, which the room page normalises; with it, the room name is normalised
 // and checked before navigating, so the address bar shows the canonical name.
 
-import { isValidRoomName, normalizeRoomName } from "./rooms.js";
+import { isValidRoomName, normalizeRoomName } from "backchannel/js/rooms.js";
 
 export function enhanceRoomForm(form, { location = globalThis.location } = {}) {
   const input = form.elements.namedItem("name");

@@ -1,0 +1,180 @@
+// <backchannel-chat>: the widget as a custom element with its own shadow root, so the host
+// theme's rules cannot restyle it and its rules cannot leak out. Written by the chat shortcode:
+//
+//   <backchannel-chat room="tea" page="/posts/tea/" strings="/backchannel/strings.en.<hash>.json"
+//     strings-integrity="sha384-…" home="/"><a href="/posts/tea/">#tea</a></backchannel-chat>
+//
+// On its own page (`page`) it is the live chat; anywhere else the same HTML turns up (a summary
+// on a list page, a feed) it is only a link to that page, with the room's online count. The room
+// page writes `room-param="name"` and `layout="page"` instead of `room`, and its own heading as
+// `<h1 slot="title">`. Attributes: ARCHITECTURE.md "Widget markup".
+
+import { formatString, mountChat, resolveHttpBase } from "./chat.js";
+import { buildChatSection } from "./markup.js";
+import { followScheme } from "./scheme.js";
+
+export const ELEMENT_NAME = "backchannel-chat";
+
+// The UI strings of one language, fetched once per page whatever the number of widgets.
+const stringFiles = new Map();
+function loadStrings(url, integrity, fetch) {
+  if (!stringFiles.has(url)) {
+    stringFiles.set(url, fetch(url, { integrity, credentials: "same-origin" }).then((response) => (response.ok ? response.json() : {})).catch(() => ({})));
+  }
+  return stringFiles.get(url);
+}
+
+/** A path compared as a page address: without "index.html" and the trailing slash. */
+export function normalizePath(path) {
+  let decoded = path;
+  try {
+    decoded = decodeURI(path);
+  } catch {
+    // a malformed escape: compare as it is
+  }
+  return decoded.replace(/index\.html?$/, "").replace(/\/+$/, "");
+}
+
+/** The rooms' online counts for link-only widgets, asked for in one request per page. */
+function createCountsClient(httpBase, fetch) {
+  let pending = null;
+  return (room) => {
+    if (pending === null) {
+      const rooms = new Set();
+      const answer = Promise.resolve().then(() =>
+        fetch(`${httpBase}/api/rooms/online/?rooms=${[...rooms].join(",")}`, { credentials: "omit" })
+          .then((response) => (response.ok ? response.json() : { rooms: {} }))
+          .catch(() => ({ rooms: {} })),
+      );
+      pending = { rooms, answer };
+      answer.then(() => (pending = null));
+    }
+    pending.rooms.add(room);
+    return pending.answer.then((body) => body.rooms?.[room]);
+  };
+}
+
+/** A <script> with SRI, appended to the page: resolves once it ran. */
+export function loadScript(document, { url, integrity }) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = url;
+    script.integrity = integrity;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`backchannel: could not load ${url}`));
+    document.head.appendChild(script);
+  });
+}
+
+/**
+ * Defines <backchannel-chat> (once, however many times the bundle runs on a page: a list page
+ * may carry several summaries, each with the script). `stylesheet` and `joinScript` are
+ * { url, integrity } of the fingerprinted files; `colorScheme` the site's color_scheme param.
+ */
+export function defineChatElement({ backendUrl, stylesheet, joinScript, colorScheme = "auto", window = globalThis }) {
+  const { customElements, document, location } = window;
+  if (customElements.get(ELEMENT_NAME)) return;
+  const fetch = window.fetch.bind(window);
+  const httpBase = resolveHttpBase(backendUrl, location.protocol);
+  const countOnline = createCountsClient(httpBase, fetch);
+  // One live widget per room per page: a second one for the same room is a link to the first.
+  const liveRooms = new Set();
+  let joinChunk = null;
+  const loadJoin = () => {
+    joinChunk ??= loadScript(document, joinScript)
+      .then(() => window.backchannelJoin)
+      .catch((error) => {
+        joinChunk = null;
+        throw error;
+      });
+    return joinChunk;
+  };
+
+  class BackchannelChat extends window.HTMLElement {
+    async connectedCallback() {
+      if (this.shadowRoot) return; // moved within the page: it keeps running
+      const shadow = this.attachShadow({ mode: "open" });
+      const link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = stylesheet.url;
+      link.integrity = stylesheet.integrity;
+      const styled = new Promise((resolve) => {
+        link.onload = link.onerror = resolve;
+      });
+      shadow.appendChild(link);
+      this.stopScheme = followScheme(this.getAttribute("color-scheme") || colorScheme, this, (scheme) => {
+        if (this.dataset.bcScheme !== scheme) this.dataset.bcScheme = scheme;
+      }, window);
+      const strings = await loadStrings(this.getAttribute("strings"), this.getAttribute("strings-integrity"), fetch);
+      await styled;
+      const translate = (key, values) => formatString(strings[key] ?? key, values);
+      const room = this.getAttribute("room");
+      const page = this.getAttribute("page");
+      const elsewhere = page !== null && normalizePath(page) !== normalizePath(location.pathname);
+      if (elsewhere || (room !== null && liveRooms.has(room))) this.showLink(shadow, translate, room, page);
+      else this.showChat(shadow, strings, room);
+    }
+
+    /** Only a link to the chat's page (and its online count, when the backend says). */
+    showLink(shadow, translate, room, page) {
+      const anchor = document.createElement("a");
+      anchor.className = "bc-link";
+      anchor.setAttribute("part", "link");
+      anchor.href = page ?? "#";
+      anchor.append(translate("chat_link", { room }));
+      shadow.appendChild(anchor);
+      countOnline(room).then((count) => {
+        if (typeof count !== "number") return;
+        const label = document.createElement("span");
+        label.className = "bc-link__count";
+        label.textContent = translate("chat_presence_count", { count: count.toLocaleString(document.documentElement.lang || undefined) });
+        anchor.appendChild(label);
+      });
+    }
+
+    showChat(shadow, strings, room) {
+      if (room !== null) liveRooms.add(room);
+      this.liveRoom = room;
+      const title = this.querySelector('[slot="title"]');
+      const translate = (key) => strings[key] ?? key;
+      const section = buildChatSection(document, translate, { heading: title ? null : "h2" });
+      shadow.appendChild(section);
+      this.chat = mountChat(section, {
+        backendUrl,
+        room: room ?? undefined,
+        roomParam: this.getAttribute("room-param") ?? undefined,
+        strings,
+        loadJoin,
+        titleElement: title,
+        homeUrl: this.getAttribute("home") ?? "/",
+        // Touch keyboards have no Shift+Enter: there Enter breaks the line, Send sends.
+        touch: window.matchMedia?.("(pointer: coarse)").matches ?? false,
+      });
+      if (this.getAttribute("layout") === "page") keepComposerInView(section, window);
+    }
+
+    disconnectedCallback() {
+      // Removed from the page (a client-side navigation): stop talking to the backend.
+      if (this.isConnected) return;
+      this.stopScheme?.();
+      this.chat?.close();
+      if (this.liveRoom) liveRooms.delete(this.liveRoom);
+    }
+  }
+
+  customElements.define(ELEMENT_NAME, BackchannelChat);
+}
+
+/**
+ * The room page on a phone: when the on-screen keyboard takes part of the screen (the visual
+ * viewport shrinks, and iOS does not resize the layout for it), the composer being typed in is
+ * scrolled back into what is left.
+ */
+function keepComposerInView(section, window) {
+  const viewport = window.visualViewport;
+  const textArea = section.querySelector("textarea");
+  if (!viewport || !textArea) return;
+  viewport.addEventListener("resize", () => {
+    if (section.getRootNode().activeElement === textArea) textArea.scrollIntoView({ block: "nearest" });
+  });
+}
