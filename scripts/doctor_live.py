@@ -443,7 +443,8 @@ def check_round_trip(target: LiveTarget, outcome: RoundTripOutcome, room: str, p
                   f"(seq {outcome.seq})")
     found = f"{outcome.step} failed: {outcome.error}" + (f" ({outcome.error_code})" if outcome.error_code else "")
     fixes = {
-        "rate_limited": "wait a minute (token requests per address: IDENTITY_BURST, IDENTITY_PER_MIN) and run again",
+        "identity_rate_limited": "wait a minute (new names per address: IDENTITY_BURST, IDENTITY_PER_MIN), run again",
+        "rate_limited": "wait a few seconds (messages per identity and per address) and run again",
         "bad_token": "the backend refused the token it had just issued: do all its processes share one SECRET_KEY? "
                      + platform.logs_command(),
         "locked": f"room {room!r} is locked: unlock it in the admin, or pass --room another-room",

@@ -16,7 +16,7 @@ from pathlib import Path
 import dj_database_url
 
 from backchannel.env import Env
-from chat.conf import DEFAULT_RESERVED_NAMES
+from chat.conf import DEFAULT_IDENTITY_BURST, DEFAULT_IDENTITY_PER_MIN, DEFAULT_RESERVED_NAMES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
@@ -170,8 +170,8 @@ BACKCHANNEL_RESUME_LIMIT = env.integer("RESUME_LIMIT", 500, minimum=0)
 # Identity tokens (chat.identity) and the abuse limits; ARCHITECTURE.md "Limits" explains each.
 BACKCHANNEL_TOKEN_TTL_SECS = env.integer("TOKEN_TTL_SECS", 3600, minimum=60)
 BACKCHANNEL_IDENTITY_POW_BITS = env.integer("IDENTITY_POW_BITS", 16, minimum=0)
-BACKCHANNEL_IDENTITY_BURST = env.integer("IDENTITY_BURST", 5, minimum=1)
-BACKCHANNEL_IDENTITY_PER_MIN = env.number("IDENTITY_PER_MIN", 2.0, minimum=0.01)
+BACKCHANNEL_IDENTITY_BURST = env.integer("IDENTITY_BURST", DEFAULT_IDENTITY_BURST, minimum=1)
+BACKCHANNEL_IDENTITY_PER_MIN = env.number("IDENTITY_PER_MIN", DEFAULT_IDENTITY_PER_MIN, minimum=0.01)
 BACKCHANNEL_RESERVED_NAMES = env.items("RESERVED_NAMES", DEFAULT_RESERVED_NAMES)
 BACKCHANNEL_AUTH_TIMEOUT_SECS = env.number("AUTH_TIMEOUT_SECS", 5.0, minimum=0.1)
 BACKCHANNEL_MESSAGE_BURST = env.integer("MESSAGE_BURST", 10, minimum=1)

@@ -69,6 +69,9 @@ class SpentChallenges:
         self._spent: OrderedDict[str, None] = OrderedDict()
         self._max_entries = max_entries
 
+    def is_spent(self, challenge: str) -> bool:
+        return challenge in self._spent
+
     def spend(self, challenge: str) -> bool:
         """Mark ``challenge`` spent; False when it already was."""
         if challenge in self._spent:

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from django.conf import settings
 
+# Defaults settings.py also reads (one source each). Enough for a classroom or a site owner's
+# test windows behind one address to pick ~30 names at once, and a steady one every 10 s after;
+# a script minting hundreds is refused past that (each name also costs it a proof of work).
+DEFAULT_IDENTITY_BURST = 30
+DEFAULT_IDENTITY_PER_MIN = 6.0
+
 DEFAULT_RESERVED_NAMES = [
     "admin", "administrator", "backchannel", "mod", "moderator", "official", "owner", "root", "staff",
     "support", "system",
@@ -92,13 +98,14 @@ class Settings:
 
     @property
     def IDENTITY_BURST(self) -> int:
-        """Token requests one IP address may make at once..."""
-        return int(getattr(settings, "BACKCHANNEL_IDENTITY_BURST", 5))
+        """New names (tokens for a new visitor id) one IP address may get at once, and staff
+        sign-in attempts (a bucket of their own)..."""
+        return int(getattr(settings, "BACKCHANNEL_IDENTITY_BURST", DEFAULT_IDENTITY_BURST))
 
     @property
     def IDENTITY_PER_MIN(self) -> float:
         """...and then per minute."""
-        return float(getattr(settings, "BACKCHANNEL_IDENTITY_PER_MIN", 2.0))
+        return float(getattr(settings, "BACKCHANNEL_IDENTITY_PER_MIN", DEFAULT_IDENTITY_PER_MIN))
 
     @property
     def RESERVED_NAMES(self) -> list[str]:
@@ -109,7 +116,8 @@ class Settings:
 
     @property
     def AUTH_TIMEOUT_SECS(self) -> float:
-        """A socket that has not sent a valid ``auth`` this long after the handshake is closed."""
+        """A socket that has neither sent a valid ``auth`` nor joined a room (a reader) this long
+        after the handshake is closed."""
         return float(getattr(settings, "BACKCHANNEL_AUTH_TIMEOUT_SECS", 5))
 
     @property

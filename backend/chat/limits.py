@@ -14,7 +14,12 @@ class ProcessLimits:
     def __init__(self) -> None:
         self.messages_per_identity = BucketMap(burst=conf.MESSAGE_BURST, per_sec=conf.MESSAGE_PER_SEC)
         self.messages_per_ip = BucketMap(burst=conf.IP_MESSAGE_BURST, per_sec=conf.IP_MESSAGE_PER_SEC)
-        self.identity_requests_per_ip = BucketMap(burst=conf.IDENTITY_BURST, per_sec=conf.IDENTITY_PER_MIN / 60)
+        # Only requests that mint a new visitor id count: not a challenge, not a renewal of a known
+        # identity (same visitor id, so nothing to gain), not a refused request.
+        self.new_identities_per_ip = BucketMap(burst=conf.IDENTITY_BURST, per_sec=conf.IDENTITY_PER_MIN / 60)
+        # Every staff sign-in counts, refused ones first (password guessing); a bucket of its own so
+        # a classroom picking names does not lock its teacher out of signing in, or the reverse.
+        self.staff_sign_ins_per_ip = BucketMap(burst=conf.IDENTITY_BURST, per_sec=conf.IDENTITY_PER_MIN / 60)
         self.sockets_per_ip = Counter()
         self.spent_challenges = SpentChallenges()
 

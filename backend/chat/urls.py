@@ -3,6 +3,7 @@ from django.urls import path
 from chat import views
 
 urlpatterns = [
+    path("api/rooms/online/", views.rooms_online, name="rooms-online"),
     path("api/rooms/<str:room>/messages/", views.room_messages, name="room-messages"),
     path("api/identity/challenge/", views.identity_challenge, name="identity-challenge"),
     path("api/identity/", views.visitor_identity, name="identity"),

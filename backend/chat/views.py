@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import moderation, selectors
+from chat import moderation, presence, selectors
 from chat.challenge import challenge_problem, new_challenge
 from chat.conf import conf
 from chat.events import message_event_for
@@ -33,10 +33,16 @@ from chat.limits import process_limits
 from chat.models import Sanction
 from chat.names import display_name_problem, is_reserved_name
 from chat.protocol import ErrorCode, round_up_secs
+from chat.ratelimit import BucketMap
 from chat.rooms import is_valid_room_name
 
 # Largest JSON body the identity endpoints read; a name, a challenge, a nonce and a token fit.
 MAX_BODY_BYTES = 4096
+# Rooms one GET /api/rooms/online/ may ask about: a landing page's cards, not the whole database.
+MAX_ROOMS_PER_COUNT_REQUEST = 50
+# Online counts change by the second but a card showing "3 online" may lag a little: browsers and
+# shared caches keep the answer this long, so a busy landing page costs the backend little.
+ONLINE_COUNTS_MAX_AGE_SECS = 10
 
 
 class ApiError(StrEnum):
@@ -46,7 +52,6 @@ class ApiError(StrEnum):
     BAD_REQUEST = "bad_request"
     BAD_CREDENTIALS = "bad_credentials"
     BANNED = "banned"
-    RATE_LIMITED = "rate_limited"
 
 
 @require_GET
@@ -71,6 +76,22 @@ def room_messages(request: HttpRequest, room: str) -> JsonResponse:
 
 
 @require_GET
+def rooms_online(request: HttpRequest) -> JsonResponse:
+    """``online_count`` of each room in ``?rooms=a,b,c`` (people with a name, as in ``presence``)."""
+    rooms = [room for room in request.GET.get("rooms", "").split(",") if room]
+    if not rooms:
+        return _error(ApiError.BAD_REQUEST, "name the rooms: ?rooms=lobby,help")
+    if len(rooms) > MAX_ROOMS_PER_COUNT_REQUEST:
+        return _error(ApiError.BAD_REQUEST, f"at most {MAX_ROOMS_PER_COUNT_REQUEST} rooms per request")
+    for room in rooms:
+        if not is_valid_room_name(room):
+            return _error(ApiError.BAD_REQUEST, f"{room[:50]!r} is not a room name")
+    response = JsonResponse({"rooms": presence.online_counts(rooms=list(dict.fromkeys(rooms)))})
+    response["Cache-Control"] = f"public, max-age={ONLINE_COUNTS_MAX_AGE_SECS}"
+    return response
+
+
+@require_GET
 def identity_challenge(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
@@ -90,9 +111,8 @@ def visitor_identity(request: HttpRequest) -> JsonResponse:
         return body
     if body.get("website"):  # the honeypot: people never see the field, form-filling bots do
         return _error(ApiError.BAD_REQUEST, "this request looks automated")
-    limited = _rate_limited(request)
-    if limited:
-        return limited
+    # Refusals (a bad name, an unsolved challenge) come before the rate limit and cost the address
+    # nothing: a visitor who mistypes is not then told to wait.
     name = body.get("name")
     if not isinstance(name, str):
         return _error(ApiError.INVALID_NAME, "'name' must be a string")
@@ -107,9 +127,20 @@ def visitor_identity(request: HttpRequest) -> JsonResponse:
     )
     if problem:
         return _error(ApiError.BAD_CHALLENGE, problem)
-    if not process_limits().spent_challenges.spend(body["challenge"]):
+    spent = process_limits().spent_challenges
+    if spent.is_spent(body["challenge"]):
         return _error(ApiError.BAD_CHALLENGE, "this challenge was already used; fetch a new one")
-    visitor = _previous_visitor(body.get("token"), now) or new_visitor_id()
+    visitor = _previous_visitor(body.get("token"), now)
+    if visitor is None:
+        # A new visitor id: what the per-address limit bounds. A renewal keeps its id (and with it
+        # every per-identity limit and sanction), so each open tab may renew without counting.
+        # Checked before the challenge is spent, so the client may retry it after the wait.
+        limited = _rate_limited(request, process_limits().new_identities_per_ip, "new names")
+        if limited:
+            return limited
+        visitor = new_visitor_id()
+    if not spent.spend(body["challenge"]):  # another request with it got here first
+        return _error(ApiError.BAD_CHALLENGE, "this challenge was already used; fetch a new one")
     return _issue(request, Identity(visitor=visitor, name=name, staff=False), now)
 
 
@@ -120,7 +151,7 @@ def staff_identity(request: HttpRequest) -> JsonResponse:
     body = _json_body(request)
     if isinstance(body, JsonResponse):
         return body
-    limited = _rate_limited(request)  # also slows password guessing
+    limited = _rate_limited(request, process_limits().staff_sign_ins_per_ip, "staff sign-ins")  # password guessing
     if limited:
         return limited
     username, password = body.get("username"), body.get("password")
@@ -161,13 +192,17 @@ def _previous_visitor(token: object, now: float) -> str | None:
     return None if verified.identity.staff else verified.identity.visitor
 
 
-def _rate_limited(request: HttpRequest) -> JsonResponse | None:
+def _rate_limited(request: HttpRequest, buckets: BucketMap, what: str) -> JsonResponse | None:
+    """Count one request against the address's bucket; the 429 answer when it is empty."""
     ip = _client_ip(request) or "unknown"
-    wait = process_limits().identity_requests_per_ip.take(ip, time.monotonic())
+    wait = buckets.take(ip, time.monotonic())
     if not wait:
         return None
     response = _error(
-        ApiError.RATE_LIMITED, "too many identity requests; try again later", status=429, retry_after_secs=wait
+        ErrorCode.IDENTITY_RATE_LIMITED,
+        f"too many {what} from this address; try again later",
+        status=429,
+        retry_after_secs=wait,
     )
     response["Retry-After"] = str(max(1, math.ceil(wait)))  # whole seconds, never shorter than the wait
     return response

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
-from chat import moderation, services
+from chat import moderation, presence, services
 from chat.challenge import solve
 from chat.identity import Identity, issue_token, verify_token
 from chat.models import Sanction
@@ -213,16 +214,63 @@ class TestIdentity:
         other = ask_identity(client, "Ann", remote_addr="10.9.9.9")
         assert other.status_code == 200
 
-    def test_token_requests_per_address_are_rate_limited(self, client, settings):
+    def test_a_classroom_behind_one_address_gets_its_names_and_a_script_does_not(self, client):
+        """The defaults: ~20 people picking names within a minute from one address (a classroom, a
+        site owner's test windows) all get one; a script minting a hundred is refused."""
+        answers = [ask_identity(client, f"Student {n}") for n in range(100)]
+        assert [response.status_code for response in answers[:20]] == [200] * 20
+        refused = [response for response in answers if response.status_code != 200]
+        assert len(refused) >= 60
+        for response in refused:
+            assert (response.status_code, error_of(response)) == (429, "identity_rate_limited")
+            error = response.json()["error"]
+            assert error["retry_after_secs"] > 0 and "new names from this address" in error["message"]
+        visitors = {response.json()["visitor"] for response in answers if response.status_code == 200}
+        assert len(visitors) == 100 - len(refused), "every name accepted is a visitor of its own"
+
+    def test_new_names_per_address_are_rate_limited(self, client, settings):
         settings.BACKCHANNEL_IDENTITY_BURST = 2
         settings.BACKCHANNEL_IDENTITY_PER_MIN = 1.0
         assert [ask_identity(client, "Ann").status_code for _ in range(2)] == [200, 200]
         response = ask_identity(client, "Ann")
-        assert (response.status_code, error_of(response)) == (429, "rate_limited")
+        assert (response.status_code, error_of(response)) == (429, "identity_rate_limited")
         retry_after = response.json()["error"]["retry_after_secs"]
         assert 59 < retry_after <= 60
         assert response.headers["Retry-After"] == "60"
         assert ask_identity(client, "Ann", remote_addr="10.9.9.9").status_code == 200, "per address"
+
+    def test_refused_requests_and_challenges_do_not_use_up_the_address(self, client, settings):
+        settings.BACKCHANNEL_IDENTITY_BURST = 1
+        settings.BACKCHANNEL_IDENTITY_PER_MIN = 0.01
+        for _ in range(10):
+            assert error_of(ask_identity(client, " ")) == "invalid_name"
+            assert error_of(ask_identity(client, "Admin")) == "reserved_name"
+            wrong = post_json(client, "/api/identity/", {"name": "Ann", "challenge": "x", "nonce": "1"})
+            assert error_of(wrong) == "bad_challenge"
+        assert ask_identity(client, "Ann").status_code == 200
+        assert error_of(ask_identity(client, "Bob")) == "identity_rate_limited"
+
+    def test_a_rate_limited_request_keeps_its_challenge_for_after_the_wait(self, client, settings):
+        settings.BACKCHANNEL_IDENTITY_BURST = 1
+        assert ask_identity(client, "Ann").status_code == 200
+        body = {"name": "Bob", **solved_challenge(client)}
+        assert error_of(post_json(client, "/api/identity/", body)) == "identity_rate_limited"
+        # The same solution still buys a name (here from an address with budget left: no waiting).
+        assert post_json(client, "/api/identity/", body, REMOTE_ADDR="10.9.9.9").status_code == 200
+        again = post_json(client, "/api/identity/", body, REMOTE_ADDR="10.9.9.10")
+        assert (again.status_code, error_of(again)) == (400, "bad_challenge"), "and only one"
+
+    def test_renewing_an_identity_does_not_count_as_a_new_name(self, client, settings):
+        """Every open tab renews its expired token: the same visitor, so not a new name."""
+        settings.BACKCHANNEL_IDENTITY_BURST = 1
+        settings.BACKCHANNEL_IDENTITY_PER_MIN = 0.01
+        first = ask_identity(client, "Ann").json()
+        expired = issue_token(Identity(visitor=first["visitor"], name="Ann"), now=time.time() - 7200)
+        for _ in range(5):
+            renewed = ask_identity(client, "Ann", token=expired)
+            assert (renewed.status_code, renewed.json()["visitor"]) == (200, first["visitor"])
+        assert error_of(ask_identity(client, "Bob")) == "identity_rate_limited"
+        assert error_of(ask_identity(client, "Bob", token="not a token")) == "identity_rate_limited"
 
 
 class TestStaffIdentity:
@@ -260,7 +308,14 @@ class TestStaffIdentity:
         response = post_json(
             client, "/api/identity/staff/", {"username": "moderator", "password": "long-enough-pass-1"}
         )
-        assert (response.status_code, error_of(response)) == (429, "rate_limited")
+        assert (response.status_code, error_of(response)) == (429, "identity_rate_limited")
+        assert "staff sign-ins" in response.json()["error"]["message"]
+
+    def test_staff_sign_ins_and_new_names_have_budgets_of_their_own(self, client, settings, staff_user):
+        settings.BACKCHANNEL_IDENTITY_BURST = 1
+        assert ask_identity(client, "Student").status_code == 200
+        credentials = {"username": "moderator", "password": "long-enough-pass-1"}
+        assert post_json(client, "/api/identity/staff/", credentials).status_code == 200
 
 
 class TestCors:
@@ -298,3 +353,56 @@ class TestCors:
     def test_the_admin_is_not_cross_origin(self, client):
         response = client.get("/admin/login/", secure=True, headers={"origin": SITE_ORIGIN})
         assert "access-control-allow-origin" not in response.headers
+
+
+class TestOnlineCounts:
+    """GET /api/rooms/online/?rooms=…: the landing page's room cards, without a socket each."""
+
+    @pytest.fixture
+    def rooms(self, db):
+        now = timezone.now()
+        ann, bob, cy = (Identity(visitor=f"v-{name}", name=name) for name in ("ann", "bob", "cy"))
+        for room, channel, identity in [
+            ("lobby", "s1", ann),
+            ("lobby", "s2", ann),  # a second tab: Ann counts once
+            ("lobby", "s3", bob),
+            ("lobby", "s4", None),  # a reader: not online
+            ("help", "s5", cy),
+            ("random", "s6", None),
+        ]:
+            presence.enter(room=room, channel_name=channel, identity=identity, now=now)
+
+    def test_the_online_count_of_each_room_in_one_query(self, client, rooms, django_assert_num_queries):
+        with django_assert_num_queries(1):
+            response = client.get("/api/rooms/online/?rooms=lobby,help,random,nowhere", secure=True)
+        assert response.status_code == 200
+        assert response.json() == {"rooms": {"lobby": 2, "help": 1, "random": 0, "nowhere": 0}}
+        assert "max-age=10" in response.headers["Cache-Control"]
+
+    def test_counts_mean_what_presence_says(self, client, rooms):
+        counts = client.get("/api/rooms/online/?rooms=lobby,help", secure=True).json()["rooms"]
+        for room, count in counts.items():
+            assert count == presence.snapshot(room=room, list_limit=100).online_count
+
+    @pytest.mark.parametrize(
+        ("query", "named"),
+        [("rooms=lobby,Bad_Room", "'Bad_Room'"), ("rooms=lobby,-x", "'-x'"), ("rooms=", "rooms"), ("", "rooms")],
+    )
+    def test_a_bad_room_name_is_refused_by_name(self, client, query, named):
+        response = client.get(f"/api/rooms/online/?{query}", secure=True)
+        assert (response.status_code, error_of(response)) == (400, "bad_request")
+        assert named in response.json()["error"]["message"]
+
+    def test_at_most_50_rooms_per_request(self, client, db):
+        fifty = ",".join(f"room-{n}" for n in range(50))
+        assert len(client.get(f"/api/rooms/online/?rooms={fifty}", secure=True).json()["rooms"]) == 50
+        response = client.get(f"/api/rooms/online/?rooms={fifty},one-more", secure=True)
+        assert (response.status_code, error_of(response)) == (400, "bad_request")
+        assert "50" in response.json()["error"]["message"]
+
+    def test_the_site_may_read_them_and_other_origins_may_not(self, client, db):
+        allowed = client.get("/api/rooms/online/?rooms=lobby", secure=True, headers={"origin": SITE_ORIGIN})
+        assert allowed.headers["access-control-allow-origin"] == SITE_ORIGIN
+        assert "origin" in allowed.headers["Vary"].lower(), "a shared cache keeps one answer per origin"
+        foreign = client.get("/api/rooms/online/?rooms=lobby", secure=True, headers={"origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in foreign.headers
