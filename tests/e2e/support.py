@@ -45,11 +45,18 @@ def visitor_pages(browser: Browser, **context_options) -> Iterator[Callable[[str
 
 
 def enter_room_as(page: Page, name: str) -> None:
+    """Reads first (the room is live without a name), then starts to write: the name picker
+    comes up beside the composer; the draft is cleared once the visitor has their name."""
+    composer = page.locator("form.bc-composer textarea[name=text]")
+    expect(composer).to_be_visible()
+    composer.fill("h")
     name_form = page.locator("form.bc-name")
     expect(name_form).to_be_visible()
     name_form.locator("input[name=name]").fill(name)
     name_form.locator("input[name=name]").press("Enter")
-    expect(page.locator("form.bc-composer")).to_be_visible()
+    expect(name_form).to_be_hidden()
+    expect(page.locator(".bc-identity")).to_be_visible()
+    composer.fill("")
     expect(page.locator(".bc-status")).to_have_attribute("data-state", "connected")
 
 
