@@ -1,5 +1,7 @@
-"""The real Hugo build of the site: pages, the widget markup, the JS bundle's endpoint, SRI,
-the CSP and the i18n strings. Only the standard library parses the output (html.parser)."""
+"""The real Hugo build of this repository's site (the site theme themes/backchannel-site with the
+component themes/backchannel): pages, the <backchannel-chat> element and its strings file, the
+chat script's endpoint and the files it loads, SRI, the CSP and the i18n strings. Only the
+standard library parses the output (html.parser)."""
 
 from __future__ import annotations
 
@@ -14,12 +16,20 @@ import pytest
 from scripts import site as site_support
 from scripts.site import REPO_ROOT, SiteBuildError, build_site
 from tests.site.support import (
+    COMPONENT_DIR,
+    SITE_THEME_DIR,
     Page,
+    build_with_the_sites_own_config,
+    chat_inner_html,
+    chat_strings,
+    chats,
+    check_widget_subresources,
     copy_site_source,
     csp_directives,
     local_file,
     parse_page,
     read_config,
+    read_i18n,
     sri_sha384,
     subresources,
 )
@@ -27,16 +37,20 @@ from tests.site.support import (
 BACKEND_HOST = "127.0.0.1:45678"
 BACKEND_URL = f"ws://{BACKEND_HOST}"
 BASE_URL = "http://127.0.0.1:8080/"
-THEME_DIR = REPO_ROOT / "themes" / "backchannel"
 ROOM_NAME_RULE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 ROOM_NAMES = json.loads((REPO_ROOT / "tests" / "fixtures" / "room_names.json").read_text())
 # 64 hex digits or more: Hugo names a fingerprinted file after its SHA-256/384 digest.
 FINGERPRINTED_NAME = re.compile(r"\.[0-9a-f]{64,}\.(?:js|css)$")
 
 
-def read_strings(language: str) -> dict[str, str]:
-    table = tomllib.loads((THEME_DIR / "i18n" / f"{language}.toml").read_text(encoding="utf-8"))
-    return {key: value["other"] for key, value in table.items()}
+def widget_strings(language: str) -> dict[str, str]:
+    """The chat widget's strings: the component's i18n."""
+    return read_i18n(COMPONENT_DIR, language)
+
+
+def site_strings(language: str) -> dict[str, str]:
+    """The page chrome's strings: the site theme's i18n."""
+    return read_i18n(SITE_THEME_DIR, language)
 
 
 @pytest.fixture(scope="module")
@@ -101,51 +115,48 @@ def test_the_room_input_pattern_mirrors_the_room_rule(landing: Page, name: str) 
 
 
 def test_the_room_page_takes_its_room_from_the_query(room_page: Page) -> None:
-    widgets = room_page.with_class("bc-chat")
-    assert len(widgets) == 1
-    assert widgets[0].attrs.get("data-bc-room-param") == "name"
-    assert "data-bc-room" not in widgets[0].attrs
-    # The "no valid room" message ships hidden, with its link back to the landing page.
-    assert room_page.with_class("bc-chat__problem")
-    assert room_page.with_class("bc-chat__back")[0].attrs["href"] == "/"
+    [chat] = chats(room_page)
+    assert chat.attrs.get("room-param") == "name"
+    assert chat.attrs.get("layout") == "page"
+    assert "room" not in chat.attrs and "page" not in chat.attrs
+    # Where its "no valid room" message links back to: the landing page.
+    assert chat.attrs["home"] == "/"
 
 
 def test_the_room_pages_one_heading_is_the_widgets_title(room_page: Page, about_page: Page) -> None:
-    # "Room" until the script names the room ("#tea"): one h1, never empty, no second heading.
+    # "Room" until the script names the room ("#tea"): the page's one h1, written by the page
+    # into the element's title slot, never empty; no other heading.
     [heading] = room_page.find_all("h1")
-    assert heading.attrs["class"] == "bc-chat__title"
+    assert heading.attrs.get("slot") == "title"
     assert heading.text.strip() == "Room"
+    assert [chat.text for chat in chats(room_page)] == ["Room"]
     assert not room_page.find_all("h2")
-    # A widget inside a content page stays under that page's own h1.
+    # A widget inside a content page adds no heading to it: the page keeps its own h1 alone.
     [page_heading] = about_page.find_all("h1")
-    assert "bc-chat__title" not in (page_heading.attrs.get("class") or "")
-    assert about_page.find_all("h2", **{"class": "bc-chat__title"})
+    assert page_heading.text == "About" and "slot" not in page_heading.attrs
+    assert not [inner for inner in chat_inner_html(about_page.path) if re.search(r"<h\d", inner)]
 
 
 def test_the_about_page_embeds_the_shortcode_widget(about_page: Page) -> None:
-    widgets = about_page.with_class("bc-chat")
-    assert len(widgets) == 1
-    assert widgets[0].attrs.get("data-bc-room") == "about"
+    [chat] = chats(about_page)
+    assert (chat.attrs.get("room"), chat.attrs.get("page"), chat.attrs.get("home")) == ("about", "/about/", "/")
+    assert about_page.find_all("a", href="/about/")
     # The page also shows the shortcode itself, as an example.
     assert '{{< chat room="about" >}}' in about_page.text
 
 
-@pytest.mark.parametrize("page_name", ["room/index.html", "about/index.html"])
-def test_the_widget_markup_follows_the_contract(pages: dict[str, Page], page_name: str) -> None:
+@pytest.mark.parametrize(("page_name", "text"), [("room/index.html", "Room"), ("about/index.html", "#about")])
+def test_the_widget_html_holds_no_ui_text(pages: dict[str, Page], page_name: str, text: str) -> None:
+    """The script builds the widget (in its shadow root) from the strings file: the page's HTML
+    holds only the element, its room's link or the room page's heading, and no markup of ours."""
     page = pages[page_name]
-    for class_name in ("bc-chat", "bc-status", "bc-messages", "bc-name", "bc-composer", "bc-error"):
-        assert page.with_class(class_name), f"{page_name}: no .{class_name}"
-    assert page.with_class("bc-status")[0].attrs.get("data-state") == "connecting"
-    # The list is a focusable region; new messages are announced through the polite log beside it.
-    assert page.with_class("bc-messages")[0].attrs.get("role") == "region"
-    announcer = page.with_class("bc-announcer")[0]
-    assert (announcer.attrs.get("role"), announcer.attrs.get("aria-live")) == ("log", "polite")
-    counter = page.with_class("bc-counter")[0]
-    assert page.find_all("textarea", name="text")[0].attrs.get("aria-describedby") == counter.attrs["id"]
-    assert page.with_class("bc-name")[0].tag == "form"
-    assert page.with_class("bc-composer")[0].tag == "form"
-    assert page.find_all("input", name="name")
-    assert page.find_all("textarea", name="text")
+    assert [chat.text for chat in chats(page)] == [text]
+    [inner] = chat_inner_html(page.path)
+    assert "bc-" not in inner and "<form" not in inner and "<button" not in inner, inner
+    for key, string in widget_strings("en").items():
+        if len(string) > 8 and "{" not in string:
+            assert string not in page.text, key
+    assert not page.with_class("bc-chat")
 
 
 @pytest.mark.parametrize("page_name", ["room/index.html", "about/index.html"])
@@ -160,14 +171,23 @@ def test_the_js_bundle_carries_the_configured_backend_url(site: Path, pages: dic
 
 
 @pytest.mark.parametrize(("page_name", "bundle"), [
-    ("index.html", "enter"), ("room/index.html", "main"), ("about/index.html", "main"), ("404.html", None),
+    ("index.html", "backchannel-site/js/enter"), ("room/index.html", "backchannel/js/main"),
+    ("about/index.html", "backchannel/js/main"), ("404.html", None),
 ])
 def test_each_page_loads_only_the_script_it_needs(pages: dict[str, Page], page_name: str, bundle: str | None) -> None:
-    """The chat bundle only where there is a widget; the landing page gets its small room-form
-    bundle; a page with neither gets no script at all."""
+    """The chat script only where there is a widget; the landing page gets the site theme's
+    small room-form and online-counts script; a page with neither gets no script at all."""
     sources = [script.attrs["src"] for script in pages[page_name].find_all("script")]
-    expected = [] if bundle is None else [f"/backchannel/js/{bundle}."]
+    expected = [] if bundle is None else [f"/{bundle}."]
     assert [source.split("min.")[0] for source in sources] == expected, sources
+
+
+def test_each_page_links_only_the_site_stylesheet(pages: dict[str, Page]) -> None:
+    """The widget's stylesheet and its join chunk are the script's to load, never the page's."""
+    for name, page in pages.items():
+        stylesheets = [url for element, url in subresources(page) if element.tag == "link"]
+        assert [url.split("min.")[0] for url in stylesheets] == ["/backchannel-site/css/site."], name
+        assert not [url for _, url in subresources(page) if "/join." in url], name
 
 
 def test_every_script_and_stylesheet_is_fingerprinted_with_a_matching_integrity(
@@ -178,6 +198,18 @@ def test_every_script_and_stylesheet_is_fingerprinted_with_a_matching_integrity(
         for element, url in subresources(page):
             assert FINGERPRINTED_NAME.search(url), f"{name}: {url} is not fingerprinted"
             assert element.attrs.get("integrity") == sri_sha384(local_file(site, url)), f"{name}: {url}"
+
+
+@pytest.mark.parametrize("page_name", ["room/index.html", "about/index.html", "ja/room/index.html"])
+def test_what_the_chat_script_loads_is_fingerprinted_with_a_matching_integrity(
+    site: Path, pages: dict[str, Page], page_name: str
+) -> None:
+    """main.js carries the URL and integrity of the widget's stylesheet and of the join chunk
+    (js.Build params): both are in the build, fingerprinted, and match; so does the strings file
+    each widget names."""
+    baked = check_widget_subresources(site, pages[page_name])
+    for url in baked:
+        assert FINGERPRINTED_NAME.search(url), url
 
 
 def test_scripts_are_deferred(pages: dict[str, Page]) -> None:
@@ -249,35 +281,37 @@ def test_the_csp_comes_before_anything_it_governs(pages: dict[str, Page]) -> Non
 
 
 def test_the_ui_strings_come_from_i18n(landing: Page, room_page: Page) -> None:
-    strings = read_strings("en")
+    strings = site_strings("en")
     for key in ("rooms_heading", "enter_room_heading", "enter_room_label", "enter_room_submit", "skip_to_content"):
         assert strings[key] in landing.text, key
-    room_page_keys = ("chat_name_label", "chat_name_submit", "chat_send", "chat_change_name", "chat_noscript",
-                      "back_to_rooms")
-    for key in room_page_keys:
-        assert strings[key] in room_page.text, key
-    assert room_page.find_all("textarea", name="text")[0].attrs["placeholder"] == strings["chat_message_placeholder"]
+    assert strings["footer_powered_by"] in room_page.text
+    # The widget's own strings travel in its strings file, not in the page.
+    for key in ("chat_name_label", "chat_name_submit", "chat_send", "chat_change_name", "chat_load_older"):
+        assert widget_strings("en")[key] not in room_page.text, key
 
 
-def test_the_widget_strings_reach_the_js_as_json(room_page: Page) -> None:
-    strings = read_strings("en")
-    widget_strings = json.loads(room_page.with_class("bc-chat")[0].attrs["data-bc-strings"])
-    for key, text in widget_strings.items():
-        assert strings[key] == text, key
+def test_the_widget_strings_reach_the_js_as_a_json_file(site: Path, room_page: Page, about_page: Page) -> None:
+    strings = widget_strings("en")
+    [chat] = chats(room_page)
+    loaded = chat_strings(site, chat)
+    assert loaded == strings, "the strings file is the component's i18n/en.toml, every key"
+    # One file per language: every English widget names the same one.
+    assert chats(about_page)[0].attrs["strings"] == chat.attrs["strings"]
     for state in ("connecting", "connected", "reconnecting", "offline"):
-        assert f"chat_status_{state}" in widget_strings
-    assert "{seconds}" in widget_strings["chat_status_reconnecting"]
+        assert f"chat_status_{state}" in loaded
+    assert "{seconds}" in loaded["chat_status_reconnecting"]
     # A translated message for every error code of ARCHITECTURE.md.
     architecture = (REPO_ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
     error_table = architecture.split("### Error codes", 1)[1].split("\n\n", 2)[1]
     codes = re.findall(r"^\| `([a-z_]+)` \|", error_table, flags=re.MULTILINE)
     assert len(codes) >= 12
     for code in codes:
-        assert f"chat_error_{code}" in widget_strings, code
+        assert f"chat_error_{code}" in loaded, code
 
 
-def test_the_japanese_strings_cover_every_english_one() -> None:
-    english, japanese = read_strings("en"), read_strings("ja")
+@pytest.mark.parametrize("theme", [COMPONENT_DIR, SITE_THEME_DIR], ids=["component", "site-theme"])
+def test_the_japanese_strings_cover_every_english_one(theme: Path) -> None:
+    english, japanese = read_i18n(theme, "en"), read_i18n(theme, "ja")
     assert english.keys() == japanese.keys()
     assert all(text.strip() for text in japanese.values())
     # Placeholders the JS fills must survive translation.
@@ -286,13 +320,14 @@ def test_the_japanese_strings_cover_every_english_one() -> None:
 
 
 def test_the_theme_declares_its_minimum_hugo_version() -> None:
-    theme = tomllib.loads((THEME_DIR / "theme.toml").read_text(encoding="utf-8"))
-    module = tomllib.loads((THEME_DIR / "hugo.toml").read_text(encoding="utf-8"))
-    assert theme["min_version"] == module["module"]["hugoVersion"]["min"] == "0.128.0"
-    layouts = THEME_DIR / "layouts"
-    check = (layouts / "partials" / "backchannel" / "require-hugo.html").read_text(encoding="utf-8")
+    theme = tomllib.loads((COMPONENT_DIR / "theme.toml").read_text(encoding="utf-8"))
+    module = tomllib.loads((COMPONENT_DIR / "hugo.toml").read_text(encoding="utf-8"))
+    site_theme = tomllib.loads((SITE_THEME_DIR / "theme.toml").read_text(encoding="utf-8"))
+    assert theme["min_version"] == module["module"]["hugoVersion"]["min"] == site_theme["min_version"] == "0.128.0"
+    check = (COMPONENT_DIR / "layouts" / "partials" / "backchannel" / "require-hugo.html").read_text(encoding="utf-8")
     assert '$minimum := "0.128.0"' in check
-    for caller in (layouts / "partials" / "backchannel" / "head.html", layouts / "shortcodes" / "chat.html"):
+    for caller in (SITE_THEME_DIR / "layouts" / "partials" / "backchannel-site" / "head.html",
+                   COMPONENT_DIR / "layouts" / "shortcodes" / "chat.html"):
         assert 'partial "backchannel/require-hugo.html"' in caller.read_text(encoding="utf-8"), caller.name
 
 
@@ -307,8 +342,24 @@ def test_an_invalid_shortcode_room_fails_the_build(tmp_path: Path) -> None:
 
 
 def test_a_backend_url_that_is_not_a_websocket_url_fails_the_build(tmp_path: Path) -> None:
-    with pytest.raises(SiteBuildError, match="backend_url must look like ws://"):
+    with pytest.raises(SiteBuildError, match="backend_url must look like ws://") as refusal:
         build_site("http://127.0.0.1:45678", tmp_path / "public")
+    # Where to fix it: the file this site uses, not the component's own hugo.toml.
+    fix = 'Fix it in config.toml:\n\n[params.backchannel]\n  backend_url = "wss://chat.example.com"'
+    assert fix in str(refusal.value)
+
+
+def test_a_missing_backend_url_names_config_toml_once(tmp_path: Path) -> None:
+    source = copy_site_source(tmp_path)
+    config = source / "config.toml"
+    text, removed = re.subn(r'(?m)^\s*backend_url = ".*"\n', "", config.read_text(encoding="utf-8"))
+    assert removed == 1
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(SiteBuildError) as refusal:
+        build_with_the_sites_own_config(source, tmp_path / "public")
+    message = str(refusal.value)
+    assert 'Set it in config.toml:\n\n[params.backchannel]\n  backend_url = "wss://chat.example.com"\n' in message
+    assert message.count("backchannel:") == 1, "one error, not one per page or per check"
 
 
 def test_a_missing_hugo_names_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -1,10 +1,13 @@
 """The theme as a component of somebody else's site: the real Hugo build of
 themes/backchannel/exampleSite, whose own theme (exampleSite/themes/host-theme) comes first and
 knows nothing about Backchannel, with one [params.backchannel] block and a page holding
-{{< chat room="lobby" >}}. The chat shortcode must bring the widget's stylesheet and script
-itself, once, and nothing of this theme's page chrome or CSP. This theme's own pages must still
-carry each asset once, in <head>, also after `hugo server` re-renders them. A Hugo older than the
-theme's minimum fails either build."""
+{{< chat room="lobby" >}}. The component ships no page layouts: the host keeps its own pages,
+its home page included. The chat shortcode must bring the widget's one script itself, once
+(the script loads the widget's stylesheet and join chunk), nothing of the site theme's page
+chrome or CSP, and no UI text that the host's summaries, feeds, search index or table of
+contents would take. This repository's own pages (the site theme, themes/backchannel-site)
+must still carry the script once, in <head>, also after `hugo server` re-renders them. A Hugo
+older than the component's minimum fails either build."""
 
 from __future__ import annotations
 
@@ -17,15 +20,29 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from scripts.processes import free_port
-from scripts.site import REPO_ROOT, SiteBuildError, build_site, find_hugo
-from tests.site.support import Page, copy_site_source, local_file, parse_page, sri_sha384
+from scripts.site import SiteBuildError, build_site, find_hugo
+from tests.site.support import (
+    COMPONENT_DIR,
+    Page,
+    baked_subresources,
+    chat_inner_html,
+    chat_strings,
+    chats,
+    check_widget_subresources,
+    copy_site_source,
+    local_file,
+    main_script,
+    parse_page,
+    read_i18n,
+)
 
-THEME_DIR = REPO_ROOT / "themes" / "backchannel"
+THEME_DIR = COMPONENT_DIR
 EXAMPLE_SITE = THEME_DIR / "exampleSite"
 REQUIRE_HUGO = THEME_DIR / "layouts" / "partials" / "backchannel" / "require-hugo.html"
 BACKEND_URL = "ws://127.0.0.1:45679"
@@ -38,7 +55,8 @@ BUILD_LEFTOVERS = shutil.ignore_patterns("public", "resources", ".hugo_build.loc
 
 
 def ours(page: Page) -> tuple[list[str], list[str]]:
-    """The page's Backchannel stylesheets and scripts (their URLs), in document order."""
+    """The page's Backchannel stylesheets and scripts (their URLs), in document order: the
+    component's (/backchannel/), not the site theme's (/backchannel-site/)."""
     stylesheets = [link.attrs["href"] for link in page.find_all("link", rel="stylesheet")
                    if "/backchannel/" in (link.attrs.get("href") or "")]
     scripts = [script.attrs["src"] for script in page.find_all("script")
@@ -53,6 +71,9 @@ def split_head_body(path: Path) -> tuple[str, str]:
 
 
 ASSET_TAG = re.compile(r'<(?:link[^>]*rel="?stylesheet"?[^>]*href="?/backchannel/|script[^>]*src="?/backchannel/)')
+# Widget strings a reader would recognise out of place (a feed, a search result, a TOC).
+WIDGET_UI_TEXT = ("Join the chat", "Load older messages", "Staff sign-in", "Your name", "Who is here",
+                  "Change name", "Connecting…")
 
 
 def css_selectors(css: str) -> list[str]:
@@ -122,41 +143,38 @@ def test_the_host_themes_layout_renders_the_page(chat_page: Page) -> None:
     assert not chat_page.with_class("bc-page")
 
 
-def test_the_shortcode_puts_the_widget_in_the_host_page(chat_page: Page) -> None:
-    widgets = chat_page.with_class("bc-chat")
-    assert len(widgets) == 1
-    assert widgets[0].attrs["data-bc-room"] == "lobby"
-    assert widgets[0].attrs["data-bc-strings"]
+def test_the_shortcode_puts_the_widget_in_the_host_page(chat_page: Page, example_site: Path) -> None:
+    [chat] = chats(chat_page)
+    assert (chat.attrs["room"], chat.attrs["page"], chat.attrs["home"]) == ("lobby", "/chat/", "/")
+    assert chat_strings(example_site, chat)["chat_name_submit"] == "Join the chat"
 
 
-def test_one_stylesheet_and_one_script_come_before_the_widget(chat_page: Page, example_site: Path) -> None:
+def test_one_script_and_no_stylesheet_come_before_the_widget(chat_page: Page) -> None:
     stylesheets, scripts = ours(chat_page)
-    assert len(stylesheets) == 1, stylesheets
+    assert stylesheets == [], "the widget's stylesheet is the script's to load, into the shadow root"
     assert len(scripts) == 1, scripts
     assert re.search(r"/backchannel/js/main\.", scripts[0])
     head, body = split_head_body(chat_page.path)
-    # The host's <head> knows nothing of us: both come with the shortcode, ahead of the widget.
+    # The host's <head> knows nothing of us: the script comes with the shortcode, ahead of the widget.
     assert not ASSET_TAG.search(head)
-    widget_at = body.index('class="bc-chat"') if 'class="bc-chat"' in body else body.index("class=bc-chat")
-    assert len(ASSET_TAG.findall(body[:widget_at])) == 2
+    assert len(ASSET_TAG.findall(body[: body.index("<backchannel-chat")])) == 1
 
 
-def test_the_stylesheet_and_script_carry_a_matching_integrity(chat_page: Page, example_site: Path) -> None:
-    tags = [tag for tag in chat_page.find_all("link") + chat_page.find_all("script")
-            if "/backchannel/" in (tag.attrs.get("href") or tag.attrs.get("src") or "")]
-    assert len(tags) == 2
-    for tag in tags:
-        url = tag.attrs.get("href") or tag.attrs["src"]
-        assert tag.attrs.get("integrity") == sri_sha384(local_file(example_site, url)), url
+def test_the_script_and_what_it_loads_carry_a_matching_integrity(chat_page: Page, example_site: Path) -> None:
+    """The page's script by its integrity attribute; the widget's stylesheet and the join chunk
+    by the integrity main.js carries for them; the strings file by the element's."""
+    check_widget_subresources(example_site, chat_page)
 
 
 def test_the_stylesheet_is_the_widget_only_one(chat_page: Page, example_site: Path) -> None:
-    (stylesheet,) = ours(chat_page)[0]
+    """Linked in the widget's shadow root: its rules start from :host and reach nothing of the
+    page, and nothing of the site theme's page chrome comes with it."""
+    bundle = local_file(example_site, main_script(chat_page))
+    [stylesheet] = [url for url in baked_subresources(bundle) if url.endswith(".css")]
     selectors = css_selectors(local_file(example_site, stylesheet).read_text(encoding="utf-8"))
-    assert selectors
-    assert not [s for s in selectors if re.match(r"(html|body)\b", s)], "a rule for the host's html/body"
-    # Every rule is the widget's: scoped to a .bc- class, or the custom property defaults.
-    assert [s for s in selectors if ".bc-" not in s and s != ":where(:root)"] == []
+    assert [s for s in selectors if s.startswith(":host")]
+    assert not [s for s in selectors if re.match(r"(html|body|:root)\b", s)], "a rule for the page's html/body"
+    assert not [s for s in selectors if re.search(r"\.bc-(site|page|room-list|enter|rooms)\b", s)], "site chrome"
 
 
 def test_the_host_site_gets_no_csp_from_us(example_site: Path) -> None:
@@ -172,10 +190,110 @@ def test_host_pages_without_a_chat_get_nothing_from_us(example_site: Path) -> No
     without_chat = set()
     for path in sorted(example_site.rglob("*.html")):
         page = parse_page(path)
-        if not (page.with_class("bc-chat") or page.find_all("backchannel-chat")):
+        if not chats(page):
             without_chat.add(path.relative_to(example_site).as_posix())
             assert ours(page) == ([], []), path
+            assert "/backchannel/" not in path.read_text(encoding="utf-8"), path
     assert {"about/index.html", "posts/index.html", "tags/tea/index.html"} <= without_chat
+
+
+# --- The component ships no pages: the host keeps its own ---------------------------------------
+
+
+def test_the_component_ships_no_page_layouts() -> None:
+    """Only the shortcode and its partials: a layout of ours would replace a host's page that
+    its own theme renders from a more general layout (a home page from list.html)."""
+    layouts = THEME_DIR / "layouts"
+    files = [path.relative_to(layouts) for path in layouts.rglob("*") if path.is_file()]
+    assert sorted({path.parts[0] for path in files}) == ["partials", "shortcodes"]
+    page_layouts = {"index", "home", "list", "single", "404", "baseof", "section", "taxonomy", "term"}
+    found = [path.relative_to(layouts).as_posix() for path in layouts.rglob("*")
+             if path.is_file() and path.name.split(".")[0] in page_layouts]  # fmt: skip
+    assert found == []
+
+
+def test_a_host_without_a_home_layout_keeps_its_own_home_page(example_site: Path) -> None:
+    """The host theme has no home (and no 404) layout: its list.html renders the home page, and
+    no page of ours stands in for either."""
+    home = parse_page(example_site / "index.html")
+    assert home.with_class("host-header") and home.with_class("host-list")
+    assert [h1.text for h1 in home.find_all("h1")] == ["Host Site"]
+    assert not home.with_class("bc-page") and not home.with_class("bc-rooms") and not home.with_class("bc-site")
+    # No 404 page from us either (the host has none).
+    not_found = example_site / "404.html"
+    assert not not_found.exists() or "bc-" not in not_found.read_text(encoding="utf-8")
+
+
+# --- No UI text in the HTML: summaries, feeds, search indexes and TOCs stay clean ----------------
+
+
+def test_the_widget_html_is_only_a_link_to_its_page_everywhere(example_site: Path) -> None:
+    """On its page and on every list page that prints its summary, a widget's text is "#room",
+    a link to the page where it is live."""
+    seen = {}
+    for path in sorted(example_site.rglob("*.html")):
+        page = parse_page(path)
+        for chat, inner in zip(chats(page), chat_inner_html(path), strict=True):
+            room, chat_page = chat.attrs["room"], chat.attrs["page"]
+            assert chat.text == f"#{room}", path
+            assert parse_page_fragment(inner) == [("a", chat_page, f"#{room}")], (path, inner)
+            seen.setdefault(room, set()).add(path.relative_to(example_site).as_posix())
+    assert seen["lobby"] >= {"chat/index.html", "index.html", "tags/chat/index.html"}
+    assert seen["tea"] == {"posts/tea/index.html"}
+    # content/posts/questions.md: {{< chat >}} without a room, so the page's own (its path).
+    assert seen["posts-questions"] == {"posts/questions/index.html"}
+
+
+def parse_page_fragment(html: str) -> list[tuple[str, str | None, str]]:
+    """The elements of an HTML fragment as (tag, href, text)."""
+    found: list[list] = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append([tag, dict(attrs).get("href"), ""])
+
+        def handle_data(self, data):
+            if found:
+                found[-1][2] += data
+
+    Parser().feed(html)
+    return [tuple(element) for element in found]
+
+
+@pytest.mark.parametrize("name", ["index.xml", "posts/index.xml", "tags/chat/index.xml", "index.json",
+                                  "index.html", "tags/chat/index.html", "posts/index.html"])
+def test_feeds_search_index_and_list_pages_carry_no_widget_text(example_site: Path, name: str) -> None:
+    """content/chat.md has its chat in its summary: the home and tag pages, the feeds and the
+    search index all take it, and get "#lobby", not the widget's words."""
+    text = (example_site / name).read_text(encoding="utf-8")
+    for string in (*WIDGET_UI_TEXT, *[value for value in read_i18n(THEME_DIR, "en").values()
+                                      if len(value) > 12 and "{" not in value]):
+        assert string not in text, string
+    if name in ("index.xml", "index.json", "index.html", "tags/chat/index.html"):
+        assert "#lobby" in text
+
+
+def test_the_search_index_has_the_chat_as_its_room_name(example_site: Path) -> None:
+    entries = {entry["title"]: entry for entry in json.loads((example_site / "index.json").read_text(encoding="utf-8"))}
+    assert "#lobby" in entries["Chat"]["content"] and "#lobby" in entries["Chat"]["summary"]
+    assert "#tea" in entries["Tea room"]["content"]
+
+
+@pytest.mark.parametrize(
+    ("page_name", "content"), [("chat/index.html", "chat.md"), ("posts/tea/index.html", "posts/tea.md")]
+)
+def test_the_hosts_table_of_contents_lists_no_widget_heading(example_site: Path, page_name: str, content: str) -> None:
+    """The host theme's TOC is a regex over .Content for h2-h4: it lists the page's own
+    Markdown headings and nothing of the widget's."""
+    page = parse_page(example_site / page_name)
+    html = (example_site / page_name).read_text(encoding="utf-8")
+    toc_html = html[html.index('class="host-toc"' if 'class="host-toc"' in html else "class=host-toc"):]
+    toc_html = toc_html[: toc_html.index("</details>")]
+    toc = [text for _, _, text in parse_page_fragment(toc_html) if text and text != "Contents"]
+    markdown = (EXAMPLE_SITE / "content" / content).read_text(encoding="utf-8")
+    assert toc == re.findall(r"^#{2,4} (.+)$", markdown, flags=re.MULTILINE)
+    assert all(not text.startswith("#") for text in toc)
+    assert chats(page)
 
 
 @pytest.mark.parametrize("theme_path", ["backchannel", "backchannel-repo/themes/backchannel"])
@@ -191,11 +309,12 @@ def test_the_documented_install_layouts_build(tmp_path: Path, theme_path: str) -
     config.write_text(text.replace(THEME_LINE, f'theme = ["host-theme", "{theme_path}"]'), encoding="utf-8")
     built = build_site(BACKEND_URL, tmp_path / "public", base_url=BASE_URL, source=source)
     page = parse_page(built / "chat" / "index.html")
-    assert page.with_class("host-header") and page.with_class("bc-chat")
-    assert [len(urls) for urls in ours(page)] == [1, 1]
+    assert page.with_class("host-header") and [chat.attrs["room"] for chat in chats(page)] == ["lobby"]
+    assert [len(urls) for urls in ours(page)] == [0, 1]
+    check_widget_subresources(built, page)
 
 
-def test_several_chats_in_one_page_share_one_stylesheet_and_script(tmp_path: Path) -> None:
+def test_several_chats_in_one_page_share_one_script(tmp_path: Path) -> None:
     source = tmp_path / "site"
     shutil.copytree(EXAMPLE_SITE, source, ignore=BUILD_LEFTOVERS)
     source.joinpath("hugo.toml").write_text(
@@ -204,8 +323,10 @@ def test_several_chats_in_one_page_share_one_stylesheet_and_script(tmp_path: Pat
         content.write('\n{{< chat room="help" >}}\n\n{{< chat room="random" >}}\n')
     built = build_site(BACKEND_URL, tmp_path / "public", base_url=BASE_URL, source=source)
     page = parse_page(built / "chat" / "index.html")
-    assert [widget.attrs["data-bc-room"] for widget in page.with_class("bc-chat")] == ["lobby", "help", "random"]
-    assert [len(urls) for urls in ours(page)] == [1, 1]
+    assert [chat.attrs["room"] for chat in chats(page)] == ["lobby", "help", "random"]
+    assert [len(urls) for urls in ours(page)] == [0, 1]
+    # One strings file for the page's language, whatever the number of widgets.
+    assert len({chat.attrs["strings"] for chat in chats(page)}) == 1
 
 
 def fetch(url: str) -> str | None:
@@ -246,39 +367,44 @@ def test_hugo_server_keeps_the_assets_after_a_template_edit(tmp_path: Path, site
     try:
         url = f"http://127.0.0.1:{port}{path}"
         before = wait_for(lambda: fetch(url), "hugo server", process, log)
-        assert len(ASSET_TAG.findall(before)) == 2
+        assert len(ASSET_TAG.findall(before)) == 1
         # A visible change to the shortcode's template: the page is re-rendered with it.
         with (theme / "layouts" / "shortcodes" / "chat.html").open("a", encoding="utf-8") as template:
             template.write("<i data-edited></i>")
         after = wait_for(lambda: (html := fetch(url)) and "data-edited" in html and html, "the rebuild", process, log)
-        assert len(ASSET_TAG.findall(after)) == 2, "the stylesheet and script are gone after the rebuild"
+        assert len(ASSET_TAG.findall(after)) == 1, "the script is gone after the rebuild"
+        # And what it names is served: the script itself, and the strings file.
+        for asset in re.findall(r'(?:src|strings)="?(/backchannel/[^"\s>]+)', after):
+            assert fetch(f"http://127.0.0.1:{port}{asset}"), asset
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-# --- This theme's own pages ---------------------------------------------------------------------
+# --- The site theme's pages (this repository's own site) ----------------------------------------
 
 
 @pytest.mark.parametrize("page_name", ["room/index.html", "about/index.html"])
-def test_this_themes_pages_load_each_asset_once_in_head(own_site: Path, page_name: str) -> None:
+def test_the_site_themes_pages_load_the_script_once_in_head(own_site: Path, page_name: str) -> None:
     """The room page (widget from the layout) and the about page (widget from the shortcode): the
-    <head> emits both assets, and the shortcode, rendered after it, emits nothing more."""
+    site theme's <head> writes the chat script, and the shortcode, rendered after it, nothing more."""
     page = parse_page(own_site / page_name)
     stylesheets, scripts = ours(page)
-    assert len(stylesheets) == 1 and len(scripts) == 1, (stylesheets, scripts)
+    assert stylesheets == [] and len(scripts) == 1, (stylesheets, scripts)
     assert re.search(r"/backchannel/js/main\.", scripts[0])
     head, body = split_head_body(own_site / page_name)
-    assert len(ASSET_TAG.findall(head)) == 2
+    assert len(ASSET_TAG.findall(head)) == 1
     assert not ASSET_TAG.search(body)
 
 
-def test_no_page_of_this_theme_has_an_asset_twice_or_in_the_body(own_site: Path) -> None:
+def test_no_page_of_the_site_theme_has_an_asset_twice_or_in_the_body(own_site: Path) -> None:
     for path in sorted(own_site.rglob("*.html")):
-        stylesheets, scripts = ours(parse_page(path))
-        assert len(stylesheets) == 1, path
-        assert len(scripts) == len(set(scripts)), path
-        assert not ASSET_TAG.search(split_head_body(path)[1]), path
+        page = parse_page(path)
+        stylesheets = [link.attrs["href"] for link in page.find_all("link", rel="stylesheet")]
+        assert len(stylesheets) == 1 and "/backchannel-site/css/site." in stylesheets[0], path
+        scripts = [script.attrs["src"] for script in page.find_all("script")]
+        assert len(scripts) == len(set(scripts)) <= 1, path
+        assert "<script" not in split_head_body(path)[1] and "<link" not in split_head_body(path)[1], path
 
 
 # --- A host site in a language this theme does not ship -----------------------------------------
@@ -292,7 +418,7 @@ def test_a_site_language_without_strings_fails_once_naming_the_copy_to_make(tmp_
     with pytest.raises(SiteBuildError) as refusal:
         build_site(BACKEND_URL, tmp_path / "refused", base_url=BASE_URL, source=site)
     message = str(refusal.value)
-    assert re.search(r'backchannel: \d+ UI string\(s\) missing for language "fr", first "chat_room_title"', message)
+    assert re.search(r'backchannel: \d+ UI string\(s\) missing for language "fr", first "chat_[a-z_]+"', message)
     assert "copy themes/backchannel/i18n/en.toml to i18n/fr.toml" in message
     assert message.count("UI string(s) missing") == 1, "one error, not one per string"
 
@@ -300,8 +426,9 @@ def test_a_site_language_without_strings_fails_once_naming_the_copy_to_make(tmp_
     (site / "i18n").mkdir()
     shutil.copy(THEME_DIR / "i18n" / "en.toml", site / "i18n" / "fr.toml")
     public = build_site(BACKEND_URL, tmp_path / "public", base_url=BASE_URL, source=site)
-    [widget] = parse_page(public / "chat" / "index.html").with_class("bc-chat")
-    assert json.loads(widget.attrs["data-bc-strings"])["chat_status_connected"] == "Connected"
+    [chat] = chats(parse_page(public / "chat" / "index.html"))
+    assert "/backchannel/strings.fr." in chat.attrs["strings"]
+    assert chat_strings(public, chat)["chat_status_connected"] == "Connected"
 
 
 # --- A Hugo older than the theme's minimum ------------------------------------------------------
@@ -322,8 +449,8 @@ def test_a_too_old_hugo_fails_the_example_site_build(tmp_path: Path) -> None:
         build_site(BACKEND_URL, tmp_path / "public", base_url=BASE_URL, source=theme / "exampleSite")
 
 
-def test_a_too_old_hugo_fails_this_themes_own_build_without_any_shortcode(tmp_path: Path) -> None:
-    """This theme's own pages check the version too, not only through a chat shortcode."""
+def test_a_too_old_hugo_fails_the_site_themes_build_without_any_shortcode(tmp_path: Path) -> None:
+    """The site theme's pages check the component's version too, not only through a chat shortcode."""
     source = copy_site_source(tmp_path)
     for content in (source / "site").rglob("*.md"):
         text = content.read_text(encoding="utf-8")

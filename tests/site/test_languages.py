@@ -1,33 +1,38 @@
 """The bilingual site: English at the root, Japanese under /ja/, each page in the language of its
-address. The theme's chrome and the chat widget's strings come from i18n/<language>.toml, the room
+address. The site theme's chrome (themes/backchannel-site/i18n/) and the chat widget's strings
+(the component's themes/backchannel/i18n/, in a JSON file per language) come from
+<language>.toml, the room
 list from the language's own [languages.<code>.params], the backend from the one
 [params.backchannel] (and its per-build override) in every language; translations name each other
 (hreflang alternates and the language switcher). Only the standard library parses the output."""
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from scripts.site import REPO_ROOT, build_site
 from tests.site.support import (
+    COMPONENT_DIR,
+    SITE_THEME_DIR,
     Element,
     Page,
+    chat_strings,
+    chats,
     copy_site_source,
     csp_directives,
     local_file,
     parse_page,
     read_config,
+    read_i18n,
 )
 
 BACKEND_HOST = "127.0.0.1:45679"
 BACKEND_URL = f"ws://{BACKEND_HOST}"
 BASE_URL = "http://127.0.0.1:8081/"
-I18N_DIR = REPO_ROOT / "themes" / "backchannel" / "i18n"
+I18N_DIRS = (COMPONENT_DIR / "i18n", SITE_THEME_DIR / "i18n")
 CONFIG = read_config()
 # Each page in each language: its file in the build and its address.
 PAGES = {
@@ -41,8 +46,12 @@ PAGE_KINDS = ("home", "room", "about")
 
 
 def read_strings(language: str) -> dict[str, str]:
-    table = tomllib.loads((I18N_DIR / f"{language}.toml").read_text(encoding="utf-8"))
-    return {key: value["other"] for key, value in table.items()}
+    """Every UI string of a language: the site theme's and the chat widget's (no key is in both)."""
+    return {**read_i18n(SITE_THEME_DIR, language), **read_i18n(COMPONENT_DIR, language)}
+
+
+def widget_strings(language: str) -> dict[str, str]:
+    return read_i18n(COMPONENT_DIR, language)
 
 
 def configured_rooms(language: str) -> list[dict]:
@@ -90,8 +99,10 @@ def test_english_is_the_default_language_at_the_root_and_japanese_is_the_second(
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_language_has_its_strings_and_its_pages(language: str) -> None:
-    """What adding a language takes (README, "Languages"): an i18n file and the content files."""
-    assert (I18N_DIR / f"{language}.toml").is_file()
+    """What adding a language takes (README, "Languages"): an i18n file in each theme (the site
+    chrome's and the widget's) and the content files."""
+    for i18n_dir in I18N_DIRS:
+        assert (i18n_dir / f"{language}.toml").is_file(), i18n_dir
     suffix = "" if language == CONFIG["defaultContentLanguage"] else f".{language}"
     for name in ("_index", "room", "about"):
         assert (REPO_ROOT / "site" / f"{name}{suffix}.md").is_file(), f"site/{name}{suffix}.md"
@@ -151,30 +162,34 @@ def test_the_japanese_menu_links_the_japanese_pages(pages: dict[str, Page]) -> N
         assert page.with_class("bc-site-header__title")[0].attrs["href"] == "/ja/"
 
 
-def test_the_japanese_room_page_has_a_japanese_widget(pages: dict[str, Page]) -> None:
-    english, japanese = read_strings("en"), read_strings("ja")
+def test_the_japanese_room_page_has_a_japanese_widget(site: Path, pages: dict[str, Page]) -> None:
+    english, japanese = widget_strings("en"), widget_strings("ja")
     room_page = page_of(pages, "ja", "room")
-    widget = room_page.with_class("bc-chat")[0]
-    assert widget.attrs.get("data-bc-room-param") == "name"
-    assert widget.attrs["aria-label"] == japanese["chat_region_label"]
-    for key in ("chat_name_label", "chat_name_submit", "chat_send", "chat_change_name", "chat_noscript"):
-        assert japanese[key] in room_page.text, key
-    assert room_page.find_all("textarea", name="text")[0].attrs["placeholder"] == japanese["chat_message_placeholder"]
-    assert japanese["chat_status_connecting"] in room_page.text
-    assert english["chat_status_connecting"] not in room_page.text
+    [chat] = chats(room_page)
+    assert chat.attrs.get("room-param") == "name"
+    # The strings file is the Japanese one; the page itself holds none of the widget's text.
+    assert "/backchannel/strings.ja." in chat.attrs["strings"]
+    strings = chat_strings(site, chat)
+    assert strings["chat_status_connecting"] == japanese["chat_status_connecting"] != english["chat_status_connecting"]
+    for key in ("chat_name_label", "chat_name_submit", "chat_send", "chat_change_name", "chat_status_connecting"):
+        assert japanese[key] not in room_page.text and english[key] not in room_page.text, key
     # The room page's own "back" link leads to the Japanese landing page.
-    assert room_page.with_class("bc-chat__back")[0].attrs["href"] == "/ja/"
+    assert chat.attrs["home"] == "/ja/"
 
 
 @pytest.mark.parametrize(("language", "kind"), [("ja", "room"), ("ja", "about"), ("en", "room"), ("en", "about")])
-def test_the_widget_strings_are_the_page_language_s(pages: dict[str, Page], language: str, kind: str) -> None:
-    """data-bc-strings, the strings the widget's JavaScript shows, is the page language's i18n file."""
-    strings = read_strings(language)
-    widget_strings = json.loads(page_of(pages, language, kind).with_class("bc-chat")[0].attrs["data-bc-strings"])
-    assert len(widget_strings) > 40
-    assert widget_strings == {key: strings[key] for key in widget_strings}
-    other = read_strings("en" if language == "ja" else "ja")
-    assert widget_strings["chat_status_connecting"] != other["chat_status_connecting"]
+def test_the_widget_strings_are_the_page_language_s(
+    site: Path, pages: dict[str, Page], language: str, kind: str
+) -> None:
+    """The strings file a widget names, the strings its JavaScript shows, is the page language's
+    i18n file (and the browser checks the file against the element's strings-integrity)."""
+    [chat] = chats(page_of(pages, language, kind))
+    assert f"/backchannel/strings.{language}." in chat.attrs["strings"]
+    loaded = chat_strings(site, chat)
+    assert len(loaded) > 40
+    assert loaded == widget_strings(language)
+    other = widget_strings("en" if language == "ja" else "ja")
+    assert loaded["chat_status_connecting"] != other["chat_status_connecting"]
 
 
 def test_the_japanese_landing_page_links_the_japanese_room_page(pages: dict[str, Page]) -> None:
@@ -201,8 +216,11 @@ def test_the_english_landing_page_keeps_the_english_rooms(pages: dict[str, Page]
 def test_the_japanese_about_page_embeds_the_same_room(pages: dict[str, Page]) -> None:
     """The shortcode's room is a room name, the same in every language: both pages talk in it."""
     about = page_of(pages, "ja", "about")
-    assert about.with_class("bc-chat")[0].attrs.get("data-bc-room") == "about"
-    assert page_of(pages, "en", "about").with_class("bc-chat")[0].attrs.get("data-bc-room") == "about"
+    assert [(chat.attrs.get("room"), chat.attrs.get("page"), chat.text) for chat in chats(about)] == [
+        ("about", "/ja/about/", "#about")
+    ]
+    english = page_of(pages, "en", "about")
+    assert [(chat.attrs.get("room"), chat.attrs.get("page")) for chat in chats(english)] == [("about", "/about/")]
     assert '{{< chat room="about" >}}' in about.text
 
 

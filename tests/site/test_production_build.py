@@ -21,6 +21,8 @@ from scripts.site import (
 )
 from tests.site.support import (
     Page,
+    chats,
+    check_widget_subresources,
     copy_site_source,
     csp_directives,
     local_file,
@@ -154,6 +156,15 @@ def test_every_script_and_stylesheet_carries_a_matching_integrity(
             )
 
 
+@pytest.mark.parametrize("page_name", ["room/index.html", "about/index.html", "ja/about/index.html"])
+def test_what_the_chat_script_loads_carries_a_matching_integrity(
+    production: ProductionSite, pages: dict[str, Page], page_name: str
+) -> None:
+    """The minified main.js names the widget's stylesheet and join chunk with their integrity;
+    the element names its strings file with its own."""
+    check_widget_subresources(production.destination, pages[page_name])
+
+
 def test_the_csp_connects_to_self_and_the_backend_over_tls_only(pages: dict[str, Page]) -> None:
     for name, page in pages.items():
         directives = csp_directives(page)
@@ -175,6 +186,12 @@ def test_a_github_io_site_gets_no_cname(tmp_path: Path) -> None:
     assert (built.destination / ".nojekyll").is_file()
     canonical = parse_page(built.destination / "room" / "index.html").find_all("link", rel="canonical")
     assert canonical[0].attrs["href"] == "https://someone.github.io/backchannel/room/"
+    # A project site is served under its path: everything the widget loads and links is too.
+    about = parse_page(built.destination / "about" / "index.html")
+    baked = check_widget_subresources(built.destination, about, base_path="/backchannel/")
+    assert all(url.startswith("/backchannel/backchannel/") for url in baked), baked
+    [chat] = chats(about)
+    assert (chat.attrs["page"], chat.attrs["home"]) == ("/backchannel/about/", "/backchannel/")
 
 
 @pytest.mark.parametrize(
