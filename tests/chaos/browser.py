@@ -47,17 +47,20 @@ class BrowserClient:
         self._pick_name_if_asked()
 
     def _pick_name_if_asked(self) -> None:
-        picker = self.page.locator("form.bc-name input[name=name]")
+        """A visitor reads at once; one without a stored name writes a first letter, which brings
+        the name picker, picks the name and clears the draft."""
         composer = self.page.locator("form.bc-composer textarea[name=text]")
-        deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
-        while not (composer.is_visible() or picker.is_visible()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.label}: neither the name picker nor the composer showed up")
-            self.page.wait_for_timeout(100)
-        if picker.is_visible():
-            picker.fill(self.name)
-            picker.press("Enter")
         composer.wait_for(state="visible")
+        identity = self.page.locator(".bc-identity")
+        if identity.is_visible():
+            return
+        composer.fill("…")
+        picker = self.page.locator("form.bc-name input[name=name]")
+        picker.wait_for(state="visible")
+        picker.fill(self.name)
+        picker.press("Enter")
+        identity.wait_for(state="visible")
+        composer.fill("")
 
     def reload(self) -> None:
         self.page.reload()

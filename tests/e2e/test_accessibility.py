@@ -1,5 +1,5 @@
 """axe-core finds nothing on the pages a visitor sees, in the light and the dark colour scheme:
-the room page as a first visit shows it (the name picker) and while two people chat (message log,
+the room page as a first visit shows it (reading, then the name picker once they write) and while two people chat (message log,
 own and others' messages, presence), and the landing page.
 
 axe runs inside the page with the page's real CSP in force (tests/e2e/ui_checks.py). A missing
@@ -28,7 +28,7 @@ from tests.e2e.ui_checks import (
 
 pytestmark = pytest.mark.e2e
 
-ROOM_STATES = ("name-picker", "chatting")
+ROOM_STATES = ("reading", "name-picker", "chatting")
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +44,15 @@ def axe_installed() -> str:
 def room_pages(live_system, browser, axe_installed) -> dict[str, Page]:
     """The room page in each state, kept open for the module: the checks switch its colour scheme."""
     with visitor_pages(browser) as open_page:
+        reading = open_page(live_system.room_url("a11y-reading"))
+        expect(reading.locator(".bc-empty")).to_be_visible()
         first_visit = open_page(live_system.room_url("a11y-first-visit"))
+        first_visit.locator("form.bc-composer textarea").fill("Hello")
         expect(first_visit.locator("form.bc-name")).to_be_visible()
         people = enter_people(open_page, live_system.room_url("a11y-chatting"), ["Ann", "Bob"])
         play(people, TWO_PEOPLE_CHAT)
         expect(people["Ann"].locator(".bc-presence__people li")).to_have_count(2)
-        yield {"name-picker": first_visit, "chatting": people["Ann"]}
+        yield {"reading": reading, "name-picker": first_visit, "chatting": people["Ann"]}
 
 
 def assert_no_violations(page: Page, where: str, axe: str) -> None:

@@ -15,13 +15,17 @@ from tests.e2e.support import enter_room_as, message_texts, send, visitor_pages
 
 pytestmark = pytest.mark.e2e
 
-I18N_DIR = REPO_ROOT / "themes" / "backchannel" / "i18n"
+I18N_DIRS = (REPO_ROOT / "themes" / "backchannel-site" / "i18n", REPO_ROOT / "themes" / "backchannel" / "i18n")
 ROOM = "e2e-nihongo"
 
 
 def read_strings(language: str) -> dict[str, str]:
-    table = tomllib.loads((I18N_DIR / f"{language}.toml").read_text(encoding="utf-8"))
-    return {key: value["other"] for key, value in table.items()}
+    """The site theme's strings and the widget's (the component's), for one language."""
+    strings = {}
+    for folder in I18N_DIRS:
+        table = tomllib.loads((folder / f"{language}.toml").read_text(encoding="utf-8"))
+        strings.update({key: value["other"] for key, value in table.items()})
+    return strings
 
 
 def fill(template: str, **values: object) -> str:
@@ -69,14 +73,15 @@ def test_a_japanese_visitor_reads_the_chat_in_japanese_and_talks_with_an_english
         expect(hanako).to_have_title(f"{room_title} · {front_matter_title('room.ja.md')} · {site_title('ja')}")
         expect(hanako.locator(".bc-chat__title")).to_have_text(room_title)
 
-        # The name picker, in Japanese.
+        # The name picker, in Japanese, once she starts to write.
+        expect(hanako.locator("form.bc-composer textarea")).to_have_attribute(
+            "placeholder", japanese["chat_message_placeholder"]
+        )
+        hanako.locator("form.bc-composer textarea").fill("こ")
         name_form = hanako.locator("form.bc-name")
         expect(name_form).to_be_visible()
         expect(name_form.locator(".bc-name__label > span")).to_have_text(japanese["chat_name_label"])
         expect(name_form.locator("button[type=submit]")).to_have_text(japanese["chat_name_submit"])
-        expect(hanako.locator("form.bc-composer textarea")).to_have_attribute(
-            "placeholder", japanese["chat_message_placeholder"]
-        )
 
         enter_room_as(hanako, "花子")
         expect(hanako.locator(".bc-status")).to_have_text(japanese["chat_status_connected"])

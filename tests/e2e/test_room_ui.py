@@ -32,8 +32,16 @@ def unique_room(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+# The focused element, inside the widget's shadow root too (document.activeElement is its host).
+_DEEP_ACTIVE_ELEMENT_JS = """() => {
+  let element = document.activeElement;
+  while (element?.shadowRoot?.activeElement) element = element.shadowRoot.activeElement;
+  return element;
+}"""
+
+
 def is_focused(locator: Locator) -> bool:
-    return locator.evaluate("e => e === document.activeElement")
+    return locator.evaluate(f"e => e === ({_DEEP_ACTIVE_ELEMENT_JS})()")
 
 
 def outline_style(locator: Locator) -> str:
@@ -45,7 +53,7 @@ def tab_until(page: Page, target: Locator, *, key: str = "Tab") -> int:
     visited = []
     for presses in range(1, MAX_TABS + 1):
         page.keyboard.press(key)
-        visited.append(page.evaluate("() => document.activeElement?.tagName + '.' + document.activeElement?.className"))
+        visited.append(page.evaluate(f"() => {{ const e = ({_DEEP_ACTIVE_ELEMENT_JS})(); return e?.tagName + '.' + e?.className; }}"))
         if is_focused(target):
             return presses
     raise AssertionError(f"{key} never reached {target} in {MAX_TABS} presses; focus went: {visited}")
@@ -84,8 +92,10 @@ def test_a_keyboard_user_joins_and_writes_two_lines(live_system, new_page):
     post_as(live_system.backend_url, live_system.site_origin, room, "Earlier", ["already here"])
     page = new_page(live_system.room_url(room))
     keyboard = page.keyboard
-    name_input = page.locator("form.bc-name input[name=name]")
-    expect(name_input).to_be_visible()
+    text_area = page.locator("form.bc-composer textarea[name=text]")
+    # Read first: the room and its history are there before any name.
+    expect(message_texts(page)).to_have_text(["already here"])
+    expect(page.locator(".bc-status")).to_have_attribute("data-state", "connected", timeout=15_000)
     # The page's one heading names the room, for a screen reader's heading list too.
     expect(page.get_by_role("heading", level=1)).to_have_text(f"#{room}")
     expect(page.get_by_role("heading")).to_have_count(1)
@@ -94,25 +104,26 @@ def test_a_keyboard_user_joins_and_writes_two_lines(live_system, new_page):
     keyboard.press("Tab")
     assert_focus_visible(page.locator(".bc-skip-link"), "skip link")
 
-    tab_until(page, name_input)
-    assert_focus_visible(name_input, "name input")
-    keyboard.type("Kim")
-    keyboard.press("Enter")
-
-    text_area = page.locator("form.bc-composer textarea[name=text]")
-    expect(text_area).to_be_visible()
-    expect(page.locator(".bc-status")).to_have_attribute("data-state", "connected", timeout=15_000)
+    tab_until(page, text_area)
     assert_focus_visible(text_area, "message box")
-    expect(message_texts(page)).to_have_text(["already here"])
-
     keyboard.type("first line")
     keyboard.press("Shift+Enter")
     keyboard.type("second line")
     expect(text_area).to_have_value("first line\nsecond line")  # Shift+Enter did not send
     keyboard.press("Enter")
+
+    # Sending without a name: the picker comes up with the focus in it; the message waits.
+    name_input = page.locator("form.bc-name input[name=name]")
+    expect(name_input).to_be_focused()
+    assert_focus_visible(name_input, "name input")
+    expect(text_area).to_have_value("first line\nsecond line")
+    keyboard.type("Kim")
+    keyboard.press("Enter")
+
     expect(message_texts(page).last).to_have_text("first line\nsecond line")
     assert message_texts(page).last.inner_text().splitlines() == ["first line", "second line"]
     expect(text_area).to_have_value("")
+    expect(text_area).to_be_focused()
     assert_focus_visible(text_area, "message box")
 
 
