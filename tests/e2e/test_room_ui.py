@@ -15,7 +15,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from scripts.loopback import loopback_system
 from tests.e2e.conftest import ARTIFACTS_DIR
-from tests.e2e.support import enter_room_as, message_texts, post_as, send
+from tests.e2e.support import enter_room_as, message_texts, post_as, send, visitor_pages
 
 pytestmark = pytest.mark.e2e
 
@@ -287,3 +287,28 @@ def test_the_status_banner_tells_of_a_backend_restart_and_the_chat_resumes(brows
 
         send(ann, "back after the restart")
         expect(message_texts(bea).last).to_have_text("back after the restart")
+
+
+# --- Phones ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("height", [812, 500], ids=["phone", "phone-with-keyboard"])
+def test_on_a_phone_the_room_page_is_the_screen(live_system, browser, height):
+    """The room page fills the screen exactly, however long the history: the list scrolls inside
+    it, the composer and Send sit at the bottom, in view, also with the keyboard open."""
+    room = unique_room("phone")
+    post_as(live_system.backend_url, live_system.site_origin, room, "Chatty",
+            [f"message {number}" for number in range(1, 41)])
+    with visitor_pages(browser, viewport={"width": 375, "height": height}, has_touch=True, is_mobile=True) as open_page:
+        page = open_page(live_system.room_url(room))
+        expect(message_texts(page).last).to_have_text("message 40")
+        enter_room_as(page, "Phone")
+        page.locator("form.bc-composer textarea").focus()
+        assert page.evaluate("document.documentElement.scrollHeight") == height, "nothing below the footer"
+        for part in ("form.bc-composer textarea", "form.bc-composer button[type=submit]"):
+            box = page.locator(part).bounding_box()
+            assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height, (part, box)
+            assert box["x"] + box["width"] <= 375, (part, box)
+        # The newest message is in view above the composer.
+        last = message_texts(page).last.bounding_box()
+        assert last is not None and last["y"] + last["height"] <= page.locator("form.bc-composer").bounding_box()["y"]

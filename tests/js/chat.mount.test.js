@@ -122,7 +122,8 @@ async function settle() {
 async function startWriting(widget, text = "hello") {
   widget.$("textarea").value = text;
   widget.$("textarea").dispatchEvent(new FakeEvent("input"));
-  await settle();
+  // The chunk is a dynamic import: on a busy machine it takes more than a few turns.
+  for (let round = 0; round < 200 && widget.$("form.bc-name") === null; round += 1) await settle();
 }
 
 /** Mounts a widget for a visitor whose identity ("Ann") is remembered, unless `identity` is null. */

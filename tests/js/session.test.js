@@ -681,3 +681,36 @@ describe("session: deletions, presence, typing, moderation", () => {
     assert.equal(bob.wire.some((frame) => frame.in?.type === "typing"), false);
   });
 });
+
+describe("createRoomSession: reading without a name", () => {
+  const READING = { ...READY, read_without_auth: true };
+
+  it("joins without auth where the server allows it, and not where it does not", () => {
+    const sent = [];
+    const reader = bareSession({ sent, token: null });
+    reader.handleEvent(READING);
+    assert.deepEqual(sent, [{ type: "join", room: ROOM, after_seq: undefined }]);
+
+    const older = [];
+    const waiting = bareSession({ sent: older, token: null });
+    waiting.handleEvent(READY);
+    assert.deepEqual(older, [], "an older server: nothing until there is a token");
+  });
+
+  it("keeps what is written while reading, and sends it after auth on the same connection without joining again", () => {
+    const sent = [];
+    const session = bareSession({ sent, token: null });
+    session.handleEvent(READING);
+    session.handleEvent(joinedEvent());
+    const item = session.submit("hello", "ann");
+    assert.equal(sent.filter((event) => event.type === "send").length, 0, "a reader cannot send");
+    session.notifyTyping();
+    assert.equal(sent.filter((event) => event.type === "typing").length, 0);
+
+    session.setToken("ann");
+    assert.deepEqual(sent.at(-1), { type: "auth", token: "ann" });
+    session.handleEvent(AUTHENTICATED);
+    assert.deepEqual(sent.at(-1), { type: "send", room: ROOM, text: "hello", client_id: item.client_id });
+    assert.equal(sent.filter((event) => event.type === "join").length, 1, "already reading: no second join");
+  });
+});

@@ -102,7 +102,8 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
         link.onload = link.onerror = resolve;
       });
       shadow.appendChild(link);
-      this.stopScheme = followScheme(this.getAttribute("color-scheme") || colorScheme, this, (scheme) => {
+      const schemeSetting = (this.getAttribute("color-scheme") || colorScheme).trim();
+      this.stopScheme = followScheme(/^(auto|light|dark)$/i.test(schemeSetting) ? schemeSetting.toLowerCase() : schemeSetting, this, (scheme) => {
         if (this.dataset.bcScheme !== scheme) this.dataset.bcScheme = scheme;
       }, window);
       const strings = await loadStrings(this.getAttribute("strings"), this.getAttribute("strings-integrity"), fetch);

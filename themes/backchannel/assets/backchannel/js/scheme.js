@@ -60,7 +60,11 @@ export function detectScheme(setting, element, window = globalThis) {
   if (setting === ColorScheme.LIGHT || setting === ColorScheme.DARK) return setting;
   if (setting && setting !== ColorScheme.AUTO) {
     const { documentElement, body } = window.document;
-    return documentElement.matches(setting) || body?.matches(setting) || element.closest(setting) ? ColorScheme.DARK : ColorScheme.LIGHT;
+    try {
+      return documentElement.matches(setting) || body?.matches(setting) || element.closest(setting) ? ColorScheme.DARK : ColorScheme.LIGHT;
+    } catch {
+      // Not a selector (the build checks only that it is a string): the host page decides.
+    }
   }
   return relativeLuminance(backdropColor(element, window)) < DARK_BELOW_LUMINANCE ? ColorScheme.DARK : ColorScheme.LIGHT;
 }
