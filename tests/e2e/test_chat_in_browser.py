@@ -82,3 +82,13 @@ def test_an_invalid_room_in_the_url_is_explained(live_system, new_page):
     page = new_page(live_system.room_url("Not%20a%20room!"))
     expect(page.locator(".bc-chat__problem")).to_be_visible()
     expect(page.locator("form.bc-composer")).to_be_hidden()
+
+
+def test_the_landing_pages_room_cards_say_who_is_online(live_system, new_page):
+    """config.toml's rooms on the landing page, each with its online count from the backend."""
+    kim = new_page(live_system.room_url("help"))
+    enter_room_as(kim, "Kim")
+    visitor = new_page(live_system.site_url)
+    help_card = visitor.locator(".bc-room-list__item[data-bc-room=help]")
+    expect(help_card.locator(".bc-room-list__online")).to_have_text("1 online")
+    expect(visitor.locator(".bc-room-list__item[data-bc-room=random] .bc-room-list__online")).to_have_text("0 online")

@@ -24,6 +24,7 @@ const STRINGS = {
   chat_error_text_too_long: "That message is too long.",
   chat_error_invalid_name: "Bad name.",
   chat_error_rate_limited: "Too fast: {seconds} s.",
+  chat_error_identity_rate_limited: "Too many new names here: trying again in {seconds} s.",
   chat_error_slow_mode: "Slow mode: {seconds} s.",
   chat_error_room_locked: "Locked.",
   chat_identity: "You are {name}",
@@ -527,6 +528,31 @@ describe("mountChat: identity", () => {
     widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
     await settle();
     assert.equal(widget.$(".bc-error").textContent, "Too fast: 30 s.");
+  });
+
+  it("too many new names from one address: says so, and asks again by itself when the server allows", async () => {
+    const api = createFakeApi();
+    const answer = api.fetch;
+    let refusals = 0;
+    api.fetch = async (url, init) => {
+      if (refusals === 0 && new URL(url).pathname === "/api/identity/") {
+        refusals += 1;
+        return respond(429, { error: { code: "identity_rate_limited", message: "m", retry_after_secs: 3 } });
+      }
+      return answer(url, init);
+    };
+    const widget = mount({ identity: null, api });
+    await startWriting(widget);
+    widget.$("input[name=name]").value = "Ann";
+    widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    assert.equal(widget.$(".bc-error").textContent, "Too many new names here: trying again in 3 s.");
+    assert.equal(widget.storage.getItem(IDENTITY_STORAGE_KEY), null);
+    widget.timers.advance(3000);
+    await settle();
+    assert.equal(JSON.parse(widget.storage.getItem(IDENTITY_STORAGE_KEY)).name, "Ann", "asked again, without a click");
+    assert.equal(widget.$(".bc-error").hidden, true);
+    assert.equal(widget.$(".bc-join").hidden, true);
   });
 
   it("a ban from the API shows the ban notice and hides the picker", async () => {

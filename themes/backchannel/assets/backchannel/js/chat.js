@@ -119,7 +119,7 @@ function defaultStorage() {
  * Mounts the widget and returns a handle with `close()`, or null when the widget cannot run
  * (no valid room: it then shows why and a link back). `room` (a room name) or `roomParam` (the
  * page URL's query parameter naming it) picks the room; `strings` are the UI strings;
- * `loadJoin()` resolves to the join chunk's { createIdentityClient, buildJoinForms };
+ * `loadJoin()` resolves to the join chunk's { createJoinFlow } (join-flow.js);
  * `titleElement` is the room's heading when the host page provides it (the room page's h1);
  * `touch`: Enter breaks the line (touch keyboards) and only the Send button sends. The browser
  * objects are options so that a test can pass fakes.
@@ -161,7 +161,7 @@ export function mountChat(
     translate(`${key}_${plurals.select(count) === "one" ? "one" : "other"}`, { count: formatNumber(count) });
 
   const $ = (selector) => element.querySelector(selector);
-  // The widget's parts (markup: partials/backchannel/chat.html).
+  // The widget's parts (markup.js).
   const titleHeading = titleElement ?? $(".bc-chat__title");
   const problemBox = $(".bc-chat__problem");
   const problemText = $(".bc-chat__problem-text");

@@ -77,8 +77,9 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
   const fetch = window.fetch.bind(window);
   const httpBase = resolveHttpBase(backendUrl, location.protocol);
   const countOnline = createCountsClient(httpBase, fetch);
-  // One live widget per room per page: a second one for the same room is a link to the first.
-  const liveRooms = new Set();
+  // One live widget per room per page: a second one for the same room is a link to the first
+  // (room → the live element).
+  const liveRooms = new Map();
   let joinChunk = null;
   const loadJoin = () => {
     joinChunk ??= loadScript(document, joinScript)
@@ -112,7 +113,12 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
       const room = this.getAttribute("room");
       const page = this.getAttribute("page");
       const elsewhere = page !== null && normalizePath(page) !== normalizePath(location.pathname);
-      if (elsewhere || (room !== null && liveRooms.has(room))) this.showLink(shadow, translate, room, page);
+      const live = liveRooms.get(room);
+      if (live) {
+        // Scrolls to the live one; the id is given only where the host set none.
+        live.id ||= `backchannel-${room}`;
+        this.showLink(shadow, translate, room, `#${live.id}`);
+      } else if (elsewhere) this.showLink(shadow, translate, room, page);
       else this.showChat(shadow, strings, room);
     }
 
@@ -134,7 +140,7 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
     }
 
     showChat(shadow, strings, room) {
-      if (room !== null) liveRooms.add(room);
+      if (room !== null) liveRooms.set(room, this);
       this.liveRoom = room;
       const title = this.querySelector('[slot="title"]');
       const translate = (key) => strings[key] ?? key;
@@ -159,7 +165,7 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
       if (this.isConnected) return;
       this.stopScheme?.();
       this.chat?.close();
-      if (this.liveRoom) liveRooms.delete(this.liveRoom);
+      if (liveRooms.get(this.liveRoom) === this) liveRooms.delete(this.liveRoom);
     }
   }
 
