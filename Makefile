@@ -73,7 +73,7 @@ test-fast: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check backend scripts tests bench
-	@for file in themes/backchannel/assets/backchannel/js/*.js tests/js/*.js; do node --check $$file || exit 1; done
+	@for file in themes/backchannel/assets/backchannel/js/*.js themes/backchannel-site/assets/backchannel-site/js/*.js tests/js/*.js; do node --check $$file || exit 1; done
 	$(PY) scripts/check_travis.py
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 

@@ -1,6 +1,6 @@
 """axe-core finds nothing on the pages a visitor sees, in the light and the dark colour scheme:
-the room page as a first visit shows it (reading, then the name picker once they write) and while two people chat (message log,
-own and others' messages, presence), and the landing page.
+the room page as a first visit shows it (reading, then the name picker once they write) and
+while two people chat (message log, own and others' messages, presence), and the landing page.
 
 axe runs inside the page with the page's real CSP in force (tests/e2e/ui_checks.py). A missing
 axe-core fails the run with the install command; it never skips. `make report` prints the same

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from scripts.loopback import loopback_system
 from scripts.site import REPO_ROOT
 from tests.e2e.support import enter_room_as, message_texts, post_as, send, visitor_pages
-from tests.e2e.ui_checks import horizontal_overflow, relative_luminance
+from tests.e2e.ui_checks import horizontal_overflow
 
 pytestmark = pytest.mark.e2e
 
@@ -157,7 +157,8 @@ def test_the_widget_takes_the_host_pages_scheme_with_readable_text(embedded_syst
         for part in (".bc-chat__title", ".bc-message__text", ".bc-message__author", ".bc-presence__count",
                      "form.bc-composer textarea", "form.bc-composer .bc-button", ".bc-status"):
             ratio = contrast(page, part)
-            assert ratio >= WCAG_AA_TEXT_CONTRAST, f"{part}: contrast {ratio:.2f} in host {host_scheme} / OS {os_scheme}"
+            where = f"host {host_scheme} / OS {os_scheme}"
+            assert ratio >= WCAG_AA_TEXT_CONTRAST, f"{part}: contrast {ratio:.2f} in {where}"
         assert page.console_errors == []
 
 

@@ -53,7 +53,8 @@ def tab_until(page: Page, target: Locator, *, key: str = "Tab") -> int:
     visited = []
     for presses in range(1, MAX_TABS + 1):
         page.keyboard.press(key)
-        visited.append(page.evaluate(f"() => {{ const e = ({_DEEP_ACTIVE_ELEMENT_JS})(); return e?.tagName + '.' + e?.className; }}"))
+        visited.append(page.evaluate(
+            f"() => {{ const e = ({_DEEP_ACTIVE_ELEMENT_JS})(); return e?.tagName + '.' + e?.className; }}"))
         if is_focused(target):
             return presses
     raise AssertionError(f"{key} never reached {target} in {MAX_TABS} presses; focus went: {visited}")
