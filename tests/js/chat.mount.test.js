@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, it } from "node:test";
 
-import { TYPING_NOTICE_MS, mountChat } from "../../themes/backchannel/assets/backchannel/js/chat.js";
+import { mountChat } from "../../themes/backchannel/assets/backchannel/js/chat.js";
+import { TYPING_NOTICE_MS } from "../../themes/backchannel/assets/backchannel/js/people.js";
 import { IDENTITY_STORAGE_KEY } from "../../themes/backchannel/assets/backchannel/js/identity.js";
 import { PING_INTERVAL_MS, PING_TIMEOUT_MS } from "../../themes/backchannel/assets/backchannel/js/socket.js";
 import { FakeEvent, createFakeDocument, createFakeWindow, createWidget } from "./fake-dom.js";

@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import {
-  describeTyping,
   displayedState,
   formatString,
   readRoomChoice,
   resolveSocketUrl,
 } from "../../themes/backchannel/assets/backchannel/js/chat.js";
+import { describeTyping } from "../../themes/backchannel/assets/backchannel/js/people.js";
 
 describe("resolveSocketUrl", () => {
   const cases = [

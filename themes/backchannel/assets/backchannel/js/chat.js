@@ -1,10 +1,14 @@
 // The chat widget: binds one `.bc-chat` section (markup.js, in the shadow root element.js makes;
-// contract: ARCHITECTURE.md "Widget markup") to one room over one socket. A visitor reads at once,
+// contract: ARCHITECTURE.md "Widget markup") to one room over one socket. Its parts with a job of
+// their own are modules: people.js (presence, typing), notices.js (sanctions, room state),
+// render.js and view.js (the message list), join-flow.js (the name, in the join chunk). A visitor reads at once,
 // without a name (an anonymous read-only socket); the join chunk (join.js: the identity API, its
 // proof of work, the name picker and staff sign-in) is loaded only when they start to write.
 
 import { createIdentityStore } from "./identity-store.js";
-import { CloseCode, ErrorCode, ModerationAction, ProtocolError, ServerEventType } from "./protocol.js";
+import { createNotices } from "./notices.js";
+import { createPeopleView } from "./people.js";
+import { CloseCode, ErrorCode, ProtocolError, ServerEventType } from "./protocol.js";
 import {
   isValidDisplayName,
   isValidRoomName,
@@ -26,10 +30,6 @@ import {
   unseenEntries,
 } from "./view.js";
 
-// How long one `typing` notice shows "Ann is typing…" (the sender repeats it while typing).
-export const TYPING_NOTICE_MS = 5000;
-// setTimeout's longest delay (about 24.8 days); a mute's end further away is not waited for.
-const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 // Within this many pixels of the bottom the list counts as "at the bottom" and follows new messages.
 const STICK_TO_BOTTOM_THRESHOLD_PX = 48;
@@ -99,14 +99,6 @@ export function readRoomChoice(dataset, search) {
   return isValidRoomName(room) ? { room } : { problem: "invalid", raw };
 }
 
-/** The `.bc-typing` text for the names of the people typing, in the order they started. */
-export function describeTyping(names, translate) {
-  if (names.length === 0) return "";
-  if (names.length === 1) return translate("chat_typing_one", { name: names[0] });
-  if (names.length === 2) return translate("chat_typing_two", { name: names[0], other: names[1] });
-  return translate("chat_typing_many");
-}
-
 function defaultStorage() {
   try {
     return globalThis.localStorage;
@@ -167,11 +159,6 @@ export function mountChat(
   const problemText = $(".bc-chat__problem-text");
   const statusLine = $(".bc-status");
   const errorLine = $(".bc-error");
-  const noticeList = $(".bc-notices");
-  const presenceLine = $(".bc-presence");
-  const presenceCount = $(".bc-presence__count");
-  const presencePeople = $(".bc-presence__people");
-  const typingLine = $(".bc-typing");
   const messageList = $(".bc-messages");
   const loadOlderButton = $(".bc-load-older");
   const jumpButton = $(".bc-jump");
@@ -223,12 +210,9 @@ export function mountChat(
   // The visitor pressed Send before having a name: send once they have one.
   let sendWhenNamed = false;
 
-  // Moderation of this visitor: { reason, until } or null.
-  let muted = null;
-  let banned = null;
-  let muteTimer = null;
-  // visitor → { name, timer }: the others typing, in the order they started.
-  const typists = new Map();
+  // The parts with a job of their own: who is here and typing; sanctions and room notices.
+  const people = createPeopleView(element, { translate, formatNumber, setTimeout, clearTimeout });
+  const notices = createNotices(element, { translate, locale, now, setTimeout, clearTimeout, onExpired: () => render() });
 
   function showError(code, { retryAfterSecs } = {}) {
     errorLine.textContent = errorText(code, { seconds: Math.max(1, Math.ceil(retryAfterSecs ?? 1)) });
@@ -256,7 +240,7 @@ export function mountChat(
     const remainingMs = Math.max(0, reconnectAtMs - now());
     statusLine.dataset.state = state;
     // A ban notice says why the widget is offline; "offline" would promise a reconnect.
-    statusLine.hidden = banned !== null;
+    statusLine.hidden = notices.banned !== null;
     statusLine.textContent = translate(`chat_status_${state}`, {
       seconds: Math.max(1, Math.ceil(remainingMs / 1000)),
     });
@@ -274,9 +258,9 @@ export function mountChat(
     // A new connection starts from scratch: wait for `ready`, authenticate, then join again.
     if (state !== ConnectionState.CONNECTED) {
       session.disconnected();
-      clearTypists();
+      people.clearTypists();
     }
-    if (closeCode === CloseCode.BANNED) banned ??= { reason: "", until: null };
+    if (closeCode === CloseCode.BANNED) notices.ban();
     render();
     showStatus();
   }
@@ -372,7 +356,6 @@ export function mountChat(
     session.loadOlder();
   }
 
-  // ---- Who is here, who is typing, the room's state and the visitor's sanctions ----
   // Parts rebuilt only when their content changes, so a screen reader is not told twice.
   const signatures = new Map();
 
@@ -383,113 +366,8 @@ export function mountChat(
     return true;
   }
 
-  function renderPresence() {
-    const presence = session.presence;
-    presenceLine.hidden = presence === null;
-    if (presence === null || !changed("presence", presence)) return;
-    presenceCount.textContent = translate("chat_presence_count", { count: formatNumber(presence.online_count) });
-    presencePeople.textContent = "";
-    // Over presence_list_limit the server sends only the count.
-    presencePeople.hidden = presence.people === null;
-    for (const person of presence.people ?? []) {
-      const item = document.createElement("li");
-      item.className = "bc-presence__person";
-      item.textContent = person.name;
-      if (person.staff) item.appendChild(createStaffBadge(document, translate("chat_staff_badge")));
-      presencePeople.appendChild(item);
-    }
-  }
-
-  function renderTyping() {
-    typingLine.textContent = describeTyping(
-      [...typists.values()].map((typist) => typist.name),
-      translate,
-    );
-  }
-
-  function clearTypists() {
-    for (const typist of typists.values()) clearTimeout(typist.timer);
-    typists.clear();
-    renderTyping();
-  }
-
-  function dropTypist(visitor) {
-    const typist = typists.get(visitor);
-    if (typist === undefined) return;
-    clearTimeout(typist.timer);
-    typists.delete(visitor);
-    renderTyping();
-  }
-
-  function showTyping({ visitor, name }) {
-    if (visitor === identity?.visitor) return; // another tab of this visitor
-    const typist = typists.get(visitor);
-    if (typist !== undefined) clearTimeout(typist.timer);
-    typists.set(visitor, { name, timer: setTimeout(() => dropTypist(visitor), TYPING_NOTICE_MS) });
-    renderTyping();
-  }
-
-  function describeSanction(kind, { reason, until }) {
-    const text = [translate(`chat_notice_${kind}`)];
-    if (until !== null) text.push(translate("chat_notice_until", { time: formatMessageTime(until, now(), locale).title }));
-    if (reason) text.push(translate("chat_notice_reason", { reason }));
-    return text.join(" ");
-  }
-
-  function renderNotices() {
-    const { locked, slow_mode_secs: slowModeSecs } = session.roomState;
-    const notices = [];
-    if (banned !== null) notices.push(["banned", describeSanction("banned", banned)]);
-    else {
-      if (muted !== null) notices.push(["muted", describeSanction("muted", muted)]);
-      if (locked) notices.push(["locked", translate("chat_notice_locked")]);
-      if (slowModeSecs > 0) notices.push(["slow_mode", translate("chat_notice_slow_mode", { seconds: slowModeSecs })]);
-    }
-    if (!changed("notices", notices)) return;
-    noticeList.textContent = "";
-    for (const [kind, text] of notices) {
-      const notice = document.createElement("p");
-      notice.className = "bc-notice";
-      notice.setAttribute("data-kind", kind);
-      notice.textContent = text;
-      noticeList.appendChild(notice);
-    }
-  }
-
-  function setMuted(sanction) {
-    muted = sanction;
-    if (muteTimer !== null) clearTimeout(muteTimer);
-    muteTimer = null;
-    // A mute ends by itself at `until` (the server sends `unmuted` only when it is lifted early).
-    const remainingMs = sanction?.until ? Date.parse(sanction.until) - now() : Infinity;
-    if (remainingMs <= MAX_TIMER_DELAY_MS) {
-      muteTimer = setTimeout(() => {
-        muteTimer = null;
-        muted = null;
-        render();
-      }, Math.max(0, remainingMs));
-    }
-  }
-
-  function handleModerated(event) {
-    const sanction = { reason: event.reason, until: event.until };
-    switch (event.action) {
-      case ModerationAction.MUTED:
-        setMuted(sanction);
-        break;
-      case ModerationAction.UNMUTED:
-        setMuted(null);
-        break;
-      case ModerationAction.BANNED:
-        banned = sanction; // the server closes the socket next (4003)
-        break;
-      default:
-        throw new Error(`backchannel: unhandled moderation action ${event.action}`);
-    }
-    render();
-  }
-
   function renderIdentity() {
+    const { banned } = notices;
     const hasIdentity = identity !== null && banned === null;
     // Read first, name later: the composer is there from the start; the name picker joins it
     // when a visitor without a name writes.
@@ -510,8 +388,8 @@ export function mountChat(
   // reader is not told it again with every message.
   function render(change) {
     renderMessages(change);
-    renderPresence();
-    renderNotices();
+    people.renderPresence(session.presence);
+    notices.render(session.roomState);
     renderIdentity();
   }
 
@@ -532,7 +410,7 @@ export function mountChat(
 
   function showIdentityError(error) {
     if (error.code === ErrorCode.BANNED) {
-      banned ??= { reason: "", until: null };
+      notices.ban();
       socket?.close();
     }
     showError(error.code, { retryAfterSecs: error.retryAfterSecs });
@@ -626,9 +504,9 @@ export function mountChat(
     onError: (code, { room: errorRoom, retryAfterSecs }) => {
       if (errorRoom !== undefined && errorRoom !== room) return;
       if (code === ErrorCode.BAD_TOKEN || code === ErrorCode.TOKEN_EXPIRED) return; // renewed quietly
-      if (code === ErrorCode.BANNED) banned ??= { reason: "", until: null };
+      if (code === ErrorCode.BANNED) notices.ban();
       // The server's message says until when, but only in English: the notice does without.
-      if (code === ErrorCode.MUTED && muted === null) setMuted({ reason: "", until: null });
+      if (code === ErrorCode.MUTED && notices.muted === null) notices.setMuted({ reason: "", until: null });
       showError(code, { retryAfterSecs });
       render();
     },
@@ -645,14 +523,18 @@ export function mountChat(
       identity = { ...identity, token };
     },
     onTokenRefused: renewIdentity,
-    onTyping: showTyping,
-    onModerated: handleModerated,
+    // Not another tab of this visitor.
+    onTyping: (event) => event.visitor !== identity?.visitor && people.showTyping(event),
+    onModerated: (event) => {
+      notices.handleModerated(event);
+      render();
+    },
   });
 
   function handleEvent(event) {
     if (event.type === ServerEventType.JOINED && event.room === room) clearError();
     // Their message is what they were typing.
-    if (event.type === ServerEventType.MESSAGE && event.room === room) dropTypist(event.visitor);
+    if (event.type === ServerEventType.MESSAGE && event.room === room) people.dropTypist(event.visitor);
     session.handleEvent(event);
   }
 
@@ -753,8 +635,8 @@ export function mountChat(
       document.removeEventListener("visibilitychange", retryWhenVisible);
       socket?.close();
       session.close();
-      clearTypists();
-      if (muteTimer !== null) clearTimeout(muteTimer);
+      people.clearTypists();
+      notices.close();
       if (countdownTimer !== null) clearTimeout(countdownTimer);
       joinFlow?.close();
       clearTimeout(timeTimer);
