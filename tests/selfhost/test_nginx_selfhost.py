@@ -219,8 +219,14 @@ def test_pages_are_revalidated_and_fingerprinted_assets_kept_for_a_year(self_hos
         assert status == 200
         assert headers["Cache-Control"] == "no-cache"
         assert headers["Server"] == "nginx"  # server_tokens off: no version
-        assets = re.findall(r'(?:href|src)="?(/backchannel/[^" >]+\.(?:css|js|svg))', body.decode())
-        assert {asset.rsplit(".", 1)[1] for asset in assets} == {"css", "js", "svg"}, assets
+        # The page's stylesheet, icon and script, and the widget's strings; the widget's own
+        # stylesheet and join chunk are named in the script.
+        assets = re.findall(r'(?:href|src|strings)="?(/backchannel(?:-site)?/[^" >]+\.(?:css|js|svg|json))(?=[" >])',
+                            body.decode())
+        assert {asset.rsplit(".", 1)[1] for asset in assets} == {"css", "js", "svg", "json"}, assets
+        script = next(asset for asset in assets if asset.endswith(".js"))
+        assets += re.findall(r'"(/backchannel/(?:css|js)/[^"]+\.(?:css|js))"', fetch(connection, script)[2].decode())
+        assert len(assets) == 6, assets
 
         for asset in assets:
             status, headers, _ = fetch(connection, asset)
