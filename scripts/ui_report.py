@@ -8,8 +8,8 @@ SQLite database, as the browser tests run it), serves it on a free port, and mea
    HTML and JSON reports in artifacts/report/, and for every score under the target (95) the audits
    that cost it points (id, title), so a developer knows what to fix.
 2. axe-core (from the PyPI package axe-playwright-python) in headless Chromium, light and dark:
-   the room page as a first visit (the name picker) and while two people chat, and the landing
-   page. Every violation with its impact and the selectors of the elements. Zero is the target.
+   the room page as a first visit reads it, then writes (the name picker), while two people chat,
+   and the landing page. Every violation with its impact and the selectors of the elements. Zero is the target.
 3. The gzipped sizes (gzip -9) of the built chat JS and CSS against their budgets
    (scripts/bundle_budget.py); a bundle over budget is reported, and the rest still measured.
 
@@ -261,14 +261,17 @@ def axe_section(out: Output, site: LoopbackSystem, chrome: str, report_dir: Path
         browser = playwright.chromium.launch(executable_path=chrome, headless=True, args=PLAYWRIGHT_CHROMIUM_ARGS)
         try:
             with visitor_pages(browser) as open_page:
-                progress("axe: setting up the pages (a first visit, two people chatting)")
+                progress("axe: setting up the pages (reading, a first visit writing, two people chatting)")
                 landing = open_page(site.site_url)
+                reading = open_page(site.room_url("axe-reading"))
+                expect(reading.locator(".bc-empty")).to_be_visible()
                 first_visit = open_page(site.room_url("axe-first-visit"))
+                first_visit.locator("form.bc-composer textarea").fill("Hello")
                 expect(first_visit.locator("form.bc-name")).to_be_visible()
                 people = enter_people(open_page, site.room_url("axe-chatting"), ["Ann", "Bob"])
                 play(people, TWO_PEOPLE_CHAT)
                 expect(people["Ann"].locator(".bc-presence__people li")).to_have_count(2)
-                states = {"landing page": landing, "room, name picker": first_visit,
+                states = {"landing page": landing, "room, reading": reading, "room, name picker": first_visit,
                           "room, two people chatting": people["Ann"]}
                 for label, page in states.items():
                     for scheme in COLOR_SCHEMES:
