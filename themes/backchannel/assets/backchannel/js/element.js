@@ -14,6 +14,8 @@ import { buildChatSection } from "./markup.js";
 import { followScheme } from "./scheme.js";
 
 export const ELEMENT_NAME = "backchannel-chat";
+// The embedded widget's height before its stylesheet is there: the stylesheet's own (:host).
+export const EMBEDDED_HEIGHT = "var(--bc-height, min(40em, 85vh))";
 
 // The UI strings of one language, fetched once per page whatever the number of widgets.
 const stringFiles = new Map();
@@ -95,6 +97,17 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
     async connectedCallback() {
       if (this.shadowRoot) return; // moved within the page: it keeps running
       const shadow = this.attachShadow({ mode: "open" });
+      const room = this.getAttribute("room");
+      const page = this.getAttribute("page");
+      const elsewhere = page !== null && normalizePath(page) !== normalizePath(location.pathname);
+      // The live chat's space, held from now on while its stylesheet and strings load, so that
+      // the host page below it does not move when it shows (layout shift). The room page's
+      // layout gives the widget its size.
+      const placeholder = shadow.appendChild(document.createElement("div"));
+      if (!elsewhere && this.getAttribute("layout") !== "page") {
+        placeholder.style.height = EMBEDDED_HEIGHT;
+        placeholder.style.margin = "1.5em 0";
+      }
       const link = document.createElement("link");
       link.rel = "stylesheet";
       link.href = stylesheet.url;
@@ -109,10 +122,8 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
       }, window);
       const strings = await loadStrings(this.getAttribute("strings"), this.getAttribute("strings-integrity"), fetch);
       await styled;
+      placeholder.remove();
       const translate = (key, values) => formatString(strings[key] ?? key, values);
-      const room = this.getAttribute("room");
-      const page = this.getAttribute("page");
-      const elsewhere = page !== null && normalizePath(page) !== normalizePath(location.pathname);
       const live = liveRooms.get(room);
       if (live) {
         // Scrolls to the live one; the id is given only where the host set none.
