@@ -249,3 +249,21 @@ def test_on_a_phone_the_composer_is_in_view_and_nothing_overflows(embedded_syste
         expect(message_texts(page).last).to_have_text("one\ntwo")
         overflow = horizontal_overflow(page)
         assert overflow["scrollWidth"] <= overflow["clientWidth"], overflow
+
+
+def test_a_widget_taken_out_of_the_page_closes_and_put_back_starts_afresh(embedded_system, browser):
+    """What a client-side navigation (Turbo, instant.page, a theme's own) does to the element."""
+    with visitor_pages(browser) as open_page:
+        page = open_page("about:blank")
+        sockets = []
+        page.on("websocket", lambda socket: sockets.append(socket))
+        page.goto(embedded_system.url("chat/"))
+        expect(page.locator(".bc-status")).to_have_attribute("data-state", "connected")
+        page.evaluate("() => { window.taken = document.querySelector('backchannel-chat'); window.taken.remove(); }")
+        page.wait_for_timeout(300)
+        assert sockets[0].is_closed(), "a widget taken out of the page stops talking to the backend"
+        page.evaluate("() => document.querySelector('.post-content').appendChild(window.taken)")
+        expect(page.locator(".bc-status")).to_have_attribute("data-state", "connected")
+        expect(message_texts(page).first).to_be_visible()
+        assert len(sockets) == 2 and not sockets[1].is_closed()
+        assert page.console_errors == []

@@ -95,8 +95,11 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
 
   class BackchannelChat extends window.HTMLElement {
     async connectedCallback() {
-      if (this.shadowRoot) return; // moved within the page: it keeps running
-      const shadow = this.attachShadow({ mode: "open" });
+      // Put back after a removal (a client-side navigation): it starts afresh.
+      if (this.shadowRoot && !this.stopped) return;
+      this.stopped = false;
+      const shadow = this.shadowRoot ?? this.attachShadow({ mode: "open" });
+      shadow.replaceChildren();
       const room = this.getAttribute("room");
       const page = this.getAttribute("page");
       const elsewhere = page !== null && normalizePath(page) !== normalizePath(location.pathname);
@@ -173,7 +176,7 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
 
     disconnectedCallback() {
       // Removed from the page (a client-side navigation): stop talking to the backend.
-      if (this.isConnected) return;
+      this.stopped = true;
       this.stopScheme?.();
       this.chat?.close();
       if (liveRooms.get(this.liveRoom) === this) liveRooms.delete(this.liveRoom);
