@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import {
-  displayedState,
   formatString,
   readRoomChoice,
   resolveSocketUrl,
 } from "../../themes/backchannel/assets/backchannel/js/chat.js";
 import { describeTyping } from "../../themes/backchannel/assets/backchannel/js/people.js";
+import { displayedState } from "../../themes/backchannel/assets/backchannel/js/status.js";
 
 describe("resolveSocketUrl", () => {
   const cases = [

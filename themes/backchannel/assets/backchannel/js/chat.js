@@ -1,11 +1,13 @@
 // The chat widget: binds one `.bc-chat` section (markup.js, in the shadow root element.js makes;
-// contract: ARCHITECTURE.md "Widget markup") to one room over one socket. Its parts with a job of
-// their own are modules: people.js (presence, typing), notices.js (sanctions, room state),
-// render.js and view.js (the message list), join-flow.js (the name, in the join chunk). A visitor reads at once,
-// without a name (an anonymous read-only socket); the join chunk (join.js: the identity API, its
-// proof of work, the name picker and staff sign-in) is loaded only when they start to write.
+// contract: ARCHITECTURE.md "Widget markup") to one room over one socket, through the session
+// (session.js). Its parts each have a module: status.js (the connection line), list-view.js (the
+// messages), people.js (presence, typing), notices.js (sanctions, room state); this file keeps the
+// composer and the identity. A visitor reads at once, without a name (an anonymous read-only
+// socket); the join chunk (join.js: the identity API, its proof of work, the name picker and staff
+// sign-in) is loaded only when they start to write.
 
 import { createIdentityStore } from "./identity-store.js";
+import { createListView } from "./list-view.js";
 import { createNotices } from "./notices.js";
 import { createPeopleView } from "./people.js";
 import { CloseCode, ErrorCode, ProtocolError, ServerEventType } from "./protocol.js";
@@ -17,28 +19,13 @@ import {
   normalizeRoomName,
 } from "./rooms.js";
 import { createOutbox } from "./outbox.js";
-import { createMessageElement, createStaffBadge, syncMessageList } from "./render.js";
+import { createStaffBadge } from "./render.js";
 import { createRoomSession } from "./session.js";
 import { ConnectionState, NotConnectedError, createChatSocket } from "./socket.js";
+import { createStatusLine } from "./status.js";
 import { createTimeline } from "./timeline.js";
-import {
-  continuesGroup,
-  describeRemaining,
-  formatMessageTime,
-  latestSeq,
-  titleWithUnseen,
-  unseenEntries,
-} from "./view.js";
+import { describeRemaining } from "./view.js";
 
-
-// Within this many pixels of the bottom the list counts as "at the bottom" and follows new messages.
-const STICK_TO_BOTTOM_THRESHOLD_PX = 48;
-// Scrolled this close to the top, the list asks for older messages.
-const LOAD_OLDER_THRESHOLD_PX = 48;
-// Relative times ("5 minutes ago") are brought up to date this often.
-const TIME_REFRESH_MS = 30_000;
-// Of many new messages at once (a resume after a reconnect), only the newest are read out.
-const ANNOUNCE_MAX = 3;
 
 const LOCAL_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
@@ -64,14 +51,6 @@ export function resolveSocketUrl(backendUrl, pageProtocol) {
  */
 export function resolveHttpBase(backendUrl, pageProtocol) {
   return resolveSocketUrl(backendUrl, pageProtocol).replace(/^ws/, "http").replace(/\/ws\/$/, "");
-}
-
-/**
- * The `.bc-status[data-state]` to show: the socket's state, except that a connection that is not
- * up while the browser says it has no network is "offline".
- */
-export function displayedState(socketState, isOnline) {
-  return socketState !== ConnectionState.CONNECTED && !isOnline ? ConnectionState.OFFLINE : socketState;
 }
 
 /** Fills "{name}" placeholders; unknown placeholders stay as they are. */
@@ -157,14 +136,8 @@ export function mountChat(
   const titleHeading = titleElement ?? $(".bc-chat__title");
   const problemBox = $(".bc-chat__problem");
   const problemText = $(".bc-chat__problem-text");
-  const statusLine = $(".bc-status");
   const errorLine = $(".bc-error");
-  const messageList = $(".bc-messages");
-  const loadOlderButton = $(".bc-load-older");
-  const jumpButton = $(".bc-jump");
-  const announcer = $(".bc-announcer");
   const counter = $(".bc-counter");
-  const emptyLine = $(".bc-empty");
   const joinBox = $(".bc-join");
   const identityLine = $(".bc-identity");
   const identityName = $(".bc-identity__name");
@@ -213,6 +186,7 @@ export function mountChat(
   // The parts with a job of their own: who is here and typing; sanctions and room notices.
   const people = createPeopleView(element, { translate, formatNumber, setTimeout, clearTimeout });
   const notices = createNotices(element, { translate, locale, now, setTimeout, clearTimeout, onExpired: () => render() });
+  const status = createStatusLine(element, { translate, navigator, now, setTimeout, clearTimeout });
 
   function showError(code, { retryAfterSecs } = {}) {
     errorLine.textContent = errorText(code, { seconds: Math.max(1, Math.ceil(retryAfterSecs ?? 1)) });
@@ -231,26 +205,8 @@ export function mountChat(
   let socketStarted = false;
   let socketState = ConnectionState.CONNECTING;
   let reconnectAtMs = 0;
-  let countdownTimer = null;
 
-  function showStatus(isTick = false) {
-    if (countdownTimer !== null) clearTimeout(countdownTimer);
-    countdownTimer = null;
-    const state = displayedState(socketState, navigator?.onLine !== false);
-    const remainingMs = Math.max(0, reconnectAtMs - now());
-    statusLine.dataset.state = state;
-    // A ban notice says why the widget is offline; "offline" would promise a reconnect.
-    statusLine.hidden = notices.banned !== null;
-    statusLine.textContent = translate(`chat_status_${state}`, {
-      seconds: Math.max(1, Math.ceil(remainingMs / 1000)),
-    });
-    // A screen reader announces the state, not every tick of the countdown.
-    if (isTick) statusLine.setAttribute("aria-live", "off");
-    else statusLine.removeAttribute("aria-live");
-    if (state === ConnectionState.RECONNECTING && remainingMs > 1000) {
-      countdownTimer = setTimeout(() => showStatus(true), remainingMs % 1000 || 1000);
-    }
-  }
+  const showStatus = () => status.show({ state: socketState, reconnectAtMs, banned: notices.banned !== null });
 
   function handleStateChange(state, { reconnectDelayMs, closeCode }) {
     socketState = state;
@@ -265,82 +221,6 @@ export function mountChat(
     showStatus();
   }
 
-  // ---- The message list ----
-  const rendered = new Map();
-  // The newest seq the visitor has seen (list at the bottom, page visible), and the newest one
-  // told to the announcer; null until the first `joined`: history is neither unseen nor news.
-  let seenSeq = null;
-  let announcedSeq = null;
-  let entries = [];
-
-  function isAtBottom(list) {
-    return list.scrollHeight - list.scrollTop - list.clientHeight < STICK_TO_BOTTOM_THRESHOLD_PX;
-  }
-
-  function renderMessages({ prepended = false } = {}) {
-    const list = messageList;
-    const wasAtBottom = isAtBottom(list);
-    const fromBottom = list.scrollHeight - list.scrollTop;
-    entries = timeline.entries(identity?.visitor);
-    entries.forEach((entry, index) => {
-      entry.grouped = continuesGroup(entries[index - 1], entry);
-    });
-    syncMessageList(list, entries, {
-      start: loadOlderButton,
-      rendered,
-      create: (entry) => createMessageElement(document, entry, { locale, translate, errorText, now: now() }),
-    });
-    loadOlderButton.hidden = timeline.olderBefore === null || !session.joined;
-    emptyLine.hidden = !session.joined || entries.length > 0 || timeline.olderBefore !== null;
-    if (prepended) list.scrollTop = list.scrollHeight - fromBottom; // keep what was on screen
-    else if (wasAtBottom) list.scrollTop = list.scrollHeight;
-    renderUnseen();
-  }
-
-  /**
-   * What is new since the last call goes to the screen reader's announcer; then the "N new
-   * messages" button (while scrolled up) and the count in the tab title (while hidden).
-   */
-  function renderUnseen() {
-    const latest = latestSeq(entries);
-    const visible = document.visibilityState !== "hidden";
-    if (seenSeq === null) {
-      if (!session.joined) return;
-      seenSeq = announcedSeq = latest;
-    }
-    const fresh = unseenEntries(entries, announcedSeq);
-    announcedSeq = latest;
-    // Added lines are read out, the ones taken away are not: only the latest are kept. Many at
-    // once (a resume after a reconnect): the newest few.
-    if (fresh.length > 0) announcer.textContent = "";
-    for (const entry of fresh.slice(-ANNOUNCE_MAX)) {
-      announcer.appendChild(document.createElement("p")).textContent = `${entry.author}: ${entry.text}`;
-    }
-
-    if (visible && isAtBottom(messageList)) seenSeq = latest;
-    const unseen = unseenEntries(entries, seenSeq).length;
-    jumpButton.hidden = unseen === 0;
-    jumpButton.textContent = `${translateCount("chat_new_messages", unseen)} ↓`;
-    document.title = titleWithUnseen(pageTitle, visible ? 0 : unseen, formatNumber);
-  }
-
-  // The scroll event that follows hides the button (renderUnseen): the keyboard stays in the
-  // list, which now shows the new messages.
-  function jumpToNew() {
-    messageList.scrollTop = messageList.scrollHeight;
-    messageList.focus();
-  }
-
-  // Relative times move on: "now" becomes "1 minute ago".
-  let timeTimer = null;
-  function refreshTimes() {
-    for (const time of messageList.querySelectorAll("time")) {
-      const label = formatMessageTime(time.getAttribute("datetime"), now(), locale).label;
-      if (time.textContent !== label) time.textContent = label;
-    }
-    timeTimer = setTimeout(refreshTimes, TIME_REFRESH_MS);
-  }
-
   function renderCounter() {
     const remaining = describeRemaining(countCharacters(textArea.value), session.maxTextChars);
     const over = remaining?.key === "chat_chars_over";
@@ -348,12 +228,6 @@ export function mountChat(
     counter.textContent = remaining === null ? "" : translateCount(remaining.key, remaining.count);
     textArea.toggleAttribute("aria-invalid", over);
     counter.toggleAttribute("data-over", over);
-  }
-
-  function loadOlder() {
-    // Never disabled while a page loads (session.loadOlder asks once at a time): a disabled
-    // button would drop the keyboard focus of someone who tabbed to it.
-    session.loadOlder();
   }
 
   // Parts rebuilt only when their content changes, so a screen reader is not told twice.
@@ -387,7 +261,7 @@ export function mountChat(
   // Not the status: it changes with the connection only (handleStateChange), so that a screen
   // reader is not told it again with every message.
   function render(change) {
-    renderMessages(change);
+    list.render({ ...change, ownVisitor: identity?.visitor });
     people.renderPresence(session.presence);
     notices.render(session.roomState);
     renderIdentity();
@@ -530,6 +404,15 @@ export function mountChat(
       render();
     },
   });
+  const list = createListView(element, {
+    session,
+    timeline,
+    text: { translate, translateCount, errorText, formatNumber, locale },
+    pageTitle,
+    now,
+    setTimeout,
+    clearTimeout,
+  });
 
   function handleEvent(event) {
     if (event.type === ServerEventType.JOINED && event.room === room) clearError();
@@ -557,7 +440,7 @@ export function mountChat(
     textArea.value = "";
     renderCounter();
     clearError();
-    messageList.scrollTop = messageList.scrollHeight;
+    list.scrollToEnd();
   }
 
   function handleComposerKey(keyEvent) {
@@ -567,14 +450,6 @@ export function mountChat(
     if (keyEvent.isComposing || keyEvent.keyCode === 229) return;
     keyEvent.preventDefault();
     submitMessage();
-  }
-
-  function handleListClick(clickEvent) {
-    const button = clickEvent.target.closest?.("button[data-action]");
-    const clientId = button?.closest(".bc-message")?.getAttribute("data-client-id");
-    if (!clientId) return;
-    if (button.dataset.action === "retry") session.retry(clientId);
-    else session.discard(clientId);
   }
 
   composer.addEventListener("submit", (submitEvent) => {
@@ -594,13 +469,6 @@ export function mountChat(
   changeNameButton.addEventListener("click", async () => {
     if (await askForName()) joinFlow.focusName();
   });
-  messageList.addEventListener("click", handleListClick);
-  loadOlderButton.addEventListener("click", loadOlder);
-  jumpButton.addEventListener("click", jumpToNew);
-  messageList.addEventListener("scroll", () => {
-    if (messageList.scrollTop < LOAD_OLDER_THRESHOLD_PX && !loadOlderButton.hidden) loadOlder();
-    renderUnseen();
-  });
 
   // Coming back online or to the tab: do not sit out the rest of a long backoff, and check at
   // once that an open connection is still alive.
@@ -614,7 +482,7 @@ export function mountChat(
     socket?.retryNow();
   };
   const retryWhenVisible = () => {
-    renderUnseen();
+    list.renderUnseen();
     if (document.visibilityState === "visible") socket?.retryNow();
   };
   window.addEventListener?.("online", retryNow);
@@ -625,7 +493,6 @@ export function mountChat(
   // use it.
   startSocket();
   render();
-  timeTimer = setTimeout(refreshTimes, TIME_REFRESH_MS);
 
   return {
     room,
@@ -637,9 +504,9 @@ export function mountChat(
       session.close();
       people.clearTypists();
       notices.close();
-      if (countdownTimer !== null) clearTimeout(countdownTimer);
+      status.close();
+      list.close();
       joinFlow?.close();
-      clearTimeout(timeTimer);
     },
   };
 }
