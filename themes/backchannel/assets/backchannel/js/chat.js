@@ -1,11 +1,12 @@
 // The chat widget: binds one `.bc-chat` section (markup.js, in the shadow root element.js makes;
 // contract: ARCHITECTURE.md "Widget markup") to one room over one socket, through the session
 // (session.js). Its parts each have a module: status.js (the connection line), list-view.js (the
-// messages), people.js (presence, typing), notices.js (sanctions, room state); this file keeps the
-// composer and the identity. A visitor reads at once, without a name (an anonymous read-only
+// messages), people.js (presence, typing), notices.js (sanctions, room state), composer.js; this
+// file keeps the identity and what sending means. A visitor reads at once, without a name (an anonymous read-only
 // socket); the join chunk (join.js: the identity API, its proof of work, the name picker and staff
 // sign-in) is loaded only when they start to write.
 
+import { createComposer } from "./composer.js";
 import { createIdentityStore } from "./identity-store.js";
 import { createListView } from "./list-view.js";
 import { createNotices } from "./notices.js";
@@ -15,7 +16,6 @@ import {
   isValidDisplayName,
   isValidRoomName,
   normalizeDisplayName,
-  countCharacters,
   normalizeRoomName,
 } from "./rooms.js";
 import { createOutbox } from "./outbox.js";
@@ -24,7 +24,6 @@ import { createRoomSession } from "./session.js";
 import { ConnectionState, NotConnectedError, createChatSocket } from "./socket.js";
 import { createStatusLine } from "./status.js";
 import { createTimeline } from "./timeline.js";
-import { describeRemaining } from "./view.js";
 
 
 const LOCAL_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -137,19 +136,13 @@ export function mountChat(
   const problemBox = $(".bc-chat__problem");
   const problemText = $(".bc-chat__problem-text");
   const errorLine = $(".bc-error");
-  const counter = $(".bc-counter");
   const joinBox = $(".bc-join");
   const identityLine = $(".bc-identity");
   const identityName = $(".bc-identity__name");
   const changeNameButton = $("button.bc-identity__change");
-  const composer = $("form.bc-composer");
-  const textArea = composer.elements.namedItem("text");
-  const composerSubmit = composer.querySelector("button");
+  const composerForm = $("form.bc-composer");
 
   $(".bc-chat__back").setAttribute("href", homeUrl);
-  textArea.setAttribute("placeholder", translate(touch ? "chat_message_placeholder_touch" : "chat_message_placeholder"));
-  // On a touch keyboard Enter is the only way to break a line: it does that, and Send sends.
-  textArea.setAttribute("enterkeyhint", touch ? "enter" : "send");
 
   const choice = readRoomChoice({ bcRoom: authorRoom, bcRoomParam: roomParam }, location.search);
   if (choice.problem) {
@@ -221,15 +214,6 @@ export function mountChat(
     showStatus();
   }
 
-  function renderCounter() {
-    const remaining = describeRemaining(countCharacters(textArea.value), session.maxTextChars);
-    const over = remaining?.key === "chat_chars_over";
-    counter.hidden = remaining === null;
-    counter.textContent = remaining === null ? "" : translateCount(remaining.key, remaining.count);
-    textArea.toggleAttribute("aria-invalid", over);
-    counter.toggleAttribute("data-over", over);
-  }
-
   // Parts rebuilt only when their content changes, so a screen reader is not told twice.
   const signatures = new Map();
 
@@ -246,7 +230,7 @@ export function mountChat(
     // Read first, name later: the composer is there from the start; the name picker joins it
     // when a visitor without a name writes.
     joinBox.hidden = !isChoosingName || banned !== null || joinFlow === null;
-    composer.hidden = banned !== null;
+    composerForm.hidden = banned !== null;
     identityLine.hidden = !hasIdentity || isChoosingName;
     if (hasIdentity && changed("identity", [identity.name, identity.staff])) {
       identityName.textContent = translate("chat_identity", { name: identity.name });
@@ -254,8 +238,7 @@ export function mountChat(
     }
     // Staff may still post in a locked room.
     const readOnly = session.roomState.locked && !(session.identity ?? identity)?.staff;
-    textArea.disabled = readOnly;
-    composerSubmit.disabled = readOnly;
+    composer.setReadOnly(readOnly);
   }
 
   // Not the status: it changes with the connection only (handleStateChange), so that a screen
@@ -311,7 +294,7 @@ export function mountChat(
           adopt: adoptIdentity,
           onRefused: showIdentityError,
           clearError,
-          focusComposer: () => textArea.focus(),
+          focusComposer: () => composer.focus(),
           setTimeout,
           clearTimeout,
         });
@@ -338,7 +321,7 @@ export function mountChat(
     render();
     if (sendWhenNamed) {
       sendWhenNamed = false;
-      submitMessage();
+      composer.send();
     }
   }
 
@@ -421,51 +404,37 @@ export function mountChat(
     session.handleEvent(event);
   }
 
-  function submitMessage() {
-    const text = textArea.value.replace(/\s+$/u, "");
-    if (text.trim() === "") return; // nothing to send; not worth an error
+  /** What the composer sends: queued in the outbox (sent once joined), or kept until there is a name. */
+  function sendMessage(text) {
     if (identity === null || isChoosingName) {
       // Kept in the composer, and sent once the visitor has a name.
       sendWhenNamed = true;
       askForName().then((loaded) => loaded && joinFlow.focusName());
-      return;
+      return false;
     }
     try {
       session.submit(text, identity.name);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       showError(error.code); // e.g. too long: the text stays in the composer to be shortened
-      return;
+      return false;
     }
-    textArea.value = "";
-    renderCounter();
     clearError();
     list.scrollToEnd();
+    return true;
   }
 
-  function handleComposerKey(keyEvent) {
-    if (touch || keyEvent.key !== "Enter" || keyEvent.shiftKey) return;
-    // Enter also confirms an IME conversion (Japanese, Chinese…), which is not "send". Safari
-    // reports that keydown with isComposing false but the legacy keyCode 229.
-    if (keyEvent.isComposing || keyEvent.keyCode === 229) return;
-    keyEvent.preventDefault();
-    submitMessage();
-  }
-
-  composer.addEventListener("submit", (submitEvent) => {
-    submitEvent.preventDefault();
-    submitMessage();
-  });
-  textArea.addEventListener("keydown", handleComposerKey);
-  textArea.addEventListener("input", () => {
-    renderCounter();
-    if (textArea.value.trim() === "") return;
+  const composer = createComposer(element, {
+    translate,
+    translateCount,
+    touch,
+    maxTextChars: () => session.maxTextChars,
+    send: sendMessage,
     // Writing without a name: the name picker comes up beside the composer.
-    if (identity === null && !isChoosingName) askForName();
-    else session.notifyTyping();
+    wrote: () => (identity === null && !isChoosingName ? askForName() : session.notifyTyping()),
+    // A visitor about to write: fetch the join chunk meanwhile.
+    focused: () => identity === null && ensureJoin(),
   });
-  // A visitor about to write: fetch the join chunk meanwhile.
-  textArea.addEventListener("focus", () => identity === null && ensureJoin());
   changeNameButton.addEventListener("click", async () => {
     if (await askForName()) joinFlow.focusName();
   });
