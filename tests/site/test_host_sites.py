@@ -224,6 +224,7 @@ def rooms_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "content/posts/日記.md": page_source("日記"),
         "content/posts/旅行.md": page_source("旅行"),
         "content/no-chat.md": page_source("No chat", "Nothing to see."),
+        "content/dark-band.md": page_source("Dark band", '{{< chat room="band" color_scheme="dark" >}}'),
     })  # fmt: skip
     return build_site(BACKEND_URL, root / "public", base_url=BASE_URL, source=source)
 
@@ -288,6 +289,12 @@ def test_color_scheme_reaches_the_script(rooms_site: Path) -> None:
     page = parse_page(rooms_site / "posts" / "tea_time" / "index.html")
     bundle = local_file(rooms_site, main_script(page)).read_text(encoding="utf-8")
     assert "html[data-mode=night]" in bundle
+    assert "color-scheme" not in chats(page)[0].attrs, "the site's setting, unless a shortcode says otherwise"
+
+
+def test_a_shortcode_can_set_its_widgets_color_scheme(rooms_site: Path) -> None:
+    [chat] = chats(parse_page(rooms_site / "dark-band" / "index.html"))
+    assert chat.attrs["color-scheme"] == "dark"
 
 
 # --- A missing backend_url: the error shows the fix in the site's own config file ---------------
