@@ -267,3 +267,17 @@ def test_a_widget_taken_out_of_the_page_closes_and_put_back_starts_afresh(embedd
         expect(message_texts(page).first).to_be_visible()
         assert len(sockets) == 2 and not sockets[1].is_closed()
         assert page.console_errors == []
+
+
+def test_without_its_strings_the_widget_leaves_the_pages_link_and_says_why(embedded_system, browser):
+    """A host's Content-Security-Policy without connect-src 'self' blocks the strings file: no
+    widget full of key names, the page's own "#lobby" link, and a console error saying what to allow."""
+    with visitor_pages(browser) as open_page:
+        page = open_page("about:blank")
+        page.route("**/backchannel/strings.*.json", lambda route: route.abort())
+        page.goto(embedded_system.url("chat/"))
+        expect(page.locator("backchannel-chat > a")).to_be_visible()
+        expect(page.locator("backchannel-chat > a")).to_have_text("#lobby")
+        expect(page.locator(".bc-chat")).to_have_count(0)
+        page.wait_for_timeout(200)
+        assert any("connect-src 'self'" in error for error in page.console_errors), page.console_errors

@@ -17,11 +17,12 @@ export const ELEMENT_NAME = "backchannel-chat";
 // The embedded widget's height before its stylesheet is there: the stylesheet's own (:host).
 export const EMBEDDED_HEIGHT = "var(--bc-height, min(40em, 85vh))";
 
-// The UI strings of one language, fetched once per page whatever the number of widgets.
+// The UI strings of one language, fetched once per page whatever the number of widgets; null
+// when they cannot be had.
 const stringFiles = new Map();
 function loadStrings(url, integrity, fetch) {
   if (!stringFiles.has(url)) {
-    stringFiles.set(url, fetch(url, { integrity, credentials: "same-origin" }).then((response) => (response.ok ? response.json() : {})).catch(() => ({})));
+    stringFiles.set(url, fetch(url, { integrity, credentials: "same-origin" }).then((response) => (response.ok ? response.json() : null)).catch(() => null));
   }
   return stringFiles.get(url);
 }
@@ -126,6 +127,12 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
       const strings = await loadStrings(this.getAttribute("strings"), this.getAttribute("strings-integrity"), fetch);
       await styled;
       placeholder.remove();
+      if (strings === null) {
+        // Without its words the widget would show key names: the page's own link stays instead.
+        shadow.appendChild(document.createElement("slot"));
+        console.error(`backchannel: cannot load ${this.getAttribute("strings")}; a Content-Security-Policy must allow connect-src 'self'`);
+        return;
+      }
       const translate = (key, values) => formatString(strings[key] ?? key, values);
       const live = liveRooms.get(room);
       if (live) {
