@@ -30,29 +30,29 @@ describe("resolveSocketUrl", () => {
 });
 
 describe("readRoomChoice", () => {
-  it("takes data-bc-room as it is", () => {
-    assert.deepEqual(readRoomChoice({ bcRoom: "about" }, ""), { room: "about" });
+  it("takes the author's room as it is", () => {
+    assert.deepEqual(readRoomChoice({ room: "about" }, ""), { room: "about" });
   });
 
   it("takes the room from the query parameter, normalised", () => {
-    const dataset = { bcRoomParam: "name" };
-    assert.deepEqual(readRoomChoice(dataset, "?name=lobby"), { room: "lobby" });
-    assert.deepEqual(readRoomChoice(dataset, "?name=%20Help%20"), { room: "help" });
-    assert.deepEqual(readRoomChoice(dataset, "?other=1&name=Room-2"), { room: "room-2" });
+    const fromQuery = { param: "name" };
+    assert.deepEqual(readRoomChoice(fromQuery, "?name=lobby"), { room: "lobby" });
+    assert.deepEqual(readRoomChoice(fromQuery, "?name=%20Help%20"), { room: "help" });
+    assert.deepEqual(readRoomChoice(fromQuery, "?other=1&name=Room-2"), { room: "room-2" });
   });
 
   it("reports a missing room", () => {
-    const dataset = { bcRoomParam: "name" };
-    assert.deepEqual(readRoomChoice(dataset, ""), { problem: "missing", raw: "" });
-    assert.deepEqual(readRoomChoice(dataset, "?name="), { problem: "missing", raw: "" });
+    const fromQuery = { param: "name" };
+    assert.deepEqual(readRoomChoice(fromQuery, ""), { problem: "missing", raw: "" });
+    assert.deepEqual(readRoomChoice(fromQuery, "?name="), { problem: "missing", raw: "" });
     assert.deepEqual(readRoomChoice({}, "?name=lobby"), { problem: "missing", raw: "" });
   });
 
   it("reports an invalid room with what was given", () => {
-    const dataset = { bcRoomParam: "name" };
-    assert.deepEqual(readRoomChoice(dataset, "?name=a_b"), { problem: "invalid", raw: "a_b" });
-    assert.deepEqual(readRoomChoice(dataset, "?name=..%2Fx"), { problem: "invalid", raw: "../x" });
-    assert.deepEqual(readRoomChoice({ bcRoom: "Bad" }, ""), { problem: "invalid", raw: "Bad" });
+    const fromQuery = { param: "name" };
+    assert.deepEqual(readRoomChoice(fromQuery, "?name=a_b"), { problem: "invalid", raw: "a_b" });
+    assert.deepEqual(readRoomChoice(fromQuery, "?name=..%2Fx"), { problem: "invalid", raw: "../x" });
+    assert.deepEqual(readRoomChoice({ room: "Bad" }, ""), { problem: "invalid", raw: "Bad" });
   });
 });
 

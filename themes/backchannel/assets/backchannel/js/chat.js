@@ -2,9 +2,9 @@
 // contract: ARCHITECTURE.md "Widget markup") to one room over one socket, through the session
 // (session.js). Its parts each have a module: status.js (the connection line), list-view.js (the
 // messages), people.js (presence, typing), notices.js (sanctions, room state), composer.js; this
-// file keeps the identity and what sending means. A visitor reads at once, without a name (an anonymous read-only
-// socket); the join chunk (join.js: the identity API, its proof of work, the name picker and staff
-// sign-in) is loaded only when they start to write.
+// file keeps the identity and what sending means. A visitor reads at once, without a name (an
+// anonymous read-only socket); the join chunk (join.js: the identity API, its proof of work, the
+// name picker and staff sign-in) is loaded only when they start to write.
 
 import { createComposer } from "./composer.js";
 import { createIdentityStore } from "./identity-store.js";
@@ -60,17 +60,17 @@ export function formatString(template, values = {}) {
 }
 
 /**
- * Which room the widget is bound to: `data-bc-room`, or the page URL's query parameter named by
- * `data-bc-room-param`. Returns { room } or { problem: "missing" | "invalid", raw }.
+ * Which room the widget is bound to: `room` (the element's `room`), or the page URL's query
+ * parameter named `param` (its `room-param`). Returns { room } or { problem: "missing" |
+ * "invalid", raw }.
  */
-export function readRoomChoice(dataset, search) {
-  if (dataset.bcRoom !== undefined) {
+export function readRoomChoice({ room: authorRoom, param }, search) {
+  if (authorRoom !== undefined) {
     // Written by the site's author and checked at build time: taken exactly as it is.
-    const room = dataset.bcRoom;
-    if (room === "") return { problem: "missing", raw: "" };
-    return isValidRoomName(room) ? { room } : { problem: "invalid", raw: room };
+    if (authorRoom === "") return { problem: "missing", raw: "" };
+    return isValidRoomName(authorRoom) ? { room: authorRoom } : { problem: "invalid", raw: authorRoom };
   }
-  const raw = dataset.bcRoomParam ? new URLSearchParams(search).get(dataset.bcRoomParam) : null;
+  const raw = param ? new URLSearchParams(search).get(param) : null;
   if (raw === null || raw.trim() === "") return { problem: "missing", raw: "" };
   // Typed by a visitor (or in a shared link): normalised like the landing page's form does.
   const room = normalizeRoomName(raw);
@@ -144,7 +144,7 @@ export function mountChat(
 
   $(".bc-chat__back").setAttribute("href", homeUrl);
 
-  const choice = readRoomChoice({ bcRoom: authorRoom, bcRoomParam: roomParam }, location.search);
+  const choice = readRoomChoice({ room: authorRoom, param: roomParam }, location.search);
   if (choice.problem) {
     // The header stays: it holds the title (the room page's heading).
     for (const part of element.children) part.hidden = part !== problemBox && part !== $(".bc-chat__header");
@@ -195,7 +195,6 @@ export function mountChat(
 
   // ---- Connection status, with a live countdown while waiting to reconnect ----
   let socket = null;
-  let socketStarted = false;
   let socketState = ConnectionState.CONNECTING;
   let reconnectAtMs = 0;
 
@@ -214,15 +213,8 @@ export function mountChat(
     showStatus();
   }
 
-  // Parts rebuilt only when their content changes, so a screen reader is not told twice.
-  const signatures = new Map();
-
-  function changed(name, value) {
-    const signature = JSON.stringify(value);
-    if (signatures.get(name) === signature) return false;
-    signatures.set(name, signature);
-    return true;
-  }
+  // Rebuilt only when it changes, so that a screen reader is not told it again.
+  let shownIdentity = null;
 
   function renderIdentity() {
     const { banned } = notices;
@@ -232,7 +224,8 @@ export function mountChat(
     joinBox.hidden = !isChoosingName || banned !== null || joinFlow === null;
     composerForm.hidden = banned !== null;
     identityLine.hidden = !hasIdentity || isChoosingName;
-    if (hasIdentity && changed("identity", [identity.name, identity.staff])) {
+    if (hasIdentity && shownIdentity !== `${identity.staff} ${identity.name}`) {
+      shownIdentity = `${identity.staff} ${identity.name}`;
       identityName.textContent = translate("chat_identity", { name: identity.name });
       if (identity.staff) identityName.appendChild(createStaffBadge(document, translate("chat_staff_badge")));
     }
@@ -252,8 +245,6 @@ export function mountChat(
 
   // ---- The identity: the name picker, staff sign-in, token renewal ----
   function startSocket() {
-    if (socketStarted) return;
-    socketStarted = true;
     socket = createChatSocket({
       url: resolveSocketUrl(backendUrl, location.protocol),
       WebSocket,
