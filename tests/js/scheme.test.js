@@ -7,6 +7,7 @@ import {
   backdropColor,
   detectScheme,
   parseColor,
+  readSetting,
   relativeLuminance,
 } from "../../themes/backchannel/assets/backchannel/js/scheme.js";
 
@@ -73,6 +74,12 @@ describe("detectScheme", () => {
     assert.equal(detectScheme("dark", page.widget, page.window), "dark");
     assert.equal(detectScheme("[data-theme=dark]", page.widget, page.window), "dark");
     assert.equal(detectScheme(".dark", page.widget, page.window), "light");
+  });
+
+  it("reads the setting's keywords in any case and spacing, and a selector as it is", () => {
+    assert.equal(readSetting(" Dark "), "dark");
+    assert.equal(readSetting("AUTO"), "auto");
+    assert.equal(readSetting(" [data-theme=dark] "), "[data-theme=dark]");
   });
 
   it("a selector the browser refuses falls back to the page's background", () => {

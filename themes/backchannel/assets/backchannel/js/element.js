@@ -22,7 +22,10 @@ export const EMBEDDED_HEIGHT = "var(--bc-height, min(40em, 85vh))";
 const stringFiles = new Map();
 function loadStrings(url, integrity, fetch) {
   if (!stringFiles.has(url)) {
-    stringFiles.set(url, fetch(url, { integrity, credentials: "same-origin" }).then((response) => (response.ok ? response.json() : null)).catch(() => null));
+    const strings = fetch(url, { integrity, credentials: "same-origin" })
+      .then((response) => (response.ok ? response.json() : null))
+      .catch(() => null);
+    stringFiles.set(url, strings);
   }
   return stringFiles.get(url);
 }
@@ -38,19 +41,23 @@ export function normalizePath(path) {
   return decoded.replace(/index\.html?$/, "").replace(/\/+$/, "");
 }
 
-/** The rooms' online counts for link-only widgets, asked for in one request per page. */
+/**
+ * The rooms' online counts for link-only widgets: the rooms asked for in one turn of the event
+ * loop go in one request (a list page's links all show at once); a room asked for once that
+ * request is on its way starts the next.
+ */
 function createCountsClient(httpBase, fetch) {
   let pending = null;
   return (room) => {
     if (pending === null) {
       const rooms = new Set();
-      const answer = Promise.resolve().then(() =>
-        fetch(`${httpBase}/api/rooms/online/?rooms=${[...rooms].join(",")}`, { credentials: "omit" })
+      const answer = Promise.resolve().then(() => {
+        pending = null;
+        return fetch(`${httpBase}/api/rooms/online/?rooms=${[...rooms].join(",")}`, { credentials: "omit" })
           .then((response) => (response.ok ? response.json() : { rooms: {} }))
-          .catch(() => ({ rooms: {} })),
-      );
+          .catch(() => ({ rooms: {} }));
+      });
       pending = { rooms, answer };
-      answer.then(() => (pending = null));
     }
     pending.rooms.add(room);
     return pending.answer.then((body) => body.rooms?.[room]);
@@ -120,12 +127,12 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
         link.onload = link.onerror = resolve;
       });
       shadow.appendChild(link);
-      const schemeSetting = (this.getAttribute("color-scheme") || colorScheme).trim();
-      this.stopScheme = followScheme(/^(auto|light|dark)$/i.test(schemeSetting) ? schemeSetting.toLowerCase() : schemeSetting, this, (scheme) => {
+      this.stopScheme = followScheme(this.getAttribute("color-scheme") || colorScheme, this, (scheme) => {
         if (this.dataset.bcScheme !== scheme) this.dataset.bcScheme = scheme;
       }, window);
       const strings = await loadStrings(this.getAttribute("strings"), this.getAttribute("strings-integrity"), fetch);
       await styled;
+      if (this.stopped) return; // taken out of the page meanwhile
       placeholder.remove();
       if (strings === null) {
         // Without its words the widget would show key names: the page's own link stays instead.
@@ -140,7 +147,7 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
         live.id ||= `backchannel-${room}`;
         this.showLink(shadow, translate, room, `#${live.id}`);
       } else if (elsewhere) this.showLink(shadow, translate, room, page);
-      else this.showChat(shadow, strings, room);
+      else this.showChat(shadow, translate, strings, room);
     }
 
     /** Only a link to the chat's page (and its online count, when the backend says). */
@@ -160,11 +167,10 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
       });
     }
 
-    showChat(shadow, strings, room) {
+    showChat(shadow, translate, strings, room) {
       if (room !== null) liveRooms.set(room, this);
       this.liveRoom = room;
       const title = this.querySelector('[slot="title"]');
-      const translate = (key) => strings[key] ?? key;
       const section = buildChatSection(document, translate, { heading: title ? null : "h2" });
       shadow.appendChild(section);
       this.chat = mountChat(section, {
@@ -178,7 +184,7 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
         // Touch keyboards have no Shift+Enter: there Enter breaks the line, Send sends.
         touch: window.matchMedia?.("(pointer: coarse)").matches ?? false,
       });
-      if (this.getAttribute("layout") === "page") keepComposerInView(section, window);
+      if (this.getAttribute("layout") === "page") this.stopViewport = keepComposerInView(section, window);
     }
 
     disconnectedCallback() {
@@ -186,6 +192,7 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
       this.stopped = true;
       this.stopScheme?.();
       this.chat?.close();
+      this.stopViewport?.();
       if (liveRooms.get(this.liveRoom) === this) liveRooms.delete(this.liveRoom);
     }
   }
@@ -196,13 +203,15 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
 /**
  * The room page on a phone: when the on-screen keyboard takes part of the screen (the visual
  * viewport shrinks, and iOS does not resize the layout for it), the composer being typed in is
- * scrolled back into what is left.
+ * scrolled back into what is left. Returns a function that stops.
  */
 function keepComposerInView(section, window) {
   const viewport = window.visualViewport;
   const textArea = section.querySelector("textarea");
-  if (!viewport || !textArea) return;
-  viewport.addEventListener("resize", () => {
+  if (!viewport || !textArea) return () => {};
+  const follow = () => {
     if (section.getRootNode().activeElement === textArea) textArea.scrollIntoView({ block: "nearest" });
-  });
+  };
+  viewport.addEventListener("resize", follow);
+  return () => viewport.removeEventListener("resize", follow);
 }

@@ -69,11 +69,18 @@ export function detectScheme(setting, element, window = globalThis) {
   return relativeLuminance(backdropColor(element, window)) < DARK_BELOW_LUMINANCE ? ColorScheme.DARK : ColorScheme.LIGHT;
 }
 
+/** A color_scheme as written (" Dark", "auto", a selector): its keywords in lower case, trimmed. */
+export function readSetting(text) {
+  const setting = text.trim();
+  return /^(auto|light|dark)$/i.test(setting) ? setting.toLowerCase() : setting;
+}
+
 /**
  * Keeps `apply(scheme)` told of the scheme: now, and whenever the page's <html> or <body>
  * attributes (a theme toggle) or the OS preference change. Returns a function that stops.
  */
-export function followScheme(setting, element, apply, window = globalThis) {
+export function followScheme(rawSetting, element, apply, window = globalThis) {
+  const setting = readSetting(rawSetting);
   let settleTimer = null;
   const check = () => apply(detectScheme(setting, element, window));
   const checkNowAndSettled = () => {
