@@ -22,6 +22,11 @@ PROTOCOL_VERSION = 2
 MAX_JSON_DEPTH = 32
 # Sequence numbers are stored as signed 64-bit integers; larger ones cannot name a message.
 MAX_SEQ = 2**63 - 1
+# Digits (sign included) a JSON integer may have to be read as one. A longer literal is read as
+# infinity, which no field accepts (bad_field): int() raises on literals over Python's
+# 4,300-digit limit, which made a valid-looking frame bad_json, and spends time quadratic in the
+# length below it. No field of the protocol needs a number that long.
+MAX_INT_LITERAL_DIGITS = len(str(MAX_SEQ)) + 1
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # A JSON string (escapes included; unterminated up to the end) or one bracket, for the depth scan.
 _STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
@@ -52,6 +57,10 @@ class ErrorCode(StrEnum):
     # client can say so instead of "you are sending too fast" (that is rate_limited, on the socket).
     IDENTITY_RATE_LIMITED = "identity_rate_limited"
     DUPLICATE_TEXT = "duplicate_text"
+    # The word filter (chat.wordfilter): refused, nothing stored; or stored and held until a
+    # moderator approves it in the admin (then it is posted like any message, client_id and all).
+    BLOCKED_WORD = "blocked_word"
+    HELD_FOR_REVIEW = "held_for_review"
     TOO_MANY_SOCKETS = "too_many_sockets"
     TEXT_EMPTY = "text_empty"
     TEXT_TOO_LONG = "text_too_long"
@@ -151,7 +160,7 @@ def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: 
     if _nesting_depth_over(text_data, MAX_JSON_DEPTH):
         raise ProtocolError(ErrorCode.BAD_JSON, f"JSON nested deeper than {MAX_JSON_DEPTH} levels is refused")
     try:
-        payload = json.loads(text_data)
+        payload = json.loads(text_data, parse_int=_bounded_int)
     except (ValueError, RecursionError):
         raise ProtocolError(ErrorCode.BAD_JSON, "the frame is not valid JSON") from None
     if not isinstance(payload, dict):
@@ -219,6 +228,10 @@ def _nesting_depth_over(text: str, limit: int) -> bool:
     return False
 
 
+def _bounded_int(literal: str) -> int | float:
+    return int(literal) if len(literal) <= MAX_INT_LITERAL_DIGITS else math.inf
+
+
 def _utf8_size(text: str) -> int:
     try:
         return len(text.encode())
@@ -275,6 +288,7 @@ class AuthenticatedEvent(TypedDict):
     name: str
     visitor: str
     staff: bool
+    tag: str  # chat.identity.visitor_tag: shown beside the name (people of one name differ by it)
 
 
 class TokenEvent(TypedDict):
@@ -290,6 +304,7 @@ class MessageEvent(TypedDict):
     author: str
     visitor: str
     staff: bool
+    tag: str  # the author's tag; empty on a tombstone
     text: str
     sent_at: str
     client_id: str | None
@@ -300,6 +315,7 @@ class PersonDict(TypedDict):
     visitor: str
     name: str
     staff: bool
+    tag: str
 
 
 class PresenceChange(TypedDict):
@@ -366,6 +382,7 @@ class TypingEvent(TypedDict):
     room: str
     visitor: str
     name: str
+    tag: str
 
 
 class RoomStateEvent(TypedDict):
@@ -444,13 +461,14 @@ def message_event(
     author: str,
     visitor: str,
     staff: bool,
+    tag: str,
     text: str,
     sent_at: datetime,
     client_id: str | None,
     deleted: bool,
 ) -> MessageEvent:
     if deleted:  # a tombstone: it keeps its seq and nothing else a moderator removed
-        author, visitor, text = "", "", ""
+        author, visitor, tag, text = "", "", "", ""
     return {
         "type": "message",
         "room": room,
@@ -458,6 +476,7 @@ def message_event(
         "author": author,
         "visitor": visitor,
         "staff": staff,
+        "tag": tag,
         "text": text,
         "sent_at": format_timestamp(sent_at),
         "client_id": client_id,

@@ -32,12 +32,20 @@ from chat.identity import (
 from chat.limits import process_limits
 from chat.models import Sanction
 from chat.names import display_name_problem, is_reserved_name
-from chat.protocol import ErrorCode, round_up_secs
+from chat.protocol import MAX_SEQ, ErrorCode, round_up_secs
 from chat.ratelimit import BucketMap
 from chat.rooms import is_valid_room_name
 
 # Largest JSON body the identity endpoints read; a name, a challenge, a nonce and a token fit.
 MAX_BODY_BYTES = 4096
+# The only body type the identity endpoints read. A browser sends a cross-origin POST of
+# text/plain (or a form type) without asking first, so a foreign page could make its visitors
+# spend this site's per-address budgets; application/json needs a CORS preflight, which only
+# the site's origins pass (CORS_ALLOWED_ORIGINS).
+JSON_CONTENT_TYPE = "application/json"
+# Digits a seq in a query may have. Longer strings are refused unread: int() raises on those over
+# Python's 4,300-digit limit (a 500), and costs time growing with the square of the length below it.
+MAX_SEQ_DIGITS = len(str(MAX_SEQ))
 # Rooms one GET /api/rooms/online/ may ask about: a landing page's cards, not the whole database.
 MAX_ROOMS_PER_COUNT_REQUEST = 50
 # Online counts change by the second but a card showing "3 online" may lag a little: browsers and
@@ -52,6 +60,7 @@ class ApiError(StrEnum):
     BAD_REQUEST = "bad_request"
     BAD_CREDENTIALS = "bad_credentials"
     BANNED = "banned"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
 
 
 @require_GET
@@ -62,8 +71,12 @@ def room_messages(request: HttpRequest, room: str) -> JsonResponse:
     before_seq = request.GET.get("before_seq")
     if before_seq is not None:
         # isascii: isdigit alone admits "²", which int() refuses (a 500 instead of a 400).
-        if not (before_seq.isascii() and before_seq.isdigit()) or not 1 <= int(before_seq) < 2**63:
-            return _error(ErrorCode.BAD_FIELD, "before_seq must be a whole number >= 1")
+        if (
+            not (before_seq.isascii() and before_seq.isdigit())
+            or len(before_seq) > MAX_SEQ_DIGITS
+            or not 1 <= int(before_seq) <= MAX_SEQ
+        ):
+            return _error(ErrorCode.BAD_FIELD, f"before_seq must be a whole number from 1 to {MAX_SEQ}")
         before_seq = int(before_seq)
     page = selectors.messages_before(room_name=room, before_seq=before_seq, limit=conf.HISTORY_LIMIT)
     return JsonResponse(
@@ -209,6 +222,12 @@ def _rate_limited(request: HttpRequest, buckets: BucketMap, what: str) -> JsonRe
 
 
 def _json_body(request: HttpRequest) -> dict | JsonResponse:
+    if request.content_type != JSON_CONTENT_TYPE:  # parameters such as charset=utf-8 are fine
+        return _error(
+            ApiError.UNSUPPORTED_MEDIA_TYPE,
+            f"send the body as JSON with Content-Type: {JSON_CONTENT_TYPE}",
+            status=415,
+        )
     if len(request.body) > MAX_BODY_BYTES:
         return _error(ApiError.BAD_REQUEST, f"the body is limited to {MAX_BODY_BYTES} bytes", status=413)
     try:

@@ -11,6 +11,7 @@ from backchannel.asgi import application
 from chat.models import Message
 from tests.backend.sockets import (
     REPLY_TIMEOUT_SECS,
+    SITE_ORIGIN,
     communicator_for,
     connected,
     of_type,
@@ -267,6 +268,15 @@ async def test_a_socket_joins_a_bounded_number_of_rooms(settings):
         b"http://localhost:1314",
         b"null",
         b"http://localhost:1313.evil",
+        # Near misses a URL parser would forgive: the comparison is exact (chat/origins.py).
+        b"http://localhost:1313?",
+        b"http://localhost:1313#",
+        b"http://localhost:1313/",
+        b"HTTP://localhost:1313",
+        b"http://LOCALHOST:1313",
+        b"http://localhost:1313 ",
+        b" http://localhost:1313",
+        b"http://localhost:1313\t",
     ],
 )
 async def test_a_handshake_from_another_origin_is_refused(origin):
@@ -279,5 +289,13 @@ async def test_a_handshake_from_another_origin_is_refused(origin):
 
 async def test_a_handshake_without_origin_is_refused():
     communicator = WebsocketCommunicator(application, "/ws/")
+    accepted, _ = await communicator.connect(timeout=REPLY_TIMEOUT_SECS)
+    assert not accepted
+
+
+async def test_a_handshake_with_two_origin_headers_is_refused_even_if_one_is_the_site():
+    communicator = WebsocketCommunicator(
+        application, "/ws/", headers=[(b"origin", b"http://evil.example"), (b"origin", SITE_ORIGIN)]
+    )
     accepted, _ = await communicator.connect(timeout=REPLY_TIMEOUT_SECS)
     assert not accepted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -81,7 +82,9 @@ def test_history_api_returns_the_latest_messages_oldest_first(client, settings):
     assert ([message["seq"] for message in older["messages"]], older["has_older"]) == ([1], False)
 
 
-@pytest.mark.parametrize("before_seq", ["x", "0", "-1", "²", "1.5", "9223372036854775808"])
+@pytest.mark.parametrize(
+    "before_seq", ["x", "0", "-1", "²", "1.5", "9223372036854775808", "1" + "0" * 5000, "0" * 20 + "1"]
+)
 def test_history_api_refuses_a_bad_before_seq(client, before_seq):
     response = client.get("/api/rooms/lobby/messages/", {"before_seq": before_seq}, secure=True)
     assert response.status_code == 400
@@ -199,6 +202,26 @@ class TestIdentity:
 
     def test_only_post(self, client):
         assert client.get("/api/identity/", secure=True).status_code == 405
+
+    @pytest.mark.parametrize("path", ["/api/identity/", "/api/identity/staff/"])
+    @pytest.mark.parametrize(
+        "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""]
+    )
+    def test_a_body_not_sent_as_json_is_refused_with_415(self, client, path, content_type):
+        """text/plain and form bodies skip the CORS preflight: a foreign page could post them with
+        its visitors' addresses. Nothing is read (the challenge stays unspent, no password is tried)."""
+        body = {"name": "Ann", **solved_challenge(client)}
+        response = client.post(path, json.dumps(body), content_type=content_type, secure=True)
+        assert (response.status_code, error_of(response)) == (415, "unsupported_media_type")
+        assert "application/json" in response.json()["error"]["message"]
+        assert post_json(client, "/api/identity/", body).status_code == 200, "the challenge was not spent"
+
+    def test_json_with_a_charset_is_json(self, client):
+        body = {"name": "Ann", **solved_challenge(client)}
+        response = client.post(
+            "/api/identity/", json.dumps(body), content_type="Application/JSON; charset=utf-8", secure=True
+        )
+        assert response.status_code == 200
 
     def test_a_banned_visitor_gets_no_new_token(self, client):
         moderation.impose(kind=Sanction.Kind.BAN, visitor="v-ann", duration=timedelta(days=1), reason="spam")

@@ -104,6 +104,7 @@ def test_unknown_fields_are_ignored():
         ('{"type": "join", "room": "lobby", "after_seq": true}', None, ErrorCode.BAD_FIELD),
         ('{"type": "join", "room": "lobby", "after_seq": 1.5}', None, ErrorCode.BAD_FIELD),
         ('{"type": "join", "room": "lobby", "after_seq": 9223372036854775808}', None, ErrorCode.BAD_FIELD),
+        ('{"type": "load_older", "room": "lobby", "before_seq": 1' + "0" * 25 + "}", None, ErrorCode.BAD_FIELD),
         ('{"type": "send", "room": "lobby", "text": "\\ud800", "client_id": "a"}', None, ErrorCode.BAD_FIELD),
         ('{"type": "ping", "x": ' + "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH + "}", None, ErrorCode.BAD_JSON),
         ("[" * 200, None, ErrorCode.BAD_JSON),
@@ -117,6 +118,34 @@ def test_unknown_fields_are_ignored():
 )
 def test_malformed_frames_get_stable_error_codes(text_data, bytes_data, code):
     assert error_code_of(text_data, bytes_data) == code
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type": "join", "room": "lobby", "after_seq": 1' + "0" * 5000 + "}",
+        '{"type": "load_older", "room": "lobby", "before_seq": -' + "9" * 5000 + "}",
+        '{"type": "load_older", "room": "lobby", "before_seq": ' + "9" * 4300 + "}",
+    ],
+)
+def test_a_number_past_pythons_digit_limit_is_bad_field_not_bad_json(frame):
+    assert error_code_of_frame(frame) == ErrorCode.BAD_FIELD
+
+
+def test_a_huge_number_in_a_field_nobody_reads_does_not_spoil_the_frame():
+    frame = '{"type": "ping", "x": 1' + "0" * 5000 + "}"
+    assert parse_client_event(frame, None, Limits(max_text_chars=20, max_frame_bytes=32768)) == Ping()
+
+
+def error_code_of_frame(frame: str) -> ErrorCode:
+    with pytest.raises(ProtocolError) as refused:
+        parse_client_event(frame, None, Limits(max_text_chars=20, max_frame_bytes=32768))
+    return refused.value.code
+
+
+def test_the_largest_seq_is_still_read_as_a_number():
+    frame = json.dumps({"type": "load_older", "room": "lobby", "before_seq": 2**63 - 1})
+    assert parse_client_event(frame, None, LIMITS) == LoadOlder(room="lobby", before_seq=2**63 - 1)
 
 
 def test_nesting_is_counted_outside_strings_only():
