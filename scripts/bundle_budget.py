@@ -2,16 +2,17 @@
 
 The site build (scripts/site.py) prints these sizes after every build and fails when one is over:
 
-    [build_site] js   backchannel/js/main.min.js     15,161 B gzipped of 15,360 (99 %; 39,273 B raw)
-    [build_site] js   backchannel/js/join.min.js      3,068 B gzipped of 30,720 (10 %; 6,834 B raw)
-    [build_site] js   all scripts together           18,229 B gzipped of 30,720 (59 %; 46,107 B raw)
+    [build_site] js   backchannel/js/main.min.js        14,009 B gzipped of 14,336 (98 %; 35,977 B raw)
+    [build_site] js   backchannel/js/write.min.js        5,312 B gzipped of 30,720 (17 %; 12,620 B raw)
+    [build_site] js   all scripts together              19,321 B gzipped of 30,720 (63 %; 48,597 B raw)
 
 - `main` is what a page with a chat loads before the visitor types (element, reading, live
   updates). Its target is 12 KB, not met: its budget is a ceiling just over today's size, a
   ratchet that may only go down; a feature that needs more goes into an on-demand chunk (the theme's
-  README, "Weight", says what would take main to 12 KB).
-- Everything else is loaded on demand (`join`: the name picker, staff sign-in, the identity API
-  and its proof of work); all scripts together stay under 30 KB.
+  README, "Weight", says where main's bytes are).
+- Everything else is loaded on demand (`write`: the composer's counter, the outbox and its sender,
+  the name picker, staff sign-in, the identity API and its proof of work); all scripts together
+  stay under 30 KB.
 - The stylesheet (in each widget's shadow root) stays under 8 KB.
 1 KB = 1024 bytes. gzip at level 9 (Python's gzip module) stands for what a static host sends;
 brotli, where a host offers it, is smaller still.
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KIB = 1024
-FIRST_PAINT_JS_BUDGET_GZIP_BYTES = 15 * KIB  # a ratchet; the target is 12 * KIB
+FIRST_PAINT_JS_BUDGET_GZIP_BYTES = 14 * KIB  # a ratchet; the target is 12 * KIB
 ALL_JS_BUDGET_GZIP_BYTES = 30 * KIB
 CSS_BUDGET_GZIP_BYTES = 8 * KIB
 # The built assets, under the site's output directory (the theme's targetPath, fingerprinted):
@@ -33,7 +34,7 @@ CSS_BUDGET_GZIP_BYTES = 8 * KIB
 # chunk, held by the budget of all scripts together.
 BUDGETS = [
     ("js", "backchannel/js", "main.*js", FIRST_PAINT_JS_BUDGET_GZIP_BYTES),
-    ("js", "backchannel/js", "join.*js", ALL_JS_BUDGET_GZIP_BYTES),
+    ("js", "backchannel/js", "write.*js", ALL_JS_BUDGET_GZIP_BYTES),
     ("css", "backchannel/css", "*.css", CSS_BUDGET_GZIP_BYTES),
 ]
 # Every script of the folder together.

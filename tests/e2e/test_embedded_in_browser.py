@@ -54,10 +54,13 @@ def embedded_system(tmp_path_factory) -> EmbeddedSystem:
 
 
 def record_traffic(page: Page) -> dict[str, list[str]]:
-    """The page's identity requests and WebSockets from now on."""
-    traffic: dict[str, list[str]] = {"identity": [], "sockets": []}
+    """The page's identity requests, WebSockets and chat scripts from now on."""
+    traffic: dict[str, list[str]] = {"identity": [], "sockets": [], "scripts": []}
     page.on("request", lambda request: "/api/identity/" in request.url and traffic["identity"].append(
         f"{request.method} {request.url.split('/api/', 1)[1]}"))
+    # "main", "write": the chat's scripts by name, without their fingerprint.
+    page.on("request", lambda request: "/backchannel/js/" in request.url and traffic["scripts"].append(
+        request.url.rsplit("/", 1)[1].split(".", 1)[0]))
     page.on("websocket", lambda socket: traffic["sockets"].append(socket.url))
     return traffic
 
@@ -121,11 +124,13 @@ def test_a_first_visitor_reads_at_once_and_is_asked_for_a_name_only_to_write(emb
         expect(page.locator("form.bc-name")).to_have_count(0)
         assert traffic["identity"] == [], "no identity, no proof of work, before the visitor writes"
         assert len(traffic["sockets"]) == 1
+        assert traffic["scripts"] == ["main"], "a reader loads nothing of writing"
 
         page.locator("form.bc-composer textarea").fill("Hi, first time here")
         page.locator("form.bc-composer textarea").press("Enter")
         expect(page.locator("form.bc-name")).to_be_visible()
         assert traffic["identity"] == []
+        assert traffic["scripts"] == ["main", "write"]
         page.locator("form.bc-name input[name=name]").fill("Newcomer")
         page.locator("form.bc-name input[name=name]").press("Enter")
         # The message written before the name goes once the name is taken, on the same socket.

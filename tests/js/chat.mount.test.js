@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { beforeEach, describe, it } from "node:test";
 
 import { mountChat } from "../../themes/backchannel/assets/backchannel/js/chat.js";
+import * as writeChunk from "../../themes/backchannel/assets/backchannel/js/writing.js";
 import { TYPING_NOTICE_MS } from "../../themes/backchannel/assets/backchannel/js/people.js";
 import { IDENTITY_STORAGE_KEY } from "../../themes/backchannel/assets/backchannel/js/identity.js";
 import { PING_INTERVAL_MS, PING_TIMEOUT_MS } from "../../themes/backchannel/assets/backchannel/js/socket.js";
@@ -18,6 +19,7 @@ const STRINGS = {
   chat_status_reconnecting: "Reconnecting in {seconds} s…",
   chat_status_offline: "You are offline.",
   chat_message_pending: "Sending…",
+  chat_message_placeholder: "Write a message…",
   chat_message_failed: "Not sent",
   chat_message_retry: "Retry",
   chat_message_discard: "Discard",
@@ -120,7 +122,7 @@ async function settle() {
   for (let round = 0; round < 50; round += 1) await new Promise((resolve) => setImmediate(resolve));
 }
 
-/** A visitor without a name starts to write: the join chunk loads and the name picker shows. */
+/** A visitor without a name starts to write: the write chunk loads and the name picker shows. */
 async function startWriting(widget, text = "hello") {
   widget.$("textarea").value = text;
   widget.$("textarea").dispatchEvent(new FakeEvent("input"));
@@ -129,7 +131,15 @@ async function startWriting(widget, text = "hello") {
 }
 
 /** Mounts a widget for a visitor whose identity ("Ann") is remembered, unless `identity` is null. */
-function mount({ storage = new FakeStorage(), online = true, identity = IDENTITY, api = createFakeApi(), lang = "en", touch = false } = {}) {
+function mount({
+  storage = new FakeStorage(),
+  online = true,
+  identity = IDENTITY,
+  api = createFakeApi(),
+  lang = "en",
+  touch = false,
+  loadWrite = () => writeChunk,
+} = {}) {
   if (identity !== null) storage.setItem(IDENTITY_STORAGE_KEY, JSON.stringify(identity));
   const document = createFakeDocument({ lang });
   const window = createFakeWindow();
@@ -140,7 +150,7 @@ function mount({ storage = new FakeStorage(), online = true, identity = IDENTITY
     backendUrl: "ws://127.0.0.1:8000",
     room: ROOM,
     strings: STRINGS,
-    loadJoin: () => import("../../themes/backchannel/assets/backchannel/js/join-flow.js"),
+    loadWrite,
     touch,
     WebSocket: FakeWebSocket,
     fetch: api.fetch,
@@ -406,7 +416,7 @@ describe("mountChat: identity", () => {
   it("without an identity: reads at once over an anonymous socket, and asks for a name only when writing", async () => {
     const widget = mount({ storage: new FakeStorage(), identity: null });
     assert.equal(widget.$(".bc-join").hidden, true);
-    assert.equal(widget.$("form.bc-name"), null, "the join chunk is not loaded yet");
+    assert.equal(widget.$("form.bc-name"), null, "the write chunk is not loaded yet");
     assert.equal(widget.$("form.bc-composer").hidden, false, "the composer is there from the start");
     assert.equal(widget.$(".bc-identity").hidden, true);
     const ws = FakeWebSocket.latest;
@@ -656,6 +666,79 @@ describe("mountChat: identity", () => {
     widget.$("form.bc-name").dispatchEvent(new FakeEvent("submit"));
     await settle();
     assert.equal(widget.api.requests.at(-1).body.token, "tok-ann");
+  });
+});
+
+describe("mountChat: the write chunk", () => {
+  /** A loadWrite that counts its calls and answers with `answers` in turn (then the chunk). */
+  function countingLoader(...answers) {
+    const loader = () => {
+      loader.calls += 1;
+      return answers.length > 0 ? answers.shift()() : writeChunk;
+    };
+    loader.calls = 0;
+    return loader;
+  }
+
+  it("a reader never loads it; turning to the composer does, once", () => {
+    const loadWrite = countingLoader();
+    const widget = mount({ identity: null, loadWrite });
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends({ ...READY, read_without_auth: true });
+    ws.serverSends(joined([message(1), message(2)]));
+    ws.serverSends(message(3));
+    assert.equal(shownMessages(widget).length, 3);
+    assert.equal(loadWrite.calls, 0, "reading needs nothing more");
+    assert.equal(widget.$("textarea").getAttribute("placeholder"), STRINGS.chat_message_placeholder, "the composer is ready to look at");
+    widget.$("textarea").dispatchEvent(new FakeEvent("focus"));
+    widget.$("textarea").dispatchEvent(new FakeEvent("input"));
+    widget.$("textarea").dispatchEvent(new FakeEvent("focus"));
+    assert.equal(loadWrite.calls, 1);
+  });
+
+  it("messages an earlier visit left in the outbox load it at once, show, and go after joining", () => {
+    const storage = new FakeStorage();
+    const item = { client_id: "earlier-1", text: "from before", author: "Ann", created_at: "2026-12-07T10:00:00Z", state: "pending" };
+    storage.setItem(`backchannel:outbox:${ROOM}`, JSON.stringify([item]));
+    const loadWrite = countingLoader();
+    const widget = mount({ storage, loadWrite });
+    assert.equal(loadWrite.calls, 1);
+    assert.deepEqual(shownMessages(widget).map((shown) => [shown.text, shown.state]), [["from before", "pending"]]);
+    const ws = connect();
+    assert.deepEqual(sentFrames(ws).at(-1), { type: "send", room: ROOM, text: "from before", client_id: "earlier-1" });
+  });
+
+  it("Enter sends before the chunk has arrived: the text goes once it is there", async () => {
+    let arrive;
+    const loadWrite = countingLoader(() => new Promise((resolve) => (arrive = resolve)));
+    const widget = mount({ loadWrite });
+    const ws = connect();
+    widget.$("textarea").value = "quick hello";
+    const enter = new FakeEvent("keydown", { key: "Enter" });
+    widget.$("textarea").dispatchEvent(enter);
+    assert.equal(enter.defaultPrevented, true, "no new line in the field");
+    assert.equal(sentFrames(ws).some((frame) => frame.type === "send"), false);
+    arrive(writeChunk);
+    await settle();
+    const send = sentFrames(ws).at(-1);
+    assert.deepEqual([send.type, send.text], ["send", "quick hello"]);
+    assert.equal(widget.$("textarea").value, "");
+  });
+
+  it("a chunk that cannot be loaded says so and keeps the text; the next Send tries again", async () => {
+    const loadWrite = countingLoader(() => Promise.reject(new Error("offline")));
+    const widget = mount({ loadWrite });
+    const ws = connect();
+    type(widget, "still here");
+    await settle();
+    assert.equal(widget.$(".bc-error").dataset.code, "network");
+    assert.equal(widget.$("textarea").value, "still here");
+    type(widget, "still here");
+    await settle();
+    assert.equal(loadWrite.calls, 2);
+    const send = sentFrames(ws).at(-1);
+    assert.deepEqual([send.type, send.text], ["send", "still here"]);
   });
 });
 

@@ -13,8 +13,7 @@
 
 import { createOutbox } from "../../themes/backchannel/assets/backchannel/js/outbox.js";
 import { decodeServerEvent, encodeClientEvent } from "../../themes/backchannel/assets/backchannel/js/protocol.js";
-import { createRoomSession } from "../../themes/backchannel/assets/backchannel/js/session.js";
-import { createFakeTimers } from "./support.js";
+import { createFakeTimers, createWritingSession } from "./support.js";
 import { createTimeline } from "../../themes/backchannel/assets/backchannel/js/timeline.js";
 
 export function createModelServer({
@@ -324,7 +323,7 @@ export function createModelClient({
   function open() {
     page.timeline = createTimeline();
     page.outbox = createOutbox({ room, storage, newClientId });
-    page.session = createRoomSession({
+    page.session = createWritingSession({
       room,
       timeline: page.timeline,
       outbox: page.outbox,

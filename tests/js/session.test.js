@@ -4,10 +4,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { createOutbox } from "../../themes/backchannel/assets/backchannel/js/outbox.js";
+import { attachSender } from "../../themes/backchannel/assets/backchannel/js/sender.js";
 import { GAP_GRACE_MS, createRoomSession } from "../../themes/backchannel/assets/backchannel/js/session.js";
 import { createTimeline } from "../../themes/backchannel/assets/backchannel/js/timeline.js";
 import { createModelClient, createModelServer } from "./model-server.js";
-import { FakeStorage, createFakeTimers } from "./support.js";
+import { FakeStorage, createFakeTimers, createWritingSession } from "./support.js";
 
 const ROOM = "lobby";
 
@@ -71,7 +72,7 @@ function joinedEvent(overrides = {}) {
 
 /** A session whose socket only records what it is asked to send. */
 function bareSession({ sent, token = "ann", ...options }) {
-  return createRoomSession({
+  return createWritingSession({
     room: ROOM,
     timeline: createTimeline(),
     outbox: createOutbox({ room: ROOM, storage: new FakeStorage(), newClientId: counter() }),
@@ -679,6 +680,30 @@ describe("session: deletions, presence, typing, moderation", () => {
     page.settle();
     assert.ok(page.wire.some((frame) => frame.in?.type === "typing" && frame.in.name === "bob"));
     assert.equal(bob.wire.some((frame) => frame.in?.type === "typing"), false);
+  });
+});
+
+describe("createRoomSession: a session without a sender only reads", () => {
+  it("reads, sends no message and shows none of the outbox, until a sender is attached", () => {
+    const sent = [];
+    const storage = new FakeStorage();
+    const outbox = createOutbox({ room: ROOM, storage, newClientId: counter() });
+    outbox.add("left from an earlier visit", "ann");
+    const timeline = createTimeline();
+    const session = createRoomSession({ room: ROOM, timeline, send: (event) => sent.push(event), token: "ann" });
+    session.handleEvent(READY);
+    session.handleEvent(AUTHENTICATED);
+    session.handleEvent(joinedEvent());
+    session.handleEvent({ type: "pong", rooms: { [ROOM]: 9 } });
+    assert.deepEqual(sent.map((event) => event.type), ["auth", "join"]);
+    assert.deepEqual(timeline.entries("v-ann").map((entry) => entry.text), ["m9"]);
+
+    const sender = attachSender(session, { room: ROOM, timeline, outbox, send: (event) => sent.push(event) });
+    assert.deepEqual(sent.at(-1), { type: "send", room: ROOM, text: "left from an earlier visit", client_id: "c1" });
+    assert.deepEqual(timeline.entries("v-ann").map((entry) => [entry.text, entry.state]), [["m9", undefined], ["left from an earlier visit", "pending"]]);
+    session.handleEvent({ type: "ack", room: ROOM, client_id: "c1", seq: 10 });
+    assert.deepEqual(outbox.items(), []);
+    assert.equal(typeof sender.submit, "function");
   });
 });
 

@@ -1,6 +1,8 @@
 // Helpers shared by the node --test files (not a test file itself: no ".test.js").
 
 import { readFileSync } from "node:fs";
+import { attachSender } from "../../themes/backchannel/assets/backchannel/js/sender.js";
+import { createRoomSession } from "../../themes/backchannel/assets/backchannel/js/session.js";
 
 export const REPO_ROOT = new URL("../../", import.meta.url);
 export const THEME_JS_DIR = new URL("themes/backchannel/assets/backchannel/js/", REPO_ROOT);
@@ -159,4 +161,14 @@ export function createRandom(seed) {
     chance: (probability) => next() < probability,
     pick: (items) => items[Math.floor(next() * items.length)],
   };
+}
+
+/**
+ * A room session with its sender plugged in, as on a page where the visitor writes: one object
+ * with the session's methods and getters and the sender's (submit, retry, discard, notifyTyping).
+ */
+export function createWritingSession({ outbox, ...options }) {
+  const session = createRoomSession(options);
+  const { room, timeline, send, now } = options;
+  return Object.assign(Object.create(session), attachSender(session, { room, timeline, outbox, send, now }));
 }

@@ -220,7 +220,7 @@ def test_pages_are_revalidated_and_fingerprinted_assets_kept_for_a_year(self_hos
         assert headers["Cache-Control"] == "no-cache"
         assert headers["Server"] == "nginx"  # server_tokens off: no version
         # The page's stylesheet, icon and script, and the widget's strings; the widget's own
-        # stylesheet and join chunk are named in the script.
+        # stylesheet and write chunk are named in the script.
         assets = re.findall(r'(?:href|src|strings)="?(/backchannel(?:-site)?/[^" >]+\.(?:css|js|svg|json))(?=[" >])',
                             body.decode())
         assert {asset.rsplit(".", 1)[1] for asset in assets} == {"css", "js", "svg", "json"}, assets

@@ -174,7 +174,7 @@ _BAKED = re.compile(r'\{\s*"?(integrity|url)"?\s*:\s*"([^"]+)"\s*,\s*"?(integrit
 
 def baked_subresources(bundle: Path) -> dict[str, str]:
     """The files main.js loads itself ({url: integrity}): the widget's stylesheet, which it links
-    in each widget's shadow root, and the join chunk, which it loads when a visitor writes."""
+    in each widget's shadow root, and the write chunk, which it loads when a visitor writes."""
     baked = {}
     for first_key, first, _, second in _BAKED.findall(bundle.read_text(encoding="utf-8")):
         url, integrity = (second, first) if first_key == "integrity" else (first, second)

@@ -183,11 +183,11 @@ def test_each_page_loads_only_the_script_it_needs(pages: dict[str, Page], page_n
 
 
 def test_each_page_links_only_the_site_stylesheet(pages: dict[str, Page]) -> None:
-    """The widget's stylesheet and its join chunk are the script's to load, never the page's."""
+    """The widget's stylesheet and its write chunk are the script's to load, never the page's."""
     for name, page in pages.items():
         stylesheets = [url for element, url in subresources(page) if element.tag == "link"]
         assert [url.split("min.")[0] for url in stylesheets] == ["/backchannel-site/css/site."], name
-        assert not [url for _, url in subresources(page) if "/join." in url], name
+        assert not [url for _, url in subresources(page) if "/write." in url], name
 
 
 def test_every_script_and_stylesheet_is_fingerprinted_with_a_matching_integrity(
@@ -204,7 +204,7 @@ def test_every_script_and_stylesheet_is_fingerprinted_with_a_matching_integrity(
 def test_what_the_chat_script_loads_is_fingerprinted_with_a_matching_integrity(
     site: Path, pages: dict[str, Page], page_name: str
 ) -> None:
-    """main.js carries the URL and integrity of the widget's stylesheet and of the join chunk
+    """main.js carries the URL and integrity of the widget's stylesheet and of the write chunk
     (js.Build params): both are in the build, fingerprinted, and match; so does the strings file
     each widget names."""
     baked = check_widget_subresources(site, pages[page_name])

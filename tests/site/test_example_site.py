@@ -3,7 +3,7 @@ themes/backchannel/exampleSite, whose own theme (exampleSite/themes/host-theme) 
 knows nothing about Backchannel, with one [params.backchannel] block and a page holding
 {{< chat room="lobby" >}}. The component ships no page layouts: the host keeps its own pages,
 its home page included. The chat shortcode must bring the widget's one script itself, once
-(the script loads the widget's stylesheet and join chunk), nothing of the site theme's page
+(the script loads the widget's stylesheet and write chunk), nothing of the site theme's page
 chrome or CSP, and no UI text that the host's summaries, feeds, search index or table of
 contents would take. This repository's own pages (the site theme, themes/backchannel-site)
 must still carry the script once, in <head>, also after `hugo server` re-renders them. A Hugo
@@ -161,7 +161,7 @@ def test_one_script_and_no_stylesheet_come_before_the_widget(chat_page: Page) ->
 
 
 def test_the_script_and_what_it_loads_carry_a_matching_integrity(chat_page: Page, example_site: Path) -> None:
-    """The page's script by its integrity attribute; the widget's stylesheet and the join chunk
+    """The page's script by its integrity attribute; the widget's stylesheet and the write chunk
     by the integrity main.js carries for them; the strings file by the element's."""
     check_widget_subresources(example_site, chat_page)
 

@@ -160,7 +160,7 @@ def test_every_script_and_stylesheet_carries_a_matching_integrity(
 def test_what_the_chat_script_loads_carries_a_matching_integrity(
     production: ProductionSite, pages: dict[str, Page], page_name: str
 ) -> None:
-    """The minified main.js names the widget's stylesheet and join chunk with their integrity;
+    """The minified main.js names the widget's stylesheet and write chunk with their integrity;
     the element names its strings file with its own."""
     check_widget_subresources(production.destination, pages[page_name])
 

@@ -1,24 +1,19 @@
 // The chat widget: binds one `.bc-chat` section (markup.js, in the shadow root element.js makes;
 // contract: ARCHITECTURE.md "Widget markup") to one room over one socket, through the session
 // (session.js). Its parts each have a module: status.js (the connection line), list-view.js (the
-// messages), people.js (presence, typing), notices.js (sanctions, room state), composer.js; this
-// file keeps the identity and what sending means. A visitor reads at once, without a name (an
-// anonymous read-only socket); the join chunk (join.js: the identity API, its proof of work, the
-// name picker and staff sign-in) is loaded only when they start to write.
+// messages), people.js (presence, typing), notices.js (sanctions, room state); this file keeps
+// the identity and ties them together. A visitor reads at once, without a name (an anonymous
+// read-only socket). Everything writing needs (writing.js: the composer's counter, the outbox and its
+// sender, the name picker, staff sign-in and the identity API with its proof of work) is the
+// write chunk (write.js), loaded only when they start to write.
 
-import { createComposer } from "./composer.js";
 import { createIdentityStore } from "./identity-store.js";
 import { createListView } from "./list-view.js";
 import { createNotices } from "./notices.js";
+import { hasOutbox } from "./outbox.js";
 import { createPeopleView } from "./people.js";
-import { CloseCode, ErrorCode, ProtocolError, ServerEventType } from "./protocol.js";
-import {
-  isValidDisplayName,
-  isValidRoomName,
-  normalizeDisplayName,
-  normalizeRoomName,
-} from "./rooms.js";
-import { createOutbox } from "./outbox.js";
+import { CloseCode, ErrorCode, ServerEventType } from "./protocol.js";
+import { isValidRoomName, normalizeRoomName } from "./rooms.js";
 import { createStaffBadge } from "./render.js";
 import { createRoomSession } from "./session.js";
 import { ConnectionState, NotConnectedError, createChatSocket } from "./socket.js";
@@ -89,7 +84,7 @@ function defaultStorage() {
  * Mounts the widget and returns a handle with `close()`, or null when the widget cannot run
  * (no valid room: it then shows why and a link back). `room` (a room name) or `roomParam` (the
  * page URL's query parameter naming it) picks the room; `strings` are the UI strings;
- * `loadJoin()` resolves to the join chunk's { createJoinFlow } (join-flow.js);
+ * `loadWrite()` returns the write chunk's { createWriting } (writing.js), or a promise of it;
  * `titleElement` is the room's heading when the host page provides it (the room page's h1);
  * `touch`: Enter breaks the line (touch keyboards) and only the Send button sends. The browser
  * objects are options so that a test can pass fakes.
@@ -101,7 +96,7 @@ export function mountChat(
     room: authorRoom,
     roomParam,
     strings = {},
-    loadJoin,
+    loadWrite,
     titleElement = null,
     homeUrl = "/",
     touch = false,
@@ -141,6 +136,8 @@ export function mountChat(
   const identityName = $(".bc-identity__name");
   const changeNameButton = $("button.bc-identity__change");
   const composerForm = $("form.bc-composer");
+  const textArea = composerForm.elements.namedItem("text");
+  const sendButton = composerForm.querySelector("button");
 
   $(".bc-chat__back").setAttribute("href", homeUrl);
 
@@ -168,13 +165,11 @@ export function mountChat(
   const pageTitle = document.title;
 
   const store = createIdentityStore(storage);
-  // The join chunk's flow (join-flow.js), once loaded: ensureJoin.
-  let joinFlow = null;
   // { token, name, visitor, staff } or null: without one the socket reads anonymously.
   let identity = store.current;
-  let isChoosingName = false;
-  // The visitor pressed Send before having a name: send once they have one.
-  let sendWhenNamed = false;
+  // The write chunk's part (writing.js createWriting), once loaded: loadWriting.
+  let writing = null;
+  let closed = false;
 
   // The parts with a job of their own: who is here and typing; sanctions and room notices.
   const people = createPeopleView(element, { translate, formatNumber, setTimeout, clearTimeout });
@@ -220,10 +215,9 @@ export function mountChat(
     const { banned } = notices;
     const hasIdentity = identity !== null && banned === null;
     // Read first, name later: the composer is there from the start; the name picker joins it
-    // when a visitor without a name writes.
-    joinBox.hidden = !isChoosingName || banned !== null || joinFlow === null;
+    // when a visitor without a name writes (writing.render).
     composerForm.hidden = banned !== null;
-    identityLine.hidden = !hasIdentity || isChoosingName;
+    identityLine.hidden = !hasIdentity || writing?.isChoosingName === true;
     if (hasIdentity && shownIdentity !== `${identity.staff} ${identity.name}`) {
       shownIdentity = `${identity.staff} ${identity.name}`;
       identityName.textContent = translate("chat_identity", { name: identity.name });
@@ -231,7 +225,8 @@ export function mountChat(
     }
     // Staff may still post in a locked room.
     const readOnly = session.roomState.locked && !(session.identity ?? identity)?.staff;
-    composer.setReadOnly(readOnly);
+    textArea.disabled = sendButton.disabled = readOnly;
+    writing?.render();
   }
 
   // Not the status: it changes with the connection only (handleStateChange), so that a screen
@@ -243,7 +238,7 @@ export function mountChat(
     renderIdentity();
   }
 
-  // ---- The identity: the name picker, staff sign-in, token renewal ----
+  // ---- The socket, and the write chunk ----
   function startSocket() {
     socket = createChatSocket({
       url: resolveSocketUrl(backendUrl, location.protocol),
@@ -256,94 +251,50 @@ export function mountChat(
     });
   }
 
-  function showIdentityError(error) {
-    if (error.code === ErrorCode.BANNED) {
-      notices.ban();
-      socket?.close();
-    }
-    showError(error.code, { retryAfterSecs: error.retryAfterSecs });
+  function sendFrame(event) {
+    if (socket === null) throw new NotConnectedError();
+    socket.send(event);
   }
 
   /**
-   * Loads the join chunk once and sets up its flow. Resolves to false, with the error shown, when
-   * it cannot be loaded (offline, or a deploy replaced it): the next attempt tries again.
+   * Loads the write chunk once and sets writing up (writing.js). Resolves to it, or to null, with
+   * the error shown, when the chunk cannot be loaded (offline, or a deploy replaced it): the next
+   * attempt tries again.
    */
-  let joinLoading = null;
-  function ensureJoin() {
-    joinLoading ??= Promise.resolve()
-      .then(loadJoin)
-      .then((chunk) => {
-        joinFlow = chunk.createJoinFlow({
-          document,
-          translate,
-          container: joinBox,
-          httpBase: resolveHttpBase(backendUrl, location.protocol),
-          fetch,
-          crypto,
-          store,
-          currentIdentity: () => identity,
-          adopt: adoptIdentity,
-          onRefused: showIdentityError,
-          clearError,
-          focusComposer: () => composer.focus(),
-          setTimeout,
-          clearTimeout,
-        });
+  let writingLoad = null;
+  function loadWriting() {
+    if (writingLoad !== null) return writingLoad;
+    const start = (chunk) => {
+      if (!closed) {
+        writing = chunk.createWriting(widget);
         render();
-        return true;
-      })
-      .catch(() => {
-        joinLoading = null;
-        showError("network");
-        return false;
-      });
-    return joinLoading;
+      }
+      return writing;
+    };
+    const chunk = loadWrite();
+    writingLoad =
+      typeof chunk.then === "function"
+        ? chunk.then(start, () => {
+            writingLoad = null;
+            showError("network");
+            return null;
+          })
+        : Promise.resolve(start(chunk)); // loaded already (another widget of the page asked first)
+    return writingLoad;
   }
 
-  /** The visitor has a (new) identity: the socket authenticates with it. */
-  function adoptIdentity(next) {
-    identity = next;
-    isChoosingName = false;
-    // A socket authenticates once: one that did (or is about to) under the old identity is
-    // replaced; one reading anonymously (or still waiting) authenticates with this one.
-    const mustReconnect = session.authenticated || session.authenticating;
-    session.setToken(next.token);
-    if (mustReconnect) socket.restart();
-    render();
-    if (sendWhenNamed) {
-      sendWhenNamed = false;
-      composer.send();
-    }
-  }
-
-  // The stored identity stays: its token, even expired, keeps the visitor id for the next request.
-  function askForName(code) {
-    isChoosingName = true;
-    if (code !== undefined) showError(code);
-    render();
-    return ensureJoin();
-  }
-
-  /** The socket refused the token (bad_token, token_expired): get a new one and authenticate. */
-  async function renewIdentity(code) {
-    // A staff token comes from a password, which is not kept: staff sign in again.
-    if (identity === null || identity.staff || !(await ensureJoin())) {
-      askForName(code);
-      return;
-    }
-    // A refusal is shown by the flow (its code says more than the socket's).
-    if (!(await joinFlow.renew(code === ErrorCode.TOKEN_EXPIRED))) askForName();
+  /** Runs `use(writing)` at once when the chunk is there, else once it has loaded. */
+  function withWriting(use) {
+    const loading = loadWriting();
+    if (writing !== null) use(writing);
+    else loading.then((loaded) => loaded && use(loaded));
   }
 
   const timeline = createTimeline();
   const session = createRoomSession({
     room,
     timeline,
-    outbox: createOutbox({ room, storage }),
-    send: (event) => {
-      if (socket === null) throw new NotConnectedError();
-      socket.send(event);
-    },
+    send: sendFrame,
     token: identity?.token ?? null,
     setTimeout,
     clearTimeout,
@@ -370,7 +321,7 @@ export function mountChat(
       store.storeToken(token);
       identity = { ...identity, token };
     },
-    onTokenRefused: renewIdentity,
+    onTokenRefused: (code) => withWriting((loaded) => loaded.renew(code)),
     // Not another tab of this visitor.
     onTyping: (event) => event.visitor !== identity?.visitor && people.showTyping(event),
     onModerated: (event) => {
@@ -395,40 +346,67 @@ export function mountChat(
     session.handleEvent(event);
   }
 
-  /** What the composer sends: queued in the outbox (sent once joined), or kept until there is a name. */
-  function sendMessage(text) {
-    if (identity === null || isChoosingName) {
-      // Kept in the composer, and sent once the visitor has a name.
-      sendWhenNamed = true;
-      askForName().then((loaded) => loaded && joinFlow.focusName());
-      return false;
-    }
-    try {
-      session.submit(text, identity.name);
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      showError(error.code); // e.g. too long: the text stays in the composer to be shortened
-      return false;
-    }
-    clearError();
-    list.scrollToEnd();
-    return true;
-  }
-
-  const composer = createComposer(element, {
+  // What writing.js is given: the widget's parts, and what it may do to it.
+  const widget = {
+    element,
+    document,
+    room,
     translate,
     translateCount,
     touch,
-    maxTextChars: () => session.maxTextChars,
-    send: sendMessage,
-    // Writing without a name: the name picker comes up beside the composer.
-    wrote: () => (identity === null && !isChoosingName ? askForName() : session.notifyTyping()),
-    // A visitor about to write: fetch the join chunk meanwhile.
-    focused: () => identity === null && ensureJoin(),
+    session,
+    timeline,
+    list,
+    store,
+    storage,
+    fetch,
+    crypto,
+    setTimeout,
+    clearTimeout,
+    now,
+    httpBase: resolveHttpBase(backendUrl, location.protocol),
+    get identity() {
+      return identity;
+    },
+    set identity(next) {
+      identity = next;
+    },
+    get banned() {
+      return notices.banned !== null;
+    },
+    send: sendFrame,
+    restartSocket: () => socket.restart(),
+    ban() {
+      notices.ban();
+      socket?.close();
+    },
+    showError,
+    clearError,
+    render,
+  };
+
+  // The composer is there from first paint; what it does comes with the write chunk, asked for
+  // as soon as a visitor turns to it.
+  textArea.setAttribute("placeholder", translate(touch ? "chat_message_placeholder_touch" : "chat_message_placeholder"));
+  // On a touch keyboard Enter is the only way to break a line: it does that, and Send sends.
+  textArea.setAttribute("enterkeyhint", touch ? "enter" : "send");
+  textArea.addEventListener("focus", loadWriting);
+  textArea.addEventListener("input", loadWriting);
+  composerForm.addEventListener("submit", (submitEvent) => {
+    submitEvent.preventDefault();
+    withWriting((loaded) => loaded.submit());
   });
-  changeNameButton.addEventListener("click", async () => {
-    if (await askForName()) joinFlow.focusName();
+  textArea.addEventListener("keydown", (keyEvent) => {
+    if (touch || keyEvent.key !== "Enter" || keyEvent.shiftKey) return;
+    // Enter also confirms an IME conversion (Japanese, Chinese…), which is not "send". Safari
+    // reports that keydown with isComposing false but the legacy keyCode 229.
+    if (keyEvent.isComposing || keyEvent.keyCode === 229) return;
+    keyEvent.preventDefault();
+    withWriting((loaded) => loaded.submit());
   });
+  changeNameButton.addEventListener("click", () => withWriting((loaded) => loaded.changeName()));
+  // Messages from an earlier visit wait in the outbox: they go (and show) at once.
+  if (hasOutbox(storage, room)) loadWriting();
 
   // Coming back online or to the tab: do not sit out the rest of a long backoff, and check at
   // once that an open connection is still alive.
@@ -457,6 +435,7 @@ export function mountChat(
   return {
     room,
     close() {
+      closed = true;
       window.removeEventListener?.("online", retryNow);
       window.removeEventListener?.("offline", wentOffline);
       document.removeEventListener("visibilitychange", retryWhenVisible);
@@ -466,7 +445,7 @@ export function mountChat(
       notices.close();
       status.close();
       list.close();
-      joinFlow?.close();
+      writing?.close();
     },
   };
 }

@@ -1,6 +1,7 @@
-// The composer (`form.bc-composer`): what the visitor writes, Enter or Send to send it (on a touch
-// keyboard Enter breaks the line), and the characters left near the server's limit
-// (`.bc-counter`). What sending means (a name first, the outbox) is the widget's (chat.js).
+// The composer (`form.bc-composer`) once the visitor writes, in the write chunk: the text to send,
+// and the characters left near the server's limit (`.bc-counter`). The form, its placeholder and
+// its keys (Enter or Send) are chat.js's, there from first paint; what sending means (a name
+// first, the outbox) is writing.js's.
 
 import { countCharacters } from "./rooms.js";
 import { describeRemaining } from "./view.js";
@@ -8,17 +9,13 @@ import { describeRemaining } from "./view.js";
 /**
  * Binds the composer in `section`. `send(text)` is told the text to send (trailing white space
  * off) and returns whether it took it (the field is then emptied); `wrote()` follows each change
- * of a text that is not blank; `focused()` follows the focus; `maxTextChars()` is the server's
- * limit (undefined before it is known). Returns { send(), focus(), setReadOnly(readOnly) }.
+ * of a text that is not blank; `maxTextChars()` is the server's limit (undefined before it is
+ * known). Returns { send(), focus() }: chat.js calls send() on Enter or Send.
  */
-export function createComposer(section, { translate, translateCount, touch, maxTextChars, send, wrote, focused }) {
+export function createComposer(section, { translateCount, maxTextChars, send, wrote }) {
   const form = section.querySelector("form.bc-composer");
   const textArea = form.elements.namedItem("text");
-  const submitButton = form.querySelector("button");
   const counter = section.querySelector(".bc-counter");
-  textArea.setAttribute("placeholder", translate(touch ? "chat_message_placeholder_touch" : "chat_message_placeholder"));
-  // On a touch keyboard Enter is the only way to break a line: it does that, and Send sends.
-  textArea.setAttribute("enterkeyhint", touch ? "enter" : "send");
 
   function renderCounter() {
     const remaining = describeRemaining(countCharacters(textArea.value), maxTextChars());
@@ -36,31 +33,15 @@ export function createComposer(section, { translate, translateCount, touch, maxT
     renderCounter();
   }
 
-  form.addEventListener("submit", (submitEvent) => {
-    submitEvent.preventDefault();
-    submit();
-  });
-  textArea.addEventListener("keydown", (keyEvent) => {
-    if (touch || keyEvent.key !== "Enter" || keyEvent.shiftKey) return;
-    // Enter also confirms an IME conversion (Japanese, Chinese…), which is not "send". Safari
-    // reports that keydown with isComposing false but the legacy keyCode 229.
-    if (keyEvent.isComposing || keyEvent.keyCode === 229) return;
-    keyEvent.preventDefault();
-    submit();
-  });
   textArea.addEventListener("input", () => {
     renderCounter();
     if (textArea.value.trim() !== "") wrote();
   });
-  textArea.addEventListener("focus", focused);
+  // Near the limit already (a text kept across the chunk's loading, or restored by the browser).
+  renderCounter();
 
   return {
     send: submit,
     focus: () => textArea.focus(),
-    /** A locked room (staff excepted): the visitor reads, and cannot write. */
-    setReadOnly(readOnly) {
-      textArea.disabled = readOnly;
-      submitButton.disabled = readOnly;
-    },
   };
 }

@@ -78,10 +78,10 @@ export function loadScript(document, { url, integrity }) {
 
 /**
  * Defines <backchannel-chat> (once, however many times the bundle runs on a page: a list page
- * may carry several summaries, each with the script). `stylesheet` and `joinScript` are
+ * may carry several summaries, each with the script). `stylesheet` and `writeScript` are
  * { url, integrity } of the fingerprinted files; `colorScheme` the site's color_scheme param.
  */
-export function defineChatElement({ backendUrl, stylesheet, joinScript, colorScheme = "auto", window = globalThis }) {
+export function defineChatElement({ backendUrl, stylesheet, writeScript, colorScheme = "auto", window = globalThis }) {
   const { customElements, document, location } = window;
   if (customElements.get(ELEMENT_NAME)) return;
   const fetch = window.fetch.bind(window);
@@ -90,15 +90,17 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
   // One live widget per room per page: a second one for the same room is a link to the first
   // (room → the live element).
   const liveRooms = new Map();
-  let joinChunk = null;
-  const loadJoin = () => {
-    joinChunk ??= loadScript(document, joinScript)
-      .then(() => window.backchannelJoin)
+  // The write chunk (write.js): itself once it has run, a promise of it while it loads.
+  let writeChunk = null;
+  const loadWrite = () => {
+    if (window.backchannelWrite) return window.backchannelWrite;
+    writeChunk ??= loadScript(document, writeScript)
+      .then(() => window.backchannelWrite)
       .catch((error) => {
-        joinChunk = null;
+        writeChunk = null;
         throw error;
       });
-    return joinChunk;
+    return writeChunk;
   };
 
   class BackchannelChat extends window.HTMLElement {
@@ -178,7 +180,7 @@ export function defineChatElement({ backendUrl, stylesheet, joinScript, colorSch
         room: room ?? undefined,
         roomParam: this.getAttribute("room-param") ?? undefined,
         strings,
-        loadJoin,
+        loadWrite,
         titleElement: title,
         homeUrl: this.getAttribute("home") ?? "/",
         // Touch keyboards have no Shift+Enter: there Enter breaks the line, Send sends.

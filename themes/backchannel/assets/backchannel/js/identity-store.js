@@ -1,6 +1,6 @@
 // The visitor's stored identity, { token, name, visitor, staff } in localStorage: what a returning
 // visitor's widget needs at first paint to authenticate. Asking the backend for an identity (proof
-// of work, the HTTP API) is identity.js, in the join chunk, loaded only when a visitor writes.
+// of work, the HTTP API) is identity.js, in the write chunk, loaded only when a visitor writes.
 
 export const IDENTITY_STORAGE_KEY = "backchannel:v1:identity";
 

@@ -1,7 +1,6 @@
-// The join flow, in the join chunk (join.js): the name picker and staff sign-in forms, and the
-// identity requests behind them (identity.js: the HTTP API and its proof of work). chat.js loads
-// the chunk only when a visitor without a name writes, or a stored token must be renewed, and
-// hands this flow what it needs of the widget.
+// The join flow, in the write chunk (write.js): the name picker and staff sign-in forms, and the
+// identity requests behind them (identity.js: the HTTP API and its proof of work). writing.js
+// sets it up and hands it what it needs of the widget.
 
 import { createIdentityClient } from "./identity.js";
 import { buildJoinForms } from "./markup.js";

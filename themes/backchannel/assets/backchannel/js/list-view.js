@@ -1,7 +1,8 @@
 // The message list: the room's messages in order (render.js draws each one), older pages on top,
 // following new messages while at the bottom, "N new messages ↓" while scrolled up, what a
-// screen reader is told, the unseen count in the tab title, relative times kept up to date, and
-// the retry and discard buttons of a message that could not be sent. Part of the widget (chat.js).
+// screen reader is told, the unseen count in the tab title and relative times kept up to date.
+// Part of the widget (chat.js); the retry and discard buttons of a message that could not be sent
+// are writing.js's.
 
 import { createMessageElement, syncMessageList } from "./render.js";
 import { continuesGroup, formatMessageTime, latestSeq, titleWithUnseen, unseenEntries } from "./view.js";
@@ -109,13 +110,6 @@ export function createListView(section, { session, timeline, text, pageTitle, no
   messageList.addEventListener("scroll", () => {
     if (messageList.scrollTop < LOAD_OLDER_THRESHOLD_PX && !loadOlderButton.hidden) loadOlder();
     renderUnseen();
-  });
-  messageList.addEventListener("click", (clickEvent) => {
-    const button = clickEvent.target.closest?.("button[data-action]");
-    const clientId = button?.closest(".bc-message")?.getAttribute("data-client-id");
-    if (!clientId) return;
-    if (button.dataset.action === "retry") session.retry(clientId);
-    else session.discard(clientId);
   });
 
   return {

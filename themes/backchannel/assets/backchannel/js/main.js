@@ -1,5 +1,5 @@
 // The chat bundle's entry point (partials/backchannel/script.html bundles it with js.Build, which
-// provides "@params": the backend, the widget's stylesheet and the join chunk, each fingerprinted
+// provides "@params": the backend, the widget's stylesheet and the write chunk, each fingerprinted
 // with its SRI hash, and the site's color_scheme). Defines <backchannel-chat>; the elements the
 // page already has are upgraded at once.
 

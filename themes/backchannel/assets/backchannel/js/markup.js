@@ -80,7 +80,7 @@ export function buildChatSection(document, translate, { heading = "h2" } = {}) {
     ),
     // Characters left, shown near the server's limit (chat.js renderCounter).
     el("p", { class: "bc-counter", id: "bc-counter", hidden: true }),
-    // The name picker and the staff sign-in: filled in by the join chunk (join.js) when the
+    // The name picker and the staff sign-in: filled in by the write chunk (write.js) when the
     // visitor first writes.
     el("div", { class: "bc-join", hidden: true }),
   );
@@ -88,7 +88,7 @@ export function buildChatSection(document, translate, { heading = "h2" } = {}) {
 
 /**
  * The name picker (shown when a visitor without a name writes) and, beside it (forms cannot
- * nest), the staff sign-in. Appended to `.bc-join` by the join chunk.
+ * nest), the staff sign-in. Appended to `.bc-join` by the write chunk.
  */
 export function buildJoinForms(document, translate) {
   const el = (tag, attributes, ...children) => h(document, tag, attributes, ...children);

@@ -7,6 +7,18 @@ import { CLIENT_ID_PATTERN } from "./protocol.js";
 
 export const OUTBOX_KEY_PREFIX = "backchannel:outbox:";
 
+/**
+ * Whether `room` has messages waiting in storage (from an earlier visit, or another tab): chat.js
+ * asks at first paint, to load the write chunk that sends them.
+ */
+export function hasOutbox(storage, room) {
+  try {
+    return Boolean(storage?.getItem(OUTBOX_KEY_PREFIX + room));
+  } catch {
+    return false;
+  }
+}
+
 /** A random client_id: 22 characters of [A-Za-z0-9_-] (128 bits, base64url). */
 export function generateClientId(crypto = globalThis.crypto) {
   const bytes = crypto.getRandomValues(new Uint8Array(16));

@@ -1,23 +1,12 @@
 // One widget's conversation with the server about its room, without DOM: authenticates (the first
-// frame of every connection), joins (and re-joins with `after_seq` to resume or fill a gap), sends
-// the outbox, applies what the server says to the timeline, and keeps the room's presence and state.
+// frame of every connection), joins (and re-joins with `after_seq` to resume or fill a gap),
+// applies what the server says to the timeline, and keeps the room's presence and state. Sending
+// (the outbox) is its sender's (sender.js, in the write chunk), plugged in when the visitor writes.
 // chat.js feeds it the socket's events and draws the timeline; the property test
 // (tests/js/delivery.property.test.js) drives it against a model server.
 
-import {
-  ClientEventType,
-  ErrorCode,
-  PROTOCOL_VERSION,
-  ProtocolError,
-  ServerEventType,
-  encodeClientEvent,
-} from "./protocol.js";
+import { ClientEventType, ErrorCode, PROTOCOL_VERSION, ProtocolError, ServerEventType } from "./protocol.js";
 
-// Refusals of a `send` that pass by themselves: the item stays pending. server_error goes again
-// with the next pong or joined; the throttles say when to try again (`retry_after_secs`), and
-// nothing is sent until then (a volley into a rate limit counts towards a flood close, 4008).
-const PASSING_SEND_ERRORS = new Set([ErrorCode.SERVER_ERROR]);
-const THROTTLE_ERRORS = new Set([ErrorCode.RATE_LIMITED, ErrorCode.SLOW_MODE]);
 // A throttle refusal without retry_after_secs (an older server) waits this long.
 const DEFAULT_RETRY_AFTER_SECS = 1;
 // The token was refused: the socket stays open for another `auth` with a new one.
@@ -36,12 +25,11 @@ export const GAP_GRACE_MS = 1500;
  * the server speaks another protocol version; onAuthenticated({ name, visitor, staff }) and
  * onToken({ token, expires_in_secs }) about the identity; onTokenRefused(code) when a new token is
  * needed (bad_token, token_expired): answer with setToken(); onTyping and onModerated get those
- * events as they are.
+ * events as they are. A session only reads until a sender is attached (sender.js attachSender).
  */
 export function createRoomSession({
   room,
   timeline,
-  outbox,
   send,
   token: initialToken = null,
   onChange = () => {},
@@ -60,7 +48,6 @@ export function createRoomSession({
   let identity = null; // { name, visitor, staff } from `authenticated`
   let maxTextChars;
   let typingIntervalMs;
-  let lastTypingMs = -Infinity;
   let ready = false;
   // The server lets this socket read (join, load older pages) before `auth`: `ready`'s
   // read_without_auth. A visitor without a name reads so; sending needs `auth`.
@@ -76,12 +63,8 @@ export function createRoomSession({
   let throttleTimer = null;
   let throttledUntilMs = 0;
   let gapTimer = null;
-  // client_ids sent on this connection and not answered yet: never two sends of one item at once.
-  const inFlight = new Set();
-  // client_ids refused with not_joined once: after a re-join, a second refusal is final.
-  const refusedNotJoined = new Set();
-
-  for (const item of outbox.items()) timeline.addOwn(item);
+  // The outbox's sender (sender.js attachSender), once the visitor writes.
+  let sender = null;
 
   function trySend(event) {
     try {
@@ -109,11 +92,7 @@ export function createRoomSession({
   }
 
   function confirmSent({ gap, sent }) {
-    for (const clientId of sent) {
-      outbox.remove(clientId);
-      inFlight.delete(clientId);
-      refusedNotJoined.delete(clientId);
-    }
+    sender?.confirmed(sent);
     if (gap) fillGapSoon();
   }
 
@@ -125,29 +104,6 @@ export function createRoomSession({
     }, GAP_GRACE_MS);
   }
 
-  function fail(clientId, code) {
-    inFlight.delete(clientId);
-    outbox.markFailed(clientId, code);
-    timeline.markFailed(clientId, code);
-  }
-
-  /** Sends every pending outbox item not already on its way on this connection. */
-  function flush() {
-    if (!joined || !authenticated || throttleTimer !== null) return;
-    for (const item of outbox.items()) {
-      if (item.state !== "pending" || inFlight.has(item.client_id)) continue;
-      const event = { type: ClientEventType.SEND, room, text: item.text, client_id: item.client_id };
-      try {
-        send(event);
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) return; // not connected: the next joined retries
-        fail(item.client_id, error.code);
-        continue;
-      }
-      inFlight.add(item.client_id);
-    }
-  }
-
   /** A throttle refused something: send nothing more until it has passed, then join and flush. */
   function holdFor(retryAfterSecs = DEFAULT_RETRY_AFTER_SECS) {
     throttledUntilMs = Math.max(throttledUntilMs, now() + retryAfterSecs * 1000);
@@ -155,7 +111,7 @@ export function createRoomSession({
     throttleTimer = setTimeout(() => {
       throttleTimer = null;
       if (!joined) join();
-      flush();
+      sender?.flush();
     }, Math.max(0, throttledUntilMs - now()));
   }
 
@@ -166,24 +122,17 @@ export function createRoomSession({
       token = null; // not worth presenting again
       onTokenRefused(event.code);
     } else if (event.code === ErrorCode.NOT_JOINED && event.room === room) {
-      // The server does not count this socket in the room (it names no client_id for a send it
-      // refuses so). Join again; everything on its way was refused too and goes again after
-      // `joined`. A second refusal of one item after that is final.
+      // The server does not count this socket in the room: join again (the sender sends what was
+      // on its way again after `joined`).
       joined = false;
-      inFlight.clear();
       olderBefore = null;
-      if (clientId !== undefined && refusedNotJoined.has(clientId)) fail(clientId, event.code);
-      else if (clientId !== undefined) refusedNotJoined.add(clientId);
+      sender?.notJoined(clientId);
       join();
-    } else if (clientId !== undefined && outbox.get(clientId) !== undefined) {
-      inFlight.delete(clientId);
-      if (THROTTLE_ERRORS.has(event.code)) holdFor(event.retry_after_secs);
-      else if (!PASSING_SEND_ERRORS.has(event.code)) fail(clientId, event.code);
-    } else {
+    } else if (!(clientId !== undefined && sender?.refused(event))) {
       if (event.code === ErrorCode.RATE_LIMITED) {
         // The per-socket frame limit refuses a frame unread, so it may name no client_id: any
         // send on its way may be lost, and goes again once the limit has passed.
-        inFlight.clear();
+        sender?.lost();
         holdFor(event.retry_after_secs);
       }
       if (event.room === room) {
@@ -218,7 +167,7 @@ export function createRoomSession({
         identity = { name: event.name, visitor: event.visitor, staff: event.staff };
         onAuthenticated(identity);
         // A socket that already reads the room enters its presence with `auth`: no new join.
-        if (joined) flush();
+        if (joined) sender?.flush();
         else join();
         break;
       case ServerEventType.TOKEN:
@@ -232,7 +181,7 @@ export function createRoomSession({
         roomState = { locked: event.locked, slow_mode_secs: event.slow_mode_secs };
         presence = event.presence;
         confirmSent(timeline.applyJoined(event));
-        flush();
+        sender?.flush();
         break;
       case ServerEventType.LEFT:
         if (event.room !== room) return;
@@ -242,9 +191,7 @@ export function createRoomSession({
         if (event.room !== room) return;
         confirmSent(timeline.applyMessage(event));
         // An item another tab of this room wrote (the outbox is shared) is stored too.
-        if (event.client_id !== null && outbox.get(event.client_id) !== undefined) {
-          confirmSent({ gap: false, sent: [event.client_id] });
-        }
+        if (event.client_id !== null) sender?.confirmed([event.client_id]);
         break;
       case ServerEventType.DELETED:
         if (event.room !== room) return;
@@ -253,7 +200,7 @@ export function createRoomSession({
       case ServerEventType.ACK:
         if (event.room !== room) return;
         confirmSent(timeline.applyAck(event));
-        confirmSent({ gap: false, sent: [event.client_id] });
+        sender?.confirmed([event.client_id]);
         break;
       case ServerEventType.OLDER: {
         if (event.room !== room) return;
@@ -280,7 +227,7 @@ export function createRoomSession({
         return;
       case ServerEventType.PONG:
         if (joined && Object.hasOwn(event.rooms, room) && timeline.isBehind(event.rooms[room])) fillGapSoon();
-        flush(); // items a server_error left pending
+        sender?.flush(); // items a server_error left pending
         return;
       case ServerEventType.ERROR:
         handleError(event);
@@ -302,7 +249,7 @@ export function createRoomSession({
     joinPending = false;
     olderBefore = null;
     presence = null;
-    inFlight.clear();
+    sender?.lost();
     if (wasJoining) confirmSent(timeline.abortJoin());
   }
 
@@ -315,33 +262,6 @@ export function createRoomSession({
     authenticate();
   }
 
-  /**
-   * Queues a message (kept until acked, across reloads) and sends it when joined. Throws
-   * ProtocolError when the text can never be sent (empty, or over the server's limit).
-   */
-  function submit(text, author) {
-    encodeClientEvent({ type: ClientEventType.SEND, room, text, client_id: "check" }, { maxTextChars });
-    const item = outbox.add(text, author);
-    timeline.addOwn(item);
-    flush();
-    onChange({ prepended: false });
-    return item;
-  }
-
-  function retry(clientId) {
-    refusedNotJoined.delete(clientId);
-    outbox.markPending(clientId);
-    timeline.markPending(clientId);
-    flush();
-    onChange({ prepended: false });
-  }
-
-  function discard(clientId) {
-    outbox.remove(clientId);
-    timeline.discard(clientId);
-    onChange({ prepended: false });
-  }
-
   /** Asks for the page before the first message shown; false when there is none or one is on its way. */
   function loadOlder() {
     const before = timeline.olderBefore;
@@ -349,15 +269,6 @@ export function createRoomSession({
     if (!trySend({ type: ClientEventType.LOAD_OLDER, room, before_seq: before })) return false;
     olderBefore = before;
     return true;
-  }
-
-  /**
-   * The visitor is typing: tells the room, at most once per `typing_interval_secs` (the server
-   * drops the extra ones anyway; not sending them spares the frame rate limit).
-   */
-  function notifyTyping() {
-    if (!joined || !authenticated || now() - lastTypingMs < typingIntervalMs) return;
-    if (trySend({ type: ClientEventType.TYPING, room })) lastTypingMs = now();
   }
 
   /** Stops the timers (the widget is closed). */
@@ -370,12 +281,19 @@ export function createRoomSession({
     handleEvent,
     disconnected,
     setToken,
-    submit,
-    retry,
-    discard,
     loadOlder,
-    notifyTyping,
+    holdFor,
     close,
+    /** Plugs in the outbox's sender (sender.js attachSender); sends what it holds when it can. */
+    attachSender(newSender) {
+      sender = newSender;
+      sender.flush();
+      onChange({ prepended: false });
+    },
+    /** Something outside the session (the sender) changed the timeline. */
+    changed() {
+      onChange({ prepended: false });
+    },
     get joined() {
       return joined;
     },
@@ -392,6 +310,13 @@ export function createRoomSession({
     },
     get maxTextChars() {
       return maxTextChars;
+    },
+    get typingIntervalMs() {
+      return typingIntervalMs;
+    },
+    /** A throttle holds: nothing is sent until it has passed (holdFor). */
+    get throttled() {
+      return throttleTimer !== null;
     },
     get loadingOlder() {
       return olderBefore !== null;
