@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from chat import moderation
-from chat.models import Message, Presence, Room, Sanction
+from chat.models import BlockedWord, HeldMessage, Message, Presence, Room, Sanction
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -143,3 +143,44 @@ class PresenceAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(BlockedWord)
+class BlockedWordAdmin(admin.ModelAdmin):
+    """The word filter's entries. Saving or deleting one takes effect at once on this process
+    and within seconds on the others (chat.wordfilter)."""
+
+    list_display = ["text", "kind", "action", "note", "created_by", "created_at"]
+    list_filter = ["kind", "action"]
+    search_fields = ["text", "note"]
+    readonly_fields = ["created_at", "created_by"]
+
+    def save_model(self, request: HttpRequest, obj: BlockedWord, form, change: bool) -> None:
+        if not change:
+            obj.created_by = _by(request)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(HeldMessage)
+class HeldMessageAdmin(admin.ModelAdmin):
+    """Messages the word filter held, newest first: approve posts one to its room (at the end of
+    the log, dated now), reject keeps it on record unseen."""
+
+    list_display = ["room_name", "author", "text", "matched", "status", "sent_at", "reviewed_by"]
+    list_filter = ["status", "room_name"]
+    search_fields = ["author", "text", "visitor"]
+    readonly_fields = [field.name for field in HeldMessage._meta.fields]
+    actions = ["approve", "reject"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Approve (post to the room)")
+    def approve(self, request: HttpRequest, selected: QuerySet[HeldMessage]) -> None:
+        posted = sum(moderation.approve_held_message(held=held, by=_by(request)) for held in selected)
+        self.message_user(request, f"Posted {posted} message(s).", messages.SUCCESS)
+
+    @admin.action(description="Reject (never shown)")
+    def reject(self, request: HttpRequest, selected: QuerySet[HeldMessage]) -> None:
+        rejected = sum(moderation.reject_held_message(held=held, by=_by(request)) for held in selected)
+        self.message_user(request, f"Rejected {rejected} message(s).", messages.SUCCESS)

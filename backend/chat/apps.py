@@ -6,4 +6,6 @@ class ChatConfig(AppConfig):
     verbose_name = "Chat rooms"
 
     def ready(self) -> None:
-        from chat import checks  # noqa: F401 - registers the system checks
+        # Imported for what importing does: registering the system checks, and the signal
+        # receivers that drop the cached word filter when an entry changes.
+        from chat import checks, wordfilter  # noqa: F401

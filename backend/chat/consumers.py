@@ -21,7 +21,15 @@ from chat.conf import conf
 from chat.db import db_call
 from chat.events import message_event_for, newest_that_fit, presence_dict, presence_event
 from chat.fanout import process_fanout
-from chat.identity import Identity, TokenError, VerifiedToken, issue_token, needs_refresh, verify_token
+from chat.identity import (
+    Identity,
+    TokenError,
+    VerifiedToken,
+    issue_token,
+    needs_refresh,
+    verify_token,
+    visitor_tag,
+)
 from chat.limits import frame_bucket, process_limits
 from chat.models import Sanction
 from chat.protocol import (
@@ -211,6 +219,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "name": self.identity.name,
                 "visitor": self.identity.visitor,
                 "staff": self.identity.staff,
+                "tag": visitor_tag(self.identity.visitor),
             }
         )
         await self.refresh_token_if_due()
@@ -361,7 +370,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.last_typing[event.room] = now
         if ProcessState.online_counts.get(event.room, 0) > conf.PRESENCE_LIST_LIMIT:
             return  # nobody can follow who types in a crowd; it would only cost bandwidth
-        frame = encode_event({"type": "typing", "room": event.room, "visitor": identity.visitor, "name": identity.name})
+        frame = encode_event(
+            {
+                "type": "typing",
+                "room": event.room,
+                "visitor": identity.visitor,
+                "name": identity.name,
+                "tag": visitor_tag(identity.visitor),
+            }
+        )
         await publish(room_frame(event.room, frame, skip_socket=self.socket_id))
 
     async def load_older(self, event: LoadOlder) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from chat.identity import visitor_tag
 from chat.models import Message, Room
 from chat.presence import Person, Snapshot
 from chat.protocol import (
@@ -25,6 +26,7 @@ def message_event_for(message: Message) -> MessageEvent:
         author=message.author,
         visitor=message.visitor,
         staff=message.staff,
+        tag=visitor_tag(message.visitor),
         text=message.text,
         sent_at=message.sent_at,
         client_id=message.client_id,
@@ -55,7 +57,7 @@ def room_state_event_for(room: Room) -> RoomStateEvent:
 
 
 def person_dict(person: Person) -> PersonDict:
-    return {"visitor": person.visitor, "name": person.name, "staff": person.staff}
+    return {"visitor": person.visitor, "name": person.name, "staff": person.staff, "tag": visitor_tag(person.visitor)}
 
 
 def presence_dict(snapshot: Snapshot) -> PresenceDict:

@@ -8,6 +8,8 @@ server never trusts a name a socket sends; it shows the token's. Pure apart from
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,6 +18,11 @@ from django.core import signing
 
 TOKEN_SALT = "backchannel.identity"
 VISITOR_ID_BYTES = 12  # 16 URL-safe characters: unguessable, and safe in a channel-layer group name
+# A visitor's tag: 4 characters of Crockford's base32 (no i, l, o, u: nothing to misread), 20 bits.
+# Long enough that two people of one name in a room almost never share it, and that getting a
+# chosen one means minting about a million identities (each a proof of work, rate-limited).
+VISITOR_TAG_CHARS = 4
+_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghjkmnpqrstvwxyz")
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,16 @@ def new_visitor_id() -> str:
 
 def staff_visitor_id(user_pk: int) -> str:
     return f"staff-{user_pk}"
+
+
+def visitor_tag(visitor: str) -> str:
+    """A short, stable tag for a visitor id, shown beside a name so that two people who chose the
+    same (or a look-alike) name never look the same. Derived, not stored: the same id always
+    gets the same tag, on every process. Empty for no visitor (a deleted message's tombstone)."""
+    if not visitor:
+        return ""
+    digest = hashlib.sha256(visitor.encode()).digest()
+    return base64.b32encode(digest).decode()[:VISITOR_TAG_CHARS].translate(_CROCKFORD)
 
 
 def issue_token(identity: Identity, *, now: float) -> str:

@@ -124,3 +124,80 @@ class Presence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} in {self.room_name}"
+
+
+class BlockedWord(models.Model):
+    """A word, phrase or pattern of the word filter (chat.wordfilter), kept by moderators in the
+    admin. Matched in folded text: case, width, look-alike letters, accents, invisible characters
+    and spaced-out letters ("b a d") do not get around it."""
+
+    class Kind(models.TextChoices):
+        WORD = "word", "word or phrase"
+        PATTERN = "pattern", "pattern (Python regular expression)"
+
+    class Action(models.TextChoices):
+        REFUSE = "refuse", "refuse (the sender is told, nothing is stored)"
+        HOLD = "hold", "hold for review (posted once a moderator approves it)"
+
+    text = models.CharField(
+        max_length=200,
+        help_text="A word or phrase as you would write it; a pattern is matched against the folded text "
+        "(lower case, look-alike letters as Latin, no accents, single spaces).",
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.WORD)
+    action = models.CharField(max_length=8, choices=Action.choices, default=Action.REFUSE)
+    note = models.CharField(max_length=200, blank=True, default="", help_text="why it is here (moderators only)")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        ordering = ["text"]
+
+    def __str__(self) -> str:
+        return f"{self.text} ({self.action})"
+
+    def clean(self) -> None:
+        from chat.wordfilter import entry_problem  # the filter owns what an entry may be
+
+        problem = entry_problem(self.text, self.kind)
+        if problem:
+            raise ValidationError({"text": problem})
+
+
+class HeldMessage(models.Model):
+    """A message the word filter held for review: stored here, not in the room's log, until a
+    moderator approves it (it is then posted with the room's next seq) or rejects it."""
+
+    class Status(models.TextChoices):
+        HELD = "held", "waiting for review"
+        APPROVED = "approved", "approved (posted)"
+        REJECTED = "rejected", "rejected"
+
+    room_name = models.CharField(max_length=ROOM_NAME_MAX_CHARS, validators=[validate_room_name])
+    author = models.CharField(max_length=DISPLAY_NAME_MAX_CHARS)
+    visitor = models.CharField(max_length=VISITOR_ID_MAX_CHARS, blank=True, default="")
+    staff = models.BooleanField(default=False)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    text = models.TextField()
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+    # What matched, as it read when the message was held (the entry may change or go later).
+    matched = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.HELD, db_index=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.CharField(max_length=150, blank=True, default="")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            # A resend of a held message (the outbox after a reconnect) is held once.
+            models.UniqueConstraint(
+                fields=["room_name", "client_id"],
+                condition=models.Q(client_id__isnull=False),
+                name="chat_heldmessage_room_client_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room_name}: {self.author}: {self.text[:40]}"

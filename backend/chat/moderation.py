@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from chat import services
 from chat.broadcast import moderation_notice, send_to_group, send_to_room
-from chat.events import deleted_event_for, room_state_event_for
-from chat.models import Message, Room, Sanction
+from chat.events import deleted_event_for, message_event_for, room_state_event_for
+from chat.models import HeldMessage, Message, Room, Sanction
 from chat.protocol import CloseCode, ServerEvent, moderated_event
 from chat.rooms import ip_group_for, visitor_group_for
 
@@ -26,6 +27,21 @@ def delete_message(*, message: Message, by: str) -> bool:
         message.refresh_from_db()
         send_to_room(message.room.name, deleted_event_for(message))
     return bool(updated)
+
+
+def approve_held_message(*, held: HeldMessage, by: str) -> bool:
+    """Post a message the word filter held: it reaches the room like any message (its sender's
+    page matches it to the waiting copy by client_id). False when it was no longer waiting."""
+    message = services.approve_held(held=held, by=by)
+    if message is None:
+        return False
+    send_to_room(message.room.name, message_event_for(message))
+    return True
+
+
+def reject_held_message(*, held: HeldMessage, by: str) -> bool:
+    """Decline a held message: kept on record, never shown. False when it was no longer waiting."""
+    return services.reject_held(held=held, by=by)
 
 
 def impose(

@@ -1,8 +1,9 @@
-"""Display names: what a visitor is shown as. Mirrored by ``isValidDisplayName`` in rooms.js."""
+"""Display names: what a visitor is shown as. Mirrored by ``isValidDisplayName`` in rooms.js
+(the server is the authority: the client's check only saves a round trip)."""
 
 from __future__ import annotations
 
-import unicodedata
+from chat.folding import is_invisible, name_key
 
 DISPLAY_NAME_MAX_CHARS = 32
 
@@ -13,18 +14,22 @@ def display_name_problem(name: str) -> str | None:
         return "a name must not be empty or start or end with white space"
     if len(name) > DISPLAY_NAME_MAX_CHARS:
         return f"a name has at most {DISPLAY_NAME_MAX_CHARS} characters"
-    # Category C* covers control, format (zero-width, bidi overrides), unassigned and private use.
-    if any(unicodedata.category(char).startswith("C") for char in name):
+    # Control, format (zero-width, bidi overrides), unassigned and private-use code points, and
+    # the default-ignorable ones that are not format characters (variation selectors, Hangul
+    # fillers): a name with one can be drawn exactly as another name, or as nothing at all.
+    if any(is_invisible(char) for char in name):
         return "a name must not contain control or invisible characters"
     return None
 
 
 def fold_name(name: str) -> str:
-    """The form names are compared in: full-width and styled letters folded (NFKC), case folded."""
-    return unicodedata.normalize("NFKC", name).casefold()
+    """The form names are compared in: case, width and styled letters folded, look-alikes from
+    other scripts folded to their prototype (TR39 skeleton), spacing and punctuation dropped."""
+    return name_key(name)
 
 
 def is_reserved_name(name: str, reserved: list[str]) -> bool:
-    """True when ``name`` reads as one of ``reserved`` ("ADMIN", "Ａｄｍｉｎ" and "admin" alike)."""
+    """True when ``name`` reads as one of ``reserved``: "ADMIN", "Ａｄｍｉｎ", "аdmin" (Cyrillic а),
+    "ad min" and "admin" alike."""
     folded = fold_name(name)
     return any(folded == fold_name(word) for word in reserved)

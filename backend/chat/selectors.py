@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chat import presence
-from chat.models import Message, Room
+from chat.models import BlockedWord, Message, Room
 from chat.resume import should_resume
 
 
@@ -89,3 +89,8 @@ def room_view(
         slow_mode_secs=state.get("slow_mode_secs", 0),
         presence=presence.snapshot(room=room_name, list_limit=presence_list_limit),
     )
+
+
+def blocked_words() -> list[BlockedWord]:
+    """The word filter's entries (chat.wordfilter compiles them)."""
+    return list(BlockedWord.objects.only("text", "kind", "action"))

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from chat import moderation
+from chat import moderation, wordfilter
 from chat.conf import conf
 from chat.identity import Identity
-from chat.models import Message, Room, Sanction
+from chat.models import HeldMessage, Message, Room, Sanction
 from chat.protocol import ErrorCode
 
 # How many of a visitor's recent messages the duplicate check compares with.
@@ -36,6 +36,15 @@ class PostRefused(Exception):
         self.retry_after_secs = retry_after_secs
 
 
+class PostHeld(PostRefused):
+    """The word filter held the message: stored as a ``HeldMessage``, not in the room's log, until
+    a moderator approves it. The sender is told so (``held_for_review``), nobody else anything."""
+
+
+HELD_MESSAGE = "your message waits for a moderator's approval"
+BLOCKED_MESSAGE = "your message contains a word this chat does not allow"
+
+
 def post_message(
     *,
     room_name: str,
@@ -55,7 +64,22 @@ def post_message(
         existing = _stored_copy(room_name, client_id)
         if existing is not None:
             return PostResult(existing, created=False)
+        _refuse_resent_held(room_name, client_id)
     check_may_post(room_name=room_name, identity=identity, text=text, ip=ip, now=now)
+    verdict = None if identity.staff else wordfilter.active_filter().verdict(text)
+    if verdict is not None and verdict.action == wordfilter.REFUSE:
+        raise PostRefused(ErrorCode.BLOCKED_WORD, BLOCKED_MESSAGE)
+    if verdict is not None:
+        _hold(room_name=room_name, identity=identity, text=text, client_id=client_id, ip=ip, now=now, matched=verdict)
+        raise PostHeld(ErrorCode.HELD_FOR_REVIEW, HELD_MESSAGE)
+    return store_message(room_name=room_name, identity=identity, text=text, client_id=client_id, ip=ip, now=now)
+
+
+def store_message(
+    *, room_name: str, identity: Identity, text: str, client_id: str | None, ip: str | None, now: datetime
+) -> PostResult:
+    """Append a message to the room's log with its next seq (no rule checked: ``post_message``
+    checks them; an approved held message comes straight here)."""
     try:
         with transaction.atomic():
             bumped = _bump_last_seq(room_name)
@@ -127,6 +151,76 @@ def check_may_post(*, room_name: str, identity: Identity, text: str, ip: str | N
         for earlier in recent.filter(sent_at__gte=window_start).values_list("text", flat=True)[:DUPLICATE_LOOKBACK]:
             if fold_text(earlier) == folded:
                 raise PostRefused(ErrorCode.DUPLICATE_TEXT, "you just sent the same text in this room")
+
+
+def _refuse_resent_held(room_name: str, client_id: str) -> None:
+    """A resend of a message the filter held (an outbox after a reconnect) is not held twice:
+    the sender is told again where it stands."""
+    held = HeldMessage.objects.filter(room_name=room_name, client_id=client_id)
+    status = held.values_list("status", flat=True).first()
+    if status == HeldMessage.Status.HELD:
+        raise PostHeld(ErrorCode.HELD_FOR_REVIEW, HELD_MESSAGE)
+    if status == HeldMessage.Status.REJECTED:
+        raise PostRefused(ErrorCode.BLOCKED_WORD, "a moderator did not approve this message")
+
+
+def _hold(
+    *,
+    room_name: str,
+    identity: Identity,
+    text: str,
+    client_id: str | None,
+    ip: str | None,
+    now: datetime,
+    matched: wordfilter.Verdict,
+) -> None:
+    try:
+        with transaction.atomic():
+            HeldMessage.objects.create(
+                room_name=room_name,
+                author=identity.name,
+                visitor=identity.visitor,
+                staff=identity.staff,
+                ip=ip,
+                text=text,
+                client_id=client_id,
+                sent_at=now,
+                matched=matched.entry.text,
+            )
+    except IntegrityError:
+        pass  # the same client_id raced in from another socket and is held already
+
+
+def approve_held(*, held: HeldMessage, by: str) -> Message | None:
+    """Post a held message to its room (with the room's next seq, so at the end of the log, dated
+    now) and mark it approved; None when it was no longer waiting. The caller broadcasts it."""
+    with transaction.atomic():
+        claimed = HeldMessage.objects.filter(pk=held.pk, status=HeldMessage.Status.HELD).update(
+            status=HeldMessage.Status.APPROVED, reviewed_at=timezone.now(), reviewed_by=by
+        )
+        if not claimed:
+            return None
+        identity = Identity(visitor=held.visitor, name=held.author, staff=held.staff)
+        result = store_message(
+            room_name=held.room_name,
+            identity=identity,
+            text=held.text,
+            client_id=held.client_id,
+            ip=held.ip,
+            now=timezone.now(),
+        )
+        HeldMessage.objects.filter(pk=held.pk).update(message=result.message)
+    held.refresh_from_db()
+    return result.message if result.created else None
+
+
+def reject_held(*, held: HeldMessage, by: str) -> bool:
+    """Decline a held message: it stays on record, never posted. False when it was not waiting."""
+    rejected = HeldMessage.objects.filter(pk=held.pk, status=HeldMessage.Status.HELD).update(
+        status=HeldMessage.Status.REJECTED, reviewed_at=timezone.now(), reviewed_by=by
+    )
+    held.refresh_from_db()
+    return bool(rejected)
 
 
 def fold_text(text: str) -> str:

@@ -60,6 +60,7 @@ async def test_join_then_send_reaches_every_member_of_the_room_only():
                 "author": "Ann",
                 "visitor": ann.me["visitor"],
                 "staff": False,
+                "tag": ann.me["tag"],
                 "text": "hello",
                 "client_id": "m1",
                 "deleted": False,

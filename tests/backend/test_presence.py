@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
 def person(socket) -> dict:
-    return {"visitor": socket.me["visitor"], "name": socket.me["name"], "staff": socket.me["staff"]}
+    return {k: socket.me[k] for k in ("visitor", "name", "staff", "tag")}
 
 
 async def test_joined_lists_who_is_there_and_the_room_hears_of_the_newcomer():
@@ -105,7 +105,13 @@ async def test_typing_reaches_the_others_only_and_is_throttled(settings):
         await eve.join("elsewhere")
         await ann.take("presence")  # Bob arrived
         await ann.send(type="typing", room="lobby")
-        assert await bob.next() == {"type": "typing", "room": "lobby", "visitor": ann.me["visitor"], "name": "Ann"}
+        assert await bob.next() == {
+            "type": "typing",
+            "room": "lobby",
+            "visitor": ann.me["visitor"],
+            "name": "Ann",
+            "tag": ann.me["tag"],
+        }
         await ann.send(type="typing", room="lobby")
         await ann.send(type="typing", room="lobby")
         assert await ann.silent(), "nothing to the sender"

@@ -24,7 +24,7 @@ def every_reader_announced(settings):
 
 
 def person(socket: Socket) -> dict:
-    return {"visitor": socket.me["visitor"], "name": socket.me["name"], "staff": socket.me["staff"]}
+    return {k: socket.me[k] for k in ("visitor", "name", "staff", "tag")}
 
 
 async def read(socket: Socket, room: str) -> dict:
@@ -139,7 +139,7 @@ async def test_a_reader_who_picks_a_name_enters_every_room_it_reads_and_may_writ
         await read(visitor, "lobby")
         await bob.take("presence", "presence")  # a reader in each room
         me = await visitor.auth(token_for("Ann"))
-        ann = {"visitor": me["visitor"], "name": "Ann", "staff": False}
+        ann = {"visitor": me["visitor"], "name": "Ann", "staff": False, "tag": me["tag"]}
         for room in ("help", "lobby"):  # rooms in name order
             for socket in (visitor, bob):
                 arrival = await socket.next()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from chat.identity import Identity, verify_token
+from chat.identity import Identity, verify_token, visitor_tag
 from chat.models import Message
 from tests.backend.sockets import connected, opened, token_for
 
@@ -38,7 +38,8 @@ async def test_an_old_client_that_authenticates_first_sees_what_it_always_saw():
         assert socket.ready["protocol"] == 2
         me = await socket.auth(token_for("Ann"))
         joined = await socket.join("lobby")
-        assert joined["presence"]["people"] == [{"visitor": me["visitor"], "name": "Ann", "staff": False}]
+        ann = {"visitor": me["visitor"], "name": "Ann", "staff": False, "tag": me["tag"]}
+        assert joined["presence"]["people"] == [ann]
         await bob.join("lobby")
         assert (await socket.next())["change"]["person"]["name"] == "Bob"
         message = await socket.say("lobby", "hi")
@@ -49,7 +50,13 @@ async def test_an_old_client_that_authenticates_first_sees_what_it_always_saw():
 async def test_authenticated_says_who_the_token_names():
     token = token_for("Mod", visitor="staff-3", staff=True)
     async with opened() as socket:
-        assert await socket.auth(token) == {"type": "authenticated", "name": "Mod", "visitor": "staff-3", "staff": True}
+        assert await socket.auth(token) == {
+            "type": "authenticated",
+            "name": "Mod",
+            "visitor": "staff-3",
+            "staff": True,
+            "tag": visitor_tag("staff-3"),
+        }
         assert await socket.silent(), "a fresh token is not refreshed"
 
 
