@@ -225,3 +225,17 @@ def test_ignorables_inserted_into_a_text_never_change_the_verdict(text, ignorabl
     for ignorable in ignorables:
         characters.insert(random.randint(0, len(characters)), ignorable)
     assert FILTER.verdict("".join(characters)) is not None
+
+
+# --- The identity API -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, code",
+    [("\u3164", "invalid_name"), ("\u2800\u2800", "invalid_name"), ("admin\ufe0f", "invalid_name"),
+     ("\u0430dmin", "reserved_name"), ("A.D.M.I.N", "reserved_name")],
+)  # fmt: skip
+def test_the_identity_api_refuses_invisible_and_look_alike_names_with_codes_the_widget_knows(client, name, code):
+    response = client.post("/api/identity/", {"name": name}, content_type="application/json", secure=True)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
