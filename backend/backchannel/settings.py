@@ -182,6 +182,9 @@ BACKCHANNEL_FRAME_BURST = env.integer("FRAME_BURST", 40, minimum=1)
 BACKCHANNEL_FRAME_PER_SEC = env.number("FRAME_PER_SEC", 10.0, minimum=0.01)
 BACKCHANNEL_FLOOD_STRIKES = env.integer("FLOOD_STRIKES", 10, minimum=1)
 BACKCHANNEL_MAX_SOCKETS_PER_IP = env.integer("MAX_SOCKETS_PER_IP", 20, minimum=1)
+# With REDIS_URL every process shares the per-address limits (chat.shared_limits); a crashed
+# process's sockets stop counting after this lease.
+BACKCHANNEL_SOCKET_LEASE_SECS = env.number("SOCKET_LEASE_SECS", 30.0, minimum=3.0)
 BACKCHANNEL_DUPLICATE_WINDOW_SECS = env.integer("DUPLICATE_WINDOW_SECS", 60, minimum=0)
 BACKCHANNEL_PRESENCE_LIST_LIMIT = env.integer("PRESENCE_LIST_LIMIT", 100, minimum=0)
 BACKCHANNEL_PRESENCE_STALE_SECS = env.integer("PRESENCE_STALE_SECS", 90, minimum=10)

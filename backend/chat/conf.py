@@ -154,6 +154,24 @@ class Settings:
         return int(getattr(settings, "BACKCHANNEL_MAX_SOCKETS_PER_IP", 20))
 
     @property
+    def SOCKET_LEASE_SECS(self) -> float:
+        """With Redis: how long a process's count of open sockets per address outlives its last
+        renewal (it renews every third of this). A crashed process's sockets stop counting
+        against their addresses within this."""
+        return float(getattr(settings, "BACKCHANNEL_SOCKET_LEASE_SECS", 30))
+
+    @property
+    def LIMITS_REDIS_URL(self) -> str | None:
+        """Where the per-address limits are shared (chat.shared_limits): the first of the
+        channel layer's REDIS_URLs; None without Redis (each process keeps its own)."""
+        urls = list(getattr(settings, "REDIS_URLS", []))
+        return urls[0] if urls else None
+
+    @property
+    def REDIS_TLS_VERIFY(self) -> bool:
+        return bool(getattr(settings, "REDIS_TLS_VERIFY", True))
+
+    @property
     def DUPLICATE_WINDOW_SECS(self) -> int:
         return int(getattr(settings, "BACKCHANNEL_DUPLICATE_WINDOW_SECS", 60))
 

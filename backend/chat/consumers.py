@@ -30,7 +30,7 @@ from chat.identity import (
     verify_token,
     visitor_tag,
 )
-from chat.limits import frame_bucket, process_limits
+from chat.limits import frame_bucket, process_limits, socket_tally
 from chat.models import Sanction
 from chat.protocol import (
     Auth,
@@ -98,11 +98,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.auth_timer: asyncio.Task | None = None
         client = self.scope.get("client") or (None, None)
         self.ip: str | None = client[0]
+        self.holds_socket_slot = False  # counted against its address (on every process with Redis)
         await self.accept()
         if self.ip is not None:
-            open_sockets = process_limits().sockets_per_ip.add(self.ip)
+            self.holds_socket_slot = await socket_tally().acquire(self.ip, limit=conf.MAX_SOCKETS_PER_IP)
             await self.fanout.subscribe(ip_group_for(self.ip), self)
-            if open_sockets > conf.MAX_SOCKETS_PER_IP:
+            if not self.holds_socket_slot:
                 message = f"at most {conf.MAX_SOCKETS_PER_IP} sockets per address"
                 await self.refuse(ProtocolError(ErrorCode.TOO_MANY_SOCKETS, message), CloseCode.TOO_MANY_SOCKETS)
                 return
@@ -141,7 +142,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.auth_timer is not None:
             self.auth_timer.cancel()
         if self.ip is not None:
-            process_limits().sockets_per_ip.remove(self.ip)
+            if self.holds_socket_slot:
+                self.holds_socket_slot = False
+                await socket_tally().release(self.ip)
             await self.fanout.unsubscribe(ip_group_for(self.ip), self)
         if self.identity is not None:
             await self.fanout.unsubscribe(visitor_group_for(self.identity.visitor), self)

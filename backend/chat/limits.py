@@ -1,26 +1,42 @@
-"""The abuse limits one process enforces, in one place (ARCHITECTURE.md "Limits").
+"""The abuse limits, in one place (ARCHITECTURE.md "Limits").
+
+Message and frame buckets bound what one process accepts and live in it. The per-address limits
+an attacker could multiply by the number of processes (new names, staff sign-ins, spent
+challenges, sockets per address) are shared through Redis when ``REDIS_URL`` is set
+(``chat.shared_limits``) and live in the process otherwise (one process serves everything then).
 
 Created from the settings on first use; tests that change a limit call ``reset_process_limits``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+import weakref
+
+from django.conf import settings
+
 from chat.challenge import SpentChallenges
 from chat.conf import conf
-from chat.ratelimit import BucketMap, Counter, TokenBucket
+from chat.ratelimit import BucketMap, TokenBucket
+from chat.shared_limits import LocalSocketTally, Redemption, SharedIdentityLimits, SharedSocketTally
+
+# Bucket names, also in the shared keys (backchannel:limits:bucket:<name>:<address>).
+NEW_NAMES_BUCKET = "new-names"
+STAFF_SIGN_INS_BUCKET = "staff-sign-ins"
 
 
 class ProcessLimits:
     def __init__(self) -> None:
         self.messages_per_identity = BucketMap(burst=conf.MESSAGE_BURST, per_sec=conf.MESSAGE_PER_SEC)
         self.messages_per_ip = BucketMap(burst=conf.IP_MESSAGE_BURST, per_sec=conf.IP_MESSAGE_PER_SEC)
+        # Without Redis only: the identity API's buckets and spent challenges (see module doc).
         # Only requests that mint a new visitor id count: not a challenge, not a renewal of a known
         # identity (same visitor id, so nothing to gain), not a refused request.
         self.new_identities_per_ip = BucketMap(burst=conf.IDENTITY_BURST, per_sec=conf.IDENTITY_PER_MIN / 60)
         # Every staff sign-in counts, refused ones first (password guessing); a bucket of its own so
         # a classroom picking names does not lock its teacher out of signing in, or the reverse.
         self.staff_sign_ins_per_ip = BucketMap(burst=conf.IDENTITY_BURST, per_sec=conf.IDENTITY_PER_MIN / 60)
-        self.sockets_per_ip = Counter()
         self.spent_challenges = SpentChallenges()
 
     def message_wait_secs(self, *, visitor: str, ip: str | None, now: float) -> float:
@@ -37,6 +53,9 @@ def frame_bucket() -> TokenBucket:
 
 
 _current: ProcessLimits | None = None
+_shared_identity: dict[str, SharedIdentityLimits] = {}  # Redis URL -> client (settings may change in tests)
+# One socket tally per event loop: daphne runs one loop per process; tests may run several loops.
+_tallies: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalSocketTally] = weakref.WeakKeyDictionary()
 
 
 def process_limits() -> ProcessLimits:
@@ -49,3 +68,73 @@ def process_limits() -> ProcessLimits:
 def reset_process_limits() -> None:
     global _current
     _current = None
+    _shared_identity.clear()
+    tallies = list(_tallies.values())
+    _tallies.clear()
+    for tally in tallies:
+        tally.stop()
+
+
+# --- Token requests ----------------------------------------------------------------------------
+
+
+def _shared_identity_limits() -> SharedIdentityLimits | None:
+    url = conf.LIMITS_REDIS_URL
+    if url is None:
+        return None
+    if url not in _shared_identity:
+        _shared_identity[url] = SharedIdentityLimits(url, secret=settings.SECRET_KEY, verify_tls=conf.REDIS_TLS_VERIFY)
+    return _shared_identity[url]
+
+
+def redeem_challenge(challenge: str, *, ip: str, new_identity: bool) -> Redemption:
+    """Spend a solved challenge for one token: refused when it was spent before (on any process),
+    or, for a new visitor id, when the address's new-name bucket is empty (the challenge then stays
+    unspent for the retry). Raises ``LimitsUnavailable`` when the shared store does not answer."""
+    shared = _shared_identity_limits()
+    if shared is not None:
+        return shared.redeem(
+            challenge,
+            ip=ip,
+            bucket=NEW_NAMES_BUCKET if new_identity else None,
+            burst=conf.IDENTITY_BURST,
+            per_sec=conf.IDENTITY_PER_MIN / 60,
+            challenge_ttl_secs=conf.CHALLENGE_TTL_SECS,
+        )
+    limits = process_limits()
+    if limits.spent_challenges.is_spent(challenge):
+        return Redemption(spent=True)
+    if new_identity:
+        wait = limits.new_identities_per_ip.take(ip, time.monotonic())
+        if wait:
+            return Redemption(wait_secs=wait)
+    limits.spent_challenges.spend(challenge)
+    return Redemption()
+
+
+def staff_sign_in_wait_secs(ip: str) -> float:
+    """Count one staff sign-in attempt from ``ip``: 0.0, or how long it must wait. Raises
+    ``LimitsUnavailable`` when the shared store does not answer."""
+    shared = _shared_identity_limits()
+    if shared is not None:
+        return shared.take(STAFF_SIGN_INS_BUCKET, ip=ip, burst=conf.IDENTITY_BURST, per_sec=conf.IDENTITY_PER_MIN / 60)
+    return process_limits().staff_sign_ins_per_ip.take(ip, time.monotonic())
+
+
+# --- Sockets per address -----------------------------------------------------------------------
+
+
+def socket_tally() -> LocalSocketTally:
+    """This event loop's count of open sockets per address (shared through Redis when set)."""
+    loop = asyncio.get_running_loop()
+    tally = _tallies.get(loop)
+    if tally is None:
+        url = conf.LIMITS_REDIS_URL
+        if url is None:
+            tally = LocalSocketTally()
+        else:
+            tally = SharedSocketTally(
+                url, secret=settings.SECRET_KEY, lease_secs=conf.SOCKET_LEASE_SECS, verify_tls=conf.REDIS_TLS_VERIFY
+            )
+        _tallies[loop] = tally
+    return tally

@@ -77,3 +77,6 @@ class Counter:
 
     def __getitem__(self, key: str) -> int:
         return self._counts.get(key, 0)
+
+    def items(self) -> list[tuple[str, int]]:
+        return list(self._counts.items())

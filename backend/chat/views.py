@@ -29,12 +29,12 @@ from chat.identity import (
     staff_visitor_id,
     verify_token,
 )
-from chat.limits import process_limits
+from chat.limits import redeem_challenge, staff_sign_in_wait_secs
 from chat.models import Sanction
 from chat.names import display_name_problem, is_reserved_name
 from chat.protocol import MAX_SEQ, ErrorCode, round_up_secs
-from chat.ratelimit import BucketMap
 from chat.rooms import is_valid_room_name
+from chat.shared_limits import LimitsUnavailable
 
 # Largest JSON body the identity endpoints read; a name, a challenge, a nonce and a token fit.
 MAX_BODY_BYTES = 4096
@@ -51,6 +51,9 @@ MAX_ROOMS_PER_COUNT_REQUEST = 50
 # Online counts change by the second but a card showing "3 online" may lag a little: browsers and
 # shared caches keep the answer this long, so a busy landing page costs the backend little.
 ONLINE_COUNTS_MAX_AGE_SECS = 10
+# When the shared limits (Redis) do not answer, a token request is refused (503) with this wait:
+# minting tokens unchecked would let one proof of work buy a token on every process.
+LIMITS_UNAVAILABLE_RETRY_SECS = 5
 
 
 class ApiError(StrEnum):
@@ -140,21 +143,23 @@ def visitor_identity(request: HttpRequest) -> JsonResponse:
     )
     if problem:
         return _error(ApiError.BAD_CHALLENGE, problem)
-    spent = process_limits().spent_challenges
-    if spent.is_spent(body["challenge"]):
-        return _error(ApiError.BAD_CHALLENGE, "this challenge was already used; fetch a new one")
     visitor = _previous_visitor(body.get("token"), now)
-    if visitor is None:
-        # A new visitor id: what the per-address limit bounds. A renewal keeps its id (and with it
-        # every per-identity limit and sanction), so each open tab may renew without counting.
-        # Checked before the challenge is spent, so the client may retry it after the wait.
-        limited = _rate_limited(request, process_limits().new_identities_per_ip, "new names")
-        if limited:
-            return limited
-        visitor = new_visitor_id()
-    if not spent.spend(body["challenge"]):  # another request with it got here first
+    # A new visitor id is what the per-address limit bounds. A renewal keeps its id (and with it
+    # every per-identity limit and sanction), so each open tab may renew without counting. One
+    # atomic step, on every process alike: a spent challenge is refused; a new name without a
+    # token left in the address's bucket is refused and leaves the challenge unspent for the
+    # retry after the wait; else the challenge is spent.
+    try:
+        redemption = redeem_challenge(
+            body["challenge"], ip=_client_ip(request) or "unknown", new_identity=visitor is None
+        )
+    except LimitsUnavailable:
+        return _limits_unavailable()
+    if redemption.spent:
         return _error(ApiError.BAD_CHALLENGE, "this challenge was already used; fetch a new one")
-    return _issue(request, Identity(visitor=visitor, name=name, staff=False), now)
+    if redemption.wait_secs:
+        return _too_many(redemption.wait_secs, "new names")
+    return _issue(request, Identity(visitor=visitor or new_visitor_id(), name=name, staff=False), now)
 
 
 @csrf_exempt
@@ -164,9 +169,12 @@ def staff_identity(request: HttpRequest) -> JsonResponse:
     body = _json_body(request)
     if isinstance(body, JsonResponse):
         return body
-    limited = _rate_limited(request, process_limits().staff_sign_ins_per_ip, "staff sign-ins")  # password guessing
-    if limited:
-        return limited
+    try:
+        wait = staff_sign_in_wait_secs(_client_ip(request) or "unknown")  # password guessing
+    except LimitsUnavailable:
+        return _limits_unavailable()
+    if wait:
+        return _too_many(wait, "staff sign-ins")
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         return _error(ApiError.BAD_REQUEST, "'username' and 'password' must be strings")
@@ -205,12 +213,8 @@ def _previous_visitor(token: object, now: float) -> str | None:
     return None if verified.identity.staff else verified.identity.visitor
 
 
-def _rate_limited(request: HttpRequest, buckets: BucketMap, what: str) -> JsonResponse | None:
-    """Count one request against the address's bucket; the 429 answer when it is empty."""
-    ip = _client_ip(request) or "unknown"
-    wait = buckets.take(ip, time.monotonic())
-    if not wait:
-        return None
+def _too_many(wait: float, what: str) -> JsonResponse:
+    """The 429 answer to an address whose bucket is empty for ``wait`` seconds."""
     response = _error(
         ErrorCode.IDENTITY_RATE_LIMITED,
         f"too many {what} from this address; try again later",
@@ -218,6 +222,17 @@ def _rate_limited(request: HttpRequest, buckets: BucketMap, what: str) -> JsonRe
         retry_after_secs=wait,
     )
     response["Retry-After"] = str(max(1, math.ceil(wait)))  # whole seconds, never shorter than the wait
+    return response
+
+
+def _limits_unavailable() -> JsonResponse:
+    response = _error(
+        ErrorCode.SERVER_ERROR,
+        "the server cannot check its limits right now; try again in a few seconds",
+        status=503,
+        retry_after_secs=LIMITS_UNAVAILABLE_RETRY_SECS,
+    )
+    response["Retry-After"] = str(LIMITS_UNAVAILABLE_RETRY_SECS)
     return response
 
 
