@@ -10,6 +10,17 @@ producer. We register one per WebSocket and count what the application writes wh
 past ``SLOW_SOCKET_BUFFER_BYTES`` the connection is dropped. The client reconnects and resumes
 from its last seq (ARCHITECTURE.md, delivery guarantees), and the room never waits for it.
 
+Control frames are budgeted too. autobahn answers every ping itself, below the application, so a
+client that sends pings and never reads made the server queue pongs without limit (48 MiB of pings
+grew a process by 63 MiB). Here every byte autobahn writes (pongs included) is charged to the
+socket's write budget, and every ping or pong the client sends takes a token from the socket's
+frame bucket, the one its consumer charges text frames to (``FRAME_BURST``/``FRAME_PER_SEC``): a
+control frame over it is ignored (no pong), and ``FLOOD_STRIKES`` of those in a row close the socket
+(4008) and stop reading it.
+
+A WebSocket to a path no route serves gets HTTP 404: the server offers ASGI's WebSocket denial
+response extension, which daphne lacks, and the router's fallback (chat/routing.py) uses it.
+
 Fan-out writes are the server's hottest path (one per member per room message), and Twisted's
 own write path costs about half of it: every write registers the socket with the event loop and
 the next loop turn sends and unregisters it (py-spy, 1000 members). ``FrameWriter`` builds a room
@@ -37,14 +48,17 @@ import socket
 import struct
 import sys
 import time
-import weakref
+from http import HTTPStatus
 
+from autobahn.websocket.types import ConnectionDeny
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import defer, tcp
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
+
+from chat.ratelimit import TokenBucket
 
 logger = logging.getLogger("backchannel.serve")
 
@@ -73,6 +87,9 @@ DEFAULT_OPTIONS = {
 SHUTDOWN_CLOSE_CODE = 1012
 SHUTDOWN_CLOSE_REASON = "server restarting"
 SHUTDOWN_POLL_SECS = 0.05
+
+# RFC 6455 opcodes of the control frames a client may send (close ends the connection anyway).
+PING_OPCODE, PONG_OPCODE = 0x9, 0xA
 
 
 @implementer(IPushProducer)
@@ -113,6 +130,44 @@ def text_frame(payload: bytes) -> bytes:
     else:
         header = struct.pack("!BBQ", 0x81, 127, length)
     return header + payload
+
+
+class BudgetedWebSocketProtocol(WebSocketProtocol):
+    """daphne's WebSocket protocol, with what autobahn does on its own under the socket's budgets:
+    the pongs it writes (``write_budget``) and the control frames it reads (``frame_bucket``)."""
+
+    write_budget: WriteBudget | None = None  # None once the socket is dropped
+    frame_bucket: TokenBucket | None = None  # shared with the socket's consumer (its scope)
+    refused_in_a_row = 0  # control frames ignored since the last one the bucket admitted
+
+    def processControlFrame(self) -> bool:  # noqa: N802 - autobahn's name
+        bucket = self.frame_bucket
+        if bucket is not None and self.current_frame.opcode in (PING_OPCODE, PONG_OPCODE):
+            if bucket.take(time.monotonic()):
+                self.control_frame_data = None  # ignored: a refused ping gets no pong
+                self.refused_in_a_row += 1
+                if self.refused_in_a_row >= flood_strikes() and self.state == self.STATE_OPEN:
+                    self.close_for_flooding()
+                return True
+            self.refused_in_a_row = 0
+        return super().processControlFrame()
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:  # noqa: N802
+        """Everything autobahn writes (pongs, close frames, daphne's own sends) goes through here."""
+        budget = self.write_budget
+        if budget is not None and not budget.admits(len(data)):
+            self.factory.server_class.drop_slow_reader(self, budget)
+            return
+        super().sendData(data, sync, chopsize)
+
+    def close_for_flooding(self) -> None:
+        logger.warning("closing %s: it kept sending control frames past its frame bucket", self.client_addr)
+        self.sendCloseFrame(code=flooding_close_code(), reasonUtf8=b"too many control frames")
+        # Read nothing more from it. A peer that does not answer the close within autobahn's close
+        # handshake timeout (1 s) is dropped; one that reads has seen 4008 by then.
+        pause = getattr(self.transport, "pauseProducing", None)
+        if pause is not None:
+            pause()
 
 
 class FrameWriter:
@@ -156,14 +211,23 @@ class FrameWriter:
 
 
 class BoundedServer(Server):
-    """daphne's server, with a ``WriteBudget`` on every WebSocket and fan-out writes by
-    ``FrameWriter``."""
+    """daphne's server, with a ``WriteBudget`` and a frame bucket on every WebSocket
+    (``BudgetedWebSocketProtocol``) and fan-out writes by ``FrameWriter``."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.budgets: weakref.WeakKeyDictionary[WebSocketProtocol, WriteBudget] = weakref.WeakKeyDictionary()
         self.frames = FrameWriter()
         self.ports: list = []  # listening ports, closed first on shutdown
+
+    # daphne's run() builds its WebSocket factory itself: have it build our protocol.
+    @property
+    def ws_factory(self):
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory) -> None:
+        factory.protocol = BudgetedWebSocketProtocol
+        self._ws_factory = factory
 
     def listen_success(self, port) -> None:
         self.ports.append(port)
@@ -208,21 +272,32 @@ class BoundedServer(Server):
         return "disconnected" not in details or (application is not None and not application.done())
 
     def create_application(self, protocol, scope):
-        if isinstance(protocol, WebSocketProtocol):
+        if isinstance(protocol, BudgetedWebSocketProtocol):
+            # Django is set up by now.
+            from chat.limits import FRAME_BUCKET_SCOPE_KEY, frame_bucket
+            from chat.routing import DENIAL_RESPONSE_EXTENSION
+
             budget = WriteBudget(slow_socket_buffer_bytes())
             # The HTTP channel that received the upgrade request is still registered as the
             # transport's producer, though it has handed the connection over: take its place.
             protocol.transport.unregisterProducer()
             protocol.transport.registerProducer(budget, True)
-            self.budgets[protocol] = budget
+            protocol.write_budget = budget
+            protocol.frame_bucket = frame_bucket()
             handle = protocol.transport.getHandle()
             if isinstance(handle, socket.socket):
                 handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES)
+            extensions = {**(scope.get("extensions") or {}), DENIAL_RESPONSE_EXTENSION: {}}
+            scope = {**scope, "extensions": extensions, FRAME_BUCKET_SCOPE_KEY: protocol.frame_bucket}
         return super().create_application(protocol, scope)
 
     async def handle_reply(self, protocol, message) -> None:
+        if message["type"] == "websocket.http.response.start":
+            return self.deny_handshake(protocol, message["status"])
+        if message["type"] == "websocket.http.response.body":
+            return None  # autobahn writes the status's own short body
         if message["type"] == "websocket.send":
-            budget = self.budgets.get(protocol)
+            budget = getattr(protocol, "write_budget", None)
             if budget is None or self.connections.get(protocol, {}).get("disconnected"):
                 return await super().handle_reply(protocol, message)  # daphne's path and checks
             text = message.get("text")
@@ -236,14 +311,20 @@ class BoundedServer(Server):
                 else:
                     self.drop_slow_reader(protocol, budget)
                 return None
-            payload = text or message.get("bytes") or ""
-            if not budget.admits(len(payload)):
-                self.drop_slow_reader(protocol, budget)
-                return None
+            # Anything else goes through autobahn's sendData, which charges the budget.
         return await super().handle_reply(protocol, message)
 
-    def drop_slow_reader(self, protocol: WebSocketProtocol, budget: WriteBudget) -> None:
-        del self.budgets[protocol]  # later frames to it pass to daphne, which ignores a closed socket
+    def deny_handshake(self, protocol, status: int) -> None:
+        """The application answered the handshake with an HTTP status (ASGI's denial response)."""
+        handshake = getattr(protocol, "handshake_deferred", None)
+        if handshake is None:
+            return  # already accepted or refused: nothing left to answer
+        del protocol.handshake_deferred
+        handshake.errback(ConnectionDeny(code=status, reason=HTTPStatus(status).phrase))
+        self.protocol_disconnected(protocol)
+
+    def drop_slow_reader(self, protocol: BudgetedWebSocketProtocol, budget: WriteBudget) -> None:
+        protocol.write_budget = None  # later frames to it pass to daphne, which ignores a closed socket
         logger.warning(
             "dropping %s: its reader fell %d bytes behind (SLOW_SOCKET_BUFFER_BYTES); it will resume on reconnect",
             protocol.client_addr,
@@ -263,6 +344,18 @@ def shutdown_grace_secs() -> float:
     from chat.conf import conf
 
     return conf.SHUTDOWN_GRACE_SECS
+
+
+def flood_strikes() -> int:
+    from chat.conf import conf
+
+    return conf.FLOOD_STRIKES
+
+
+def flooding_close_code() -> int:
+    from chat.protocol import CloseCode
+
+    return CloseCode.FLOODING
 
 
 def with_default_options(arguments: list[str]) -> list[str]:

@@ -30,7 +30,7 @@ from chat.identity import (
     verify_token,
     visitor_tag,
 )
-from chat.limits import frame_bucket, process_limits, socket_tally
+from chat.limits import process_limits, socket_frame_bucket, socket_tally
 from chat.models import Sanction
 from chat.protocol import (
     Auth,
@@ -91,7 +91,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.token: VerifiedToken | None = None
         self.joined_rooms: set[str] = set()
         self.limits = Limits(max_text_chars=conf.MAX_TEXT_CHARS, max_frame_bytes=conf.MAX_FRAME_BYTES)
-        self.frames = frame_bucket()
+        self.frames = socket_frame_bucket(self.scope)  # control frames count too (backchannel.serve)
         self.strikes = 0  # rate_limited refusals in a row
         self.last_typing: dict[str, float] = {}
         self.closing = False

@@ -47,9 +47,20 @@ class ProcessLimits:
         return self.messages_per_ip.take(ip, now) if ip else 0.0
 
 
+# Where the server (backchannel.serve) hands a socket's consumer the socket's frame bucket, to
+# which it charges the pings and pongs autobahn handles below the application: one budget for
+# every frame a client sends.
+FRAME_BUCKET_SCOPE_KEY = "backchannel.frame_bucket"
+
+
 def frame_bucket() -> TokenBucket:
     """Each socket's own bucket over every frame it sends."""
     return TokenBucket(conf.FRAME_BURST, conf.FRAME_PER_SEC)
+
+
+def socket_frame_bucket(scope: dict) -> TokenBucket:
+    """The socket's bucket: the server's, or a new one under a server that has none (tests)."""
+    return scope.get(FRAME_BUCKET_SCOPE_KEY) or frame_bucket()
 
 
 _current: ProcessLimits | None = None
