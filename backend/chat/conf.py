@@ -172,6 +172,12 @@ class Settings:
         return bool(getattr(settings, "REDIS_TLS_VERIFY", True))
 
     @property
+    def STAFF_RECHECK_SECS(self) -> float:
+        """How often a staff socket checks that its account is still active staff: a demoted or
+        deleted account loses staff powers on its open sockets within this."""
+        return float(getattr(settings, "BACKCHANNEL_STAFF_RECHECK_SECS", 20))
+
+    @property
     def DUPLICATE_WINDOW_SECS(self) -> int:
         return int(getattr(settings, "BACKCHANNEL_DUPLICATE_WINDOW_SECS", 60))
 

@@ -57,6 +57,9 @@ logger = logging.getLogger(__name__)
 # How often one process sweeps presence rows left behind by dead processes (on some socket's ping).
 PRESENCE_SWEEP_INTERVAL_SECS = 30.0
 PresenceChange = tuple[Literal["joined", "left"], presence.Person]
+STAFF_REVOKED_MESSAGE = "this account is no longer staff; sign in again"
+# RFC 6455: the close a client reconnects after as usual (then without the refused token).
+NORMAL_CLOSURE = 1000
 
 
 class ProcessState:
@@ -96,6 +99,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.last_typing: dict[str, float] = {}
         self.closing = False
         self.auth_timer: asyncio.Task | None = None
+        self.staff_watch: asyncio.Task | None = None
         client = self.scope.get("client") or (None, None)
         self.ip: str | None = client[0]
         self.holds_socket_slot = False  # counted against its address (on every process with Redis)
@@ -141,6 +145,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.closing = True
         if self.auth_timer is not None:
             self.auth_timer.cancel()
+        if self.staff_watch is not None:
+            self.staff_watch.cancel()
         if self.ip is not None:
             if self.holds_socket_slot:
                 self.holds_socket_slot = False
@@ -207,12 +213,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             token = verify_token(event.token, now=time.time(), max_age_secs=conf.TOKEN_TTL_SECS)
         except TokenError as error:
             raise ProtocolError(ErrorCode(error.problem), error.message) from None
+        if token.identity.staff and not await db_call(selectors.is_staff_account)(visitor=token.identity.visitor):
+            raise ProtocolError(ErrorCode.BAD_TOKEN, STAFF_REVOKED_MESSAGE)
         ban = await db_call(moderation.active_sanction)(
             kind=Sanction.Kind.BAN, visitor=token.identity.visitor, ip=self.ip, now=timezone.now()
         )
         if ban is not None:
             raise ProtocolError(ErrorCode.BANNED, moderation.describe(ban))
         self.identity, self.token = token.identity, token
+        if self.identity.staff:
+            self.staff_watch = asyncio.create_task(self.watch_staff_account())
         if self.auth_timer is not None:
             self.auth_timer.cancel()
         await self.fanout.subscribe(visitor_group_for(self.identity.visitor), self)
@@ -235,6 +245,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         now = time.time()
         if self.token is None or not needs_refresh(self.token, now=now, ttl_secs=conf.TOKEN_TTL_SECS):
             return
+        if self.token.identity.staff and not await self.staff_account_holds():
+            return  # a demoted account gets no fresh staff token
         self.token = VerifiedToken(self.token.identity, int(now))
         await self.send_event(
             {
@@ -243,6 +255,28 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "expires_in_secs": conf.TOKEN_TTL_SECS,
             }
         )
+
+    async def watch_staff_account(self) -> None:
+        """Re-check a staff socket's account every STAFF_RECHECK_SECS: a token proves a sign-in,
+        and an account demoted (or deactivated, or deleted) since must not keep staff powers on
+        a socket that stays open for hours, nor whatever the client does (it may never ping)."""
+        while not self.closing:
+            await asyncio.sleep(conf.STAFF_RECHECK_SECS)
+            try:
+                if not await self.staff_account_holds():
+                    return
+            except DatabaseError:  # the next round tries again
+                logger.exception("checking staff account %s failed", self.identity.visitor if self.identity else "?")
+
+    async def staff_account_holds(self) -> bool:
+        """False, after telling the client (bad_token) and closing the socket, when the account
+        behind this staff identity is no longer active staff. The client signs in again."""
+        if self.identity is None or await db_call(selectors.is_staff_account)(visitor=self.identity.visitor):
+            return True
+        if not self.closing:
+            logger.info("closing a socket of %s: the account is no longer staff", self.identity.visitor)
+            await self.refuse(ProtocolError(ErrorCode.BAD_TOKEN, STAFF_REVOKED_MESSAGE), NORMAL_CLOSURE)
+        return False
 
     async def join(self, event: Join) -> None:
         if event.room not in self.joined_rooms and len(self.joined_rooms) >= conf.MAX_ROOMS_PER_SOCKET:

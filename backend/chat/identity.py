@@ -58,6 +58,14 @@ def staff_visitor_id(user_pk: int) -> str:
     return f"staff-{user_pk}"
 
 
+def staff_user_pk(visitor: str) -> int | None:
+    """The user behind a staff identity's visitor id (``staff_visitor_id``), or None."""
+    prefix, _, pk = visitor.partition("-")
+    if prefix != "staff" or not (pk.isascii() and pk.isdigit()) or len(pk) > 18:
+        return None
+    return int(pk)
+
+
 def visitor_tag(visitor: str) -> str:
     """A short, stable tag for a visitor id, shown beside a name so that two people who chose the
     same (or a look-alike) name never look the same. Derived, not stored: the same id always

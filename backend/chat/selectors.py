@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
+
 from chat import presence
+from chat.identity import staff_user_pk
 from chat.models import BlockedWord, Message, Room
 from chat.resume import should_resume
 
@@ -24,6 +27,15 @@ def latest_seqs(*, room_names: list[str]) -> dict[str, int]:
     """``latest_seq`` for several rooms in one query."""
     found = dict(Room.objects.filter(name__in=room_names).values_list("name", "last_seq"))
     return {name: found.get(name, 0) for name in room_names}
+
+
+def is_staff_account(*, visitor: str) -> bool:
+    """True while the user behind a staff identity exists, is active and is staff. A staff token
+    proves a sign-in, not that the account still has the right: tokens are re-checked with this."""
+    pk = staff_user_pk(visitor)
+    if pk is None:
+        return False
+    return get_user_model().objects.filter(pk=pk, is_active=True, is_staff=True).exists()
 
 
 def messages_after(*, room_name: str, after_seq: int, limit: int) -> list[Message]:

@@ -12,10 +12,12 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
 
 from backchannel.asgi import application
-from chat.identity import Identity, issue_token
+from chat.identity import Identity, issue_token, staff_visitor_id
 
 SITE_ORIGIN = b"http://localhost:1313"
 # Small timeouts keep the suite fast; the in-memory layer answers in microseconds.
@@ -30,6 +32,14 @@ def token_for(name: str = "Ann", *, visitor: str | None = None, staff: bool = Fa
     """A token for ``name`` (its own visitor id unless one is given), issued ``age_secs`` ago."""
     identity = Identity(visitor=visitor or f"v{next(_visitors)}-{name.lower()}", name=name, staff=staff)
     return issue_token(identity, now=time.time() - age_secs)
+
+
+def staff_token_for(name: str = "Mod", *, age_secs: float = 0) -> tuple[str, User]:
+    """A staff token for a new staff user (a token alone does not make staff: the server checks the
+    account behind it), and the user, for a test to demote."""
+    user = User.objects.create_user(f"{name.lower()}-{next(_visitors)}", is_staff=True)
+    identity = Identity(visitor=staff_visitor_id(user.pk), name=name, staff=True)
+    return issue_token(identity, now=time.time() - age_secs), user
 
 
 class Socket:
@@ -160,6 +170,8 @@ async def connected(
     name: str = "Ann", *, token: str | None = None, staff: bool = False, ip: str | None = None
 ) -> AsyncIterator[Socket]:
     """An authenticated socket, as ``name`` (a fresh visitor) or as the identity in ``token``."""
+    if token is None:
+        token = (await sync_to_async(staff_token_for)(name))[0] if staff else token_for(name)
     async with opened(ip=ip) as socket:
-        await socket.auth(token or token_for(name, staff=staff))
+        await socket.auth(token)
         yield socket

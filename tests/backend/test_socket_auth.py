@@ -6,10 +6,12 @@ import asyncio
 import time
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
 
-from chat.identity import Identity, verify_token, visitor_tag
+from chat.identity import Identity, verify_token
 from chat.models import Message
-from tests.backend.sockets import connected, opened, token_for
+from tests.backend.sockets import connected, opened, staff_token_for, token_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -48,15 +50,10 @@ async def test_an_old_client_that_authenticates_first_sees_what_it_always_saw():
 
 
 async def test_authenticated_says_who_the_token_names():
-    token = token_for("Mod", visitor="staff-3", staff=True)
+    token, user = await sync_to_async(staff_token_for)("Mod")
     async with opened() as socket:
-        assert await socket.auth(token) == {
-            "type": "authenticated",
-            "name": "Mod",
-            "visitor": "staff-3",
-            "staff": True,
-            "tag": visitor_tag("staff-3"),
-        }
+        me = await socket.auth(token)
+        assert (me["name"], me["visitor"], me["staff"]) == ("Mod", f"staff-{user.pk}", True)
         assert await socket.silent(), "a fresh token is not refreshed"
 
 
@@ -146,3 +143,76 @@ async def test_a_long_lived_socket_gets_a_fresh_token_on_ping(settings):
         events = [await socket.next(), await socket.next()]
         assert [event["type"] for event in events] == ["pong", "token"]
         assert events[1]["expires_in_secs"] == 60
+
+
+# --- Staff status is re-checked, not taken from the token ----------------------------------------
+
+
+def demote(user: User, how: str) -> None:
+    if how == "deleted":
+        user.delete()
+    else:
+        setattr(user, {"no longer staff": "is_staff", "deactivated": "is_active"}[how], False)
+        user.save()
+
+
+DEMOTIONS = ["no longer staff", "deactivated", "deleted"]
+
+
+@pytest.mark.parametrize("how", DEMOTIONS)
+async def test_a_staff_token_of_a_demoted_account_is_refused_at_auth(how):
+    token, user = await sync_to_async(staff_token_for)("Mod")
+    await sync_to_async(demote)(user, how)
+    async with opened() as socket:
+        await socket.send(type="auth", token=token)
+        error = await socket.error()
+        assert (error["code"], error["message"]) == ("bad_token", "this account is no longer staff; sign in again")
+        await socket.auth(token_for("Ann"))  # the socket stays open for another identity
+
+
+async def test_a_staff_token_without_a_staff_account_behind_it_is_refused():
+    async with opened() as socket:
+        await socket.send(type="auth", token=token_for("Mod", visitor="staff-999999", staff=True))
+        assert (await socket.error())["code"] == "bad_token"
+
+
+@pytest.mark.parametrize("how", DEMOTIONS)
+async def test_an_open_staff_socket_loses_staff_within_the_recheck_interval(settings, how):
+    """Without any frame from the client: one that never pings is re-checked all the same."""
+    settings.BACKCHANNEL_STAFF_RECHECK_SECS = 0.2
+    token, user = await sync_to_async(staff_token_for)("Mod")
+    async with connected(token=token) as mod:
+        await mod.join("lobby")
+        await sync_to_async(demote)(user, how)
+        demoted_at = time.monotonic()
+        error = await mod.error()
+        assert error["code"] == "bad_token"
+        assert await mod.close_code() == 1000
+        assert time.monotonic() - demoted_at < 0.2 + 1.0
+
+
+async def test_a_demoted_account_is_handed_no_fresh_staff_token(settings):
+    settings.BACKCHANNEL_TOKEN_TTL_SECS = 2  # refreshed from 1 s on
+    settings.BACKCHANNEL_STAFF_RECHECK_SECS = 3600  # only the refresh checks here
+    token, user = await sync_to_async(staff_token_for)("Mod", age_secs=0.5)
+    async with connected(token=token) as mod:
+        assert await mod.silent(), "not yet due"
+        await sync_to_async(demote)(user, "no longer staff")
+        await asyncio.sleep(0.6)
+        await mod.send(type="ping")
+        events = [await mod.next(), await mod.next()]
+        assert [event["type"] for event in events] == ["pong", "error"], events
+        assert events[1]["code"] == "bad_token"
+        assert await mod.close_code() == 1000
+
+
+async def test_staff_in_good_standing_keep_getting_fresh_tokens(settings):
+    settings.BACKCHANNEL_TOKEN_TTL_SECS = 2
+    settings.BACKCHANNEL_STAFF_RECHECK_SECS = 0.2
+    token, _ = await sync_to_async(staff_token_for)("Mod", age_secs=1.5)
+    async with opened() as mod:
+        await mod.send(type="auth", token=token)
+        assert [event["type"] for event in [await mod.next(), await mod.next()]] == ["authenticated", "token"]
+        await asyncio.sleep(0.5)  # rechecked twice meanwhile
+        await mod.send(type="ping")
+        assert (await mod.next())["type"] == "pong"
