@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -19,7 +21,7 @@ def test_presence_and_typing_follow_people_live(live_system, new_page):
     bob = new_page(live_system.room_url("e2e-people"))
     enter_room_as(bob, "Bob")
 
-    expect(ann.locator(".bc-presence .bc-presence__person")).to_have_text(["Ann", "Bob"])
+    expect(ann.locator(".bc-presence .bc-presence__person")).to_have_text([person("Ann"), person("Bob")])
     expect(ann.locator(".bc-presence__count")).to_contain_text("2")
 
     bob.locator("form.bc-composer textarea[name=text]").press_sequentially("hel", delay=50)
@@ -27,7 +29,33 @@ def test_presence_and_typing_follow_people_live(live_system, new_page):
     expect(bob.locator(".bc-typing")).not_to_contain_text("Bob")  # nobody is told they type
 
     bob.close()
-    expect(ann.locator(".bc-presence .bc-presence__person")).to_have_text(["Ann"])
+    expect(ann.locator(".bc-presence .bc-presence__person")).to_have_text([person("Ann")])
+
+
+def test_two_people_of_one_name_never_look_the_same(live_system, new_page):
+    """Each name is followed by its tag, derived from the visitor id: two "Dan"s (or a "Dаn" with
+    a Cyrillic а) differ by it in the online list and on their messages."""
+    room = "e2e-two-dans"
+    first = new_page(live_system.room_url(room))
+    enter_room_as(first, "Dan")
+    second = new_page(live_system.room_url(room))
+    enter_room_as(second, "Dan")
+    people = first.locator(".bc-presence .bc-presence__person")
+    expect(people).to_have_text([person("Dan"), person("Dan")])
+    tags = people.locator(".bc-tag").all_inner_texts()
+    assert len(set(tags)) == 2, tags
+    send(first, "I am the first Dan")
+    send(second, "I am the second Dan")
+    messages = second.locator(".bc-message")
+    expect(messages).to_have_count(2)
+    message_tags = messages.locator(".bc-tag").all_inner_texts()
+    assert sorted(message_tags) == sorted(tags), (message_tags, tags)
+    expect(second.locator(".bc-identity__name .bc-tag")).to_have_text(message_tags[1])
+
+
+def person(name: str) -> re.Pattern[str]:
+    """An entry of the online list: the name, then its tag ("#K3F9")."""
+    return re.compile(rf"^{re.escape(name)}\s*#\w{{4}}$")
 
 
 def sign_in_to_admin(live_system, new_page):

@@ -28,6 +28,7 @@ const MESSAGE = {
   author: "alice",
   visitor: "v123",
   staff: false,
+  tag: "k3f9",
   text: "hello <b>world</b>",
   deleted: false,
   sent_at: "2024-05-01T12:34:56.123456+00:00",
@@ -48,8 +49,8 @@ const READY = {
 const PRESENCE = {
   online_count: 2,
   people: [
-    { visitor: "v1", name: "Ann", staff: false },
-    { visitor: "v2", name: "Sue", staff: true },
+    { visitor: "v1", name: "Ann", staff: false, tag: "a1b2" },
+    { visitor: "v2", name: "Sue", staff: true, tag: "c3d4" },
   ],
 };
 
@@ -260,16 +261,27 @@ describe("decodeServerEvent", () => {
   });
 
   it("decodes authenticated and token", () => {
-    const authenticated = { type: "authenticated", name: "Ann", visitor: "v1", staff: false };
+    const authenticated = { type: "authenticated", name: "Ann", visitor: "v1", staff: false, tag: "a1b2" };
     assert.deepEqual(decodeServerEvent(JSON.stringify({ ...authenticated, extra: 1 })), authenticated);
     const token = { type: "token", token: "t.k", expires_in_secs: 3600 };
     assert.deepEqual(decodeServerEvent(JSON.stringify(token)), token);
   });
 
+  it("decodes an older server's events, which carry no tag, with an empty one; a tag must be a string", () => {
+    const { tag: _tag, ...untagged } = MESSAGE;
+    assert.equal(decodeServerEvent(JSON.stringify(untagged)).tag, "");
+    const typing = { type: "typing", room: "lobby", visitor: "v1", name: "Ann" };
+    assert.deepEqual(decodeServerEvent(JSON.stringify(typing)), { ...typing, tag: "" });
+    const presence = { type: "presence", room: "lobby", online_count: 1, people: [{ visitor: "v1", name: "Ann", staff: false }] };
+    assert.equal(decodeServerEvent(JSON.stringify(presence)).people[0].tag, "");
+    assertProtocolError(() => decodeServerEvent(JSON.stringify({ ...MESSAGE, tag: 7 })), "bad_field");
+    assertProtocolError(() => decodeServerEvent(JSON.stringify({ ...typing, tag: ["x"] })), "bad_field");
+  });
+
   it("decodes deleted, typing and room_state", () => {
     for (const event of [
       { type: "deleted", room: "lobby", seq: 3 },
-      { type: "typing", room: "lobby", visitor: "v1", name: "Ann" },
+      { type: "typing", room: "lobby", visitor: "v1", name: "Ann", tag: "a1b2" },
       { type: "room_state", room: "lobby", locked: true, slow_mode_secs: 30 },
     ]) {
       assert.deepEqual(decodeServerEvent(JSON.stringify(event)), event);

@@ -151,6 +151,21 @@ describe("createMessageElement", () => {
     assert.equal(time.getAttribute("datetime"), "2024-05-01T12:34:56.123Z");
   });
 
+  it("shows the author's tag after the name, so two people of one name look different", () => {
+    const element = createMessageElement(fakeDocument, message({ tag: "k3f9", staff: true }), { locale: "en", translate: (key) => key });
+    assert.equal(element.querySelector(".bc-message__author").textContent, "alice");
+    assert.equal(element.querySelector(".bc-tag").textContent, "#k3f9");
+    assert.equal(element.querySelector(".bc-staff-badge").textContent, "chat_staff_badge");
+    assert.equal(createMessageElement(fakeDocument, message(), { locale: "en" }).querySelector(".bc-tag"), null, "none from an older server");
+  });
+
+  it("says an own message held by the word filter waits for a moderator, without retry buttons", () => {
+    const element = createMessageElement(fakeDocument, message({ own: true, clientId: "c1", state: "held" }), { translate: (key) => key });
+    assert.equal(element.getAttribute("data-state"), "held");
+    assert.equal(element.querySelector(".bc-message__status").textContent, "chat_message_held");
+    assert.equal(element.querySelector(".bc-message__actions"), null);
+  });
+
   it("marks a message that continues its author's group, keeping the author for screen readers", () => {
     const element = createMessageElement(fakeDocument, message({ grouped: true }), { locale: "en" });
     assert.equal(element.className, "bc-message bc-message--grouped");

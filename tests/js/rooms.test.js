@@ -58,7 +58,10 @@ describe("room names", () => {
 describe("display names", () => {
   const valid = ["a", "Alice", "  bob  ", "a".repeat(DISPLAY_NAME_MAX_CHARS), "山田 太郎", "😀".repeat(32)];
   const invalid = ["", "   ", "a".repeat(33), "😀".repeat(33), "a\u0000b", "a\nb", "tab\there", "\u007f", "x\u0085",
-    "zero\u200bwidth", "bidi\u202eoverride", "private\ue000use"];
+    "zero\u200bwidth", "bidi\u202eoverride", "private\ue000use",
+    // Invisible yet not category C: what let "admin" pass for a reserved name, and blank names.
+    "admin\ufe0f", "ad\u034fmin", "moderator\ufe0e", "staff\u{e0100}", "\u3164\u3164", "\u115f\u1160", "\uffa0",
+    "\u2800\u2800", "line\u2028break"];
 
   for (const name of valid) {
     it(`accepts ${JSON.stringify(name)}`, () => assert.equal(isValidDisplayName(name), true));

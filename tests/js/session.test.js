@@ -105,7 +105,7 @@ describe("session: authentication", () => {
       { type: "join", room: ROOM, after_seq: undefined },
     ]);
     assert.equal(page.session.joined, true);
-    assert.deepEqual(page.session.identity, { name: "ann", visitor: "v-ann", staff: false });
+    assert.deepEqual(page.session.identity, { name: "ann", visitor: "v-ann", staff: false, tag: "" }, "the model server sends no tag, as an older server");
   });
 
   it("waits for a token before authenticating", () => {
@@ -570,6 +570,44 @@ describe("session: refusals of the moderation and the throttles", () => {
     session.handleEvent({ type: "error", code: "rate_limited", message: "m", retry_after_secs: 1 });
     timers.advance(1000);
     assert.deepEqual(sent.filter((event) => event.type === "send").map((event) => event.text), ["one", "one"]);
+  });
+
+  it("held_for_review: the item waits for a moderator, is not sent again on this connection, and once more on the next", () => {
+    const sent = [];
+    const errors = [];
+    const timeline = createTimeline();
+    const outbox = createOutbox({ room: ROOM, storage: new FakeStorage(), newClientId: counter() });
+    const session = createWritingSession({ room: ROOM, timeline, outbox, send: (event) => sent.push(event), token: "ann", onError: (code) => errors.push(code) });
+    session.handleEvent(READY);
+    session.handleEvent(AUTHENTICATED);
+    session.handleEvent(joinedEvent());
+    const item = session.submit("a held word", "ann");
+    session.handleEvent({ type: "error", code: "held_for_review", message: "m", room: ROOM, client_id: item.client_id });
+    const sends = () => sent.filter((event) => event.type === "send").length;
+    const state = () => timeline.entries("v-ann").at(-1).state;
+    assert.deepEqual([errors, state(), outbox.items()[0].state], [["held_for_review"], "held", "pending"]);
+    session.handleEvent({ type: "pong", rooms: { [ROOM]: 9 } });
+    assert.equal(sends(), 1, "not again while the connection lasts");
+
+    session.disconnected();
+    session.handleEvent(READY);
+    session.handleEvent(AUTHENTICATED);
+    session.handleEvent(joinedEvent({ resumed: true, history: [] }));
+    assert.equal(sends(), 2, "a new connection asks once more");
+    assert.equal(state(), "held", "still shown as waiting meanwhile");
+    // Approved meanwhile: stored, so the resend is acked.
+    session.handleEvent({ type: "ack", room: ROOM, client_id: item.client_id, seq: 10 });
+    assert.deepEqual(outbox.items(), []);
+    assert.equal(state(), "sent");
+  });
+
+  it("blocked_word fails the item (a moderator's word filter refused it)", () => {
+    const sent = [];
+    const session = joinedSession({ sent });
+    const item = session.submit("a blocked word", "ann");
+    session.handleEvent({ type: "error", code: "blocked_word", message: "m", room: ROOM, client_id: item.client_id });
+    session.handleEvent({ type: "pong", rooms: { [ROOM]: 9 } });
+    assert.equal(sent.filter((event) => event.type === "send").length, 1);
   });
 
   it("reports retry_after_secs to onError", () => {

@@ -14,7 +14,7 @@ import { hasOutbox } from "./outbox.js";
 import { createPeopleView } from "./people.js";
 import { CloseCode, ErrorCode, ServerEventType } from "./protocol.js";
 import { isValidRoomName, normalizeRoomName } from "./rooms.js";
-import { createStaffBadge } from "./render.js";
+import { appendPersonMarks } from "./render.js";
 import { createRoomSession } from "./session.js";
 import { ConnectionState, NotConnectedError, createChatSocket } from "./socket.js";
 import { createStatusLine } from "./status.js";
@@ -218,10 +218,11 @@ export function mountChat(
     // when a visitor without a name writes (writing.render).
     composerForm.hidden = banned !== null;
     identityLine.hidden = !hasIdentity || writing?.isChoosingName === true;
-    if (hasIdentity && shownIdentity !== `${identity.staff} ${identity.name}`) {
-      shownIdentity = `${identity.staff} ${identity.name}`;
+    const signature = hasIdentity && `${identity.staff} ${identity.tag} ${identity.name}`;
+    if (signature && shownIdentity !== signature) {
+      shownIdentity = signature;
       identityName.textContent = translate("chat_identity", { name: identity.name });
-      if (identity.staff) identityName.appendChild(createStaffBadge(document, translate("chat_staff_badge")));
+      appendPersonMarks(document, identityName, identity, translate);
     }
     // Staff may still post in a locked room.
     const readOnly = session.roomState.locked && !(session.identity ?? identity)?.staff;

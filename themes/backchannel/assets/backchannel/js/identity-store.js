@@ -60,10 +60,10 @@ export function createIdentityStore(storage) {
       const identity = read();
       if (identity !== null) write({ ...identity, token });
     },
-    /** The server's `authenticated` event: what the token really says. */
-    storeAuthenticated({ name, visitor, staff }) {
+    /** The server's `authenticated` event: what the token really says (and the visitor's tag). */
+    storeAuthenticated({ name, visitor, staff, tag }) {
       const identity = read();
-      if (identity !== null) write({ ...identity, name, visitor, staff });
+      if (identity !== null) write({ ...identity, name, visitor, staff, tag });
     },
     forget() {
       write(null);

@@ -1,7 +1,7 @@
 // Who is in the room: the presence line ("3 online · Ann · Bob") and who else is typing
 // ("Ann is typing…"). Part of the widget (chat.js); no socket, no session.
 
-import { createStaffBadge } from "./render.js";
+import { appendPersonMarks } from "./render.js";
 
 // How long one `typing` notice shows "Ann is typing…" (the sender repeats it while typing).
 export const TYPING_NOTICE_MS = 5000;
@@ -43,7 +43,7 @@ export function createPeopleView(section, { translate, formatNumber, setTimeout,
       const item = document.createElement("li");
       item.className = "bc-presence__person";
       item.textContent = person.name;
-      if (person.staff) item.appendChild(createStaffBadge(document, translate("chat_staff_badge")));
+      appendPersonMarks(document, item, person, translate);
       presencePeople.appendChild(item);
     }
   }

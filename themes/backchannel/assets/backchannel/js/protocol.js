@@ -38,7 +38,7 @@ export const ErrorCode = namesTable([
   "invalid_room", "not_authenticated", "already_authenticated", "bad_token", "token_expired",
   "auth_timeout", "banned", "muted", "room_locked", "slow_mode", "rate_limited", "duplicate_text",
   "too_many_sockets", "text_empty", "text_too_long", "not_joined", "too_many_rooms",
-  "server_error", "identity_rate_limited",
+  "server_error", "identity_rate_limited", "blocked_word", "held_for_review",
 ]);
 
 /**
@@ -189,6 +189,13 @@ const SERVER_FIELDS = {
 // One person of a presence list.
 const PERSON_FIELDS = { visitor: STRING, name: STRING, staff: BOOLEAN };
 
+// `tag` (authenticated, message, typing, a person): a few characters derived from the visitor id
+// that tell two people of one name apart; "" from an older server, which sends none.
+function withTag(event, into) {
+  into.tag = event.tag == null ? "" : requireField(event, "tag", isString);
+  return into;
+}
+
 // Fields that may be absent or null: decoded only when present.
 const OPTIONAL_ERROR_FIELDS = { room: STRING, client_id: STRING, retry_after_secs: SECONDS };
 
@@ -212,13 +219,13 @@ function decodeMessage(event) {
   // client_id: the sender's idempotency key; null (or absent) from an older server.
   decoded.client_id = event.client_id ?? null;
   if (decoded.client_id !== null) requireField(event, "client_id", isString);
-  return decoded;
+  return withTag(event, decoded);
 }
 
 // `presence` events and `joined.presence`; the optional `change` is not kept (the list says all).
 function decodePresence(event, into) {
   into.online_count = requireField(event, "online_count", isCount);
-  into.people = event.people === null ? null : decodeList(event, "people", (person) => pick(person, PERSON_FIELDS, {}));
+  into.people = event.people === null ? null : decodeList(event, "people", (person) => withTag(person, pick(person, PERSON_FIELDS, {})));
   return into;
 }
 
@@ -239,6 +246,9 @@ export function decodeServerEvent(text) {
       // Whether a socket may join and read before `auth` (absent: an older server, it may not).
       decoded.read_without_auth = event.read_without_auth === true;
       break;
+    case ServerEventType.AUTHENTICATED:
+    case ServerEventType.TYPING:
+      return withTag(event, decoded);
     case ServerEventType.JOINED:
       decoded.history = decodeList(event, "history", decodeMessage);
       decoded.presence = decodePresence(requireField(event, "presence", isPlainObject), {});

@@ -78,6 +78,15 @@ export function createStaffBadge(document, label) {
   return createElementWithText(document, "span", "bc-staff-badge", label);
 }
 
+/**
+ * What follows a person's name: their `.bc-tag` ("#k3f9", when the server sent one) and, for
+ * staff, the `.bc-staff-badge`. Appended to `parent`.
+ */
+export function appendPersonMarks(document, parent, { tag, staff }, translate) {
+  if (tag) parent.appendChild(createElementWithText(document, "span", "bc-tag", `#${tag}`));
+  if (staff) parent.appendChild(createStaffBadge(document, translate("chat_staff_badge")));
+}
+
 function createElementWithText(document, tagName, className, text) {
   const element = document.createElement(tagName);
   element.className = className;
@@ -96,9 +105,9 @@ function createActionButton(document, action, label) {
  * One timeline entry (timeline.js) as
  * <article class="bc-message [bc-message--own] [bc-message--grouped]" data-seq data-client-id data-state>
  *   <header class="bc-message__meta">
- *     <span class="bc-message__author"/> [<span class="bc-staff-badge"/>]
+ *     <span class="bc-message__author"/> [<span class="bc-tag"/>] [<span class="bc-staff-badge"/>]
  *     <time class="bc-message__time" datetime title/>
- *     [<span class="bc-message__status"/>]           own pending or failed messages
+ *     [<span class="bc-message__status"/>]           own pending, held or failed messages
  *   </header>
  *   <p class="bc-message__text"> text nodes and <a href rel target> for http(s) URLs </p>
  *   [<p class="bc-message__actions"> retry and discard buttons </p>]   own failed messages
@@ -123,7 +132,7 @@ export function createMessageElement(
   const meta = document.createElement("header");
   meta.className = "bc-message__meta";
   meta.appendChild(createElementWithText(document, "span", "bc-message__author", entry.author));
-  if (entry.staff) meta.appendChild(createStaffBadge(document, translate("chat_staff_badge")));
+  appendPersonMarks(document, meta, entry, translate);
 
   const time = formatMessageTime(entry.sentAt, now, locale);
   const timeElement = createElementWithText(document, "time", "bc-message__time", time.label);

@@ -8,9 +8,11 @@ export const ROOM_NAME_MAX_CHARS = 40;
 
 export const DISPLAY_NAME_MAX_CHARS = 32;
 
-// Unicode category C: control (Cc), format (Cf: zero-width and bidi controls), surrogate,
-// private-use and unassigned code points; backend/chat/names.py refuses the same.
-const CONTROL_CHARACTER_PATTERN = /\p{C}/u;
+// Invisible code points, which would let "admin" + U+FE0F pass for "admin": Unicode category C
+// (control, format, surrogate, private-use, unassigned), the default-ignorable ones (variation
+// selectors, Hangul fillers…), the Braille blank and the line and paragraph separators;
+// backend/chat/folding.py refuses the same.
+const INVISIBLE_CHARACTER_PATTERN = /[\p{C}\p{Default_Ignorable_Code_Point}\u2800\u2028\u2029]/u;
 
 /** Counts code points, as the Python backend's len() does (an emoji is one, not two). */
 export function countCharacters(text) {
@@ -33,10 +35,10 @@ export function normalizeDisplayName(raw) {
   return typeof raw === "string" ? raw.trim() : "";
 }
 
-/** 1 to 32 characters once trimmed, and no control or invisible (category C) characters. */
+/** 1 to 32 characters once trimmed, and no control or invisible characters. */
 export function isValidDisplayName(name) {
   if (typeof name !== "string") return false;
   const trimmed = normalizeDisplayName(name);
   const length = countCharacters(trimmed);
-  return length >= 1 && length <= DISPLAY_NAME_MAX_CHARS && !CONTROL_CHARACTER_PATTERN.test(trimmed);
+  return length >= 1 && length <= DISPLAY_NAME_MAX_CHARS && !INVISIBLE_CHARACTER_PATTERN.test(trimmed);
 }

@@ -23,6 +23,10 @@ export function attachSender(session, { room, timeline, outbox, send, now = Date
   const inFlight = new Set();
   // client_ids refused with not_joined once: after a re-join, a second refusal is final.
   const refusedNotJoined = new Set();
+  // client_ids the word filter holds for a moderator (held_for_review): not sent again on this
+  // connection. The next connection sends them once more, which tells their fate: held still,
+  // acked (approved meanwhile) or blocked_word (rejected).
+  const held = new Set();
   let lastTypingMs = -Infinity;
 
   function fail(clientId, code) {
@@ -35,7 +39,7 @@ export function attachSender(session, { room, timeline, outbox, send, now = Date
   function flush() {
     if (!session.joined || !session.authenticated || session.throttled) return;
     for (const item of outbox.items()) {
-      if (item.state !== "pending" || inFlight.has(item.client_id)) continue;
+      if (item.state !== "pending" || inFlight.has(item.client_id) || held.has(item.client_id)) continue;
       const event = { type: ClientEventType.SEND, room, text: item.text, client_id: item.client_id };
       try {
         send(event);
@@ -57,11 +61,13 @@ export function attachSender(session, { room, timeline, outbox, send, now = Date
         outbox.remove(clientId);
         inFlight.delete(clientId);
         refusedNotJoined.delete(clientId);
+        held.delete(clientId);
       }
     },
     /** Whatever was on its way is lost: the connection closed, or a frame was refused unread. */
     lost() {
       inFlight.clear();
+      held.clear();
     },
     /**
      * The server does not count this socket in the room (not_joined, naming no client_id for a
@@ -78,7 +84,10 @@ export function attachSender(session, { room, timeline, outbox, send, now = Date
       if (outbox.get(clientId) === undefined) return false;
       inFlight.delete(clientId);
       if (THROTTLE_ERRORS.has(code)) session.holdFor(retryAfterSecs);
-      else if (!PASSING_SEND_ERRORS.has(code)) fail(clientId, code);
+      else if (code === ErrorCode.HELD_FOR_REVIEW) {
+        held.add(clientId);
+        timeline.markHeld(clientId);
+      } else if (!PASSING_SEND_ERRORS.has(code)) fail(clientId, code);
       return true;
     },
   };

@@ -164,7 +164,7 @@ export function createRoomSession({
       case ServerEventType.AUTHENTICATED:
         authenticated = true;
         authPending = false;
-        identity = { name: event.name, visitor: event.visitor, staff: event.staff };
+        identity = { name: event.name, visitor: event.visitor, staff: event.staff, tag: event.tag };
         onAuthenticated(identity);
         // A socket that already reads the room enters its presence with `auth`: no new join.
         if (joined) sender?.flush();

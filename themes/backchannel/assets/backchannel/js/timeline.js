@@ -12,7 +12,8 @@
 
 import { namesTable } from "./protocol.js";
 
-export const OwnState = namesTable(["pending", "sent", "failed"]);
+// held: the word filter holds it for a moderator (held_for_review); it shows once approved.
+export const OwnState = namesTable(["pending", "sent", "failed", "held"]);
 
 /**
  * Returns the view of one room. Every apply… method returns { gap, sent }: `gap` is true when
@@ -178,9 +179,15 @@ export function createTimeline() {
       if (item && item.state !== OwnState.SENT) own.set(clientId, { ...item, state: OwnState.FAILED, code });
     },
 
+    /** A moderator must approve it first: it waits, neither sending nor failed. */
+    markHeld(clientId) {
+      const item = own.get(clientId);
+      if (item && item.state === OwnState.PENDING) own.set(clientId, { ...item, state: OwnState.HELD });
+    },
+
     markPending(clientId) {
       const item = own.get(clientId);
-      if (item && item.state === OwnState.FAILED) {
+      if (item && (item.state === OwnState.FAILED || item.state === OwnState.HELD)) {
         own.set(clientId, { ...item, state: OwnState.PENDING, code: undefined });
       }
     },
@@ -221,6 +228,7 @@ export function createTimeline() {
           clientId: isOwn ? message.client_id : undefined,
           author: message.author,
           visitor: message.visitor,
+          tag: message.tag,
           staff: message.staff === true,
           text: message.text,
           sentAt: message.sent_at,
