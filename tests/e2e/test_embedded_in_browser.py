@@ -218,7 +218,7 @@ def test_list_pages_show_a_link_to_the_chat_not_a_live_widget(embedded_system, b
         assert link.get_attribute("href") == "/chat/"
         expect(page.locator(".bc-chat")).to_have_count(0)
         page.wait_for_timeout(500)
-        assert traffic == {"identity": [], "sockets": []}, "no live widget, no identity, no socket"
+        assert traffic == {"identity": [], "sockets": [], "scripts": ["main"]}, "no live widget, no identity, no socket"
         link.click()
         expect(page).to_have_url(embedded_system.url("chat/"))
         expect(page.locator(".bc-chat")).to_have_count(1)
