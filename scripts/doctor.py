@@ -4,11 +4,14 @@
                              [--room NAME] [--timeout-secs N] [--default-branch NAME]
 
 Offline checks (always; no network):
-  site.*      config.toml: baseURL is https://<your domain>/, backend_url is wss://<backend host>;
+  site.*      config.toml: baseURL is https://<your domain>/, backend_url is wss://<backend host>
+              and not the static site (baseURL's host, its www. twin or any *.github.io);
               no CNAME file in the sources names another domain
   travis.*    .travis.yml: the GitHub Pages deploy (fqdn = baseURL's host, local_dir = Hugo's
               output dir, keep_history, token from a variable, dpl v2 `cleanup`, default branch
-              only, the build it publishes) and the Heroku deploy (api_key from a variable, app)
+              only, the build it publishes), the Heroku deploy (api_key from a variable, app =
+              backend_url's app exactly: not a sibling such as <app>-staging) and no credential
+              in plain text under `env:` (by name, or by value: ghp_..., a URL with a password)
   workflows.* .github/workflows/*.yml, if any: custom domains and secrets
   backend.*   only with --env-file: the backend's environment (SECRET_KEY, DEBUG off,
               ALLOWED_ORIGINS holding the site's origin exactly, ALLOWED_HOSTS holding the
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -82,6 +86,14 @@ BRANCH_CONDITION = re.compile(r"\bbranch\s*(?:==?|IS)\s*['\"]?([\w./-]+)", re.IG
 BRANCH_IN_CONDITION = re.compile(r"\bbranch\s+IN\s*\(([^)]*)\)", re.IGNORECASE)
 CNAME_WRITE = re.compile(r"(?:echo|printf)\s+['\"]?([A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,})['\"]?\s*>{1,2}\s*\S*CNAME")
 SECRET_KEY_WORDS = ("token", "api_key", "apikey", "password", "secret")
+# Heroku names newer apps' hosts <app>-<12 hex characters>.herokuapp.com: the app is the part before.
+HEROKU_RANDOM_SUFFIX = re.compile(r"^(?P<app>.+)-[0-9a-f]{12}$")
+# Values that are credentials whatever the variable is called: GitHub, GitLab, Slack, AWS, Stripe
+# and Heroku tokens.
+CREDENTIAL_VALUE = re.compile(
+    r"^(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|glpat-[\w-]{20,}|xox[abpr]-[\w-]{10,}|AKIA[0-9A-Z]{16}"
+    r"|[sr]k_live_\w{10,}|HRKU-[\w-]{20,})$"
+)
 
 
 # --- Parsed inputs ------------------------------------------------------------------------------
@@ -288,16 +300,7 @@ def _deploy(entry: object, where: str, condition: str, commands: tuple[str, ...]
 
 
 def deployment_for(site: SiteConfig, deploys: Iterable[Deploy], branch: str) -> Deployment:
-    heroku_app = None
-    for deploy in deploys:
-        if deploy.provider == "heroku":
-            app = deploy.options.get("app")
-            if isinstance(app, dict):  # per branch
-                app = app.get(branch) or next(iter(app.values()), None)
-            if isinstance(app, str) and app:
-                heroku_app = app
-                break
-    heroku_app = heroku_app or heroku_app_from_host(site.backend_host)
+    heroku_app = _deployed_heroku_app(deploys, branch) or heroku_app_from_host(site.backend_host)
     site_origin, site_host, backend_host = site.site_origin, site.base_host, site.backend_host
     # site.* already fails for a local baseURL or backend_url: the backend's settings are not
     # compared with a value that is about to change (one problem, one FAIL line).
@@ -315,11 +318,12 @@ def deployment_for(site: SiteConfig, deploys: Iterable[Deploy], branch: str) -> 
 # --- Checks: config.toml and CNAME files ---------------------------------------------------------
 
 
-def check_site_config(site: SiteConfig) -> list[Finding]:
+def check_site_config(site: SiteConfig, *, heroku_app: str | None = None) -> list[Finding]:
+    """``heroku_app``: the app the Heroku deploy goes to, if any (named in fixes)."""
     if site.problem:
         return [fail("site.config", site.problem, "the repository root needs config.toml with baseURL and "
                      "[params.backchannel] backend_url (see README, Configuration)")]
-    return [check_base_url(site), check_backend_url(site)]
+    return [check_base_url(site), check_backend_url(site, heroku_app=heroku_app)]
 
 
 def check_base_url(site: SiteConfig) -> Finding:
@@ -346,7 +350,7 @@ def check_base_url(site: SiteConfig) -> Finding:
     return ok("site.base_url", f"baseURL {site.base_url} (site origin {site.site_origin})")
 
 
-def check_backend_url(site: SiteConfig) -> Finding:
+def check_backend_url(site: SiteConfig, *, heroku_app: str | None = None) -> Finding:
     name = site.path.name
     where = f"[params.backchannel] backend_url in {name}"
     example = 'backend_url = "wss://your-backend.herokuapp.com"'
@@ -379,11 +383,31 @@ def check_backend_url(site: SiteConfig) -> Finding:
     if is_loopback(host):
         return fail("site.backend_url", f"backend_url {site.backend_url!r} is a local address: visitors' browsers "
                     "would connect to their own machine", f"set {example} ({where})")
+    static_host = static_site_host(host, site.base_host)
+    if static_host:
+        return fail("site.backend_url", f"backend_url {site.backend_url!r} points at {static_host}, where the "
+                    "static site is served: GitHub Pages serves files only and cannot answer the chat's WebSocket "
+                    "or API; the chat backend is the Django app, deployed on a host of its own",
+                    f'set backend_url = "wss://{heroku_app}.herokuapp.com" ({where}): the host of the Heroku app '
+                    "the deploy stage updates" if heroku_app else f"set {example} ({where}): your backend's host")
     if is_placeholder_host(host):
         return warn("site.backend_url", f"backend_url {site.backend_url!r} is a placeholder",
                     f"placeholder: set your backend's host: {example} ({where})")
     socket_url = f"wss://{parts.netloc}{prefix}/ws/"
     return ok("site.backend_url", f"backend_url {site.backend_url} (the widget connects to {socket_url})")
+
+
+def static_site_host(backend_host: str, site_host: str | None) -> str | None:
+    """How ``backend_host`` is the static site, or None: the site's own host (with or without
+    ``www.``, which GitHub Pages redirects between), or any GitHub Pages domain."""
+    backend_host = backend_host.lower()
+    if site_host:
+        bare_site, bare_backend = site_host.lower().removeprefix("www."), backend_host.removeprefix("www.")
+        if bare_backend == bare_site:
+            return f"the site's own domain ({site_host}, baseURL's host)"
+    if backend_host.endswith(GITHUB_PAGES_HOST_SUFFIX):
+        return f"a GitHub Pages domain ({backend_host})"
+    return None
 
 
 def check_cname_files(cnames: Iterable[CnameFile], site_host: str | None) -> list[Finding]:
@@ -496,7 +520,84 @@ def check_travis(travis: YamlFile, site: SiteConfig, branch: str, *, workflows_d
                                  f"no heroku deploy in {name}: the backend is deployed some other way"))
     for deploy in [*pages, *heroku]:
         findings += check_deploy_common(deploy, branch)
+    findings.append(check_travis_env(travis.document))
     return findings
+
+
+def travis_env_entries(document: dict) -> Iterator[tuple[str, str, str]]:
+    """(where, name, value) of every variable .travis.yml sets in plain text: `env:` as a list,
+    or its `global:` and `jobs:`/`matrix:` parts, and each job's own `env:`. Entries are
+    `NAME=value` strings (several per line, as Travis allows) or mappings; encrypted
+    (`secure:`) entries have no name or value to show and are left out."""
+    places: list[tuple[str, object]] = [("env", document.get("env"))]
+    jobs = document.get("jobs", document.get("matrix"))
+    if isinstance(jobs, dict):
+        for index, job in enumerate(_as_list(jobs.get("include"))):
+            if isinstance(job, dict):
+                places.append((f"jobs.include[{index}].env", job.get("env")))
+    for where, env in places:
+        if isinstance(env, dict) and {"global", "jobs", "matrix"} & env.keys():
+            sections = [(f"{where}.{key}", env[key]) for key in ("global", "jobs", "matrix") if key in env]
+        else:
+            sections = [(where, env)]
+        for section, entries in sections:
+            for entry in [entries] if isinstance(entries, dict) else _as_list(entries):
+                yield from _env_entry(section, entry)
+
+
+def _env_entry(where: str, entry: object) -> Iterator[tuple[str, str, str]]:
+    if isinstance(entry, str):
+        try:
+            words = shlex.split(entry)
+        except ValueError:  # an unbalanced quote: Travis would fail too; still look at the words
+            words = entry.split()
+        for word in words:
+            name, equals, value = word.partition("=")
+            if equals:
+                yield where, name.strip(), value
+    elif isinstance(entry, dict) and "secure" not in entry:
+        for name, value in entry.items():
+            if isinstance(value, (str, int, float)):
+                yield where, str(name), str(value)
+
+
+def literal_credential_kind(name: str, value: str) -> str | None:
+    """Why a plain-text CI variable is a credential (None when it is not one): a known token
+    format, a URL with a password for a non-local host, or a name that says so."""
+    value = value.strip()
+    if not value or ENV_REFERENCE.match(value):
+        return None
+    if CREDENTIAL_VALUE.match(value):
+        return "its value is a token"
+    try:
+        parts = urlsplit(value)
+        if parts.password and parts.hostname and not is_loopback(parts.hostname):
+            return "its value is a URL with a password"
+    except ValueError:
+        pass
+    if any(word in name.lower() for word in SECRET_KEY_WORDS):
+        return "its name says it is a credential"
+    return None
+
+
+def check_travis_env(document: dict) -> Finding:
+    """Credentials are never written in .travis.yml's `env:`: the file is public with the
+    repository, and stays in its history after the line is removed."""
+    found = [(where, name, kind) for where, name, value in travis_env_entries(document)
+             if (kind := literal_credential_kind(name, value))]
+    if not found:
+        return ok("travis.env_secrets", "no credential written in .travis.yml's env (secure values and "
+                  "repository settings only)")
+    where, name, kind = found[0]
+    listed = ", ".join(f"{item_name} ({item_where})" for item_where, item_name, _ in found)
+    return fail("travis.env_secrets",
+                f"{listed} {'is' if len(found) == 1 else 'are'} written into .travis.yml in plain text ({kind}): "
+                "anyone who can read the repository can use it, and it stays in the git history",
+                f"revoke {name} where it was issued (a GitHub token: Settings -> Developer settings -> Personal "
+                f"access tokens), store the new one in the repository's Travis settings (Environment Variables, "
+                f"'Display value in build log' off: travis env set {name} ... --private) or encrypted "
+                f"(travis encrypt {name}=... --add env.global), and delete the `{name}=...` line from {where} "
+                "in .travis.yml")
 
 
 def check_pages_deploy(deploy: Deploy, site: SiteConfig) -> list[Finding]:
@@ -647,10 +748,21 @@ def check_heroku_deploy(deploy: Deploy, site: SiteConfig) -> list[Finding]:
     elif backend_app is None:
         findings.append(ok("travis.heroku_app", f"deploys to app {', '.join(apps)} (backend_url's host "
                            f"{site.backend_host} is not a herokuapp.com name, so not compared)"))
-    elif not any(backend_app == name or backend_app.startswith(f"{name}-") for name in apps):
-        findings.append(fail("travis.heroku_app", f"the heroku deploy goes to app {', '.join(apps)}, but backend_url "
-                             f"points at {site.backend_host}", f"set `app: {backend_app}` ({where}), or point "
-                             f"backend_url at wss://{apps[0]}.herokuapp.com in {site.path.name}"))
+    elif not any(is_heroku_app_host(backend_app, name) for name in apps):
+        if any(backend_app.startswith(f"{name}-") for name in apps):
+            # Another app named after the deployed one (myapp-staging, myapp-dev): the site would talk to
+            # a backend this deploy never updates, usually with another database and settings.
+            findings.append(fail("travis.heroku_app", f"the heroku deploy goes to app {', '.join(apps)}, but "
+                                 f"backend_url points at {site.backend_host}, the host of another app "
+                                 f"({backend_app}): the published site would talk to a backend this deploy "
+                                 "never updates",
+                                 f'set backend_url = "wss://{apps[0]}.herokuapp.com" in {site.path.name} (or the '
+                                 f"host `heroku domains -a {apps[0]}` shows), or, if {backend_app} is the "
+                                 f"production app, set `app: {backend_app}` ({where})"))
+        else:
+            findings.append(fail("travis.heroku_app", f"the heroku deploy goes to app {', '.join(apps)}, but "
+                                 f"backend_url points at {site.backend_host}", f"set `app: {backend_app}` ({where}), "
+                                 f"or point backend_url at wss://{apps[0]}.herokuapp.com in {site.path.name}"))
     else:
         findings.append(ok("travis.heroku_app", f"deploys to app {', '.join(apps)}, the host of backend_url"))
 
@@ -660,6 +772,16 @@ def check_heroku_deploy(deploy: Deploy, site: SiteConfig) -> list[Finding]:
                              "is in backend/",
                              f"add `before_deploy: cd backend` to that job ({where})"))
     return findings
+
+
+def is_heroku_app_host(host_app: str, app: str) -> bool:
+    """Whether ``<host_app>.herokuapp.com`` is app ``app``'s host: its name, or its name and the
+    random suffix Heroku gives newer apps. Not another app whose name starts the same
+    (``app-staging``)."""
+    if host_app == app:
+        return True
+    suffixed = HEROKU_RANDOM_SUFFIX.match(host_app)
+    return bool(suffixed) and suffixed["app"] == app
 
 
 def check_deploy_common(deploy: Deploy, branch: str) -> list[Finding]:
@@ -784,7 +906,7 @@ def offline_findings(repo: Path, *, env_file: str | None, branch: str | None = N
     deploys = find_deploys(travis.document)
     deployment = deployment_for(site, deploys, branch)
 
-    yield from check_site_config(site)
+    yield from check_site_config(site, heroku_app=_deployed_heroku_app(deploys, branch))
     yield from check_cname_files(find_cname_files(repo), site.base_host)
     workflows_deploy = any(workflow_deploys_site(workflow) for workflow in workflows if not workflow.problem)
     yield from check_travis(travis, site, branch, workflows_deploy=workflows_deploy)
@@ -801,6 +923,17 @@ def offline_findings(repo: Path, *, env_file: str | None, branch: str | None = N
     if env.problem is None:
         progress(f"running manage.py check --deploy with the settings from {env.source} (DEBUG off) ...")
         yield from check_deploy_findings(run_check_deploy(env.values, backend_dir_for(repo)), deployment)
+
+
+def _deployed_heroku_app(deploys: Iterable[Deploy], branch: str) -> str | None:
+    """The app .travis.yml's Heroku deploy goes to (from ``branch``), for fixes; None without one."""
+    for deploy in deploys:
+        app = deploy.options.get("app") if deploy.provider == "heroku" else None
+        if isinstance(app, dict):  # per branch
+            app = app.get(branch) or next(iter(app.values()), None)
+        if isinstance(app, str) and app:
+            return app
+    return None
 
 
 def check_site_url(site_url: str, site: SiteConfig) -> Finding | None:

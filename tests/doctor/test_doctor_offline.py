@@ -21,6 +21,7 @@ from scripts.doctor import (
     check_site_url,
     deploy_branches,
     find_deploys,
+    is_heroku_app_host,
     load_site_config,
     offline_findings,
     secret_problem,
@@ -139,6 +140,28 @@ SEEDED_CASES = [
      {"travis.heroku_api_key": Level.FAIL}, "`api_key: $HEROKU_API_KEY`"),
     ("heroku app is another app", with_travis(f"app: {HEROKU_APP}", "app: some-other-app"),
      {"travis.heroku_app": Level.FAIL}, f"`app: {HEROKU_APP}`"),
+    # The site on the staging backend while the deploy updates production: the published site would
+    # talk to a backend its deploys never reach. (ALLOWED_HOSTS, made for production, fails too.)
+    ("backend_url on the staging app",
+     with_config(f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "wss://{HEROKU_APP}-staging.herokuapp.com"'),
+     {"travis.heroku_app": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
+     f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com" in config.toml'),
+    ("backend_url on the site's own domain",
+     with_config(f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "wss://{SITE_HOST}"'),
+     {"site.backend_url": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
+     f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com"'),
+    ("backend_url on the site's www. domain",
+     with_config(f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "wss://www.{SITE_HOST}"'),
+     {"site.backend_url": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
+     f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com"'),
+    ("backend_url on GitHub Pages",
+     with_config(f'backend_url = "wss://{BACKEND_HOST}"', 'backend_url = "wss://someone.github.io"'),
+     {"site.backend_url": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
+     f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com"'),
+    ("GitHub token in env.global",
+     with_travis("language: python\n", "language: python\nenv:\n  global:\n    - CHROMIUM_PATH=/usr/bin/chromium\n"
+                 "    - GITHUB_TOKEN=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n"),
+     {"travis.env_secrets": Level.FAIL}, "delete the `GITHUB_TOKEN=...` line from env.global"),
     ("skip_cleanup (dpl v1)", with_travis("        cleanup: false\n", "        skip_cleanup: true\n"),
      {"travis.cleanup": Level.FAIL}, "replace `skip_cleanup: true` with `cleanup: false`"),
     ("cleanup true", with_travis("        cleanup: false\n", "        cleanup: true\n"),
@@ -394,6 +417,55 @@ def test_credentials_must_come_from_variables():
     assert secret_problem({"main": "$HEROKU_API_KEY"}) is None
     assert secret_problem("ghp_literal") == "is written into the file literally"
     assert secret_problem(None) == "is missing"
+
+
+def test_a_heroku_host_belongs_to_its_app_only():
+    assert is_heroku_app_host("backchannel-demo", "backchannel-demo")
+    assert is_heroku_app_host("backchannel-demo-1a2b3c4d5e6f", "backchannel-demo"), "Heroku's random suffix"
+    assert not is_heroku_app_host("backchannel-demo-staging", "backchannel-demo")
+    assert not is_heroku_app_host("backchannel-demo-staging-1a2b3c4d5e6f", "backchannel-demo")
+    assert not is_heroku_app_host("backchannel-demo", "backchannel-demo-staging")
+
+
+def test_a_suffixed_heroku_host_of_the_deployed_app_passes(tmp_path):
+    seeded = with_config(f'backend_url = "wss://{BACKEND_HOST}"',
+                         f'backend_url = "wss://{HEROKU_APP}-1a2b3c4d5e6f.herokuapp.com"')
+    findings = run_offline(replace(seeded, env=None), tmp_path)
+    assert "travis.heroku_app" not in problems(findings), report(findings)
+
+
+@pytest.mark.parametrize(
+    ("env", "flagged"),
+    [
+        ("env:\n  global:\n    - GITHUB_TOKEN=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n", ["GITHUB_TOKEN"]),
+        # Several per line, quoted, and a token under a name that does not say so.
+        ("env:\n  global:\n    - 'CI=1 DEPLOY_AS=\"github_pat_11ABCDEFG0123456789_abcdefghij\"'\n", ["DEPLOY_AS"]),
+        ("env:\n  - HEROKU_API_KEY=0123abcd-45ef-6789-abcd-ef0123456789\n", ["HEROKU_API_KEY"]),
+        ("env:\n  global:\n    DATABASE_URL: postgres://chat:hunter2@db.example.net/chat\n", ["DATABASE_URL"]),
+        ("env:\n  jobs:\n    - SLACK=xoxb-1234567890-abcdefghij\n", ["SLACK"]),
+        # From variables, encrypted, or not credentials at all: nothing to say.
+        ("env:\n  global:\n    - GITHUB_TOKEN=$PAGES_TOKEN\n    - secure: AbCdEf==\n"
+         "    - TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test\n"
+         "    - LOCAL_DB=postgres://postgres:postgres@127.0.0.1/test\n", []),
+    ],
+)
+def test_credentials_in_travis_env_are_found_by_name_or_value(env, flagged):
+    from ruamel.yaml import YAML
+
+    document = YAML(typ="safe").load(GOOD_TRAVIS.replace("language: python\n", f"language: python\n{env}"))
+    finding = doctor.check_travis_env(document)
+    assert finding.level is (Level.FAIL if flagged else Level.OK), format_finding(finding)
+    for name in flagged:
+        assert name in finding.message and f"travis env set {name}" in finding.fix
+    assert "ghp_0123" not in finding.message + finding.fix, "the secret itself is never printed"
+
+
+def test_a_jobs_own_env_is_checked_too():
+    from ruamel.yaml import YAML
+
+    travis = GOOD_TRAVIS.replace("    - stage: test\n", "    - stage: test\n      env: API_TOKEN=abc123def456\n")
+    finding = doctor.check_travis_env(YAML(typ="safe").load(travis))
+    assert finding.level is Level.FAIL and "jobs.include[0].env" in finding.message
 
 
 def test_deploys_are_found_with_their_job_stage_conditions():
