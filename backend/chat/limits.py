@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import unicodedata
 import weakref
 
 from django.conf import settings
@@ -24,6 +25,9 @@ from chat.shared_limits import LocalSocketTally, Redemption, SharedIdentityLimit
 # Bucket names, also in the shared keys (backchannel:limits:bucket:<name>:<address>).
 NEW_NAMES_BUCKET = "new-names"
 STAFF_SIGN_INS_BUCKET = "staff-sign-ins"
+STAFF_SIGN_INS_PER_ACCOUNT_BUCKET = "staff-sign-ins-per-account"
+# Django's usernames are at most 150 characters; a longer one names no account.
+MAX_USERNAME_KEY_CHARS = 150
 
 
 class ProcessLimits:
@@ -37,6 +41,7 @@ class ProcessLimits:
         # Every staff sign-in counts, refused ones first (password guessing); a bucket of its own so
         # a classroom picking names does not lock its teacher out of signing in, or the reverse.
         self.staff_sign_ins_per_ip = BucketMap(burst=conf.IDENTITY_BURST, per_sec=conf.IDENTITY_PER_MIN / 60)
+        self.staff_sign_ins_per_account = BucketMap(burst=conf.IDENTITY_BURST, per_sec=conf.IDENTITY_PER_MIN / 60)
         self.spent_challenges = SpentChallenges()
 
     def message_wait_secs(self, *, visitor: str, ip: str | None, now: float) -> float:
@@ -94,7 +99,7 @@ def _shared_identity_limits() -> SharedIdentityLimits | None:
     if url is None:
         return None
     if url not in _shared_identity:
-        _shared_identity[url] = SharedIdentityLimits(url, secret=settings.SECRET_KEY, verify_tls=conf.REDIS_TLS_VERIFY)
+        _shared_identity[url] = SharedIdentityLimits(url, secret=settings.SECRET_KEY, verify_tls=True)
     return _shared_identity[url]
 
 
@@ -123,13 +128,27 @@ def redeem_challenge(challenge: str, *, ip: str, new_identity: bool) -> Redempti
     return Redemption()
 
 
-def staff_sign_in_wait_secs(ip: str) -> float:
-    """Count one staff sign-in attempt from ``ip``: 0.0, or how long it must wait. Raises
-    ``LimitsUnavailable`` when the shared store does not answer."""
+def staff_sign_in_wait_secs(*, ip: str, username: str) -> float:
+    """Count one staff sign-in attempt, at either door (the staff API, the admin's login page: one
+    budget), from ``ip`` for ``username``: 0.0, or how long it must wait. The address's bucket
+    bounds guessing from one address; the username's, guessing one account's password from many
+    addresses (at the price that they can make its owner wait too). Raises ``LimitsUnavailable``
+    when the shared store does not answer."""
+    account = sign_in_account_key(username)
     shared = _shared_identity_limits()
     if shared is not None:
-        return shared.take(STAFF_SIGN_INS_BUCKET, ip=ip, burst=conf.IDENTITY_BURST, per_sec=conf.IDENTITY_PER_MIN / 60)
-    return process_limits().staff_sign_ins_per_ip.take(ip, time.monotonic())
+        sizes = {"burst": conf.IDENTITY_BURST, "per_sec": conf.IDENTITY_PER_MIN / 60}
+        return shared.take(STAFF_SIGN_INS_BUCKET, ip=ip, **sizes) or shared.take(
+            STAFF_SIGN_INS_PER_ACCOUNT_BUCKET, ip=account, **sizes
+        )
+    limits, now = process_limits(), time.monotonic()
+    return limits.staff_sign_ins_per_ip.take(ip, now) or limits.staff_sign_ins_per_account.take(account, now)
+
+
+def sign_in_account_key(username: str) -> str:
+    """One key for every spelling that may name the same account: Django's login form normalises
+    usernames (NFKC), and a case-insensitive database collation matches any case."""
+    return unicodedata.normalize("NFKC", username).casefold()[:MAX_USERNAME_KEY_CHARS]
 
 
 # --- Sockets per address -----------------------------------------------------------------------
@@ -145,7 +164,7 @@ def socket_tally() -> LocalSocketTally:
             tally = LocalSocketTally()
         else:
             tally = SharedSocketTally(
-                url, secret=settings.SECRET_KEY, lease_secs=conf.SOCKET_LEASE_SECS, verify_tls=conf.REDIS_TLS_VERIFY
+                url, secret=settings.SECRET_KEY, lease_secs=conf.SOCKET_LEASE_SECS, verify_tls=True
             )
         _tallies[loop] = tally
     return tally

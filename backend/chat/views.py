@@ -169,15 +169,15 @@ def staff_identity(request: HttpRequest) -> JsonResponse:
     body = _json_body(request)
     if isinstance(body, JsonResponse):
         return body
-    try:
-        wait = staff_sign_in_wait_secs(_client_ip(request) or "unknown")  # password guessing
-    except LimitsUnavailable:
-        return _limits_unavailable()
-    if wait:
-        return _too_many(wait, "staff sign-ins")
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         return _error(ApiError.BAD_REQUEST, "'username' and 'password' must be strings")
+    try:  # password guessing; counted before the password is hashed, refused or not
+        wait = staff_sign_in_wait_secs(ip=_client_ip(request) or "unknown", username=username)
+    except LimitsUnavailable:
+        return _limits_unavailable()
+    if wait:
+        return _too_many(wait, "staff sign-ins", "from this address or for this username")
     user = authenticate(request, username=username, password=password)
     if user is None or not user.is_staff:
         return _error(ApiError.BAD_CREDENTIALS, "unknown staff username or wrong password", status=403)
@@ -213,11 +213,11 @@ def _previous_visitor(token: object, now: float) -> str | None:
     return None if verified.identity.staff else verified.identity.visitor
 
 
-def _too_many(wait: float, what: str) -> JsonResponse:
+def _too_many(wait: float, what: str, where: str = "from this address") -> JsonResponse:
     """The 429 answer to an address whose bucket is empty for ``wait`` seconds."""
     response = _error(
         ErrorCode.IDENTITY_RATE_LIMITED,
-        f"too many {what} from this address; try again later",
+        f"too many {what} {where}; try again later",
         status=429,
         retry_after_secs=wait,
     )
