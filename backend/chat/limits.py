@@ -99,7 +99,7 @@ def _shared_identity_limits() -> SharedIdentityLimits | None:
     if url is None:
         return None
     if url not in _shared_identity:
-        _shared_identity[url] = SharedIdentityLimits(url, secret=settings.SECRET_KEY, verify_tls=True)
+        _shared_identity[url] = SharedIdentityLimits(url, secret=settings.SECRET_KEY, verify_tls=conf.REDIS_TLS_VERIFY)
     return _shared_identity[url]
 
 
@@ -164,7 +164,7 @@ def socket_tally() -> LocalSocketTally:
             tally = LocalSocketTally()
         else:
             tally = SharedSocketTally(
-                url, secret=settings.SECRET_KEY, lease_secs=conf.SOCKET_LEASE_SECS, verify_tls=True
+                url, secret=settings.SECRET_KEY, lease_secs=conf.SOCKET_LEASE_SECS, verify_tls=conf.REDIS_TLS_VERIFY
             )
         _tallies[loop] = tally
     return tally

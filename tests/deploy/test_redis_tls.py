@@ -5,6 +5,7 @@ works through it; with verification on (the default) the same certificate is ref
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import ssl
@@ -13,6 +14,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+import websockets
 
 from scripts.processes import (
     BACKEND_DIR,
@@ -26,6 +28,7 @@ from scripts.processes import (
     wait_until,
 )
 from tests.certificates import make_self_signed_certificate
+from tests.identity_client import TEST_IDENTITY_ENV, fetch_token
 
 pytestmark = [pytest.mark.deploy, pytest.mark.redis]
 
@@ -88,14 +91,23 @@ def health(port: int) -> tuple[int, dict]:
 
 def test_the_channel_layer_works_over_rediss_without_verification(tls_redis_url):
     redis_url, work_dir = tls_redis_url
-    env = backend_with(redis_url, work_dir, REDIS_TLS_VERIFY="0")
+    env = backend_with(redis_url, work_dir, REDIS_TLS_VERIFY="0", **TEST_IDENTITY_ENV)
     port = free_port()
     # start_daphne waits for /healthz 200: a message through the layer, so through TLS Redis.
     daphne = start_daphne(port=port, env=env, log_path=work_dir / "daphne-unverified.log")
     try:
         assert health(port) == (200, {"database": "ok", "channel_layer": "ok", "status": "ok"})
+        # The shared per-address limits use the same Redis: a token is issued (not 503) and a
+        # socket is counted (ready, not refused), both through TLS.
+        assert fetch_token(f"http://127.0.0.1:{port}", "Ada")["token"]
+        assert asyncio.run(first_event(port))["type"] == "ready"
     finally:
         stop_process(daphne, what="daphne")
+
+
+async def first_event(port: int) -> dict:
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/", origin=SITE_ORIGIN) as ws:
+        return json.loads(await asyncio.wait_for(ws.recv(), 10))
 
 
 def test_a_certificate_that_cannot_be_verified_is_refused_by_default(tls_redis_url):
