@@ -192,13 +192,14 @@ async def test_an_open_staff_socket_loses_staff_within_the_recheck_interval(sett
 
 
 async def test_a_demoted_account_is_handed_no_fresh_staff_token(settings):
-    settings.BACKCHANNEL_TOKEN_TTL_SECS = 2  # refreshed from 1 s on
+    # Refreshed from 5 s on. A token's time is whole seconds: this one is 3 to 4 s old at auth.
+    settings.BACKCHANNEL_TOKEN_TTL_SECS = 10
     settings.BACKCHANNEL_STAFF_RECHECK_SECS = 3600  # only the refresh checks here
-    token, user = await sync_to_async(staff_token_for)("Mod", age_secs=0.5)
+    token, user = await sync_to_async(staff_token_for)("Mod", age_secs=3)
     async with connected(token=token) as mod:
         assert await mod.silent(), "not yet due"
         await sync_to_async(demote)(user, "no longer staff")
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(2.1)
         await mod.send(type="ping")
         events = [await mod.next(), await mod.next()]
         assert [event["type"] for event in events] == ["pong", "error"], events
@@ -207,9 +208,9 @@ async def test_a_demoted_account_is_handed_no_fresh_staff_token(settings):
 
 
 async def test_staff_in_good_standing_keep_getting_fresh_tokens(settings):
-    settings.BACKCHANNEL_TOKEN_TTL_SECS = 2
+    settings.BACKCHANNEL_TOKEN_TTL_SECS = 10  # refreshed from 5 s on; this token is 6 to 7 s old
     settings.BACKCHANNEL_STAFF_RECHECK_SECS = 0.2
-    token, _ = await sync_to_async(staff_token_for)("Mod", age_secs=1.5)
+    token, _ = await sync_to_async(staff_token_for)("Mod", age_secs=6)
     async with opened() as mod:
         await mod.send(type="auth", token=token)
         assert [event["type"] for event in [await mod.next(), await mod.next()]] == ["authenticated", "token"]
