@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, it } from "node:test";
 
-import { mountChat } from "../../themes/backchannel/assets/backchannel/js/chat.js";
+import { BANNED_RETRY_MS, mountChat } from "../../themes/backchannel/assets/backchannel/js/chat.js";
 import * as writeChunk from "../../themes/backchannel/assets/backchannel/js/writing.js";
 import { TYPING_NOTICE_MS } from "../../themes/backchannel/assets/backchannel/js/people.js";
 import { IDENTITY_STORAGE_KEY } from "../../themes/backchannel/assets/backchannel/js/identity.js";
@@ -101,7 +101,7 @@ function createFakeApi(answers = {}) {
   async function fetch(url, init) {
     const path = new URL(url).pathname;
     const body = init.body === undefined ? undefined : JSON.parse(init.body);
-    requests.push({ url, path, body, credentials: init.credentials });
+    requests.push({ url, path, body, credentials: init.credentials, headers: init.headers ?? {} });
     if (answers[path] !== undefined) return answers[path];
     if (path === "/api/identity/challenge/") return respond(200, { challenge: "ch", difficulty_bits: 4, expires_in_secs: 60 });
     if (path === "/api/identity/staff/") {
@@ -110,7 +110,7 @@ function createFakeApi(answers = {}) {
     issued += 1;
     return respond(200, { token: `tok-${issued}`, name: body.name, visitor: "v-ann", staff: false, expires_in_secs: 60 });
   }
-  return { fetch, requests };
+  return { fetch, requests, answers };
 }
 
 // A digest of zeros: the first nonce solves any challenge, without the thread pool of the real
@@ -742,8 +742,113 @@ describe("mountChat: the write chunk", () => {
   });
 });
 
+describe("mountChat: actions menus", () => {
+  const SUE = { token: "tok-sue", name: "sue", visitor: "v-sue", staff: true };
+  const SUE_AUTHENTICATED = { type: "authenticated", name: "sue", visitor: "v-sue", staff: true };
+  const click = (element) => element.dispatchEvent(new FakeEvent("click"));
+  const messageMenus = (widget) => widget.$(".bc-messages").querySelectorAll(".bc-menu-button");
+  const panelButtons = (widget) => widget.$(".bc-menu").querySelectorAll("button").map((button) => button.textContent);
+
+  it("a reader has none; a named visitor may report others' messages, not their own", () => {
+    const reader = mount({ identity: null });
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends({ ...READY, read_without_auth: true });
+    ws.serverSends(joined([message(1)]));
+    assert.equal(messageMenus(reader)[0] ?? null, null);
+
+    const ann = mount();
+    connect([message(1), message(2, { author: "Ann", visitor: "v-ann", client_id: null })]);
+    const menus = messageMenus(ann);
+    assert.equal(menus.length, 1, "not on Ann's own message");
+    assert.equal(menus[0].getAttribute("aria-label"), "chat_message_actions");
+    click(menus[0]);
+    assert.deepEqual(panelButtons(ann), ["chat_report", "chat_cancel"]);
+    assert.equal(menus[0].getAttribute("aria-expanded"), "true");
+  });
+
+  it("a report goes with its reason and says thanks", async () => {
+    const widget = mount();
+    connect([message(1)]);
+    widget.api.answers["/api/reports/"] = respond(201, {});
+    click(messageMenus(widget)[0]);
+    click(widget.$(".bc-menu").querySelector("button"));
+    widget.$(".bc-menu__reason").value = "  insults  ";
+    widget.$(".bc-menu__form").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    const [request] = widget.api.requests.filter((sent) => sent.path === "/api/reports/");
+    assert.deepEqual(request.body, { room: ROOM, seq: 1, reason: "insults" });
+    assert.equal(request.headers.Authorization, "Bearer tok-ann");
+    assert.equal(widget.$(".bc-menu__done").textContent, "chat_report_sent");
+  });
+
+  it("staff delete, mute and ban from any message; a refusal shows in the error line", async () => {
+    const widget = mount({ identity: SUE });
+    connect([message(1), message(2, { author: "sue", visitor: "v-sue", staff: true, client_id: null })], {}, SUE_AUTHENTICATED);
+    assert.equal(messageMenus(widget).length, 2, "staff may delete their own too");
+    click(messageMenus(widget)[0]);
+    assert.deepEqual(panelButtons(widget), [
+      "chat_moderate_delete", "chat_moderate_mute_hour", "chat_moderate_mute_day", "chat_moderate_ban", "chat_moderate_ban_address", "chat_cancel",
+    ]);
+    widget.api.answers["/api/moderation/actions/"] = respond(200, { action: "mute", affected_online: 1 });
+    click(widget.$(".bc-menu").querySelectorAll("button")[1]);
+    widget.$(".bc-menu__reason").value = "flooding";
+    widget.$(".bc-menu__form").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    const [request] = widget.api.requests.filter((sent) => sent.path === "/api/moderation/actions/");
+    assert.deepEqual(request.body, { room: ROOM, seq: 1, action: "mute", duration_secs: 3600, reason: "flooding" });
+    assert.equal(request.headers.Authorization, "Bearer tok-sue");
+    assert.equal(widget.$(".bc-menu__done").textContent, "chat_moderate_done");
+
+    widget.api.answers["/api/moderation/actions/"] = respond(409, { code: "protected" });
+    click(messageMenus(widget)[1]);
+    click(widget.$(".bc-menu").querySelectorAll("button")[3]);
+    widget.$(".bc-menu__form").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    assert.equal(widget.$(".bc-error").dataset.code, "protected");
+    assert.equal(widget.$(".bc-menu"), null, "the menu closes");
+  });
+
+  it("an address ban says first how many people it would hit", async () => {
+    const widget = mount({ identity: SUE });
+    connect([message(1)], {}, SUE_AUTHENTICATED);
+    widget.api.answers["/api/moderation/address/"] = respond(200, { online_from_address: 3, protected: false });
+    click(messageMenus(widget)[0]);
+    click(widget.$(".bc-menu").querySelectorAll("button")[4]);
+    await settle();
+    assert.equal(widget.$(".bc-menu__warning").textContent, "chat_moderate_address_count_other");
+    const [asked] = widget.api.requests.filter((sent) => sent.path === "/api/moderation/address/");
+    assert.match(asked.url, /\?room=lobby&seq=1$/);
+    widget.$(".bc-menu__form").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    const [request] = widget.api.requests.filter((sent) => sent.path === "/api/moderation/actions/");
+    assert.deepEqual(request.body, { room: ROOM, seq: 1, action: "ban", duration_secs: null, scope: "address", reason: "" });
+  });
+
+  it("staff act on people of the online list too, never on other staff", async () => {
+    const widget = mount({ identity: SUE });
+    connect([], {
+      presence: { online_count: 3, people: [
+        { visitor: "v-sue", name: "sue", staff: true },
+        { visitor: "v-bob", name: "bob", staff: false },
+        { visitor: "v-tom", name: "tom", staff: true },
+      ] },
+    }, SUE_AUTHENTICATED);
+    const menus = widget.$(".bc-presence").querySelectorAll(".bc-menu-button");
+    assert.deepEqual(menus.map((menu) => menu.dataset.visitor), ["v-bob"]);
+    click(menus[0]);
+    assert.deepEqual(panelButtons(widget).slice(0, 2), ["chat_moderate_mute_hour", "chat_moderate_mute_day"]);
+    widget.api.answers["/api/moderation/actions/"] = respond(200, { action: "ban", affected_online: 1 });
+    click(widget.$(".bc-menu").querySelectorAll("button")[2]);
+    widget.$(".bc-menu__form").dispatchEvent(new FakeEvent("submit"));
+    await settle();
+    const [request] = widget.api.requests.filter((sent) => sent.path === "/api/moderation/actions/");
+    assert.deepEqual(request.body, { room: ROOM, visitor: "v-bob", action: "ban", duration_secs: null, reason: "" });
+  });
+});
+
 describe("mountChat: moderation", () => {
-  it("a ban (4003) shows the notice with its reason, hides the composer and never reconnects", () => {
+  it("a ban (4003) shows the notice with its reason, hides the composer, and asks again only once a minute", () => {
     const widget = mount({ lang: "en" });
     const ws = connect([message(1)]);
     ws.serverSends({ type: "moderated", action: "banned", reason: "spam", until: null });
@@ -752,9 +857,34 @@ describe("mountChat: moderation", () => {
     assert.equal(widget.$(".bc-notice[data-kind=banned]").textContent, "You are banned. Reason: spam");
     assert.equal(widget.$("form.bc-composer").hidden, true);
     assert.equal(widget.$(".bc-status").dataset.state, "offline");
-    widget.timers.advance(120_000);
     widget.window.dispatch("online");
-    assert.equal(FakeWebSocket.instances.length, 1);
+    widget.timers.advance(BANNED_RETRY_MS - 1);
+    assert.equal(FakeWebSocket.instances.length, 1, "no reconnect storm from banned pages");
+    widget.timers.advance(1);
+    assert.equal(FakeWebSocket.instances.length, 2);
+    // Still banned: refused again, and the next try is a minute later.
+    FakeWebSocket.latest.serverOpens();
+    FakeWebSocket.latest.serverSends(READY);
+    FakeWebSocket.latest.serverCloses(4003);
+    widget.timers.advance(BANNED_RETRY_MS);
+    assert.equal(FakeWebSocket.instances.length, 3);
+    // Lifted meanwhile: accepted, the notice goes and the composer is back.
+    connect([message(1)]);
+    assert.equal(widget.$(".bc-notice[data-kind=banned]"), null);
+    assert.equal(widget.$("form.bc-composer").hidden, false);
+    assert.equal(widget.$(".bc-status").dataset.state, "connected");
+  });
+
+  it("a mute the server knows at authentication (after a reload) disables the composer with its end", () => {
+    const widget = mount({ lang: "en" });
+    const until = new Date(widget.timers.now() + 3_600_000).toISOString();
+    connect([], {}, { ...AUTHENTICATED, muted: { reason: "calm down", until } });
+    assert.match(widget.$(".bc-notice[data-kind=muted]").textContent, /^You are muted\. Until .+\. Reason: calm down$/);
+    assert.equal(widget.$("textarea").disabled, true);
+    assert.equal(widget.$("form.bc-composer").querySelector("button").disabled, true);
+    widget.timers.advance(3_600_000);
+    assert.equal(widget.$(".bc-notice[data-kind=muted]"), null, "over by itself at its end");
+    assert.equal(widget.$("textarea").disabled, false);
   });
 
   it("a ban when authenticating (no moderated event) still shows the notice", () => {

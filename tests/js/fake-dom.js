@@ -232,6 +232,11 @@ export class FakeElement {
     this.parentNode?.removeChild(this);
   }
 
+  replaceChildren(...nodes) {
+    this.textContent = "";
+    for (const node of nodes) this.appendChild(node);
+  }
+
   focus() {
     this.ownerDocument.activeElement = this;
   }

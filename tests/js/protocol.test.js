@@ -262,7 +262,12 @@ describe("decodeServerEvent", () => {
 
   it("decodes authenticated and token", () => {
     const authenticated = { type: "authenticated", name: "Ann", visitor: "v1", staff: false, tag: "a1b2" };
-    assert.deepEqual(decodeServerEvent(JSON.stringify({ ...authenticated, extra: 1 })), authenticated);
+    assert.deepEqual(decodeServerEvent(JSON.stringify({ ...authenticated, extra: 1 })), { ...authenticated, muted: null });
+    const muted = { reason: "spam", until: "2026-12-07T12:00:00Z" };
+    assert.deepEqual(decodeServerEvent(JSON.stringify({ ...authenticated, muted })), { ...authenticated, muted });
+    assert.deepEqual(decodeServerEvent(JSON.stringify({ ...authenticated, muted: { until: null } })).muted, { reason: "", until: null });
+    assertProtocolError(() => decodeServerEvent(JSON.stringify({ ...authenticated, muted: "yes" })), "bad_field");
+    assertProtocolError(() => decodeServerEvent(JSON.stringify({ ...authenticated, muted: { until: "soon" } })), "bad_field");
     const token = { type: "token", token: "t.k", expires_in_secs: 3600 };
     assert.deepEqual(decodeServerEvent(JSON.stringify(token)), token);
   });

@@ -745,6 +745,22 @@ describe("createRoomSession: a session without a sender only reads", () => {
   });
 });
 
+describe("attachSender: what people typed is checked before it goes", () => {
+  it("an item kept from before the server lowered its limit fails as too long, and is not sent", () => {
+    const sent = [];
+    const storage = new FakeStorage();
+    const outbox = createOutbox({ room: ROOM, storage, newClientId: counter() });
+    outbox.add("x".repeat(30), "ann");
+    const timeline = createTimeline();
+    const session = createWritingSession({ room: ROOM, timeline, outbox, send: (event) => sent.push(event), token: "ann" });
+    session.handleEvent({ ...READY, max_text_chars: 20 });
+    session.handleEvent(AUTHENTICATED);
+    session.handleEvent(joinedEvent());
+    assert.equal(sent.filter((event) => event.type === "send").length, 0);
+    assert.deepEqual(outbox.items().map((item) => [item.state, item.code]), [["failed", "text_too_long"]]);
+  });
+});
+
 describe("createRoomSession: reading without a name", () => {
   const READING = { ...READY, read_without_auth: true };
 

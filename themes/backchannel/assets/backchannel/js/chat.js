@@ -22,6 +22,8 @@ import { createTimeline } from "./timeline.js";
 
 
 const LOCAL_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
+// A banned page tries to connect again this often: it is back as soon as the ban is lifted.
+export const BANNED_RETRY_MS = 60_000;
 
 /**
  * The socket URL for a backend URL such as "wss://chat.example.com": "<backend>/ws/".
@@ -190,6 +192,7 @@ export function mountChat(
 
   // ---- Connection status, with a live countdown while waiting to reconnect ----
   let socket = null;
+  let bannedRetry = null;
   let socketState = ConnectionState.CONNECTING;
   let reconnectAtMs = 0;
 
@@ -203,7 +206,12 @@ export function mountChat(
       session.disconnected();
       people.clearTypists();
     }
-    if (closeCode === CloseCode.BANNED) notices.ban();
+    if (closeCode === CloseCode.BANNED) {
+      notices.ban();
+      // A ban can be lifted: ask again now and then while the page stays open.
+      clearTimeout(bannedRetry);
+      bannedRetry = setTimeout(startSocket, BANNED_RETRY_MS);
+    }
     render();
     showStatus();
   }
@@ -224,8 +232,8 @@ export function mountChat(
       identityName.textContent = translate("chat_identity", { name: identity.name });
       appendPersonMarks(document, identityName, identity, translate);
     }
-    // Staff may still post in a locked room.
-    const readOnly = session.roomState.locked && !(session.identity ?? identity)?.staff;
+    // Staff may still post in a locked room; a muted visitor reads until the mute ends.
+    const readOnly = (session.roomState.locked && !(session.identity ?? identity)?.staff) || notices.muted !== null;
     textArea.disabled = sendButton.disabled = readOnly;
     writing?.render();
   }
@@ -233,8 +241,9 @@ export function mountChat(
   // Not the status: it changes with the connection only (handleStateChange), so that a screen
   // reader is not told it again with every message.
   function render(change) {
-    list.render({ ...change, ownVisitor: identity?.visitor });
-    people.renderPresence(session.presence);
+    const viewer = notices.banned === null && session.authenticated ? identity : null;
+    list.render({ ...change, ownVisitor: identity?.visitor, viewer });
+    people.renderPresence(session.presence, viewer?.staff);
     notices.render(session.roomState);
     renderIdentity();
   }
@@ -314,9 +323,12 @@ export function mountChat(
       showError("protocol");
       socket.close();
     },
-    onAuthenticated: (who) => {
+    onAuthenticated: ({ muted, ...who }) => {
       store.storeAuthenticated(who);
       identity = { ...identity, ...who };
+      // Accepted again: a ban was lifted; and the mute as the server knows it (after a reload).
+      notices.unban();
+      notices.setMuted(muted);
     },
     onToken: ({ token }) => {
       store.storeToken(token);
@@ -406,6 +418,11 @@ export function mountChat(
     withWriting((loaded) => loaded.submit());
   });
   changeNameButton.addEventListener("click", () => withWriting((loaded) => loaded.changeName()));
+  // A message's or a person's actions menu: the write chunk's.
+  element.addEventListener("click", (clickEvent) => {
+    const menuButton = clickEvent.target.closest?.("button[data-action]");
+    if (menuButton?.dataset.action === "menu") withWriting((loaded) => loaded.toggleMenu(menuButton));
+  });
   // Messages from an earlier visit wait in the outbox: they go (and show) at once.
   if (hasOutbox(storage, room)) loadWriting();
 
@@ -437,6 +454,7 @@ export function mountChat(
     room,
     close() {
       closed = true;
+      clearTimeout(bannedRetry);
       window.removeEventListener?.("online", retryNow);
       window.removeEventListener?.("offline", wentOffline);
       document.removeEventListener("visibilitychange", retryWhenVisible);

@@ -19,7 +19,8 @@ const ANNOUNCE_MAX = 3;
 /**
  * Binds `.bc-log` and `.bc-announcer` in `section` to `session` and its `timeline`. `text` holds
  * the page's { translate, translateCount, errorText, formatNumber, locale }; `pageTitle` is the
- * tab's title without the unseen count. Returns { render({ prepended, ownVisitor }),
+ * tab's title without the unseen count. `viewer` (render's) is the identity or null: it says
+ * which messages get an actions menu. Returns { render({ prepended, ownVisitor, viewer }),
  * renderUnseen(), scrollToEnd(), close() }.
  */
 export function createListView(section, { session, timeline, text, pageTitle, now, setTimeout, clearTimeout }) {
@@ -40,12 +41,14 @@ export function createListView(section, { session, timeline, text, pageTitle, no
   const isAtBottom = () =>
     messageList.scrollHeight - messageList.scrollTop - messageList.clientHeight < STICK_TO_BOTTOM_THRESHOLD_PX;
 
-  function render({ prepended = false, ownVisitor } = {}) {
+  function render({ prepended = false, ownVisitor, viewer = null } = {}) {
     const wasAtBottom = isAtBottom();
     const fromBottom = messageList.scrollHeight - messageList.scrollTop;
     entries = timeline.entries(ownVisitor);
     entries.forEach((entry, index) => {
       entry.grouped = continuesGroup(entries[index - 1], entry);
+      // A named visitor reports others' messages; staff moderate any stored one.
+      entry.actions = viewer !== null && entry.seq !== undefined && (viewer.staff || !entry.own);
     });
     syncMessageList(messageList, entries, {
       start: loadOlderButton,

@@ -55,6 +55,10 @@ export function createNotices(section, { translate, locale, now, setTimeout, cle
     ban(sanction = { reason: "", until: null }) {
       banned ??= sanction;
     },
+    /** The server accepted this visitor again (the ban was lifted). */
+    unban() {
+      banned = null;
+    },
     handleModerated(event) {
       const sanction = { reason: event.reason, until: event.until };
       switch (event.action) {

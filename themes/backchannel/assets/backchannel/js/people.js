@@ -1,7 +1,7 @@
 // Who is in the room: the presence line ("3 online · Ann · Bob") and who else is typing
 // ("Ann is typing…"). Part of the widget (chat.js); no socket, no session.
 
-import { appendPersonMarks } from "./render.js";
+import { appendPersonMarks, createMenuButton } from "./render.js";
 
 // How long one `typing` notice shows "Ann is typing…" (the sender repeats it while typing).
 export const TYPING_NOTICE_MS = 5000;
@@ -15,8 +15,9 @@ export function describeTyping(names, translate) {
 }
 
 /**
- * Binds `.bc-presence` and `.bc-typing` in `section`. Returns { renderPresence(presence),
- * showTyping(event), dropTypist(visitor), clearTypists() }.
+ * Binds `.bc-presence` and `.bc-typing` in `section`. Returns { renderPresence(presence, staff),
+ * showTyping(event), dropTypist(visitor), clearTypists() }. For staff, each person has a button
+ * (`.bc-menu-button[data-visitor]`, render.js createMenuButton) that opens the write chunk's moderation menu (writing.js).
  */
 export function createPeopleView(section, { translate, formatNumber, setTimeout, clearTimeout }) {
   const document = section.ownerDocument;
@@ -30,9 +31,9 @@ export function createPeopleView(section, { translate, formatNumber, setTimeout,
   let shownPresence = null;
 
   /** `presence` is the session's { online_count, people } while joined, else null. */
-  function renderPresence(presence) {
+  function renderPresence(presence, staff) {
     presenceLine.hidden = presence === null;
-    const signature = JSON.stringify(presence);
+    const signature = JSON.stringify([presence, staff]);
     if (presence === null || signature === shownPresence) return;
     shownPresence = signature;
     presenceCount.textContent = translate("chat_presence_count", { count: formatNumber(presence.online_count) });
@@ -44,6 +45,9 @@ export function createPeopleView(section, { translate, formatNumber, setTimeout,
       item.className = "bc-presence__person";
       item.textContent = person.name;
       appendPersonMarks(document, item, person, translate);
+      if (staff && !person.staff) {
+        item.appendChild(createMenuButton(document, translate("chat_person_actions", { name: person.name }), { visitor: person.visitor }));
+      }
       presencePeople.appendChild(item);
     }
   }

@@ -222,6 +222,15 @@ function decodeMessage(event) {
   return withTag(event, decoded);
 }
 
+// A sanction's { reason, until } (`moderated`, `authenticated.muted`): the reason may be absent,
+// `until` null (until lifted) or an ISO 8601 time.
+function decodeSanction(event, into) {
+  into.reason = isString(event.reason) ? event.reason : "";
+  into.until = event.until ?? null;
+  if (into.until !== null) requireField(event, "until", DATE_TIME);
+  return into;
+}
+
 // `presence` events and `joined.presence`; the optional `change` is not kept (the list says all).
 function decodePresence(event, into) {
   into.online_count = requireField(event, "online_count", isCount);
@@ -247,6 +256,9 @@ export function decodeServerEvent(text) {
       decoded.read_without_auth = event.read_without_auth === true;
       break;
     case ServerEventType.AUTHENTICATED:
+      // The visitor's mute, so that a reload shows it (null: not muted, or an older server).
+      decoded.muted = event.muted == null ? null : decodeSanction(requireField(event, "muted", isPlainObject), {});
+      return withTag(event, decoded);
     case ServerEventType.TYPING:
       return withTag(event, decoded);
     case ServerEventType.JOINED:
@@ -262,10 +274,7 @@ export function decodeServerEvent(text) {
       decodePresence(event, decoded);
       break;
     case ServerEventType.MODERATED:
-      decoded.reason = isString(event.reason) ? event.reason : "";
-      decoded.until = event.until ?? null;
-      if (decoded.until !== null) requireField(event, "until", DATE_TIME);
-      break;
+      return decodeSanction(event, decoded);
     case ServerEventType.PONG: {
       const rooms = requireField(event, "rooms", isPlainObject);
       if (!Object.values(rooms).every(isCount)) {

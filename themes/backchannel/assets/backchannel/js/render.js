@@ -94,8 +94,20 @@ function createElementWithText(document, tagName, className, text) {
   return element;
 }
 
-function createActionButton(document, action, label) {
-  const button = createElementWithText(document, "button", `bc-button bc-button--quiet bc-message__${action}`, label);
+/**
+ * A ⋯ button (`.bc-menu-button[data-action=menu]`) that opens the actions menu of what it sits in
+ * (a message, a person of the online list): chat.js routes its clicks to the write chunk.
+ */
+export function createMenuButton(document, label, data = {}) {
+  const button = createActionButton(document, "menu", "⋯", "bc-menu-button");
+  button.setAttribute("aria-label", label);
+  button.setAttribute("aria-expanded", "false");
+  for (const [name, value] of Object.entries(data)) button.dataset[name] = value;
+  return button;
+}
+
+function createActionButton(document, action, label, className = `bc-message__${action}`) {
+  const button = createElementWithText(document, "button", `bc-button bc-button--quiet ${className}`, label);
   button.setAttribute("type", "button");
   button.setAttribute("data-action", action);
   return button;
@@ -109,6 +121,7 @@ function createActionButton(document, action, label) {
  *     <time class="bc-message__time" datetime title/>
  *     [<span class="bc-message__status"/>]           own pending, held or failed messages
  *   </header>
+ *   [<button class="bc-menu-button" data-action="menu"/>]       what the viewer may do (entry.actions)
  *   <p class="bc-message__text"> text nodes and <a href rel target> for http(s) URLs </p>
  *   [<p class="bc-message__actions"> retry and discard buttons </p>]   own failed messages
  * </article>
@@ -147,6 +160,9 @@ export function createMessageElement(
   }
 
   article.appendChild(meta);
+  // Report, or a moderator's delete, mute and ban: the write chunk's menu (writing.js). Not in
+  // the meta line, which a grouped message hides.
+  if (entry.actions) article.appendChild(createMenuButton(document, translate("chat_message_actions")));
   const text = createElementWithText(document, "p", "bc-message__text", "");
   appendLinkedText(document, text, entry.text);
   article.appendChild(text);
@@ -172,7 +188,7 @@ export function syncMessageList(list, entries, { start = null, rendered, create 
   const next = new Map();
   let cursor = start === null ? list.firstChild : start.nextSibling;
   for (const entry of entries) {
-    const signature = `${entry.state}|${entry.code}|${entry.seq}|${entry.grouped}`;
+    const signature = `${entry.state}|${entry.code}|${entry.seq}|${entry.grouped}|${entry.actions}`;
     const previous = rendered.get(entry.key);
     const element =
       previous !== undefined && previous.signature === signature ? previous.element : create(entry);

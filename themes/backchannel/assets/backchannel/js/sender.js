@@ -42,6 +42,9 @@ export function attachSender(session, { room, timeline, outbox, send, now = Date
       if (item.state !== "pending" || inFlight.has(item.client_id) || held.has(item.client_id)) continue;
       const event = { type: ClientEventType.SEND, room, text: item.text, client_id: item.client_id };
       try {
+        // Typed by a person (perhaps before the server lowered its limit): checked here, as the
+        // socket sends what it is given.
+        encodeClientEvent(event, { maxTextChars: session.maxTextChars });
         send(event);
       } catch (error) {
         if (!(error instanceof ProtocolError)) return; // not connected: the next joined retries

@@ -22,7 +22,7 @@ export const GAP_GRACE_MS = 1500;
  *
  * onChange({ prepended }) is told the view, the presence or the room state changed;
  * onError(code, { room, clientId, retryAfterSecs }) about every refusal; onProtocolMismatch() when
- * the server speaks another protocol version; onAuthenticated({ name, visitor, staff }) and
+ * the server speaks another protocol version; onAuthenticated({ name, visitor, staff, tag, muted }) and
  * onToken({ token, expires_in_secs }) about the identity; onTokenRefused(code) when a new token is
  * needed (bad_token, token_expired): answer with setToken(); onTyping and onModerated get those
  * events as they are. A session only reads until a sender is attached (sender.js attachSender).
@@ -165,7 +165,7 @@ export function createRoomSession({
         authenticated = true;
         authPending = false;
         identity = { name: event.name, visitor: event.visitor, staff: event.staff, tag: event.tag };
-        onAuthenticated(identity);
+        onAuthenticated({ ...identity, muted: event.muted ?? null });
         // A socket that already reads the room enters its presence with `auth`: no new join.
         if (joined) sender?.flush();
         else join();

@@ -10,14 +10,7 @@
 // answer: reconnecting (waiting for the backoff timer) → connecting → …; close(), or a close code
 // that says trying again is pointless (4003: banned) → offline, for good.
 
-import {
-  ClientEventType,
-  CloseCode,
-  ServerEventType,
-  decodeServerEvent,
-  encodeClientEvent,
-  namesTable,
-} from "./protocol.js";
+import { ClientEventType, CloseCode, ServerEventType, decodeServerEvent, namesTable } from "./protocol.js";
 
 export const ConnectionState = namesTable(["connecting", "waking", "connected", "reconnecting", "offline"]);
 
@@ -88,8 +81,6 @@ export function createChatSocket({
   // connect timeout.
   const timers = new Map();
   let stopped = false;
-  // Limits the server announced in its `ready` event, used to validate outgoing events.
-  let maxTextChars;
 
   function changeState(nextState, closeCode) {
     state = nextState;
@@ -118,7 +109,7 @@ export function createChatSocket({
 
   /** Sends a ping; without any frame back within PING_TIMEOUT_MS, the socket is dropped. */
   function ping() {
-    socket.send(encodeClientEvent({ type: ClientEventType.PING }));
+    socket.send(JSON.stringify({ type: ClientEventType.PING }));
     if (!timers.has("deadline")) startTimer("deadline", PING_TIMEOUT_MS, drop);
   }
 
@@ -142,7 +133,6 @@ export function createChatSocket({
   /** The current socket is gone (closed, or given up on): wait, then try again. */
   function lose() {
     socket = null;
-    maxTextChars = undefined;
     stopTimers();
     if (!stopped) scheduleReconnect();
   }
@@ -168,7 +158,6 @@ export function createChatSocket({
       onDecodeError(error);
       return;
     }
-    if (event.type === ServerEventType.READY) maxTextChars = event.max_text_chars;
     // Only a server that accepts us counts as a success: one that closes at once (crashing,
     // overloaded, or refusing us after `ready`: auth timeout, too many sockets) keeps the backoff
     // growing.
@@ -220,10 +209,11 @@ export function createChatSocket({
     };
   }
 
+  // The events come from the session, built from checked values, and from the sender, which
+  // checks what a person typed against the protocol first (protocol.js encodeClientEvent).
   function send(event) {
-    const frame = encodeClientEvent(event, { maxTextChars });
     if (state !== ConnectionState.CONNECTED) throw new NotConnectedError();
-    socket.send(frame);
+    socket.send(JSON.stringify(event));
   }
 
   /**

@@ -1,12 +1,13 @@
 // What writing needs, in the write chunk (write.js): the composer's counter
 // (composer.js), the outbox (outbox.js) and its sender (sender.js), the retry and discard buttons
-// of a message that could not be sent, and the identity: the name picker, staff sign-in and token
-// renewal (join-flow.js). A visitor who only reads never loads it. chat.js loads it when the
+// of a message that could not be sent, the actions menus (menus.js: report, and staff's delete,
+// mute and ban), and the identity: the name picker, staff sign-in and token renewal (join-flow.js). A visitor who only reads never loads it. chat.js loads it when the
 // visitor starts to write (focus, typing, Send), when the room's outbox holds messages from an
 // earlier visit, or when the stored token must be renewed, and hands createWriting the widget.
 
 import { createComposer } from "./composer.js";
 import { createJoinFlow } from "./join-flow.js";
+import { createActionsClient, createMenus } from "./menus.js";
 import { createOutbox } from "./outbox.js";
 import { ErrorCode, ProtocolError } from "./protocol.js";
 import { attachSender } from "./sender.js";
@@ -15,7 +16,7 @@ import { attachSender } from "./sender.js";
  * Sets writing up in the widget `widget` (chat.js mountChat: its parts, its session and timeline,
  * its identity as a property it can set, and what it can do: send(event), restartSocket(), ban(),
  * showError(code, details), clearError(), render()). Returns { isChoosingName, submit(),
- * renew(code), changeName(), render(), close() }.
+ * toggleMenu(button), renew(code), changeName(), render(), close() }.
  */
 export function createWriting(widget) {
   const { element, document, room, translate, session, timeline, list, showError, clearError } = widget;
@@ -112,9 +113,20 @@ export function createWriting(widget) {
   messageList.addEventListener("click", (clickEvent) => {
     const button = clickEvent.target.closest?.("button[data-action]");
     const clientId = button?.closest(".bc-message")?.getAttribute("data-client-id");
-    if (!clientId) return;
+    if (!clientId || button.dataset.action === "menu") return;
     if (button.dataset.action === "retry") sender.retry(clientId);
     else sender.discard(clientId);
+  });
+
+  // Report, and staff's delete, mute and ban (chat.js routes the ⋯ buttons here).
+  const menus = createMenus({
+    document,
+    room,
+    translate,
+    translateCount: widget.translateCount,
+    staff: () => widget.identity?.staff === true,
+    client: createActionsClient({ httpBase: widget.httpBase, fetch: widget.fetch, token: () => widget.identity?.token }),
+    showError,
   });
 
   // The typing that loaded this chunk happened before the composer listened.
@@ -125,6 +137,7 @@ export function createWriting(widget) {
       return isChoosingName;
     },
     submit: () => composer.send(),
+    toggleMenu: menus.toggle,
     /** The socket refused the token (bad_token, token_expired): get a new one and authenticate. */
     async renew(code) {
       const { identity } = widget;
@@ -140,6 +153,9 @@ export function createWriting(widget) {
     render() {
       joinBox.hidden = !isChoosingName || widget.banned;
     },
-    close: () => joinFlow.close(),
+    close() {
+      joinFlow.close();
+      menus.close();
+    },
   };
 }
