@@ -9,7 +9,7 @@ PROCESSES ?= 1
 BACKEND_URL ?= ws://localhost:8000
 BASE_URL ?= http://localhost:1313/
 
-.PHONY: help install run backend site site-production doctor test test-postgres test-fast lint report bench bench-quick clean
+.PHONY: help install run backend site site-production doctor test test-postgres test-mysql test-fast lint report bench bench-quick clean
 
 help:
 	@echo "make run        build the site, start the backend, serve both (Ctrl-C stops)"
@@ -22,6 +22,7 @@ help:
 	@echo "make test       every test suite: JS units, backend, site build, Redis, browser end-to-end"
 	@echo "make test-fast  the suites that need no browser and no waiting (a few seconds)"
 	@echo "make test-postgres  the backend suite and the cluster test on TEST_POSTGRES_URL (make test runs it too when set)"
+	@echo "make test-mysql     the same on TEST_MYSQL_URL, a MySQL/MariaDB (make test runs it too when set)"
 	@echo "make lint       ruff, JS syntax check, .travis.yml against Travis's schema"
 	@echo "make report     the measured UI report: Lighthouse 12 scores (npx), axe-core violations, gzipped asset"
 	@echo "                sizes, for a fresh local backend; artifacts/report/; fails below 95 or on any violation"
@@ -58,14 +59,22 @@ test: $(INSTALLED)
 	@command -v node >/dev/null || { echo "Node.js 18+ is needed for the JS tests: sudo apt-get install nodejs (macOS: brew install node)"; exit 1; }
 	@[ -n "$$TEST_POSTGRES_URL" ] || echo "TEST_POSTGRES_URL is not set: the backend is tested on SQLite only (the README's \"What the tests cover\" says how to add PostgreSQL)"
 	node --test tests/js/
-	TEST_POSTGRES_URL= $(PY) -m pytest
+	@[ -n "$$TEST_MYSQL_URL" ] || echo "TEST_MYSQL_URL is not set: the backend is not tested on MySQL/MariaDB (the README's \"What the tests cover\" says how to add it)"
+	TEST_POSTGRES_URL= TEST_MYSQL_URL= $(PY) -m pytest
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; fi
+	@if [ -n "$$TEST_MYSQL_URL" ]; then $(MAKE) --no-print-directory test-mysql; fi
 
 # The backend suite and the multi-process cluster test again, on PostgreSQL. pytest-django creates
 # test_<name> beside TEST_POSTGRES_URL's database (--create-db: afresh, even after an aborted run).
 test-postgres: $(INSTALLED)
 	@[ -n "$$TEST_POSTGRES_URL" ] || { echo "make test-postgres needs TEST_POSTGRES_URL, e.g. TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test make test-postgres"; exit 1; }
-	$(PY) -m pytest --create-db tests/backend tests/redis/test_cluster_order.py
+	TEST_MYSQL_URL= $(PY) -m pytest --create-db tests/backend tests/redis/test_cluster_order.py
+
+# The same on MySQL/MariaDB (test_<name> beside TEST_MYSQL_URL's database), with the tests marked
+# `mysql` (the utf8mb4 start-up check) that only this run collects.
+test-mysql: $(INSTALLED)
+	@[ -n "$$TEST_MYSQL_URL" ] || { echo "make test-mysql needs TEST_MYSQL_URL, e.g. TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test make test-mysql"; exit 1; }
+	TEST_POSTGRES_URL= $(PY) -m pytest --create-db tests/backend tests/redis/test_cluster_order.py
 
 test-fast: $(INSTALLED)
 	node --test tests/js/

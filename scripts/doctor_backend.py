@@ -314,6 +314,10 @@ def describe_url(url: str) -> str:
         return "(malformed URL)"
 
 
+# dj-database-url's schemes for Django's MySQL backend (MariaDB included).
+MYSQL_SCHEMES = ("mysql", "mysql2")
+
+
 def _check_database_url(raw: str | None, deployment: Deployment) -> Finding:
     platform = deployment.platform
     parts = urlsplit(raw.strip()) if raw and raw.strip() else None
@@ -326,6 +330,9 @@ def _check_database_url(raw: str | None, deployment: Deployment) -> Finding:
     scheme = parts.scheme.lower() if parts else "sqlite"
     if scheme.startswith("postgres") or scheme in ("pgsql", "postgis"):
         return ok("backend.database_url", f"DATABASE_URL is PostgreSQL ({describe_url(raw)})")
+    if scheme in MYSQL_SCHEMES:
+        return ok("backend.database_url", f"DATABASE_URL is MySQL/MariaDB ({describe_url(raw)}); its database must "
+                  "be utf8mb4 (the backend refuses to start otherwise: check backchannel.E010)")
     if scheme == "sqlite":
         found = "DATABASE_URL is not set (SQLite in backend/db.sqlite3)" if not raw else "DATABASE_URL is SQLite"
         fix = platform.addon_command("heroku-postgresql:essential-0") + " (it sets DATABASE_URL)"
@@ -335,8 +342,9 @@ def _check_database_url(raw: str | None, deployment: Deployment) -> Finding:
                         "taking every room's history, ban and staff account with it", fix)
         return warn("backend.database_url", f"{found}: fine on one machine with a lasting disk, lost on a PaaS "
                     "(every deploy starts from an empty disk)", fix)
-    return warn("backend.database_url", f"DATABASE_URL is {scheme} ({describe_url(raw)}): only SQLite and "
-                "PostgreSQL are tested", "use PostgreSQL: " + platform.addon_command("heroku-postgresql:essential-0"))
+    return warn("backend.database_url", f"DATABASE_URL is {scheme} ({describe_url(raw)}): only SQLite, "
+                "PostgreSQL and MySQL/MariaDB are tested",
+                "use PostgreSQL: " + platform.addon_command("heroku-postgresql:essential-0"))
 
 
 def _check_redis_url(raw: str | None, platform: BackendPlatform) -> Finding:

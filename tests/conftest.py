@@ -29,6 +29,11 @@ os.environ.pop("ALLOWED_ORIGINS", None)
 TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "").strip()
 if TEST_POSTGRES_URL:
     os.environ["DATABASE_URL"] = TEST_POSTGRES_URL
+# The MySQL/MariaDB run, the same way: TEST_MYSQL_URL (e.g. mysql://root@127.0.0.1:3306/test) becomes
+# DATABASE_URL and pytest-django creates test_<name> on that server. `make test-mysql` runs this way.
+TEST_MYSQL_URL = os.environ.get("TEST_MYSQL_URL", "").strip()
+if TEST_MYSQL_URL and not TEST_POSTGRES_URL:
+    os.environ["DATABASE_URL"] = TEST_MYSQL_URL
 
 # Set Django up now, so test modules that import models collect even when run on their own.
 django.setup()
@@ -37,8 +42,26 @@ django.setup()
 def pytest_configure(config):
     """A Postgres run whose Postgres cannot be reached stops at once, saying what to do: it never
     falls back to SQLite or skips, which would pass without testing what was asked for."""
+    if TEST_POSTGRES_URL and TEST_MYSQL_URL:
+        raise pytest.UsageError(
+            "TEST_POSTGRES_URL and TEST_MYSQL_URL are both set: one run tests one database. "
+            "`make test` runs each in turn (make test-postgres, make test-mysql)."
+        )
     if TEST_POSTGRES_URL:
         check_test_postgres()
+    if TEST_MYSQL_URL:
+        check_test_mysql()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``mysql`` need a MySQL/MariaDB: deselected (counted as such, not skipped) unless
+    this is the MySQL run. `make test` runs them in its MySQL run when TEST_MYSQL_URL is set."""
+    if TEST_MYSQL_URL and not TEST_POSTGRES_URL:
+        return
+    kept = [item for item in items if item.get_closest_marker("mysql") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("mysql")])
+        items[:] = kept
 
 
 def redact_url(url: str) -> str:
@@ -81,6 +104,44 @@ def check_test_postgres() -> None:
             f"TEST_POSTGRES_URL={shown} is set, but that PostgreSQL cannot be reached: {str(error).strip()}\n"
             f"Start PostgreSQL (`pg_isready -h HOST -p PORT` says when it is up), fix the URL (its user must "
             f"be allowed to create databases: the tests create test_<name> beside it), {unset_hint}."
+        ) from None
+
+
+MYSQL_DRIVER_INSTALL = (
+    "the MySQL/MariaDB driver (mysqlclient) is missing or cannot load ({error}): install its system "
+    "packages (`sudo apt-get install default-libmysqlclient-dev pkg-config build-essential`, macOS: "
+    "`brew install mysql-client pkg-config`), then `make install`"
+)
+
+
+def check_test_mysql() -> None:
+    from django.conf import settings
+
+    shown = redact_url(TEST_MYSQL_URL)
+    unset_hint = "or unset TEST_MYSQL_URL to run on SQLite only"
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.mysql":
+        raise pytest.UsageError(
+            f"TEST_MYSQL_URL={shown} is not a MySQL/MariaDB URL (mysql://user@host:port/db), {unset_hint}."
+        )
+    try:
+        import MySQLdb
+    except ImportError as error:
+        raise pytest.UsageError(MYSQL_DRIVER_INSTALL.format(error=error) + f", {unset_hint}.") from None
+    try:
+        MySQLdb.connect(
+            host=database["HOST"] or "127.0.0.1",
+            port=int(database["PORT"] or 3306),
+            user=database["USER"] or "root",
+            password=database["PASSWORD"] or "",
+            database=database["NAME"],
+            connect_timeout=5,
+        ).close()
+    except MySQLdb.Error as error:
+        raise pytest.UsageError(
+            f"TEST_MYSQL_URL={shown} is set, but that MySQL/MariaDB cannot be reached: {error}\n"
+            f"Start it (`mysqladmin -h HOST -P PORT ping` says when it is up), fix the URL (its user must be "
+            f"allowed to create databases: the tests create test_<name> beside it), {unset_hint}."
         ) from None
 
 

@@ -16,7 +16,12 @@ from pathlib import Path
 import dj_database_url
 
 from backchannel.env import Env
-from chat.conf import DEFAULT_IDENTITY_BURST, DEFAULT_IDENTITY_PER_MIN, DEFAULT_RESERVED_NAMES
+from chat.conf import (
+    DEFAULT_IDENTITY_BURST,
+    DEFAULT_IDENTITY_PER_MIN,
+    DEFAULT_RESERVED_NAMES,
+    DEFAULT_SANCTION_ADDRESS_CARRY_SECS,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
@@ -186,6 +191,11 @@ BACKCHANNEL_MAX_SOCKETS_PER_IP = env.integer("MAX_SOCKETS_PER_IP", 20, minimum=1
 # process's sockets stop counting after this lease.
 BACKCHANNEL_SOCKET_LEASE_SECS = env.number("SOCKET_LEASE_SECS", 30.0, minimum=3.0)
 BACKCHANNEL_DUPLICATE_WINDOW_SECS = env.integer("DUPLICATE_WINDOW_SECS", 60, minimum=0)
+# A mute or ban also covers new identities issued to the sanctioned identity's address for this
+# long (0: off). The trade-off (people sharing the address) is in README.md and ARCHITECTURE.md.
+BACKCHANNEL_SANCTION_ADDRESS_CARRY_SECS = env.integer(
+    "SANCTION_ADDRESS_CARRY_SECS", DEFAULT_SANCTION_ADDRESS_CARRY_SECS, minimum=0
+)
 BACKCHANNEL_STAFF_RECHECK_SECS = env.number("STAFF_RECHECK_SECS", 20.0, minimum=0.1)
 BACKCHANNEL_PRESENCE_LIST_LIMIT = env.integer("PRESENCE_LIST_LIMIT", 100, minimum=0)
 BACKCHANNEL_PRESENCE_STALE_SECS = env.integer("PRESENCE_STALE_SECS", 90, minimum=10)

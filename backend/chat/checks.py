@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from backchannel.env import origin_problem
 from chat.conf import conf
@@ -103,8 +104,72 @@ def check_channel_layer_for_production(app_configs=None, **kwargs) -> list[check
     return []
 
 
+# MySQL/MariaDB character sets that hold every Unicode character. utf8mb3 ("utf8" on older
+# servers) stops at U+FFFF: a message with an emoji fails to store (1366) while /healthz says ok.
+MYSQL_FULL_UNICODE_CHARSET = "utf8mb4"
+
+
+@checks.register(checks.Tags.database)
+def check_database_charset(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:
+    """A MySQL/MariaDB database (and the chat's tables, if made already) must be utf8mb4.
+
+    Tagged ``database``: Django runs it for ``migrate`` and ``check --database``, not for a bare
+    ``check`` (``make doctor`` checks a production env file where the database is out of reach);
+    ``fail_on_serious_problems`` runs it at start-up. A database that cannot be reached is not
+    judged here: /healthz reports it."""
+    problems: list[checks.CheckMessage] = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor != "mysql":
+            continue
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT DATABASE(), @@character_set_database")
+                name, charset = cursor.fetchone()
+                cursor.execute(
+                    "SELECT TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'chat\\_%%'"
+                )
+                tables = [table for table, collation in cursor.fetchall() if not _is_full_unicode(collation)]
+        except (DatabaseError, RuntimeError):  # RuntimeError: no database access allowed here (tests)
+            continue
+        finally:
+            # Start-up runs this on the main thread, whose connection nothing else would close.
+            if not connection.in_atomic_block:
+                connection.close()
+        fix = (
+            f"ALTER DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; then, for each "
+            "existing table, ALTER TABLE <table> CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+        if not _is_full_unicode(charset):
+            problems.append(
+                checks.Error(
+                    f"The MySQL/MariaDB database {name!r} ({alias}) uses the {charset} character set: "
+                    "messages with emoji or other characters past U+FFFF would fail to store.",
+                    hint=fix,
+                    id="backchannel.E010",
+                )
+            )
+        elif tables:
+            problems.append(
+                checks.Error(
+                    f"MySQL/MariaDB tables of {name!r} ({alias}) are not utf8mb4: {', '.join(sorted(tables))}.",
+                    hint=fix,
+                    id="backchannel.E010",
+                )
+            )
+    return problems
+
+
+def _is_full_unicode(charset_or_collation: str | None) -> bool:
+    return (charset_or_collation or "").lower().startswith(MYSQL_FULL_UNICODE_CHARSET)
+
+
 def fail_on_serious_problems() -> None:
-    """Raise ImproperlyConfigured with every error-level check message, if there are any."""
-    serious = [message for message in checks.run_checks() if message.is_serious() and not message.is_silenced()]
+    """Raise ImproperlyConfigured with every error-level check message, if there are any.
+    Besides the checks a bare ``check`` runs, the database character set (it reaches the database
+    only when that is MySQL/MariaDB)."""
+    found = [*checks.run_checks(), *check_database_charset(databases=[DEFAULT_DB_ALIAS])]
+    serious = [message for message in found if message.is_serious() and not message.is_silenced()]
     if serious:
         raise ImproperlyConfigured("\n".join(str(message) for message in serious))

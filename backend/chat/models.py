@@ -53,6 +53,7 @@ class Message(models.Model):
     # author or text.
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.CharField(max_length=150, blank=True, default="")
+    deleted_reason = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["room", "seq"]
@@ -75,7 +76,12 @@ class Message(models.Model):
 
 
 class Sanction(models.Model):
-    """A mute (can read, cannot post) or a ban (cannot connect) of a visitor, an IP address or both."""
+    """A mute (can read, cannot post) or a ban (cannot connect) of a visitor, an IP address or both.
+
+    ``ip`` is an address sanction (everyone on that address: an explicit choice). ``seen_ip`` is
+    only where the sanctioned identity was last seen: new identities issued to that address within
+    SANCTION_ADDRESS_CARRY_SECS get the sanction too (chat.moderation.carry_over), so clearing
+    storage for a new name does not shake off a mute. Lifting keeps the row (lifted_at)."""
 
     class Kind(models.TextChoices):
         MUTE = "mute", "mute"
@@ -88,6 +94,16 @@ class Sanction(models.Model):
     until = models.DateTimeField(null=True, blank=True, help_text="empty: until lifted")
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.CharField(max_length=150, blank=True, default="")
+    # The display name the visitor went by when sanctioned (moderators search and read names).
+    visitor_name = models.CharField(max_length=DISPLAY_NAME_MAX_CHARS, blank=True, default="")
+    seen_ip = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    # Set on the copy a new identity from seen_ip got; lifting the original lifts its copies.
+    carried_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="carried_copies"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.CharField(max_length=150, blank=True, default="")
+    lifted_reason = models.CharField(max_length=200, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -110,6 +126,9 @@ class Presence(models.Model):
     visitor = models.CharField(max_length=VISITOR_ID_MAX_CHARS)
     name = models.CharField(max_length=DISPLAY_NAME_MAX_CHARS)
     staff = models.BooleanField(default=False)
+    # The socket's address: how many people an address ban would reach, and which addresses are
+    # signed-in staff's (never sanctioned).
+    ip = models.GenericIPAddressField(null=True, blank=True)
     last_seen = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -117,6 +136,7 @@ class Presence(models.Model):
             models.UniqueConstraint(fields=["room_name", "channel_name"], name="chat_presence_socket_unique"),
         ]
         indexes = [
+            models.Index(fields=["ip"], name="chat_presence_ip"),
             models.Index(fields=["room_name", "visitor"], name="chat_presence_room_visitor"),
             models.Index(fields=["channel_name"], name="chat_presence_channel"),
             models.Index(fields=["last_seen"], name="chat_presence_last_seen"),
@@ -201,3 +221,26 @@ class HeldMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_name}: {self.author}: {self.text[:40]}"
+
+
+class Report(models.Model):
+    """A visitor's report of someone else's message, for moderators (one per visitor and message;
+    dismissing keeps it on record)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
+    visitor = models.CharField(max_length=VISITOR_ID_MAX_CHARS)
+    name = models.CharField(max_length=DISPLAY_NAME_MAX_CHARS)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "visitor"], name="chat_report_once_per_visitor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} reported {self.message_id}"

@@ -42,14 +42,16 @@ class Departure:
     person: Person | None  # None: a reader stopped reading (nobody the room lists went)
 
 
-def enter(*, room: str, channel_name: str, identity: Identity | None, now: datetime) -> bool:
+def enter(*, room: str, channel_name: str, identity: Identity | None, now: datetime, ip: str | None = None) -> bool:
     """Record the socket in the room, as a reader when ``identity`` is None. True when that changes
     what the room shows: the person was not online there before, or the reader is a new one.
     A reader's socket that authenticates enters again with its identity: its row becomes the
     person's."""
     if identity is None:
         _, created = Presence.objects.update_or_create(
-            room_name=room, channel_name=channel_name, defaults={"visitor": READER, "name": "", "last_seen": now}
+            room_name=room,
+            channel_name=channel_name,
+            defaults={"visitor": READER, "name": "", "ip": ip, "last_seen": now},
         )
         return created
     with transaction.atomic():
@@ -58,7 +60,13 @@ def enter(*, room: str, channel_name: str, identity: Identity | None, now: datet
         Presence.objects.update_or_create(
             room_name=room,
             channel_name=channel_name,
-            defaults={"visitor": identity.visitor, "name": identity.name, "staff": identity.staff, "last_seen": now},
+            defaults={
+                "visitor": identity.visitor,
+                "name": identity.name,
+                "staff": identity.staff,
+                "ip": ip,
+                "last_seen": now,
+            },
         )
     return not already_here
 
@@ -138,3 +146,31 @@ def online_counts(*, rooms: list[str]) -> dict[str, int]:
     )
     found = dict(counted)
     return {room: found.get(room, 0) for room in rooms}
+
+
+# --- What moderators need to know (chat.moderation) ----------------------------------------------
+
+
+def staff_addresses() -> set[str]:
+    """Addresses signed-in staff are online from: never banned or muted (an office, a campus)."""
+    return set(Presence.objects.filter(staff=True, ip__isnull=False).values_list("ip", flat=True).distinct())
+
+
+def online_from_address(*, ip: str) -> int:
+    """People (distinct named visitors) plus readers (sockets without a name) online from ``ip``."""
+    counts = Presence.objects.filter(ip=ip).aggregate(
+        people=Count("visitor", distinct=True, filter=~Q(visitor=READER)),
+        readers=Count("channel_name", distinct=True, filter=Q(visitor=READER)),
+    )
+    return counts["people"] + counts["readers"]
+
+
+def sockets_of(*, visitor: str, ip: str | None) -> int:
+    """Open sockets (that joined a room) of ``visitor``, or from ``ip`` as well when given."""
+    target = Q(visitor=visitor) if ip is None else Q(visitor=visitor) | Q(ip=ip)
+    return Presence.objects.filter(target).values("channel_name").distinct().count()
+
+
+def sockets_in_room(*, room: str) -> int:
+    """Open sockets reading ``room``, people and readers alike."""
+    return Presence.objects.filter(room_name=room).count()

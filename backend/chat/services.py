@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from chat import moderation, wordfilter
@@ -65,7 +65,15 @@ def post_message(
         if existing is not None:
             return PostResult(existing, created=False)
         _refuse_resent_held(room_name, client_id)
-    check_may_post(room_name=room_name, identity=identity, text=text, ip=ip, now=now)
+    try:
+        check_may_post(room_name=room_name, identity=identity, text=text, ip=ip, now=now)
+    except PostRefused:
+        # The same client_id sent from another socket at this very moment may have been stored
+        # since the look-up above (the duplicate rule then sees it): that is this message, acked.
+        existing = _stored_copy(room_name, client_id) if client_id is not None else None
+        if existing is None:
+            raise
+        return PostResult(existing, created=False)
     verdict = None if identity.staff else wordfilter.active_filter().verdict(text)
     if verdict is not None and verdict.action == wordfilter.REFUSE:
         raise PostRefused(ErrorCode.BLOCKED_WORD, BLOCKED_MESSAGE)
@@ -80,46 +88,90 @@ def store_message(
 ) -> PostResult:
     """Append a message to the room's log with its next seq (no rule checked: ``post_message``
     checks them; an approved held message comes straight here)."""
-    try:
-        with transaction.atomic():
-            bumped = _bump_last_seq(room_name)
-            if bumped is None:  # the room's first message
-                Room.objects.get_or_create(name=room_name)
-                bumped = _bump_last_seq(room_name)
-            room_id, seq = bumped
-            # The event needs the room's name: a loaded-from-the-database Room, without a query.
-            room = Room.from_db(connection.alias, ["id", "name", "last_seq"], [room_id, room_name, seq])
-            message = Message.objects.create(
-                room=room,
-                seq=seq,
-                author=identity.name,
-                visitor=identity.visitor,
-                staff=identity.staff,
-                ip=ip,
-                text=text,
-                client_id=client_id,
-                sent_at=now,
-            )
-    except IntegrityError:
-        # Two sockets raced with the same client_id and the other one won: return its copy.
-        existing = _stored_copy(room_name, client_id) if client_id is not None else None
-        if existing is None:
-            raise
-        return PostResult(existing, created=False)
+    deadlocks = 0
+    while True:
+        try:
+            result = _append(room_name=room_name, identity=identity, text=text, client_id=client_id, ip=ip, now=now)
+        except IntegrityError:
+            # Two sockets raced with the same client_id and the other one won: return its copy.
+            existing = _stored_copy(room_name, client_id) if client_id is not None else None
+            if existing is None:
+                raise
+            return PostResult(existing, created=False)
+        except OperationalError as error:
+            # InnoDB picks a deadlock victim and rolls its transaction back; nothing was stored, so
+            # running it again is safe. Inside a caller's transaction (approve_held) that caller's
+            # work was rolled back too: it must retry itself.
+            deadlocks += 1
+            if not _is_deadlock(error) or deadlocks >= DEADLOCK_ATTEMPTS or connection.in_atomic_block:
+                raise
+            continue
+        if result is not None:
+            return result
+        # The room's first message. The room is created outside the seq transaction: created inside
+        # it, MySQL/MariaDB deadlocked (1213) when several writers posted a room's first messages at
+        # once (each waited on another's pending insert of the same room while holding its own locks).
+        Room.objects.get_or_create(name=room_name)
+
+
+# MySQL/MariaDB error numbers: 1213 deadlock (transaction rolled back), 1205 lock wait timeout.
+MYSQL_RETRYABLE_ERRORS = frozenset({1213, 1205})
+DEADLOCK_ATTEMPTS = 5
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    return connection.vendor == "mysql" and bool(error.args) and error.args[0] in MYSQL_RETRYABLE_ERRORS
+
+
+def _append(
+    *, room_name: str, identity: Identity, text: str, client_id: str | None, ip: str | None, now: datetime
+) -> PostResult | None:
+    """The message stored with the room's next seq; None (nothing done) when the room does not exist."""
+    with transaction.atomic():
+        bumped = _bump_last_seq(room_name)
+        if bumped is None:
+            return None  # no such room yet: the caller creates it, outside this transaction
+        room_id, seq = bumped
+        # The event needs the room's name: a loaded-from-the-database Room, without a query.
+        room = Room.from_db(connection.alias, ["id", "name", "last_seq"], [room_id, room_name, seq])
+        message = Message.objects.create(
+            room=room,
+            seq=seq,
+            author=identity.name,
+            visitor=identity.visitor,
+            staff=identity.staff,
+            ip=ip,
+            text=text,
+            client_id=client_id,
+            sent_at=now,
+        )
     return PostResult(message, created=True)
+
+
+# Engines with UPDATE … RETURNING (SQLite since 3.35; not MySQL/MariaDB).
+UPDATE_RETURNING_VENDORS = frozenset({"postgresql", "sqlite"})
 
 
 def _bump_last_seq(room_name: str) -> tuple[int, int] | None:
     """Take the room's next seq: ``(room id, seq)``, or None when the room does not exist yet.
 
-    One statement where the ORM needs three (UPDATE, then SELECT the new value). The UPDATE takes
-    the row lock (Postgres) or the write lock (SQLite) until commit, so two writers never get the
-    same seq; a failed insert rolls the bump back with it: no gaps.
+    The UPDATE takes the row lock (PostgreSQL, MySQL/MariaDB) or the write lock (SQLite) until
+    commit, so two writers never get the same seq; a failed insert rolls the bump back with it: no
+    gaps. PostgreSQL and SQLite return the new value in the same statement (one round trip where
+    the ORM needs two); MySQL/MariaDB have no ``UPDATE … RETURNING``, so the row is read back, which
+    sees this transaction's own update, under the lock it still holds.
     """
     table = connection.ops.quote_name(Room._meta.db_table)
-    bump = f"UPDATE {table} SET last_seq = last_seq + 1 WHERE name = %s RETURNING id, last_seq"
     with connection.cursor() as cursor:
-        cursor.execute(bump, [room_name])
+        if connection.vendor in UPDATE_RETURNING_VENDORS:
+            cursor.execute(
+                f"UPDATE {table} SET last_seq = last_seq + 1 WHERE name = %s RETURNING id, last_seq", [room_name]
+            )
+        else:
+            cursor.execute(f"UPDATE {table} SET last_seq = last_seq + 1 WHERE name = %s", [room_name])
+            if cursor.rowcount == 0:
+                return None
+            cursor.execute(f"SELECT id, last_seq FROM {table} WHERE name = %s", [room_name])
         row = cursor.fetchone()
     return (row[0], row[1]) if row is not None else None
 

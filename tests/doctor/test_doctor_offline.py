@@ -524,3 +524,15 @@ def test_connect_sources_come_from_the_csp_meta():
 
     assert connect_sources(html) == ["'self'", "wss://b.example.org", "https://b.example.org"]
     assert connect_sources("<html><head></head></html>") is None
+
+
+def test_a_mysql_database_url_is_accepted(tmp_path):
+    """A MySQL/MariaDB DATABASE_URL passes, `manage.py check --deploy` included (the driver is
+    installed and the database, out of reach from here, is not contacted)."""
+    seeded = with_env(DATABASE_URL="mysql://chat:my-password-not-shown@db.backchannel-demo.internal:3306/chat")
+
+    findings = run_offline(seeded, tmp_path)
+
+    assert problems(findings) == {}, report(findings)
+    [database] = [finding for finding in findings if finding.check == "backend.database_url"]
+    assert "MySQL/MariaDB" in database.message and "my-password-not-shown" not in database.message

@@ -2,7 +2,8 @@
 both processes posting at the same time: what every member sees is the same complete log.
 
 The database is a SQLite file, or, when TEST_POSTGRES_URL is set (`make test-postgres`), a
-PostgreSQL database of its own, created for this module and dropped afterwards (pytest-django's
+PostgreSQL database of its own (with TEST_MYSQL_URL, `make test-mysql`: a MySQL/MariaDB one),
+created for this module and dropped afterwards (pytest-django's
 test database on the same server is left alone).
 
 What is checked is what a person in the room would notice: every member, on either process,
@@ -45,8 +46,13 @@ DELIVERY_DEADLINE_SECS = 60
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory):
-    """A SQLite file; on a Postgres run, a database of its own on TEST_POSTGRES_URL's server."""
+    """A SQLite file; on a Postgres (MySQL) run, a database of its own on TEST_POSTGRES_URL's
+    (TEST_MYSQL_URL's) server."""
     postgres_url = os.environ.get("TEST_POSTGRES_URL", "").strip()
+    mysql_url = os.environ.get("TEST_MYSQL_URL", "").strip()
+    if mysql_url and not postgres_url:
+        yield from mysql_database(mysql_url)
+        return
     if not postgres_url:
         yield f"sqlite:///{tmp_path_factory.mktemp('cluster') / 'db.sqlite3'}"
         return
@@ -76,6 +82,31 @@ def database_url(tmp_path_factory):
     finally:
         # FORCE: a connection a stopped daphne left behind must not keep the database alive.
         admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def mysql_database(mysql_url: str):
+    import dj_database_url
+    import MySQLdb
+
+    server = dj_database_url.parse(mysql_url)
+    name = f"backchannel_cluster_{uuid.uuid4().hex[:12]}"
+
+    def admin(statement: str) -> None:
+        with MySQLdb.connect(
+            host=server["HOST"] or "127.0.0.1",
+            port=int(server["PORT"] or 3306),
+            user=server["USER"] or "root",
+            password=server["PASSWORD"] or "",
+            connect_timeout=10,
+        ) as connection:
+            connection.cursor().execute(statement)
+
+    admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    progress(f"cluster test: MySQL/MariaDB database {name}")
+    try:
+        yield urllib.parse.urlunsplit(urllib.parse.urlsplit(mysql_url)._replace(path=f"/{name}"))
+    finally:
+        admin(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 @pytest.fixture(scope="module")
