@@ -104,6 +104,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    # MySQL/MariaDB (driver: mysqlclient). Django already talks utf8mb4 and READ COMMITTED; the
+    # database itself must be utf8mb4 too (check backchannel.E010), and so is the test database.
+    DATABASES["default"].setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channel layer: in-memory for one process; Redis (several hosts shard the layer) to run many.

@@ -3,21 +3,165 @@ the database and tells open pages through the channel layer (they see it within 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
+from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
 
-from chat import moderation
-from chat.models import BlockedWord, HeldMessage, Message, Presence, Room, Sanction
+from chat import moderation, presence, selectors
+from chat.identity import visitor_tag
+from chat.models import BlockedWord, HeldMessage, Message, Presence, Report, Room, Sanction
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+REASON_MAX_CHARS = 200
+NO_REASON = "(none given)"
+TEXT_PREVIEW_CHARS = 120
 
 
 def _by(request: HttpRequest) -> str:
     return request.user.get_username()
+
+
+def _moderator_ip(request: HttpRequest) -> str | None:
+    # The moderator's own address is never sanctioned (chat.moderation.protection_problem).
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _full_time(moment: datetime | None) -> str:
+    """A whole timestamp that never wraps: Django's default ("Jan. 5, 2026, 3:04 p.m.") broke over
+    lines and was cut off in narrow windows."""
+    if moment is None:
+        return "-"
+    return format_html(
+        '<span style="white-space:nowrap">{}</span>', f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S %Z}"
+    )
+
+
+def _who(name: str, visitor: str) -> str:
+    """A name as the chat shows it (with its tag), and the visitor id to search by."""
+    if not visitor:
+        return name or "-"
+    return format_html("{} <small>#{} · {}</small>", name or "?", visitor_tag(visitor), visitor)
+
+
+def _preview(text: str) -> str:
+    short = text if len(text) <= TEXT_PREVIEW_CHARS else text[: TEXT_PREVIEW_CHARS - 1] + "…"
+    return format_html('<span title="{}">{}</span>', text, short)
+
+
+def confirm_with_reason(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    selected: QuerySet,
+    *,
+    title: str,
+    lines: Iterable[str],
+    warnings: Iterable[str] = (),
+    initial_reason: str = "",
+    reason_required: bool = True,
+    confirm_label: str = "Yes, do it",
+) -> str | TemplateResponse:
+    """Every moderation action asks first: what it will do to whom, and why. Returns the reason
+    once the moderator confirmed (the action then runs), else the page that asks."""
+    error = ""
+    if request.POST.get("confirmed") == "yes":
+        reason = request.POST.get("reason", "").strip()[:REASON_MAX_CHARS]
+        if reason or not reason_required:
+            return reason
+        error = "Give a reason: it is kept with the record, and a muted or banned visitor sees it."
+        initial_reason = ""
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": modeladmin.model._meta,
+        "lines": list(lines),
+        "warnings": list(warnings),
+        "error": error,
+        "reason": initial_reason,
+        "reason_label": "Reason (required)" if reason_required else "Reason (optional)",
+        "reason_required": reason_required,
+        "queryset": selected,
+        "action": request.POST.get("action", ""),
+        "confirm_label": confirm_label,
+    }
+    return TemplateResponse(request, "admin/chat/confirm_action.html", context)
+
+
+def sanction_authors(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    authored: Iterable[Message],
+    *,
+    kind: Sanction.Kind,
+    duration: timedelta | None,
+    by_address: bool,
+    reason: str,
+) -> None:
+    """Mute or ban the authors of ``authored`` (each once), the identity only unless
+    ``by_address``. A protected author (staff, or on a staff member's address or the
+    moderator's own) is named in an error and left alone."""
+    authors: dict[str, Message] = {}
+    for message in authored:
+        if message.visitor:
+            authors.setdefault(message.visitor, message)
+    done: list[str] = []
+    for visitor, message in authors.items():
+        try:
+            moderation.impose(
+                kind=kind,
+                visitor=visitor,
+                ip=message.ip if by_address else None,
+                duration=duration,
+                reason=reason,
+                by=_by(request),
+                visitor_name=message.author,
+                seen_ip=message.ip,
+                moderator_ip=_moderator_ip(request),
+            )
+        except moderation.Protected as refused:
+            modeladmin.message_user(
+                request, f"{message.author} was not {kind.label}d: {refused.message}. Nothing was done.", messages.ERROR
+            )
+            continue
+        done.append(message.author)
+    if done:
+        modeladmin.message_user(request, f"{kind.label.capitalize()}: {', '.join(done)}.", messages.SUCCESS)
+
+
+def describe_authors(authored: Iterable[Message], *, by_address: bool) -> list[str]:
+    """One line per author for a confirmation page; with the address, who else is online from it."""
+    lines: dict[str, str] = {}
+    for message in authored:
+        if message.visitor in lines or not message.visitor:
+            continue
+        line = f"{message.author} #{visitor_tag(message.visitor)} (visitor {message.visitor})"
+        if by_address:
+            if message.ip:
+                online = presence.online_from_address(ip=message.ip)
+                line += f" and the address {message.ip}: {online} online from it now"
+            else:
+                line += ", address unknown: the identity only"
+        lines[message.visitor] = line
+    return list(lines.values()) or ["nobody: these messages have no known author"]
+
+
+AUTHOR_ACTIONS: dict[str, tuple[Sanction.Kind, timedelta | None, bool, str]] = {
+    # action name: kind, duration, by address, what the confirmation page calls it
+    "mute_author_hour": (Sanction.Kind.MUTE, HOUR, False, "Mute for an hour"),
+    "mute_author_day": (Sanction.Kind.MUTE, DAY, False, "Mute for a day"),
+    "ban_author_day": (Sanction.Kind.BAN, DAY, False, "Ban for a day"),
+    "ban_author_forever": (Sanction.Kind.BAN, None, False, "Ban until lifted"),
+    "ban_author_and_address_day": (Sanction.Kind.BAN, DAY, True, "Ban, with everyone on the same address, for a day"),
+}
 
 
 @admin.register(Room)
@@ -58,12 +202,16 @@ class RoomAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["room", "seq", "author", "staff", "text", "sent_at", "deleted_at"]
+    """The rooms' log, newest first (new spam is on the first page)."""
+
+    list_display = ["sent", "room", "seq", "author_", "text_", "staff", "deleted"]
     list_filter = ["room", "staff", ("deleted_at", admin.EmptyFieldListFilter)]
-    search_fields = ["author", "text", "visitor"]
+    search_fields = ["author", "visitor", "ip", "text"]
+    ordering = ["-sent_at", "-pk"]
+    list_select_related = ["room"]
     # The log is append-only from the socket; moderators act on it through the actions below.
     readonly_fields = [field.name for field in Message._meta.fields]
-    actions = ["delete_for_everyone", "mute_author_hour", "mute_author_day", "ban_author_day", "ban_author_forever"]
+    actions = ["delete_for_everyone", *AUTHOR_ACTIONS]
 
     def has_delete_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
         return False  # a hard delete would leave a seq gap: use "Delete for everyone" (a tombstone)
@@ -71,78 +219,368 @@ class MessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    @admin.display(description="sent at", ordering="sent_at")
+    def sent(self, message: Message) -> str:
+        return _full_time(message.sent_at)
+
+    @admin.display(description="author", ordering="author")
+    def author_(self, message: Message) -> str:
+        return _who(message.author, message.visitor)
+
+    @admin.display(description="text")
+    def text_(self, message: Message) -> str:
+        return _preview(message.text)
+
+    @admin.display(description="deleted", boolean=True, ordering="deleted_at")
+    def deleted(self, message: Message) -> bool:
+        return message.deleted_at is not None
+
     @admin.action(description="Delete for everyone (disappears from open pages)")
-    def delete_for_everyone(self, request: HttpRequest, selected: QuerySet[Message]) -> None:
-        deleted = sum(moderation.delete_message(message=message, by=_by(request)) for message in selected)
+    def delete_for_everyone(self, request: HttpRequest, selected: QuerySet[Message]):
+        lines = [f"{message.room.name} #{message.seq} {message.author}: {message.text[:80]}" for message in selected]
+        reason = confirm_with_reason(self, request, selected, title="Delete for everyone", lines=lines)
+        if not isinstance(reason, str):
+            return reason
+        by = _by(request)
+        deleted = sum(moderation.delete_message(message=message, by=by, reason=reason) for message in selected)
         self.message_user(request, f"Deleted {deleted} message(s).", messages.SUCCESS)
+        return None
 
     @admin.action(description="Mute the authors for an hour")
-    def mute_author_hour(self, request: HttpRequest, selected: QuerySet[Message]) -> None:
-        self._sanction(request, selected, Sanction.Kind.MUTE, HOUR, with_ip=False)
+    def mute_author_hour(self, request: HttpRequest, selected: QuerySet[Message]):
+        return self._sanction(request, selected, "mute_author_hour")
 
     @admin.action(description="Mute the authors for a day")
-    def mute_author_day(self, request: HttpRequest, selected: QuerySet[Message]) -> None:
-        self._sanction(request, selected, Sanction.Kind.MUTE, DAY, with_ip=False)
+    def mute_author_day(self, request: HttpRequest, selected: QuerySet[Message]):
+        return self._sanction(request, selected, "mute_author_day")
 
-    @admin.action(description="Ban the authors and their addresses for a day")
-    def ban_author_day(self, request: HttpRequest, selected: QuerySet[Message]) -> None:
-        self._sanction(request, selected, Sanction.Kind.BAN, DAY, with_ip=True)
+    @admin.action(description="Ban the authors for a day (their identity only)")
+    def ban_author_day(self, request: HttpRequest, selected: QuerySet[Message]):
+        return self._sanction(request, selected, "ban_author_day")
 
-    @admin.action(description="Ban the authors and their addresses until lifted")
-    def ban_author_forever(self, request: HttpRequest, selected: QuerySet[Message]) -> None:
-        self._sanction(request, selected, Sanction.Kind.BAN, None, with_ip=True)
+    @admin.action(description="Ban the authors until lifted (their identity only)")
+    def ban_author_forever(self, request: HttpRequest, selected: QuerySet[Message]):
+        return self._sanction(request, selected, "ban_author_forever")
 
-    def _sanction(
-        self,
-        request: HttpRequest,
-        selected: QuerySet[Message],
-        kind: Sanction.Kind,
-        duration: timedelta | None,
-        *,
-        with_ip: bool,
-    ) -> None:
-        targets = {(message.visitor, message.ip if with_ip else None) for message in selected if not message.staff}
-        for visitor, ip in targets:
-            if visitor or ip:
-                moderation.impose(kind=kind, visitor=visitor, ip=ip, duration=duration, by=_by(request))
-        self.message_user(request, f"{kind.label.capitalize()}: {len(targets)} author(s).", messages.SUCCESS)
+    @admin.action(description="Ban the authors AND everyone on their addresses for a day")
+    def ban_author_and_address_day(self, request: HttpRequest, selected: QuerySet[Message]):
+        return self._sanction(request, selected, "ban_author_and_address_day")
+
+    def _sanction(self, request: HttpRequest, selected: QuerySet[Message], action: str, initial_reason: str = ""):
+        kind, duration, by_address, title = AUTHOR_ACTIONS[action]
+        authored = list(selected)
+        warnings = []
+        if by_address:
+            warnings.append(
+                "An address ban also shuts out everyone else on that address (an office, a campus, a mobile "
+                "carrier). Staff identities and addresses with staff signed in are never banned."
+            )
+        reason = confirm_with_reason(
+            self,
+            request,
+            selected,
+            title=title,
+            lines=describe_authors(authored, by_address=by_address),
+            warnings=warnings,
+            initial_reason=initial_reason,
+        )
+        if not isinstance(reason, str):
+            return reason
+        sanction_authors(self, request, authored, kind=kind, duration=duration, by_address=by_address, reason=reason)
+        return None
+
+
+class SanctionForm(forms.ModelForm):
+    """A sanction added by hand: refused for staff and staff's addresses, like every other."""
+
+    moderator_ip: str | None = None  # set per request by SanctionAdmin.get_form
+
+    class Meta:
+        model = Sanction
+        fields = ["kind", "visitor", "ip", "until", "reason"]
+        labels = {"ip": "Address (bans or mutes everyone on it)"}
+
+    def clean(self) -> dict:
+        data = super().clean()
+        visitor, ip = data.get("visitor", ""), data.get("ip")
+        if not visitor and not ip:
+            raise ValidationError("Name a visitor id, an address or both.")
+        problem = moderation.protection_problem(visitor=visitor, ip=ip, moderator_ip=self.moderator_ip)
+        if problem:
+            raise ValidationError(f"Not allowed: {problem}.")
+        return data
+
+
+class LiftedFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("in_force", "in force"), ("lifted", "lifted"), ("ended", "ended")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        running = Q(until__isnull=True) | Q(until__gt=now)
+        match self.value():
+            case "in_force":
+                return queryset.filter(running, lifted_at__isnull=True)
+            case "lifted":
+                return queryset.filter(lifted_at__isnull=False)
+            case "ended":
+                return queryset.filter(lifted_at__isnull=True).exclude(running)
+        return queryset
 
 
 @admin.register(Sanction)
 class SanctionAdmin(admin.ModelAdmin):
-    list_display = ["kind", "visitor", "ip", "until", "reason", "created_by", "created_at"]
-    list_filter = ["kind"]
-    search_fields = ["visitor", "ip", "reason"]
-    readonly_fields = ["created_at", "created_by"]
+    """Mutes and bans, with the names their visitors went by. Nothing is ever deleted: lifting
+    ends one and keeps the record (who lifted it, when, why)."""
+
+    form = SanctionForm
+    list_display = ["kind", "names", "address", "until_", "reason_", "state", "created_by", "created"]
+    list_filter = ["kind", LiftedFilter]
+    search_fields = ["visitor", "visitor_name", "ip", "seen_ip", "reason"]
     actions = ["lift_selected"]
+
+    def get_form(self, request: HttpRequest, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.moderator_ip = _moderator_ip(request)
+        return form
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Sanction | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return [field.name for field in Sanction._meta.fields]  # a record: lift it, never rewrite it
+
+    def has_delete_permission(self, request: HttpRequest, obj: Sanction | None = None) -> bool:
+        return False  # lifting keeps the record
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Sanction], search_term: str):
+        """By name too: any name the visitor went by in messages or online, not only the one stored."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            posted = Message.objects.filter(author__icontains=term).values("visitor")
+            online = Presence.objects.filter(name__icontains=term).values("visitor")
+            found |= queryset.filter(Q(visitor__in=posted) | Q(visitor__in=online)).exclude(visitor="")
+        return found, may_have_duplicates
 
     def save_model(self, request: HttpRequest, obj: Sanction, form, change: bool) -> None:
         if not change:
             obj.created_by = _by(request)
+            if obj.visitor:
+                seen = selectors.visitor_seen(visitor=obj.visitor)
+                obj.visitor_name = seen.name
+                if seen.ip and not moderation.protection_problem(
+                    visitor="", ip=seen.ip, moderator_ip=form.moderator_ip
+                ):
+                    obj.seen_ip = seen.ip
         super().save_model(request, obj, form, change)
-        moderation.announce(obj)
+        if not change:
+            moderation.announce(obj)
 
-    def delete_model(self, request: HttpRequest, obj: Sanction) -> None:
-        moderation.lift(sanction=obj)
+    @admin.display(description="who")
+    def names(self, sanction: Sanction) -> str:
+        if not sanction.visitor:
+            return "everyone on the address"
+        names = selectors.names_of(visitor=sanction.visitor)
+        if sanction.visitor_name and sanction.visitor_name not in names:
+            names.insert(0, sanction.visitor_name)
+        return _who(", ".join(names) or "(never seen)", sanction.visitor)
 
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Sanction]) -> None:
-        for sanction in queryset:
-            moderation.lift(sanction=sanction)
+    @admin.display(description="address")
+    def address(self, sanction: Sanction) -> str:
+        if sanction.ip:
+            return format_html("<strong>{}</strong> (address {})", sanction.ip, sanction.get_kind_display())
+        if sanction.carried_from_id:
+            return format_html("carried over from #{} (a new name on its address)", sanction.carried_from_id)
+        if sanction.seen_ip:
+            return format_html("identity only; new names from {} get it too", sanction.seen_ip)
+        return "identity only"
 
-    @admin.action(description="Lift now")
-    def lift_selected(self, request: HttpRequest, selected: QuerySet[Sanction]) -> None:
-        for sanction in selected:
-            moderation.lift(sanction=sanction)
+    @admin.display(description="until", ordering="until")
+    def until_(self, sanction: Sanction) -> str:
+        return _full_time(sanction.until) if sanction.until else "until lifted"
+
+    @admin.display(description="reason")
+    def reason_(self, sanction: Sanction) -> str:
+        return sanction.reason or NO_REASON
+
+    @admin.display(description="state")
+    def state(self, sanction: Sanction) -> str:
+        if sanction.lifted_at:
+            why = f": {sanction.lifted_reason}" if sanction.lifted_reason else ""
+            return format_html("lifted {} by {}{}", _full_time(sanction.lifted_at), sanction.lifted_by or "?", why)
+        if sanction.until and sanction.until <= timezone.now():
+            return "ended"
+        return "in force"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, sanction: Sanction) -> str:
+        return _full_time(sanction.created_at)
+
+    @admin.action(description="Lift now (keeps the record)")
+    def lift_selected(self, request: HttpRequest, selected: QuerySet[Sanction]):
+        lines = [
+            f"{sanction.get_kind_display()} of {sanction.visitor_name or sanction.visitor or sanction.ip}"
+            for sanction in selected
+        ]
+        reason = confirm_with_reason(
+            self, request, selected, title="Lift", lines=lines, reason_required=False, confirm_label="Yes, lift"
+        )
+        if not isinstance(reason, str):
+            return reason
+        lifted = sum(moderation.lift(sanction=sanction, by=_by(request), reason=reason) for sanction in selected)
+        self.message_user(request, f"Lifted {lifted} sanction(s); the records stay.", messages.SUCCESS)
+        return None
 
 
 @admin.register(Presence)
 class PresenceAdmin(admin.ModelAdmin):
-    list_display = ["room_name", "name", "visitor", "staff", "last_seen"]
+    list_display = ["room_name", "name", "visitor", "staff", "ip", "last_seen"]
     list_filter = ["room_name", "staff"]
+    search_fields = ["name", "visitor", "ip"]
     readonly_fields = [field.name for field in Presence._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    """Visitors' reports, newest first, with how often each message was reported and one-click
+    actions on the reported message and its author."""
+
+    list_display = ["created", "room", "message_", "author", "reports_on_message", "reporter", "reason_", "state"]
+    list_filter = [("dismissed_at", admin.EmptyFieldListFilter), "message__room"]
+    search_fields = [
+        "name",
+        "visitor",
+        "ip",
+        "reason",
+        "message__author",
+        "message__visitor",
+        "message__ip",
+        "message__text",
+    ]
+    ordering = ["-created_at", "-pk"]
+    readonly_fields = [field.name for field in Report._meta.fields]
+    actions = ["delete_messages", "mute_author_hour", "mute_author_day", "ban_author_forever", "dismiss"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Report | None = None) -> bool:
+        return False  # dismiss keeps the record
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Report]:
+        same_message = (
+            Report.objects.filter(message=OuterRef("message"))
+            .values("message")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("message__room")
+            .annotate(reports_on_message=Coalesce(Subquery(same_message), 0))
+        )
+
+    @admin.display(description="reported at", ordering="created_at")
+    def created(self, report: Report) -> str:
+        return _full_time(report.created_at)
+
+    @admin.display(description="room", ordering="message__room__name")
+    def room(self, report: Report) -> str:
+        return f"{report.message.room.name} #{report.message.seq}"
+
+    @admin.display(description="message")
+    def message_(self, report: Report) -> str:
+        if report.message.deleted_at:
+            return format_html("<s>{}</s> (deleted)", report.message.text[:TEXT_PREVIEW_CHARS])
+        return _preview(report.message.text)
+
+    @admin.display(description="author")
+    def author(self, report: Report) -> str:
+        return _who(report.message.author, report.message.visitor)
+
+    @admin.display(description="reports of it", ordering="reports_on_message")
+    def reports_on_message(self, report: Report) -> int:
+        return report.reports_on_message
+
+    @admin.display(description="reported by", ordering="name")
+    def reporter(self, report: Report) -> str:
+        return _who(report.name, report.visitor)
+
+    @admin.display(description="reason")
+    def reason_(self, report: Report) -> str:
+        return report.reason or NO_REASON
+
+    @admin.display(description="state")
+    def state(self, report: Report) -> str:
+        if report.dismissed_at:
+            return format_html("dismissed {} by {}", _full_time(report.dismissed_at), report.dismissed_by or "?")
+        return "open"
+
+    def _reported_reason(self, selected: QuerySet[Report]) -> str:
+        reasons = list(dict.fromkeys(report.reason for report in selected if report.reason))
+        return ("reported: " + "; ".join(reasons))[:REASON_MAX_CHARS] if reasons else ""
+
+    def _messages(self, selected: QuerySet[Report]) -> list[Message]:
+        return list({report.message_id: report.message for report in selected}.values())
+
+    @admin.action(description="Delete the reported messages for everyone")
+    def delete_messages(self, request: HttpRequest, selected: QuerySet[Report]):
+        reported = self._messages(selected)
+        lines = [f"{message.room.name} #{message.seq} {message.author}: {message.text[:80]}" for message in reported]
+        reason = confirm_with_reason(
+            self,
+            request,
+            selected,
+            title="Delete for everyone",
+            lines=lines,
+            initial_reason=self._reported_reason(selected),
+        )
+        if not isinstance(reason, str):
+            return reason
+        by = _by(request)
+        deleted = sum(moderation.delete_message(message=message, by=by, reason=reason) for message in reported)
+        self.message_user(request, f"Deleted {deleted} message(s).", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Mute the authors for an hour")
+    def mute_author_hour(self, request: HttpRequest, selected: QuerySet[Report]):
+        return self._sanction(request, selected, "mute_author_hour")
+
+    @admin.action(description="Mute the authors for a day")
+    def mute_author_day(self, request: HttpRequest, selected: QuerySet[Report]):
+        return self._sanction(request, selected, "mute_author_day")
+
+    @admin.action(description="Ban the authors until lifted (their identity only)")
+    def ban_author_forever(self, request: HttpRequest, selected: QuerySet[Report]):
+        return self._sanction(request, selected, "ban_author_forever")
+
+    def _sanction(self, request: HttpRequest, selected: QuerySet[Report], action: str):
+        kind, duration, by_address, title = AUTHOR_ACTIONS[action]
+        reported = self._messages(selected)
+        reason = confirm_with_reason(
+            self,
+            request,
+            selected,
+            title=title,
+            lines=describe_authors(reported, by_address=by_address),
+            initial_reason=self._reported_reason(selected),
+        )
+        if not isinstance(reason, str):
+            return reason
+        sanction_authors(self, request, reported, kind=kind, duration=duration, by_address=by_address, reason=reason)
+        return None
+
+    @admin.action(description="Dismiss (keeps the record)")
+    def dismiss(self, request: HttpRequest, selected: QuerySet[Report]):
+        dismissed = moderation.dismiss_reports(reports=selected, by=_by(request))
+        self.message_user(request, f"Dismissed {dismissed} report(s).", messages.SUCCESS)
 
 
 @admin.register(BlockedWord)

@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from backchannel.env import origin_problem
-from chat.conf import conf
+from chat.conf import conf, sanction_carry_problem
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # JSON framing of a `send` event around its text; a UTF-8 character takes at most 4 bytes.
@@ -87,6 +87,21 @@ def check_limits(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             )
         )
     return problems
+
+
+@checks.register()
+def check_moderation(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    value = getattr(settings, "BACKCHANNEL_SANCTION_ADDRESS_CARRY_SECS", None)
+    problem = None if value is None else sanction_carry_problem(value)
+    if problem is None:
+        return []
+    return [
+        checks.Error(
+            f"BACKCHANNEL_SANCTION_ADDRESS_CARRY_SECS {problem}.",
+            hint="Set SANCTION_ADDRESS_CARRY_SECS to 0 (sanctions stay with the identity) or a number of seconds.",
+            id="backchannel.E006",
+        )
+    ]
 
 
 @checks.register(checks.Tags.compatibility, deploy=True)

@@ -13,6 +13,10 @@ from django.conf import settings
 DEFAULT_IDENTITY_BURST = 30
 DEFAULT_IDENTITY_PER_MIN = 6.0
 
+# A day: a muted or banned visitor who clears storage for a new name the same evening is still
+# muted; an address shared by many (a campus, a carrier) is free of it by the next day.
+DEFAULT_SANCTION_ADDRESS_CARRY_SECS = 24 * 3600
+
 DEFAULT_RESERVED_NAMES = [
     "admin", "administrator", "backchannel", "mod", "moderator", "official", "owner", "root", "staff",
     "support", "system",
@@ -178,6 +182,15 @@ class Settings:
         return float(getattr(settings, "BACKCHANNEL_STAFF_RECHECK_SECS", 20))
 
     @property
+    def SANCTION_ADDRESS_CARRY_SECS(self) -> int:
+        """For this long after a mute or ban of an identity, a new identity issued to the address
+        it was seen at gets the same sanction (0: never). Its cost: others sharing that address
+        who pick a name then get it too (chat.moderation.carry_over). A bad value is reported by
+        system check backchannel.E006 and read as the default."""
+        value = getattr(settings, "BACKCHANNEL_SANCTION_ADDRESS_CARRY_SECS", DEFAULT_SANCTION_ADDRESS_CARRY_SECS)
+        return value if sanction_carry_problem(value) is None else DEFAULT_SANCTION_ADDRESS_CARRY_SECS
+
+    @property
     def DUPLICATE_WINDOW_SECS(self) -> int:
         return int(getattr(settings, "BACKCHANNEL_DUPLICATE_WINDOW_SECS", 60))
 
@@ -202,6 +215,15 @@ class Settings:
     def TYPING_INTERVAL_SECS(self) -> float:
         """At most one ``typing`` relayed per socket and room this often."""
         return float(getattr(settings, "BACKCHANNEL_TYPING_INTERVAL_SECS", 2))
+
+
+def sanction_carry_problem(value: object) -> str | None:
+    """Why ``value`` cannot be SANCTION_ADDRESS_CARRY_SECS, or None."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"must be a whole number of seconds, not {value!r}"
+    if value < 0:
+        return f"must be 0 (off) or more, not {value}"
+    return None
 
 
 conf = Settings()

@@ -47,6 +47,7 @@ from chat.protocol import (
     Typing,
     encode_event,
     error_event,
+    mute_state,
     parse_client_event,
     ready_event,
 )
@@ -215,11 +216,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise ProtocolError(ErrorCode(error.problem), error.message) from None
         if token.identity.staff and not await db_call(selectors.is_staff_account)(visitor=token.identity.visitor):
             raise ProtocolError(ErrorCode.BAD_TOKEN, STAFF_REVOKED_MESSAGE)
-        ban = await db_call(moderation.active_sanction)(
-            kind=Sanction.Kind.BAN, visitor=token.identity.visitor, ip=self.ip, now=timezone.now()
+        in_force = await db_call(moderation.sanctions_in_force)(
+            visitor=token.identity.visitor, ip=self.ip, now=timezone.now()
         )
-        if ban is not None:
-            raise ProtocolError(ErrorCode.BANNED, moderation.describe(ban))
+        if Sanction.Kind.BAN in in_force:
+            raise ProtocolError(ErrorCode.BANNED, moderation.describe(in_force[Sanction.Kind.BAN]))
+        mute = in_force.get(Sanction.Kind.MUTE)
         self.identity, self.token = token.identity, token
         if self.identity.staff:
             self.staff_watch = asyncio.create_task(self.watch_staff_account())
@@ -233,6 +235,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "visitor": self.identity.visitor,
                 "staff": self.identity.staff,
                 "tag": visitor_tag(self.identity.visitor),
+                # A reloaded page learns of its mute before the visitor writes (null: not muted).
+                "muted": None if mute is None else mute_state(reason=mute.reason, until=mute.until),
             }
         )
         await self.refresh_token_if_due()
@@ -288,7 +292,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.fanout.subscribe(group_name_for(event.room), self)
         self.joined_rooms.add(event.room)
         arrived = await db_call(presence.enter)(
-            room=event.room, channel_name=self.socket_id, identity=self.identity, now=timezone.now()
+            room=event.room, channel_name=self.socket_id, identity=self.identity, now=timezone.now(), ip=self.ip
         )
         view = await db_call(selectors.room_view)(
             room_name=event.room,
@@ -298,11 +302,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             presence_list_limit=conf.PRESENCE_LIST_LIMIT,
         )
         ProcessState.online_counts[event.room] = view.presence.online_count
-        history, trimmed = newest_that_fit(
-            [message_event_for(message) for message in view.catch_up.messages], conf.PAGE_BUDGET_BYTES
-        )
+        messages = [message_event_for(message) for message in view.catch_up.messages]
+        repairs = [message_event_for(message) for message in view.catch_up.repairs]
+        history, trimmed = newest_that_fit(repairs + messages, conf.PAGE_BUDGET_BYTES)
+        if trimmed and repairs:
+            # Tombstones before after_seq belong only in a resume; a page cut short is a new view.
+            history, _ = newest_that_fit(messages, conf.PAGE_BUDGET_BYTES)
         # A resume too big for one frame becomes the latest page that fits: the client replaces
-        # its view and can load older pages, as when the gap is over resume_limit.
+        # its view (deleted messages and all) and can load older pages, as when the gap is over
+        # resume_limit.
         await self.send_event(
             {
                 "type": "joined",
@@ -322,7 +330,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def enter_presence(self, room: str) -> None:
         """The authenticated socket's row in ``room`` (its reader's row until now) names it."""
         arrived = await db_call(presence.enter)(
-            room=room, channel_name=self.socket_id, identity=self.identity, now=timezone.now()
+            room=room, channel_name=self.socket_id, identity=self.identity, now=timezone.now(), ip=self.ip
         )
         # Not an arrival (the person reads there in another tab too): one reader fewer all the same.
         await self.announce_presence(room, self.arrival() if arrived else None)
@@ -461,8 +469,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             case broadcast.ROOM_FRAME:  # the same str for every member, written as it is
                 await self.write(message["frame"])
             case broadcast.MODERATION_NOTICE:  # a moderator acted on this visitor or address
-                if self.closing:
-                    return
+                if self.closing or (self.identity is not None and self.identity.staff):
+                    return  # staff are never sanctioned, not even by a ban of an address they share
                 await self.write(message["frame"])
                 if message.get("close_code"):
                     self.closing = True

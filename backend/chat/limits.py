@@ -26,6 +26,13 @@ from chat.shared_limits import LocalSocketTally, Redemption, SharedIdentityLimit
 NEW_NAMES_BUCKET = "new-names"
 STAFF_SIGN_INS_BUCKET = "staff-sign-ins"
 STAFF_SIGN_INS_PER_ACCOUNT_BUCKET = "staff-sign-ins-per-account"
+# The moderation API, per staff identity: a moderator clearing a spam wave clicks fast, a stolen
+# staff token scripted against the room does not get far. Reports, per visitor: a few at once,
+# then one every 20 s (a report costs a moderator's attention).
+MODERATION_ACTION_BURST = 30
+MODERATION_ACTIONS_PER_SEC = 1.0
+REPORT_BURST = 5
+REPORTS_PER_SEC = 1 / 20
 # Django's usernames are at most 150 characters; a longer one names no account.
 MAX_USERNAME_KEY_CHARS = 150
 
@@ -43,6 +50,9 @@ class ProcessLimits:
         self.staff_sign_ins_per_ip = BucketMap(burst=conf.IDENTITY_BURST, per_sec=conf.IDENTITY_PER_MIN / 60)
         self.staff_sign_ins_per_account = BucketMap(burst=conf.IDENTITY_BURST, per_sec=conf.IDENTITY_PER_MIN / 60)
         self.spent_challenges = SpentChallenges()
+        # Per identity, so per process like the message buckets (a token is used where it is sent).
+        self.moderation_actions = BucketMap(burst=MODERATION_ACTION_BURST, per_sec=MODERATION_ACTIONS_PER_SEC)
+        self.reports = BucketMap(burst=REPORT_BURST, per_sec=REPORTS_PER_SEC)
 
     def message_wait_secs(self, *, visitor: str, ip: str | None, now: float) -> float:
         """0 when one more message is allowed (and counted), else how long to wait."""

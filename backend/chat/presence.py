@@ -8,10 +8,13 @@ like everyone else, but they are nobody in ``people`` or ``online_count``."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Q
 
 from chat.identity import Identity
@@ -54,8 +57,7 @@ def enter(*, room: str, channel_name: str, identity: Identity | None, now: datet
             defaults={"visitor": READER, "name": "", "ip": ip, "last_seen": now},
         )
         return created
-    with transaction.atomic():
-        _one_at_a_time(room, identity.visitor)
+    with _one_at_a_time(room, identity.visitor):
         already_here = Presence.objects.filter(room_name=room, visitor=identity.visitor).exists()
         Presence.objects.update_or_create(
             room_name=room,
@@ -74,30 +76,55 @@ def enter(*, room: str, channel_name: str, identity: Identity | None, now: datet
 def leave(*, room: str, channel_name: str) -> Departure | None:
     """Forget the socket in the room. What the room must be told: the person, when this was their
     last socket there; a departure without a person for a reader; None when nothing changed."""
-    with transaction.atomic():
-        row = Presence.objects.filter(room_name=room, channel_name=channel_name).first()
-        if row is None:
-            return None
-        if row.visitor != READER:  # readers have no first-in, last-out decision to serialise
-            _one_at_a_time(room, row.visitor)
+    row = Presence.objects.filter(room_name=room, channel_name=channel_name).first()
+    if row is None:
+        return None
+    if row.visitor == READER:  # readers have no first-in, last-out decision to serialise
+        deleted, _ = Presence.objects.filter(pk=row.pk).delete()
+        return Departure(room, None) if deleted else None
+    with _one_at_a_time(room, row.visitor):
         deleted, _ = Presence.objects.filter(pk=row.pk).delete()
         if not deleted:
             return None  # another leave of this socket (the sweep, say) removed it and told the room
-        if row.visitor == READER:
-            return Departure(room, None)
         still_here = Presence.objects.filter(room_name=room, visitor=row.visitor).exists()
     return None if still_here else Departure(room, Person(row.visitor, row.name, row.staff))
 
 
-def _one_at_a_time(room: str, visitor: str) -> None:
-    """In a transaction: wait until no other enter or leave of this person in this room is under
-    way. SQLite's transactions (IMMEDIATE) already run one at a time; PostgreSQL's run side by
-    side, and two tabs opened (closed) at the same moment would each see the other still absent
-    (still there): both announced as arrivals, or no departure at all. A transaction-scoped
-    advisory lock on the (room, visitor) pair serialises just those."""
-    if connection.vendor == "postgresql":
+# How long a MySQL/MariaDB presence change waits for another change of the same person in the same
+# room (each holds the lock for a few milliseconds); past it the change fails like any database error.
+NAMED_LOCK_TIMEOUT_SECS = 10
+
+
+@contextmanager
+def _one_at_a_time(room: str, visitor: str) -> Iterator[None]:
+    """A transaction in which no other enter or leave of this person in this room is under way.
+    SQLite's transactions (IMMEDIATE) already run one at a time; PostgreSQL's and MySQL's run side
+    by side, and two tabs opened (closed) at the same moment would each see the other still absent
+    (still there): both announced as arrivals, or no departure at all. So those two take a lock on
+    the (room, visitor) pair: PostgreSQL a transaction-scoped advisory lock; MySQL/MariaDB a named
+    lock (GET_LOCK), which belongs to the connection, not the transaction, so it is released
+    after the commit (or rollback) in ``finally``."""
+    key = f"presence:{room}:{visitor}"
+    if connection.vendor != "mysql":
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+            yield
+        return
+    # Lock names are at most 64 characters; a room name and a visitor id together may be longer.
+    name = "backchannel:" + hashlib.sha256(key.encode()).hexdigest()[:48]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT GET_LOCK(%s, %s)", [name, NAMED_LOCK_TIMEOUT_SECS])
+        (granted,) = cursor.fetchone()
+    if granted != 1:
+        raise OperationalError(f"presence: no lock on {key} within {NAMED_LOCK_TIMEOUT_SECS} s")
+    try:
+        with transaction.atomic():
+            yield
+    finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"presence:{room}:{visitor}"])
+            cursor.execute("SELECT RELEASE_LOCK(%s)", [name])
 
 
 def leave_all(*, channel_name: str) -> list[Departure]:

@@ -62,6 +62,12 @@ class ErrorCode(StrEnum):
     BLOCKED_WORD = "blocked_word"
     HELD_FOR_REVIEW = "held_for_review"
     TOO_MANY_SOCKETS = "too_many_sockets"
+    # HTTP only, the moderation API (/api/moderation/...): the token is not a staff member's (or
+    # the account is no longer staff); no such room, message or visitor; the target may not be
+    # sanctioned (a staff identity, a signed-in staff member's address, the moderator's own).
+    NOT_STAFF = "not_staff"
+    NOT_FOUND = "not_found"
+    PROTECTED = "protected"
     TEXT_EMPTY = "text_empty"
     TEXT_TOO_LONG = "text_too_long"
     NOT_JOINED = "not_joined"
@@ -283,12 +289,20 @@ class ReadyEvent(TypedDict):
     read_without_auth: bool
 
 
+class MuteState(TypedDict):
+    reason: str
+    until: str | None  # ISO 8601 UTC; None: until a moderator lifts it
+
+
 class AuthenticatedEvent(TypedDict):
     type: Literal["authenticated"]
     name: str
     visitor: str
     staff: bool
     tag: str  # chat.identity.visitor_tag: shown beside the name (people of one name differ by it)
+    # The mute in force for this identity or address, so a reloaded page shows it before the
+    # visitor writes; None when not muted.
+    muted: MuteState | None
 
 
 class TokenEvent(TypedDict):
@@ -493,6 +507,10 @@ def moderated_event(
         "reason": reason,
         "until": format_timestamp(until) if until else None,
     }
+
+
+def mute_state(*, reason: str, until: datetime | None) -> MuteState:
+    return {"reason": reason, "until": format_timestamp(until) if until else None}
 
 
 def error_event(error: ProtocolError) -> ErrorEvent:

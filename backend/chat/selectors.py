@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 
 from chat import presence
 from chat.identity import staff_user_pk
-from chat.models import BlockedWord, Message, Room
+from chat.models import BlockedWord, Message, Presence, Room
 from chat.resume import should_resume
 
 
@@ -65,6 +65,20 @@ class CatchUp:
     resumed: bool  # True: ``messages`` is every message after the client's after_seq
     messages: list[Message]
     has_older: bool
+    # On a resume: tombstones of messages at or before after_seq (within resume_limit of it), so a
+    # page that missed a live `deleted` event drops the message it still shows.
+    repairs: list[Message] = ()  # type: ignore[assignment]
+
+
+def deleted_before(*, room_name: str, after_seq: int, window: int) -> list[Message]:
+    """Deleted messages with after_seq - window < seq <= after_seq, oldest first."""
+    return list(
+        Message.objects.filter(
+            room__name=room_name, seq__gt=after_seq - window, seq__lte=after_seq, deleted_at__isnull=False
+        )
+        .select_related("room")
+        .order_by("seq")
+    )
 
 
 def catch_up(*, room_name: str, after_seq: int | None, history_limit: int, resume_limit: int) -> CatchUp:
@@ -74,7 +88,10 @@ def catch_up(*, room_name: str, after_seq: int | None, history_limit: int, resum
         # Messages stored since `latest` was read come along too (the bound allows for them).
         messages = messages_after(room_name=room_name, after_seq=after_seq, limit=resume_limit + history_limit)
         newest = messages[-1].seq if messages else latest
-        return CatchUp(latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > 0)
+        repairs = deleted_before(room_name=room_name, after_seq=after_seq, window=resume_limit) if after_seq else []
+        return CatchUp(
+            latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > 0, repairs=repairs
+        )
     page = latest_page(room_name=room_name, limit=history_limit)
     newest = page.messages[-1].seq if page.messages else latest
     return CatchUp(latest_seq=max(latest, newest), resumed=False, messages=page.messages, has_older=page.has_older)
@@ -101,6 +118,68 @@ def room_view(
         slow_mode_secs=state.get("slow_mode_secs", 0),
         presence=presence.snapshot(room=room_name, list_limit=presence_list_limit),
     )
+
+
+@dataclass(frozen=True)
+class Seen:
+    name: str  # the display name the visitor last used ("" when never seen)
+    ip: str | None  # the address it was last seen at
+
+
+def visitor_seen(*, visitor: str) -> Seen:
+    """Where and as whom a visitor was last seen: an open socket, else its latest message."""
+    row = Presence.objects.filter(visitor=visitor).order_by("-last_seen").values_list("name", "ip").first()
+    if row is None or row[1] is None:
+        message = Message.objects.filter(visitor=visitor).order_by("-sent_at").values_list("author", "ip").first()
+        row = message or row
+    return Seen(name=row[0], ip=row[1]) if row else Seen(name="", ip=None)
+
+
+def names_of(*, visitor: str, limit: int = 3) -> list[str]:
+    """The display names a visitor id went by (newest first), for moderators reading sanctions."""
+    names: list[str] = []
+    seen = Presence.objects.filter(visitor=visitor).order_by("-last_seen").values_list("name", flat=True)
+    posted = Message.objects.filter(visitor=visitor).order_by("-sent_at").values_list("author", flat=True)
+    for name in [*seen[:limit], *posted[: limit * 10]]:
+        if name and name not in names:
+            names.append(name)
+    return names[:limit]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom a moderator acts on: the author of a message, or a person online in the room."""
+
+    visitor: str
+    name: str
+    ip: str | None
+    message: Message | None = None
+
+
+def moderation_target(*, room_name: str, seq: int | None, visitor: str | None) -> Target:
+    """Raises ``chat.moderation.NotFound`` for an unknown room, message or visitor."""
+    from chat.moderation import NotFound  # the service module owns its refusals
+
+    room = Room.objects.filter(name=room_name).first()
+    if room is None:
+        raise NotFound("no such room")
+    if seq is not None:
+        message = Message.objects.filter(room=room, seq=seq).select_related("room").first()
+        if message is None:
+            raise NotFound("no such message in this room")
+        return Target(visitor=message.visitor, name=message.author, ip=message.ip, message=message)
+    row = (
+        Presence.objects.filter(room_name=room_name, visitor=visitor)
+        .exclude(visitor=presence.READER)
+        .order_by("-last_seen")
+        .values_list("name", "ip")
+        .first()
+    )
+    if row is None:
+        row = Message.objects.filter(room=room, visitor=visitor).order_by("-seq").values_list("author", "ip").first()
+    if row is None or not visitor:
+        raise NotFound("nobody with that visitor id in this room")
+    return Target(visitor=visitor, name=row[0], ip=row[1])
 
 
 def blocked_words() -> list[BlockedWord]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chat import views
+from chat import moderation_views, views
 
 urlpatterns = [
     path("api/rooms/online/", views.rooms_online, name="rooms-online"),
@@ -8,4 +8,7 @@ urlpatterns = [
     path("api/identity/challenge/", views.identity_challenge, name="identity-challenge"),
     path("api/identity/", views.visitor_identity, name="identity"),
     path("api/identity/staff/", views.staff_identity, name="staff-identity"),
+    path("api/moderation/actions/", moderation_views.moderation_action, name="moderation-actions"),
+    path("api/moderation/address/", moderation_views.moderation_address, name="moderation-address"),
+    path("api/reports/", moderation_views.report_message, name="reports"),
 ]

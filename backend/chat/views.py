@@ -159,7 +159,14 @@ def visitor_identity(request: HttpRequest) -> JsonResponse:
         return _error(ApiError.BAD_CHALLENGE, "this challenge was already used; fetch a new one")
     if redemption.wait_secs:
         return _too_many(redemption.wait_secs, "new names")
-    return _issue(request, Identity(visitor=visitor or new_visitor_id(), name=name, staff=False), now)
+    if visitor is None:
+        visitor = new_visitor_id()
+        # Clearing storage for a new name does not shake off a recent mute or ban: the new identity
+        # gets it if its address is where a sanctioned one was seen (SANCTION_ADDRESS_CARRY_SECS).
+        ban = moderation.carry_over(visitor=visitor, name=name, ip=_client_ip(request), now=timezone.now())
+        if ban is not None:
+            return _error(ApiError.BANNED, moderation.describe(ban), status=403)
+    return _issue(request, Identity(visitor=visitor, name=name, staff=False), now)
 
 
 @csrf_exempt
