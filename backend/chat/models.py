@@ -60,11 +60,10 @@ class Message(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["room", "seq"], name="chat_message_room_seq_unique"),
             # The idempotency key: a resent message (retry, second tab, replayed outbox) is stored once.
-            models.UniqueConstraint(
-                fields=["room", "client_id"],
-                condition=models.Q(client_id__isnull=False),
-                name="chat_message_room_client_id_unique",
-            ),
+            # Unconditional: MySQL/MariaDB cannot make a conditional unique index (Django skips it
+            # with models.W036), and every engine lets NULLs repeat in a unique index anyway, so
+            # messages without a client_id (the admin, scripts) are not constrained on any of them.
+            models.UniqueConstraint(fields=["room", "client_id"], name="chat_message_room_client_id_unique"),
         ]
         indexes = [
             # Slow mode and duplicate checks read a visitor's latest messages in a room.
@@ -211,12 +210,9 @@ class HeldMessage(models.Model):
     class Meta:
         ordering = ["-sent_at"]
         constraints = [
-            # A resend of a held message (the outbox after a reconnect) is held once.
-            models.UniqueConstraint(
-                fields=["room_name", "client_id"],
-                condition=models.Q(client_id__isnull=False),
-                name="chat_heldmessage_room_client_id_unique",
-            ),
+            # A resend of a held message (the outbox after a reconnect) is held once. Unconditional,
+            # for MySQL/MariaDB, as Message's idempotency key above.
+            models.UniqueConstraint(fields=["room_name", "client_id"], name="chat_heldmessage_room_client_id_unique"),
         ]
 
     def __str__(self) -> str:
