@@ -24,6 +24,7 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 REASON_MAX_CHARS = 200
 NO_REASON = "(none given)"
+DONE = {Sanction.Kind.MUTE: "muted", Sanction.Kind.BAN: "banned"}
 TEXT_PREVIEW_CHARS = 120
 
 
@@ -129,12 +130,12 @@ def sanction_authors(
             )
         except moderation.Protected as refused:
             modeladmin.message_user(
-                request, f"{message.author} was not {kind.label}d: {refused.message}. Nothing was done.", messages.ERROR
+                request, f"{message.author} was not {DONE[kind]}: {refused.message}. Nothing was done.", messages.ERROR
             )
             continue
         done.append(message.author)
     if done:
-        modeladmin.message_user(request, f"{kind.label.capitalize()}: {', '.join(done)}.", messages.SUCCESS)
+        modeladmin.message_user(request, f"{DONE[kind].capitalize()}: {', '.join(done)}.", messages.SUCCESS)
 
 
 def describe_authors(authored: Iterable[Message], *, by_address: bool) -> list[str]:
