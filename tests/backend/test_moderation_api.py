@@ -399,3 +399,15 @@ async def test_a_resume_with_repairs_too_big_for_a_frame_becomes_a_fresh_view(se
         joined = await ann.join("lobby", after_seq=7)
         assert joined["resumed"] is False and joined["has_older"] is True
         assert [m["seq"] for m in joined["history"]] == [8], "the latest that fit, with no tombstone before it"
+
+
+async def test_a_bad_carry_window_is_refused_by_a_system_check(settings):
+    from chat.checks import check_moderation
+    from chat.conf import DEFAULT_SANCTION_ADDRESS_CARRY_SECS, conf
+
+    assert check_moderation() == []
+    for bad in (-5, "a day", 1.5):
+        settings.BACKCHANNEL_SANCTION_ADDRESS_CARRY_SECS = bad
+        [error] = check_moderation()
+        assert error.id == "backchannel.E006" and "SANCTION_ADDRESS_CARRY_SECS" in error.msg
+        assert conf.SANCTION_ADDRESS_CARRY_SECS == DEFAULT_SANCTION_ADDRESS_CARRY_SECS
