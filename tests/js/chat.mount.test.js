@@ -800,7 +800,7 @@ describe("mountChat: actions menus", () => {
     assert.equal(request.headers.Authorization, "Bearer tok-sue");
     assert.equal(widget.$(".bc-menu__done").textContent, "chat_moderate_done");
 
-    widget.api.answers["/api/moderation/actions/"] = respond(409, { code: "protected" });
+    widget.api.answers["/api/moderation/actions/"] = respond(409, { error: { code: "protected", message: "That is a staff member." } });
     click(messageMenus(widget)[1]);
     click(widget.$(".bc-menu").querySelectorAll("button")[3]);
     widget.$(".bc-menu__form").dispatchEvent(new FakeEvent("submit"));

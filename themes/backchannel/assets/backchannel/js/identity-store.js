@@ -60,10 +60,10 @@ export function createIdentityStore(storage) {
       const identity = read();
       if (identity !== null) write({ ...identity, token });
     },
-    /** The server's `authenticated` event: what the token really says (and the visitor's tag). */
-    storeAuthenticated({ name, visitor, staff, tag }) {
+    /** What the server's `authenticated` says the token is: { name, visitor, staff, tag }. */
+    storeAuthenticated(who) {
       const identity = read();
-      if (identity !== null) write({ ...identity, name, visitor, staff, tag });
+      if (identity !== null) write({ ...identity, ...who });
     },
     forget() {
       write(null);

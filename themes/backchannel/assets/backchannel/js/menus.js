@@ -44,7 +44,8 @@ export function createActionsClient({ httpBase, fetch, token }) {
       throw new ActionError("network");
     }
     const answer = await response.json().catch(() => ({}));
-    if (!response.ok) throw new ActionError(answer.code ?? "server_error", answer.retry_after_secs);
+    // Refusals have the identity API's shape: { error: { code, message, retry_after_secs? } }.
+    if (!response.ok) throw new ActionError(answer.error?.code ?? "server_error", answer.error?.retry_after_secs);
     return answer;
   }
   return {
@@ -56,10 +57,11 @@ export function createActionsClient({ httpBase, fetch, token }) {
 
 /**
  * The menus of one widget. `staff()` says whether the viewer moderates; `client` is
- * createActionsClient's; `showError(code, details)` shows a refusal in the widget's error line.
- * Returns { toggle(button), close() }.
+ * createActionsClient's; `showError(code, details)` shows a refusal in the widget's error line;
+ * `messageList` gets the focus when the message a menu was on is deleted. Returns
+ * { toggle(button), close() }.
  */
-export function createMenus({ document, room, translate, translateCount, staff, client, showError }) {
+export function createMenus({ document, room, translate, translateCount, staff, client, showError, messageList }) {
   let open = null; // { button, panel }
 
   function el(tag, className, text) {
@@ -136,6 +138,12 @@ export function createMenus({ document, room, translate, translateCount, staff, 
       } catch (error) {
         close();
         showError(error.code, { retryAfterSecs: error.retryAfterSecs });
+        return;
+      }
+      if (request?.action === "delete") {
+        // The message, and its menu with it, leaves every page: the keyboard stays in the list.
+        close({ focus: false });
+        messageList.focus();
         return;
       }
       // Said where the visitor is looking, and to screen readers.

@@ -38,7 +38,8 @@ export const ErrorCode = namesTable([
   "invalid_room", "not_authenticated", "already_authenticated", "bad_token", "token_expired",
   "auth_timeout", "banned", "muted", "room_locked", "slow_mode", "rate_limited", "duplicate_text",
   "too_many_sockets", "text_empty", "text_too_long", "not_joined", "too_many_rooms",
-  "server_error", "identity_rate_limited", "blocked_word", "held_for_review",
+  "server_error", "identity_rate_limited", "blocked_word", "held_for_review", "not_staff", "not_found",
+  "protected",
 ]);
 
 /**

@@ -127,6 +127,7 @@ export function createWriting(widget) {
     staff: () => widget.identity?.staff === true,
     client: createActionsClient({ httpBase: widget.httpBase, fetch: widget.fetch, token: () => widget.identity?.token }),
     showError,
+    messageList,
   });
 
   // The typing that loaded this chunk happened before the composer listened.
