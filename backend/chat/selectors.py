@@ -160,10 +160,10 @@ def moderation_target(*, room_name: str, seq: int | None, visitor: str | None) -
     """Raises ``chat.moderation.NotFound`` for an unknown room, message or visitor."""
     from chat.moderation import NotFound  # the service module owns its refusals
 
-    room = Room.objects.filter(name=room_name).first()
-    if room is None:
-        raise NotFound("no such room")
+    room = Room.objects.filter(name=room_name).first()  # a room exists once someone posted in it
     if seq is not None:
+        if room is None:
+            raise NotFound("no such room")
         message = Message.objects.filter(room=room, seq=seq).select_related("room").first()
         if message is None:
             raise NotFound("no such message in this room")
@@ -175,7 +175,7 @@ def moderation_target(*, room_name: str, seq: int | None, visitor: str | None) -
         .values_list("name", "ip")
         .first()
     )
-    if row is None:
+    if row is None and room is not None:
         row = Message.objects.filter(room=room, visitor=visitor).order_by("-seq").values_list("author", "ip").first()
     if row is None or not visitor:
         raise NotFound("nobody with that visitor id in this room")
