@@ -226,6 +226,36 @@ def start_daphne(*, port: int, env: Mapping[str, str], log_path: Path, timeout_s
     return process
 
 
+def uvicorn_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """uvicorn serving the backend with our WebSocket limits (README, "Servers")."""
+    from backchannel.websocket_limits import UVICORN_OPTIONS
+
+    return [sys.executable, "-m", "uvicorn", "--host", host, "--port", str(port), *UVICORN_OPTIONS,
+            "backchannel.asgi:application"]
+
+
+def gunicorn_command(port: int, host: str = "127.0.0.1", *, workers: int = 1) -> list[str]:
+    """gunicorn with our uvicorn worker class (backchannel.workers: the same limits)."""
+    return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--worker-class", "backchannel.workers.UvicornWorker", "backchannel.asgi:application"]
+
+
+def start_server(command: Sequence[str], *, port: int, env: Mapping[str, str], log_path: Path,
+                 what: str, timeout_secs: float = 60, cwd: Path = BACKEND_DIR) -> subprocess.Popen:
+    """Start any server command for the backend and return once its /healthz on 127.0.0.1:port
+    answers 200 (uvicorn, gunicorn, honcho...)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(list(command), cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what=f"{what} on port {port}",
+                   process=process, log_path=log_path, timeout_secs=timeout_secs)
+    except BaseException:
+        stop_process(process, what=what)
+        raise
+    return process
+
+
 def shared_listen_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
     """A listening socket for several daphne processes to accept on: one port, N processes
     (the kernel hands each new connection to one of them)."""

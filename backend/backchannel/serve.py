@@ -58,6 +58,7 @@ from twisted.internet import defer, tcp
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from backchannel.websocket_limits import MAX_MESSAGE_BYTES, PING_INTERVAL_SECS, PING_TIMEOUT_SECS
 from chat.ratelimit import TokenBucket
 
 logger = logging.getLogger("backchannel.serve")
@@ -67,14 +68,8 @@ logger = logging.getLogger("backchannel.serve")
 # a fixed size bounds the kernel's share too. A chat socket never needs more in flight.
 SOCKET_SEND_BUFFER_BYTES = 256 * 1024
 
-# The largest WebSocket message, either way: a frame over it is dropped with the connection before
-# our code runs (so it is twice MAX_FRAME_BYTES' default: a frame between the two still gets a
-# readable `frame_too_large`), and it caps outbound pages too (chat.conf PAGE_BUDGET_BYTES).
-MAX_MESSAGE_BYTES = 64 * 1024
-# Server pings keep idle sockets busy: platforms cut idle connections (Heroku after 55 s, many
-# load balancers after 60 s). The widget also pings every 25 s.
-PING_INTERVAL_SECS = 20
-PING_TIMEOUT_SECS = 30
+# MAX_MESSAGE_BYTES, PING_INTERVAL_SECS, PING_TIMEOUT_SECS: one value for every launcher
+# (backchannel.websocket_limits).
 # daphne options a command line gets unless it names them itself.
 DEFAULT_OPTIONS = {
     "--websocket-max-message-size": str(MAX_MESSAGE_BYTES),
@@ -275,6 +270,7 @@ class BoundedServer(Server):
         if isinstance(protocol, BudgetedWebSocketProtocol):
             # Django is set up by now.
             from chat.limits import FRAME_BUCKET_SCOPE_KEY, frame_bucket
+            from chat.outbox import BOUNDED_WRITES_SCOPE_KEY
             from chat.routing import DENIAL_RESPONSE_EXTENSION
 
             budget = WriteBudget(slow_socket_buffer_bytes())
@@ -288,7 +284,14 @@ class BoundedServer(Server):
             if isinstance(handle, socket.socket):
                 handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES)
             extensions = {**(scope.get("extensions") or {}), DENIAL_RESPONSE_EXTENSION: {}}
-            scope = {**scope, "extensions": extensions, FRAME_BUCKET_SCOPE_KEY: protocol.frame_bucket}
+            scope = {
+                **scope,
+                "extensions": extensions,
+                FRAME_BUCKET_SCOPE_KEY: protocol.frame_bucket,
+                # This socket's writes are bounded here (WriteBudget) and never wait: the consumer
+                # writes directly instead of through its own queue (chat.outbox).
+                BOUNDED_WRITES_SCOPE_KEY: True,
+            }
         return super().create_application(protocol, scope)
 
     async def handle_reply(self, protocol, message) -> None:

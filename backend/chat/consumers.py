@@ -15,6 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 from django.utils import timezone
 
+from backchannel.websocket_limits import MAX_MESSAGE_BYTES
 from chat import broadcast, moderation, presence, selectors, services
 from chat.broadcast import LayerMessage, publish, room_frame
 from chat.conf import conf
@@ -32,6 +33,7 @@ from chat.identity import (
 )
 from chat.limits import process_limits, socket_frame_bucket, socket_tally
 from chat.models import Sanction
+from chat.outbox import BOUNDED_WRITES_SCOPE_KEY, SocketOutbox
 from chat.protocol import (
     Auth,
     CloseCode,
@@ -61,6 +63,16 @@ PresenceChange = tuple[Literal["joined", "left"], presence.Person]
 STAFF_REVOKED_MESSAGE = "this account is no longer staff; sign in again"
 # RFC 6455: the close a client reconnects after as usual (then without the refused token).
 NORMAL_CLOSURE = 1000
+# RFC 6455: "message too big", for a frame over MAX_MESSAGE_BYTES.
+MESSAGE_TOO_BIG = 1009
+# What the consumer hears when its socket is dropped as a slow reader (1006: no close was exchanged).
+DROPPED_DISCONNECT = {"type": "websocket.disconnect", "code": 1006}
+
+
+def over_message_limit(text_data: str | None, bytes_data: bytes | None) -> bool:
+    if text_data is not None:  # a character is at most 4 bytes: most frames need no encoding to tell
+        return len(text_data) * 4 > MAX_MESSAGE_BYTES and len(text_data.encode()) > MAX_MESSAGE_BYTES
+    return len(bytes_data or b"") > MAX_MESSAGE_BYTES
 
 
 class ProcessState:
@@ -78,6 +90,35 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # No layer channel per socket: the process's fan-out reads the layer once for all of them
     # (chat.fanout). An alias that names no layer makes channels skip the per-socket reader.
     channel_layer_alias = "backchannel-no-per-socket-layer"
+
+    async def __call__(self, scope, receive, send) -> None:
+        # On a server whose send waits for the peer (uvicorn, gunicorn's uvicorn workers), frames go
+        # through a bounded queue of their own (chat.outbox), so no member ever waits for another;
+        # our daphne launcher bounds each socket itself and is written to directly.
+        self.dropped = asyncio.Event()  # set when the socket falls SLOW_SOCKET_BUFFER_BYTES behind
+        self.outbox: SocketOutbox | None = None
+        if not scope.get(BOUNDED_WRITES_SCOPE_KEY):
+            self.outbox = SocketOutbox(send, limit_bytes=conf.SLOW_SOCKET_BUFFER_BYTES)
+            receive = self.receive_unless_dropped(receive)
+        await super().__call__(scope, receive, send)
+
+    def receive_unless_dropped(self, receive):
+        """``receive``, which answers a disconnect once the socket is dropped: the peer may never
+        send another frame, and its consumer must still leave its rooms and end."""
+
+        async def next_message() -> dict:
+            if self.dropped.is_set():
+                return DROPPED_DISCONNECT
+            receiving = asyncio.ensure_future(receive())
+            dropping = asyncio.ensure_future(self.dropped.wait())
+            done, _ = await asyncio.wait({receiving, dropping}, return_when=asyncio.FIRST_COMPLETED)
+            if receiving in done:
+                dropping.cancel()
+                return receiving.result()
+            receiving.cancel()
+            return DROPPED_DISCONNECT
+
+        return next_message
 
     async def dispatch(self, message: dict) -> None:
         # channels runs close_old_connections in a worker thread before every handler: a thread
@@ -144,6 +185,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        if self.outbox is not None:
+            self.outbox.stop()  # the peer is gone: what is queued for it is moot
         if self.auth_timer is not None:
             self.auth_timer.cancel()
         if self.staff_watch is not None:
@@ -166,6 +209,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
             return  # frames that were in flight when we decided to close
+        if over_message_limit(text_data, bytes_data):
+            # Over what any of our launchers accepts (daphne drops such a frame before it reaches
+            # us; uvicorn takes up to its --ws-max-size): close at once, as daphne would.
+            self.closing = True
+            await self.close(MESSAGE_TOO_BIG)
+            return
         try:
             wait = self.frames.take(time.monotonic())
             if wait:
@@ -491,6 +540,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if room not in self.joined_rooms:
             raise ProtocolError(ErrorCode.NOT_JOINED, "join the room first", room, client_id)
 
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
+        if self.outbox is None:
+            await super().close(code, reason)
+        else:  # after the frames queued before it (a refusal's error event)
+            self.outbox.put_close(code or NORMAL_CLOSURE)
+
+    def drop_slow_reader(self) -> None:
+        """The reader fell SLOW_SOCKET_BUFFER_BYTES behind: its queued frames are gone and its
+        consumer ends as if it had disconnected. The client reconnects and resumes from its seq."""
+        logger.warning(
+            "dropping %s (%s): its reader fell SLOW_SOCKET_BUFFER_BYTES (%d) behind; it will resume on reconnect",
+            self.socket_id, self.ip, conf.SLOW_SOCKET_BUFFER_BYTES,
+        )  # fmt: skip
+        self.closing = True
+        self.dropped.set()
+
     async def refuse(self, error: ProtocolError, close_code: int) -> None:
         """Tell the client why, then close: for refusals the socket cannot recover from."""
         self.closing = True
@@ -501,8 +566,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.write(encode_event(event))
 
     async def write(self, frame: str) -> None:
-        """Write one encoded frame. Straight to the server (``base_send``): for a room message this
-        runs once per member, and channels' ``send`` layers add nothing here."""
+        """Write one encoded frame. Straight to the server (``base_send``), or to the socket's
+        outbox when the server's send may wait: for a room message this runs once per member,
+        and channels' ``send`` layers add nothing here."""
+        if self.outbox is not None:
+            if not self.outbox.put_text(frame) and not self.dropped.is_set():
+                self.drop_slow_reader()
+            return
         try:
             await self.base_send({"type": "websocket.send", "text": frame})
         except Exception:  # noqa: BLE001 - autobahn raises Disconnected or PayloadExceededError
