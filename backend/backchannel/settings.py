@@ -17,6 +17,7 @@ import dj_database_url
 
 from backchannel.env import Env
 from chat.conf import (
+    DEFAULT_EDIT_WINDOW_SECS,
     DEFAULT_IDENTITY_BURST,
     DEFAULT_IDENTITY_PER_MIN,
     DEFAULT_RESERVED_NAMES,
@@ -200,6 +201,8 @@ BACKCHANNEL_DUPLICATE_WINDOW_SECS = env.integer("DUPLICATE_WINDOW_SECS", 60, min
 BACKCHANNEL_SANCTION_ADDRESS_CARRY_SECS = env.integer(
     "SANCTION_ADDRESS_CARRY_SECS", DEFAULT_SANCTION_ADDRESS_CARRY_SECS, minimum=0
 )
+# How long after sending its author may edit a message (protocol version 3; 0: never).
+BACKCHANNEL_EDIT_WINDOW_SECS = env.integer("EDIT_WINDOW_SECS", DEFAULT_EDIT_WINDOW_SECS, minimum=0)
 BACKCHANNEL_STAFF_RECHECK_SECS = env.number("STAFF_RECHECK_SECS", 20.0, minimum=0.1)
 BACKCHANNEL_PRESENCE_LIST_LIMIT = env.integer("PRESENCE_LIST_LIMIT", 100, minimum=0)
 BACKCHANNEL_PRESENCE_STALE_SECS = env.integer("PRESENCE_STALE_SECS", 90, minimum=10)

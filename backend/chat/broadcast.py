@@ -27,16 +27,28 @@ MODERATION_NOTICE = "moderation.notice"  # written to a visitor's/IP's sockets, 
 class LayerMessage(TypedDict):
     type: Literal["room.frame", "moderation.notice"]
     group: str  # the group it was sent to: the fan-out finds the local members by it
-    frame: str  # the encoded server event, written as it is
+    frame: str  # the encoded server event, written as it is ("": nothing, for version-2 sockets)
+    # For version-3 sockets, when they get something else than ``frame`` ("": nothing): a message
+    # in its current state, `changed` where version 2 gets `deleted` or nothing.
+    frame_v3: NotRequired[str]
     skip_socket: NotRequired[str]  # a socket that must not get it (a typist's own typing)
     close_code: NotRequired[int | None]  # moderation: close the socket after writing the frame
 
 
-def room_frame(room: str, frame: str, *, skip_socket: str | None = None) -> LayerMessage:
+def room_frame(room: str, frame: str, *, skip_socket: str | None = None, frame_v3: str | None = None) -> LayerMessage:
     message: LayerMessage = {"type": ROOM_FRAME, "group": group_name_for(room), "frame": frame}
     if skip_socket is not None:
         message["skip_socket"] = skip_socket
+    if frame_v3 is not None:
+        message["frame_v3"] = frame_v3
     return message
+
+
+def frame_for(message: LayerMessage, protocol: int) -> str:
+    """What a socket speaking ``protocol`` writes of ``message`` ("": nothing)."""
+    if protocol >= 3:
+        return message.get("frame_v3", message["frame"])
+    return message["frame"]
 
 
 def moderation_notice(group: str, event: ServerEvent, close_code: int | None) -> LayerMessage:
@@ -54,6 +66,17 @@ async def publish(message: LayerMessage) -> None:
 def send_to_room(room: str, event: ServerEvent) -> None:
     """From sync code (the admin, a service): tell every member of ``room``."""
     async_to_sync(publish)(room_frame(room, encode_event(event)))
+
+
+def send_frames_to_room(room: str, frames: list[tuple[str, str]]) -> None:
+    """From sync code: hand every member of ``room`` each ``(frame, frame_v3)`` in turn, the one
+    its version reads ("": nothing)."""
+
+    async def publish_all() -> None:
+        for frame, frame_v3 in frames:
+            await publish(room_frame(room, frame, frame_v3=frame_v3))
+
+    async_to_sync(publish_all)()
 
 
 def send_to_group(message: LayerMessage) -> None:

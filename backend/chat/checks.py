@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from backchannel.env import origin_problem
-from chat.conf import conf, sanction_carry_problem
+from chat.conf import conf, sanction_carry_problem, whole_secs_problem
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # JSON framing of a `send` event around its text; a UTF-8 character takes at most 4 bytes.
@@ -100,6 +100,21 @@ def check_moderation(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             f"BACKCHANNEL_SANCTION_ADDRESS_CARRY_SECS {problem}.",
             hint="Set SANCTION_ADDRESS_CARRY_SECS to 0 (sanctions stay with the identity) or a number of seconds.",
             id="backchannel.E006",
+        )
+    ]
+
+
+@checks.register()
+def check_edit_window(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    value = getattr(settings, "BACKCHANNEL_EDIT_WINDOW_SECS", None)
+    problem = None if value is None else whole_secs_problem(value)
+    if problem is None:
+        return []
+    return [
+        checks.Error(
+            f"BACKCHANNEL_EDIT_WINDOW_SECS {problem}.",
+            hint="Set EDIT_WINDOW_SECS to 0 (no editing) or a number of seconds (the default is 900).",
+            id="backchannel.E007",
         )
     ]
 

@@ -17,6 +17,10 @@ DEFAULT_IDENTITY_PER_MIN = 6.0
 # muted; an address shared by many (a campus, a carrier) is free of it by the next day.
 DEFAULT_SANCTION_ADDRESS_CARRY_SECS = 24 * 3600
 
+# Fifteen minutes: long enough to fix a typo noticed after the replies came, short enough that a
+# conversation is not rewritten under the people who answered it.
+DEFAULT_EDIT_WINDOW_SECS = 15 * 60
+
 DEFAULT_RESERVED_NAMES = [
     "admin", "administrator", "backchannel", "mod", "moderator", "official", "owner", "root", "staff",
     "support", "system",
@@ -191,6 +195,14 @@ class Settings:
         return value if sanction_carry_problem(value) is None else DEFAULT_SANCTION_ADDRESS_CARRY_SECS
 
     @property
+    def EDIT_WINDOW_SECS(self) -> int:
+        """How long after sending its author may edit a message (0: never; deleting it is allowed
+        at any time). A bad value is reported by system check backchannel.E007 and read as the
+        default."""
+        value = getattr(settings, "BACKCHANNEL_EDIT_WINDOW_SECS", DEFAULT_EDIT_WINDOW_SECS)
+        return value if whole_secs_problem(value) is None else DEFAULT_EDIT_WINDOW_SECS
+
+    @property
     def DUPLICATE_WINDOW_SECS(self) -> int:
         return int(getattr(settings, "BACKCHANNEL_DUPLICATE_WINDOW_SECS", 60))
 
@@ -224,6 +236,11 @@ def sanction_carry_problem(value: object) -> str | None:
     if value < 0:
         return f"must be 0 (off) or more, not {value}"
     return None
+
+
+def whole_secs_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a number of seconds that is 0 (off) or more, or None."""
+    return sanction_carry_problem(value)
 
 
 conf = Settings()

@@ -16,11 +16,19 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from backchannel.websocket_limits import MAX_MESSAGE_BYTES
-from chat import broadcast, moderation, presence, selectors, services
-from chat.broadcast import LayerMessage, publish, room_frame
+from chat import broadcast, changes, moderation, presence, selectors, services
+from chat.broadcast import LayerMessage, frame_for, publish, room_frame
 from chat.conf import conf
 from chat.db import db_call
-from chat.events import message_event_for, newest_that_fit, presence_dict, presence_event
+from chat.events import (
+    change_frames,
+    changed_event_for,
+    message_event_for,
+    message_frames,
+    newest_that_fit,
+    presence_dict,
+    presence_event,
+)
 from chat.fanout import process_fanout
 from chat.identity import (
     Identity,
@@ -37,6 +45,8 @@ from chat.outbox import BOUNDED_WRITES_SCOPE_KEY, SocketOutbox
 from chat.protocol import (
     Auth,
     CloseCode,
+    Delete,
+    Edit,
     ErrorCode,
     Join,
     Leave,
@@ -44,12 +54,14 @@ from chat.protocol import (
     LoadOlder,
     Ping,
     ProtocolError,
+    React,
     Send,
     ServerEvent,
     Typing,
     encode_event,
     error_event,
     mute_state,
+    negotiated_protocol,
     parse_client_event,
     ready_event,
 )
@@ -131,6 +143,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.socket_id = f"socket.{uuid.uuid4().hex}"  # presence rows and skip lists name sockets by it
+        # Asked for in the URL (/ws/?protocol=3); without it today's version 2, exactly.
+        self.protocol = negotiated_protocol(self.scope.get("query_string", b""))
         self.fanout = process_fanout()
         self.identity: Identity | None = None
         self.token: VerifiedToken | None = None
@@ -167,6 +181,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 resume_limit=conf.RESUME_LIMIT,
                 auth_timeout_secs=conf.AUTH_TIMEOUT_SECS,
                 typing_interval_secs=conf.TYPING_INTERVAL_SECS,
+                protocol=self.protocol,
+                edit_window_secs=conf.EDIT_WINDOW_SECS,
             )
         )
         self.start_auth_timer()
@@ -219,7 +235,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             wait = self.frames.take(time.monotonic())
             if wait:
                 raise ProtocolError(ErrorCode.RATE_LIMITED, "too many frames; slow down", retry_after_secs=wait)
-            event = parse_client_event(text_data, bytes_data, self.limits)
+            event = parse_client_event(text_data, bytes_data, self.limits, self.protocol)
             # Before `auth` a socket may read (join, leave, load_older, ping): ARCHITECTURE.md
             # "Reading without a name". Writing needs a name: post and typing require one.
             match event:
@@ -237,6 +253,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     await self.load_older(event)
                 case Ping():
                     await self.pong()
+                case Edit():
+                    await self.edit(event)
+                case Delete():
+                    await self.delete(event)
+                case React():
+                    await self.react(event)
                 case _:  # parse_client_event returns only the types above
                     raise AssertionError(f"unhandled client event {event!r}")
             self.strikes = 0
@@ -349,30 +371,43 @@ class ChatConsumer(AsyncWebsocketConsumer):
             history_limit=conf.HISTORY_LIMIT,
             resume_limit=conf.RESUME_LIMIT,
             presence_list_limit=conf.PRESENCE_LIST_LIMIT,
+            protocol=self.protocol,
+            after_rev=event.after_rev,
+            first_seq=event.first_seq,
         )
         ProcessState.online_counts[event.room] = view.presence.online_count
-        messages = [message_event_for(message) for message in view.catch_up.messages]
+        messages = [message_event_for(message, self.protocol) for message in view.catch_up.messages]
+        # Version 2: tombstones before after_seq, first in history; version 3: the messages the
+        # client shows that changed since its after_rev, in `changes`.
         repairs = [message_event_for(message) for message in view.catch_up.repairs]
-        history, trimmed = newest_that_fit(repairs + messages, conf.PAGE_BUDGET_BYTES)
-        if trimmed and repairs:
-            # Tombstones before after_seq belong only in a resume; a page cut short is a new view.
+        changed = [message_event_for(message, self.protocol) for message in view.catch_up.changes]
+        history, trimmed = newest_that_fit(changed + repairs + messages, conf.PAGE_BUDGET_BYTES)
+        if trimmed and (repairs or changed):
+            # Tombstones and changes before after_seq belong only in a resume; a page cut short
+            # is a new view.
             history, _ = newest_that_fit(messages, conf.PAGE_BUDGET_BYTES)
+        elif changed:
+            history = history[len(changed) :]
         # A resume too big for one frame becomes the latest page that fits: the client replaces
         # its view (deleted messages and all) and can load older pages, as when the gap is over
         # resume_limit.
-        await self.send_event(
-            {
-                "type": "joined",
-                "room": event.room,
-                "latest_seq": view.catch_up.latest_seq,
-                "resumed": view.catch_up.resumed and not trimmed,
-                "history": history,
-                "has_older": view.catch_up.has_older or trimmed,
-                "locked": view.locked,
-                "slow_mode_secs": view.slow_mode_secs,
-                "presence": presence_dict(view.presence),
-            }
-        )
+        resumed = view.catch_up.resumed and not trimmed
+        joined = {
+            "type": "joined",
+            "room": event.room,
+            "latest_seq": view.catch_up.latest_seq,
+            "resumed": resumed,
+            "history": history,
+            "has_older": view.catch_up.has_older or trimmed,
+            "locked": view.locked,
+            "slow_mode_secs": view.slow_mode_secs,
+            "presence": presence_dict(view.presence),
+        }
+        if self.protocol >= 3:
+            joined["latest_rev"] = view.catch_up.latest_rev
+            if resumed:
+                joined["changes"] = changed
+        await self.send_event(joined)
         if arrived:
             await self.announce_presence(event.room, self.arrival())
 
@@ -433,7 +468,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
         try:
             result = await db_call(services.post_message)(
-                room_name=event.room, identity=identity, text=event.text, client_id=event.client_id, ip=self.ip
+                room_name=event.room,
+                identity=identity,
+                text=event.text,
+                client_id=event.client_id,
+                ip=self.ip,
+                reply_to=event.reply_to,
             )
         except services.PostRefused as refusal:
             raise ProtocolError(
@@ -444,16 +484,64 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise ProtocolError(
                 ErrorCode.SERVER_ERROR, "the message could not be stored; send it again", event.room, event.client_id
             ) from None
-        # Encoded once here; every member's consumer writes the same frame as it is.
-        frame = encode_event(message_event_for(result.message))
+        # Encoded once here (once per protocol version); every member's consumer writes the frame
+        # of its version as it is.
+        frame, frame_v3 = message_frames(result.message)
         if result.created:
-            await publish(room_frame(event.room, frame))
+            await publish(room_frame(event.room, frame, frame_v3=frame_v3))
         else:
             # A resend of a stored message: only the sender needs it again (it may have missed it).
-            await self.write(frame)
+            await self.write(frame_v3 if self.protocol >= 3 else frame)
         await self.send_event(
             {"type": "ack", "room": event.room, "client_id": event.client_id, "seq": result.message.seq}
         )
+
+    async def edit(self, event: Edit) -> None:
+        identity = self.require_identity(event.room, event.client_id)
+        await self.change(
+            event.room, event.client_id, changes.edit_message, identity=identity, seq=event.seq, text=event.text,
+            ip=self.ip,
+        )  # fmt: skip
+
+    async def delete(self, event: Delete) -> None:
+        identity = self.require_identity(event.room, event.client_id)
+        if identity.staff and not await self.staff_account_holds():
+            return  # demoted since the token: closed, and no moderator's delete
+        await self.change(event.room, event.client_id, changes.delete_message, identity=identity, seq=event.seq)
+
+    async def react(self, event: React) -> None:
+        identity = self.require_identity(event.room, event.client_id)
+        await self.change(
+            event.room, event.client_id, changes.react, identity=identity, seq=event.seq, emoji=event.emoji,
+            on=event.on, ip=self.ip,
+        )  # fmt: skip
+
+    async def change(self, room: str, client_id: str, service, **arguments) -> None:
+        """Make one change to a message (``service``, of chat.changes): the room's pages learn of
+        it, the sender gets its ack. Changes share the message buckets."""
+        self.require_joined(room, client_id=client_id)
+        assert self.identity is not None
+        wait = process_limits().message_wait_secs(visitor=self.identity.visitor, ip=self.ip, now=time.monotonic())
+        if wait:
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED, "too many changes; slow down", room, client_id, retry_after_secs=wait
+            )
+        try:
+            result = await db_call(service)(room_name=room, client_id=client_id, **arguments)
+        except changes.ChangeRefused as refusal:
+            raise ProtocolError(refusal.code, refusal.message, room, client_id) from None
+        except DatabaseError:
+            logger.exception("storing a change in room %s failed", room)
+            raise ProtocolError(
+                ErrorCode.SERVER_ERROR, "the change could not be stored; send it again", room, client_id
+            ) from None
+        if result.applied:
+            for frame, frame_v3 in change_frames(result.kind, result.messages):
+                await publish(room_frame(room, frame, frame_v3=frame_v3))
+        elif result.message is not None:
+            # A repeat, or a change that changed nothing: the sender may have missed the state.
+            await self.send_event(changed_event_for(result.message))
+        await self.send_event({"type": "ack", "room": room, "client_id": client_id, "rev": result.rev})
 
     async def typing(self, event: Typing) -> None:
         identity = self.require_identity(event.room)
@@ -482,7 +570,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
         # The messages nearest before_seq that fit in one frame; the client asks again for the rest.
         messages, trimmed = newest_that_fit(
-            [message_event_for(message) for message in page.messages], conf.PAGE_BUDGET_BYTES
+            [message_event_for(message, self.protocol) for message in page.messages], conf.PAGE_BUDGET_BYTES
         )
         await self.send_event(
             {
@@ -494,8 +582,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def pong(self) -> None:
-        latest = await db_call(selectors.latest_seqs)(room_names=sorted(self.joined_rooms))
-        await self.send_event({"type": "pong", "rooms": latest})
+        rooms = sorted(self.joined_rooms)
+        pong = {"type": "pong", "rooms": await db_call(selectors.latest_seqs)(room_names=rooms)}
+        if self.protocol >= 3:
+            pong["revs"] = await db_call(selectors.latest_revs)(room_names=rooms)
+        await self.send_event(pong)
         await self.refresh_token_if_due()
         if self.joined_rooms:
             await db_call(presence.touch)(channel_name=self.socket_id, now=timezone.now())
@@ -515,8 +606,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def deliver(self, message: LayerMessage) -> None:
         """A layer message for one of this socket's groups (chat.fanout calls this)."""
         match message["type"]:
-            case broadcast.ROOM_FRAME:  # the same str for every member, written as it is
-                await self.write(message["frame"])
+            case broadcast.ROOM_FRAME:  # the same str for every member of a version, written as it is
+                frame = frame_for(message, self.protocol)
+                if frame:
+                    await self.write(frame)
             case broadcast.MODERATION_NOTICE:  # a moderator acted on this visitor or address
                 if self.closing or (self.identity is not None and self.identity.staff):
                     return  # staff are never sanctioned, not even by a ban of an address they share

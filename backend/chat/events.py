@@ -8,19 +8,24 @@ from chat.identity import visitor_tag
 from chat.models import Message, Room
 from chat.presence import Person, Snapshot
 from chat.protocol import (
+    PROTOCOL_VERSION,
+    ChangedEvent,
     DeletedEvent,
     MessageEvent,
+    MessageEventV3,
     PersonDict,
     PresenceDict,
     PresenceEvent,
     RoomStateEvent,
     encode_event,
     message_event,
+    message_event_v3,
 )
 
 
-def message_event_for(message: Message) -> MessageEvent:
-    return message_event(
+def message_event_for(message: Message, protocol: int = PROTOCOL_VERSION) -> MessageEvent | MessageEventV3:
+    """The message as a socket of ``protocol`` gets it: version 3 adds its current state."""
+    event = message_event(
         room=message.room.name,
         seq=message.seq,
         author=message.author,
@@ -32,6 +37,36 @@ def message_event_for(message: Message) -> MessageEvent:
         client_id=message.client_id,
         deleted=message.deleted_at is not None,
     )
+    if protocol < 3:
+        return event
+    quote = None if message.reply_to_seq is None else {"seq": message.reply_to_seq, **(message.reply_quote or {})}
+    return message_event_v3(
+        event,
+        rev=message.rev,
+        edited=message.edited_at is not None,
+        reply_to=quote,
+        reactions=list(message.reactions or []),
+    )
+
+
+def changed_event_for(message: Message) -> ChangedEvent:
+    return {"type": "changed", "room": message.room.name, "rev": message.rev, "message": message_event_for(message, 3)}
+
+
+def message_frames(message: Message) -> tuple[str, str]:
+    """A new message, encoded once per version: ``(version 2's frame, version 3's)``."""
+    return encode_event(message_event_for(message)), encode_event(message_event_for(message, 3))
+
+
+def change_frames(kind: str | None, changed: list[Message]) -> list[tuple[str, str]]:
+    """What the room's sockets get of an applied change, per message it changed (the message
+    acted on first): version 3 `changed`; version 2 `deleted` for a deletion, and nothing for the
+    rest (edits and reactions reach it at its next join)."""
+    frames = []
+    for index, message in enumerate(changed):
+        frame = encode_event(deleted_event_for(message)) if kind == "delete" and index == 0 else ""
+        frames.append((frame, encode_event(changed_event_for(message))))
+    return frames
 
 
 def newest_that_fit(events: list[MessageEvent], budget_bytes: int) -> tuple[list[MessageEvent], bool]:

@@ -24,6 +24,10 @@ class Room(models.Model):
     # The seq of the newest message. Bumped in the same transaction that stores the message, so
     # the row lock on it hands out sequence numbers one writer at a time.
     last_seq = models.PositiveBigIntegerField(default=0)
+    # The rev of the newest change to a message of the room (an edit, a deletion, a reaction):
+    # the room's second gapless sequence, bumped like last_seq in the change's own transaction
+    # (chat.changes), so version-3 clients resume changes as they resume messages.
+    last_rev = models.PositiveBigIntegerField(default=0)
     # Set by moderators (chat.moderation): a locked room is read-only for visitors; in slow mode a
     # visitor posts at most once every slow_mode_secs. Staff are exempt from both.
     locked = models.BooleanField(default=False)
@@ -54,6 +58,17 @@ class Message(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.CharField(max_length=150, blank=True, default="")
     deleted_reason = models.CharField(max_length=200, blank=True, default="")
+    # The message's current state beyond its text (protocol version 3), kept on the row so a page
+    # of history stays one query. ``rev``: the room rev of its latest change (0: never changed).
+    rev = models.PositiveBigIntegerField(default=0)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # The message this one replies to, and its quote ({author, excerpt, deleted}) as read when this
+    # one was sent; a deletion of the original marks the quote deleted (chat.changes).
+    reply_to_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    reply_quote = models.JSONField(null=True, blank=True)
+    # [{emoji, count, names}] in REACTION_EMOJI order, names the first reactors: what pages show,
+    # derived from the Reaction rows whenever they change.
+    reactions = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["room", "seq"]
@@ -68,10 +83,69 @@ class Message(models.Model):
         indexes = [
             # Slow mode and duplicate checks read a visitor's latest messages in a room.
             models.Index(fields=["room", "visitor", "sent_at"], name="chat_message_visitor_recent"),
+            # A resume reads the messages changed since the client's rev.
+            models.Index(fields=["room", "rev"], name="chat_message_room_rev"),
+            # A deletion refreshes the quotes of the replies to the deleted message.
+            models.Index(fields=["room", "reply_to_seq"], name="chat_message_replies"),
         ]
 
     def __str__(self) -> str:
         return f"{self.room.name}#{self.seq} {self.author}: {self.text[:40]}"
+
+
+class MessageChange(models.Model):
+    """One change to a message, numbered by the room's rev (gapless, from 1): the log version-3
+    clients resume changes from, and the edit history moderators read in the admin."""
+
+    class Kind(models.TextChoices):
+        EDIT = "edit", "edit"
+        DELETE = "delete", "delete"
+        REACT = "react", "react"
+        UNREACT = "unreact", "unreact"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="changes")
+    rev = models.PositiveBigIntegerField()
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # Who made it: the visitor id (a staff identity's too); empty for a moderator in the admin.
+    visitor = models.CharField(max_length=VISITOR_ID_MAX_CHARS, blank=True, default="")
+    # The client's idempotency key: a resent change (the outbox after a reconnect) is applied once.
+    client_id = models.CharField(max_length=64, null=True, blank=True)
+    # What changed: an edit's text and the text before it, a reaction's emoji, a deletion's
+    # moderator and reason.
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["room", "rev"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "rev"], name="chat_messagechange_room_rev_unique"),
+            # Unconditional, for MySQL/MariaDB (as Message's key): NULL client_ids repeat freely.
+            models.UniqueConstraint(
+                fields=["room", "visitor", "client_id"], name="chat_messagechange_room_client_id_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room.name} rev {self.rev}: {self.kind} #{self.seq}"
+
+
+class Reaction(models.Model):
+    """Who reacted with which emoji to which message: one per person per emoji."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reaction_rows")
+    emoji = models.CharField(max_length=16)
+    visitor = models.CharField(max_length=VISITOR_ID_MAX_CHARS)
+    name = models.CharField(max_length=DISPLAY_NAME_MAX_CHARS)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "emoji", "visitor"], name="chat_reaction_once_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.emoji} {self.message_id}"
 
 
 class Sanction(models.Model):

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from chat import presence, selectors, services
-from chat.broadcast import moderation_notice, send_to_group, send_to_room
+from chat import changes, presence, selectors, services
+from chat.broadcast import moderation_notice, send_frames_to_room, send_to_group, send_to_room
 from chat.conf import conf
-from chat.events import deleted_event_for, message_event_for, room_state_event_for
+from chat.events import change_frames, message_frames, room_state_event_for
 from chat.identity import Identity, staff_user_pk
 from chat.models import HeldMessage, Message, Report, Room, Sanction
 from chat.protocol import CloseCode, ErrorCode, ServerEvent, moderated_event
@@ -22,14 +22,13 @@ from chat.rooms import ip_group_for, visitor_group_for
 
 
 def delete_message(*, message: Message, by: str, reason: str = "") -> bool:
-    """Remove a message from every page; False when it was already deleted."""
-    updated = Message.objects.filter(pk=message.pk, deleted_at__isnull=True).update(
-        deleted_at=timezone.now(), deleted_by=by, deleted_reason=reason
-    )
-    if updated:
+    """Remove a message from every page (its reactions with it; replies show their quote
+    removed); False when it was already deleted. Recorded as a change of the room's log."""
+    result = changes.moderator_delete(message=message, by=by, reason=reason)
+    if result.applied:
         message.refresh_from_db()
-        send_to_room(message.room.name, deleted_event_for(message))
-    return bool(updated)
+        send_frames_to_room(message.room.name, change_frames(result.kind, result.messages))
+    return result.applied
 
 
 def approve_held_message(*, held: HeldMessage, by: str) -> bool:
@@ -38,7 +37,7 @@ def approve_held_message(*, held: HeldMessage, by: str) -> bool:
     message = services.approve_held(held=held, by=by)
     if message is None:
         return False
-    send_to_room(message.room.name, message_event_for(message))
+    send_frames_to_room(message.room.name, [message_frames(message)])
     return True
 
 

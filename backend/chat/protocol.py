@@ -13,11 +13,21 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from chat.rooms import is_valid_room_name
 
+# What a socket speaks without asking (today's widgets), and the newest version this server
+# speaks: a client asks with /ws/?protocol=3 and gets the lower of the two (negotiated_protocol).
 PROTOCOL_VERSION = 2
+LATEST_PROTOCOL_VERSION = 3
+# The reactions a version-3 client may send: a small fixed set, so a reaction is one of a few
+# buttons, not a free-text channel. The widget reads them from `ready.reaction_emoji`.
+REACTION_EMOJI = ("👍", "❤️", "😂", "😮", "😢", "🎉")
+# How many reactors' names a message carries per emoji (for hover and focus); the count is whole.
+REACTION_NAMES_SHOWN = 20
+# The start of the original a reply quotes.
+REPLY_EXCERPT_CHARS = 100
 # Deeper JSON is refused as bad_json before it can exhaust the parser's recursion.
 MAX_JSON_DEPTH = 32
 # Sequence numbers are stored as signed 64-bit integers; larger ones cannot name a message.
@@ -72,6 +82,11 @@ class ErrorCode(StrEnum):
     TEXT_TOO_LONG = "text_too_long"
     NOT_JOINED = "not_joined"
     TOO_MANY_ROOMS = "too_many_rooms"
+    # Version 3, changes to messages: only the author edits (staff may also delete), only within
+    # EDIT_WINDOW_SECS of sending, only with one of REACTION_EMOJI.
+    NOT_AUTHOR = "not_author"
+    EDIT_WINDOW_PASSED = "edit_window_passed"
+    BAD_EMOJI = "bad_emoji"
     SERVER_ERROR = "server_error"
 
 
@@ -123,6 +138,10 @@ class Join:
     room: str
     # The highest seq the client already shows; None when it shows nothing of the room yet.
     after_seq: int | None = None
+    # Version 3: the room rev up to which the client has every change, and the first seq it shows
+    # (changes to messages before it are not sent on a resume).
+    after_rev: int | None = None
+    first_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +154,31 @@ class Send:
     room: str
     text: str
     client_id: str  # the sender's idempotency key
+    reply_to: int | None = None  # version 3: the seq of the message this one answers
+
+
+@dataclass(frozen=True)
+class Edit:
+    room: str
+    seq: int
+    text: str
+    client_id: str
+
+
+@dataclass(frozen=True)
+class Delete:
+    room: str
+    seq: int
+    client_id: str
+
+
+@dataclass(frozen=True)
+class React:
+    room: str
+    seq: int
+    emoji: str
+    on: bool  # False takes the reaction back
+    client_id: str
 
 
 @dataclass(frozen=True)
@@ -153,11 +197,26 @@ class Ping:
     pass
 
 
-ClientEvent = Auth | Join | Leave | Send | Typing | LoadOlder | Ping
+ClientEvent = Auth | Join | Leave | Send | Typing | LoadOlder | Ping | Edit | Delete | React
 
 
-def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: Limits) -> ClientEvent:
-    """Validate one inbound frame and return its typed event, or raise ``ProtocolError``."""
+def negotiated_protocol(query_string: bytes | str) -> int:
+    """The version a socket speaks: what the client asked for in ``?protocol=`` (2 without it, or
+    for anything unreadable), at most ``LATEST_PROTOCOL_VERSION``."""
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("latin-1")
+    for pair in query_string.split("&"):
+        name, _, value = pair.partition("=")
+        if name == "protocol" and value.isdigit() and len(value) < 4:
+            return max(PROTOCOL_VERSION, min(int(value), LATEST_PROTOCOL_VERSION))
+    return PROTOCOL_VERSION
+
+
+def parse_client_event(
+    text_data: str | None, bytes_data: bytes | None, limits: Limits, protocol: int = PROTOCOL_VERSION
+) -> ClientEvent:
+    """Validate one inbound frame and return its typed event, or raise ``ProtocolError``. Version 3's
+    events (and fields) exist only on a socket that speaks it: version 2 reads them as unknown."""
     if text_data is None:
         raise ProtocolError(ErrorCode.BINARY_FRAME, "binary frames are not supported; send JSON text")
     # Measured in UTF-8 bytes, as on the wire, and before json.loads spends any work on it.
@@ -183,29 +242,51 @@ def parse_client_event(text_data: str | None, bytes_data: bytes | None, limits: 
             after_seq = payload.get("after_seq")
             if after_seq is not None:
                 after_seq = _seq_field(payload, "after_seq", minimum=0, room=room)
-            return Join(room=room, after_seq=after_seq)
+            if protocol < 3:
+                return Join(room=room, after_seq=after_seq)
+            return Join(
+                room=room,
+                after_seq=after_seq,
+                after_rev=_optional_seq_field(payload, "after_rev", minimum=0, room=room),
+                first_seq=_optional_seq_field(payload, "first_seq", minimum=1, room=room),
+            )
         case "leave":
             return Leave(room=_room_field(payload))
         case "send":
             room = _room_field(payload)
-            client_id = payload.get("client_id")
-            if not (isinstance(client_id, str) and CLIENT_ID_PATTERN.fullmatch(client_id)):
-                raise ProtocolError(ErrorCode.BAD_FIELD, "'client_id' must be 1-64 of A-Z a-z 0-9 _ -", room)
-            text = _str_field(payload, "text", room=room, client_id=client_id)
-            if "\x00" in text:
-                # PostgreSQL's text type cannot hold U+0000 (SQLite's can): refused on every
-                # database alike, rather than failing to store on one of them.
-                raise ProtocolError(ErrorCode.BAD_FIELD, "'text' must not contain U+0000 (NUL)", room, client_id)
-            if not text.strip():
-                raise ProtocolError(ErrorCode.TEXT_EMPTY, "a message needs some text", room, client_id)
-            if len(text) > limits.max_text_chars:
+            client_id = _client_id_field(payload, room)
+            text = _text_field(payload, limits, room=room, client_id=client_id)
+            reply_to = None
+            if protocol >= 3 and payload.get("reply_to") is not None:
+                reply_to = _seq_field(payload, "reply_to", minimum=1, room=room, client_id=client_id)
+            return Send(room=room, text=text, client_id=client_id, reply_to=reply_to)
+        case "edit" if protocol >= 3:
+            room = _room_field(payload)
+            client_id = _client_id_field(payload, room)
+            seq = _seq_field(payload, "seq", minimum=1, room=room, client_id=client_id)
+            text = _text_field(payload, limits, room=room, client_id=client_id)
+            return Edit(room=room, seq=seq, text=text, client_id=client_id)
+        case "delete" if protocol >= 3:
+            room = _room_field(payload)
+            client_id = _client_id_field(payload, room)
+            return Delete(
+                room=room,
+                seq=_seq_field(payload, "seq", minimum=1, room=room, client_id=client_id),
+                client_id=client_id,
+            )
+        case "react" if protocol >= 3:
+            room = _room_field(payload)
+            client_id = _client_id_field(payload, room)
+            seq = _seq_field(payload, "seq", minimum=1, room=room, client_id=client_id)
+            emoji = payload.get("emoji")
+            if emoji not in REACTION_EMOJI:
                 raise ProtocolError(
-                    ErrorCode.TEXT_TOO_LONG,
-                    f"a message has at most {limits.max_text_chars} characters",
-                    room,
-                    client_id,
+                    ErrorCode.BAD_EMOJI, f"'emoji' must be one of {' '.join(REACTION_EMOJI)}", room, client_id
                 )
-            return Send(room=room, text=text, client_id=client_id)
+            on = payload.get("on")
+            if not isinstance(on, bool):
+                raise ProtocolError(ErrorCode.BAD_FIELD, "'on' must be true or false", room, client_id)
+            return React(room=room, seq=seq, emoji=emoji, on=on, client_id=client_id)
         case "typing":
             return Typing(room=_room_field(payload))
         case "load_older":
@@ -254,12 +335,43 @@ def _str_field(payload: dict[str, Any], field: str, *, room: str | None = None, 
     return value
 
 
-def _seq_field(payload: dict[str, Any], field: str, *, minimum: int, room: str) -> int:
+def _seq_field(payload: dict[str, Any], field: str, *, minimum: int, room: str, client_id: str | None = None) -> int:
     value = payload.get(field)
     # bool is an int subclass in Python; true/false are not sequence numbers.
     if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= MAX_SEQ:
-        raise ProtocolError(ErrorCode.BAD_FIELD, f"'{field}' must be a whole number from {minimum} to {MAX_SEQ}", room)
+        message = f"'{field}' must be a whole number from {minimum} to {MAX_SEQ}"
+        raise ProtocolError(ErrorCode.BAD_FIELD, message, room, client_id)
     return value
+
+
+def _optional_seq_field(payload: dict[str, Any], field: str, *, minimum: int, room: str) -> int | None:
+    return None if payload.get(field) is None else _seq_field(payload, field, minimum=minimum, room=room)
+
+
+def _client_id_field(payload: dict[str, Any], room: str) -> str:
+    client_id = payload.get("client_id")
+    if not (isinstance(client_id, str) and CLIENT_ID_PATTERN.fullmatch(client_id)):
+        raise ProtocolError(ErrorCode.BAD_FIELD, "'client_id' must be 1-64 of A-Z a-z 0-9 _ -", room)
+    return client_id
+
+
+def _text_field(payload: dict[str, Any], limits: Limits, *, room: str, client_id: str) -> str:
+    """A message's text, as `send` and `edit` take it."""
+    text = _str_field(payload, "text", room=room, client_id=client_id)
+    if "\x00" in text:
+        # PostgreSQL's text type cannot hold U+0000 (SQLite's can): refused on every
+        # database alike, rather than failing to store on one of them.
+        raise ProtocolError(ErrorCode.BAD_FIELD, "'text' must not contain U+0000 (NUL)", room, client_id)
+    if not text.strip():
+        raise ProtocolError(ErrorCode.TEXT_EMPTY, "a message needs some text", room, client_id)
+    if len(text) > limits.max_text_chars:
+        raise ProtocolError(
+            ErrorCode.TEXT_TOO_LONG,
+            f"a message has at most {limits.max_text_chars} characters",
+            room,
+            client_id,
+        )
+    return text
 
 
 def _room_field(payload: dict[str, Any]) -> str:
@@ -287,6 +399,9 @@ class ReadyEvent(TypedDict):
     # Always true from this server: join, leave, load_older and ping work before `auth` (a reader).
     # A capability flag rather than a version bump: clients that auth first are unaffected.
     read_without_auth: bool
+    # Version 3 only: the reactions one may send, and how long after sending one may edit.
+    reaction_emoji: NotRequired[list[str]]
+    edit_window_secs: NotRequired[int]
 
 
 class MuteState(TypedDict):
@@ -323,6 +438,28 @@ class MessageEvent(TypedDict):
     sent_at: str
     client_id: str | None
     deleted: bool
+
+
+class QuoteDict(TypedDict):
+    seq: int
+    author: str
+    excerpt: str
+    deleted: bool  # the original was deleted since: the quote shows it removed
+
+
+class ReactionDict(TypedDict):
+    emoji: str
+    count: int
+    names: list[str]  # the first REACTION_NAMES_SHOWN reactors
+
+
+class MessageEventV3(MessageEvent):
+    """A message in its current state, as version-3 sockets get it."""
+
+    rev: int  # the room rev of its latest change; 0 if never changed
+    edited: bool
+    reply_to: QuoteDict | None
+    reactions: list[ReactionDict]  # in REACTION_EMOJI order, only those with a count
 
 
 class PersonDict(TypedDict):
@@ -364,6 +501,10 @@ class JoinedEvent(TypedDict):
     locked: bool
     slow_mode_secs: int
     presence: PresenceDict
+    # Version 3 only: the room's newest rev; on a resume, the current state of the messages the
+    # client shows that changed since its after_rev (one per message, by rev).
+    latest_rev: NotRequired[int]
+    changes: NotRequired[list[MessageEventV3]]
 
 
 class AckEvent(TypedDict):
@@ -371,6 +512,24 @@ class AckEvent(TypedDict):
     room: str
     client_id: str
     seq: int
+
+
+class ChangeAckEvent(TypedDict):
+    """Version 3: the answer to `edit`, `delete` and `react`."""
+
+    type: Literal["ack"]
+    room: str
+    client_id: str
+    rev: int  # the change's rev (a repeat: the first one's); the message's rev when nothing changed
+
+
+class ChangedEvent(TypedDict):
+    """Version 3: a message changed (edited, deleted, reacted to, its quote's original deleted)."""
+
+    type: Literal["changed"]
+    room: str
+    rev: int
+    message: MessageEventV3
 
 
 class OlderEvent(TypedDict):
@@ -416,6 +575,7 @@ class ModeratedEvent(TypedDict):
 class PongEvent(TypedDict):
     type: Literal["pong"]
     rooms: dict[str, int]  # joined room -> its latest seq
+    revs: NotRequired[dict[str, int]]  # version 3: joined room -> its latest rev
 
 
 class ErrorEvent(TypedDict, total=False):
@@ -434,6 +594,8 @@ ServerEvent = (
     | MessageEvent
     | JoinedEvent
     | AckEvent
+    | ChangeAckEvent
+    | ChangedEvent
     | OlderEvent
     | LeftEvent
     | DeletedEvent
@@ -454,10 +616,12 @@ def ready_event(
     resume_limit: int,
     auth_timeout_secs: float,
     typing_interval_secs: float,
+    protocol: int = PROTOCOL_VERSION,
+    edit_window_secs: int = 0,
 ) -> ReadyEvent:
-    return {
+    event: ReadyEvent = {
         "type": "ready",
-        "protocol": PROTOCOL_VERSION,
+        "protocol": protocol,
         "max_text_chars": max_text_chars,
         "max_rooms": max_rooms,
         "history_limit": history_limit,
@@ -466,6 +630,10 @@ def ready_event(
         "typing_interval_secs": typing_interval_secs,
         "read_without_auth": True,
     }
+    if protocol >= 3:
+        event["reaction_emoji"] = list(REACTION_EMOJI)
+        event["edit_window_secs"] = edit_window_secs
+    return event
 
 
 def message_event(
@@ -496,6 +664,32 @@ def message_event(
         "client_id": client_id,
         "deleted": deleted,
     }
+
+
+def message_event_v3(
+    event: MessageEvent,
+    *,
+    rev: int,
+    edited: bool,
+    reply_to: QuoteDict | None,
+    reactions: list[ReactionDict],
+) -> MessageEventV3:
+    """``event`` with its current state; a tombstone shows nothing of it but its rev."""
+    deleted = event["deleted"]
+    return {
+        **event,
+        "rev": rev,
+        "edited": edited and not deleted,
+        "reply_to": None if deleted else reply_to,
+        "reactions": [] if deleted else reactions,
+    }
+
+
+def quote_of(*, seq: int, author: str, text: str, deleted: bool) -> QuoteDict:
+    """The one-line quote a reply shows of its original."""
+    if deleted:
+        return {"seq": seq, "author": "", "excerpt": "", "deleted": True}
+    return {"seq": seq, "author": author, "excerpt": text[:REPLY_EXCERPT_CHARS], "deleted": False}
 
 
 def moderated_event(

@@ -29,6 +29,12 @@ def latest_seqs(*, room_names: list[str]) -> dict[str, int]:
     return {name: found.get(name, 0) for name in room_names}
 
 
+def latest_revs(*, room_names: list[str]) -> dict[str, int]:
+    """Each room's newest rev (0 for a room without changes or unknown), in one query."""
+    found = dict(Room.objects.filter(name__in=room_names).values_list("name", "last_rev"))
+    return {name: found.get(name, 0) for name in room_names}
+
+
 def is_staff_account(*, visitor: str) -> bool:
     """True while the user behind a staff identity exists, is active and is staff. A staff token
     proves a sign-in, not that the account still has the right: tokens are re-checked with this."""
@@ -68,6 +74,20 @@ class CatchUp:
     # On a resume: tombstones of messages at or before after_seq (within resume_limit of it), so a
     # page that missed a live `deleted` event drops the message it still shows.
     repairs: list[Message] = ()  # type: ignore[assignment]
+    # Version 3: the room's newest rev (read before the log, so nothing after it is missed) and,
+    # on a resume, the messages the client shows that changed since its after_rev, by rev.
+    latest_rev: int = 0
+    changes: list[Message] = ()  # type: ignore[assignment]
+
+
+def changed_since(*, room_name: str, after_rev: int, first_seq: int, last_seq: int, limit: int) -> list[Message]:
+    """Messages with first_seq <= seq <= last_seq changed after ``after_rev`` (each once, in its
+    current state), by rev, at most ``limit``."""
+    return list(
+        Message.objects.filter(room__name=room_name, rev__gt=after_rev, seq__gte=first_seq, seq__lte=last_seq)
+        .select_related("room")
+        .order_by("rev", "seq")[:limit]
+    )
 
 
 def deleted_before(*, room_name: str, after_seq: int, window: int) -> list[Message]:
@@ -81,8 +101,23 @@ def deleted_before(*, room_name: str, after_seq: int, window: int) -> list[Messa
     )
 
 
-def catch_up(*, room_name: str, after_seq: int | None, history_limit: int, resume_limit: int) -> CatchUp:
-    """What a (re)joining client needs: see the `joined` event in ARCHITECTURE.md."""
+def catch_up(
+    *,
+    room_name: str,
+    after_seq: int | None,
+    history_limit: int,
+    resume_limit: int,
+    protocol: int = 2,
+    after_rev: int | None = None,
+    first_seq: int | None = None,
+) -> CatchUp:
+    """What a (re)joining client needs: see the `joined` event in ARCHITECTURE.md. Version 3
+    resumes changes by rev instead of version 2's window of tombstones."""
+    if protocol >= 3:
+        return _catch_up_v3(
+            room_name=room_name, after_seq=after_seq, history_limit=history_limit, resume_limit=resume_limit,
+            after_rev=after_rev or 0, first_seq=first_seq or 1,
+        )  # fmt: skip
     latest = latest_seq(room_name=room_name)
     if should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit):
         # Messages stored since `latest` was read come along too (the bound allows for them).
@@ -97,6 +132,32 @@ def catch_up(*, room_name: str, after_seq: int | None, history_limit: int, resum
     return CatchUp(latest_seq=max(latest, newest), resumed=False, messages=page.messages, has_older=page.has_older)
 
 
+def _catch_up_v3(
+    *, room_name: str, after_seq: int | None, history_limit: int, resume_limit: int, after_rev: int, first_seq: int
+) -> CatchUp:
+    latest, latest_rev = Room.objects.filter(name=room_name).values_list("last_seq", "last_rev").first() or (0, 0)
+    if should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit) and after_rev <= latest_rev:
+        changes = []
+        if after_seq:
+            changes = changed_since(
+                room_name=room_name, after_rev=after_rev, first_seq=first_seq, last_seq=after_seq,
+                limit=resume_limit + 1,
+            )  # fmt: skip
+        if len(changes) <= resume_limit:  # more: the client is better off replacing its view
+            messages = messages_after(room_name=room_name, after_seq=after_seq, limit=resume_limit + history_limit)
+            newest = messages[-1].seq if messages else latest
+            return CatchUp(
+                latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > 0,
+                latest_rev=latest_rev, changes=changes,
+            )  # fmt: skip
+    page = latest_page(room_name=room_name, limit=history_limit)
+    newest = page.messages[-1].seq if page.messages else latest
+    return CatchUp(
+        latest_seq=max(latest, newest), resumed=False, messages=page.messages, has_older=page.has_older,
+        latest_rev=latest_rev,
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class RoomView:
     """Everything a `joined` answer needs, read in one trip to the database thread."""
@@ -108,9 +169,20 @@ class RoomView:
 
 
 def room_view(
-    *, room_name: str, after_seq: int | None, history_limit: int, resume_limit: int, presence_list_limit: int
+    *,
+    room_name: str,
+    after_seq: int | None,
+    history_limit: int,
+    resume_limit: int,
+    presence_list_limit: int,
+    protocol: int = 2,
+    after_rev: int | None = None,
+    first_seq: int | None = None,
 ) -> RoomView:
-    log = catch_up(room_name=room_name, after_seq=after_seq, history_limit=history_limit, resume_limit=resume_limit)
+    log = catch_up(
+        room_name=room_name, after_seq=after_seq, history_limit=history_limit, resume_limit=resume_limit,
+        protocol=protocol, after_rev=after_rev, first_seq=first_seq,
+    )  # fmt: skip
     state = Room.objects.filter(name=room_name).values("locked", "slow_mode_secs").first() or {}
     return RoomView(
         catch_up=log,

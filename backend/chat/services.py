@@ -14,7 +14,7 @@ from chat import moderation, wordfilter
 from chat.conf import conf
 from chat.identity import Identity
 from chat.models import HeldMessage, Message, Room, Sanction
-from chat.protocol import ErrorCode
+from chat.protocol import ErrorCode, quote_of
 
 # How many of a visitor's recent messages the duplicate check compares with.
 DUPLICATE_LOOKBACK = 5
@@ -53,8 +53,10 @@ def post_message(
     client_id: str | None = None,
     ip: str | None = None,
     now: datetime | None = None,
+    reply_to: int | None = None,
 ) -> PostResult:
-    """Store a message as the room's next entry in its log, once per ``client_id``.
+    """Store a message as the room's next entry in its log, once per ``client_id``; ``reply_to``,
+    the seq of a message of the room it answers (refused with ``not_found`` when there is none).
 
     A repeat of a stored ``client_id`` returns the stored copy even if a rule would refuse a new
     message now: it was accepted when first sent, and its sender is only asking for the ack.
@@ -80,18 +82,35 @@ def post_message(
     if verdict is not None:
         _hold(room_name=room_name, identity=identity, text=text, client_id=client_id, ip=ip, now=now, matched=verdict)
         raise PostHeld(ErrorCode.HELD_FOR_REVIEW, HELD_MESSAGE)
-    return store_message(room_name=room_name, identity=identity, text=text, client_id=client_id, ip=ip, now=now)
+    return store_message(
+        room_name=room_name, identity=identity, text=text, client_id=client_id, ip=ip, now=now, reply_to=reply_to
+    )
 
 
 def store_message(
-    *, room_name: str, identity: Identity, text: str, client_id: str | None, ip: str | None, now: datetime
+    *,
+    room_name: str,
+    identity: Identity,
+    text: str,
+    client_id: str | None,
+    ip: str | None,
+    now: datetime,
+    reply_to: int | None = None,
 ) -> PostResult:
     """Append a message to the room's log with its next seq (no rule checked: ``post_message``
     checks them; an approved held message comes straight here)."""
     deadlocks = 0
     while True:
         try:
-            result = _append(room_name=room_name, identity=identity, text=text, client_id=client_id, ip=ip, now=now)
+            result = _append(
+                room_name=room_name,
+                identity=identity,
+                text=text,
+                client_id=client_id,
+                ip=ip,
+                now=now,
+                reply_to=reply_to,
+            )
         except IntegrityError:
             # Two sockets raced with the same client_id and the other one won: return its copy.
             existing = _stored_copy(room_name, client_id) if client_id is not None else None
@@ -124,7 +143,14 @@ def _is_deadlock(error: OperationalError) -> bool:
 
 
 def _append(
-    *, room_name: str, identity: Identity, text: str, client_id: str | None, ip: str | None, now: datetime
+    *,
+    room_name: str,
+    identity: Identity,
+    text: str,
+    client_id: str | None,
+    ip: str | None,
+    now: datetime,
+    reply_to: int | None = None,
 ) -> PostResult | None:
     """The message stored with the room's next seq; None (nothing done) when the room does not exist."""
     with transaction.atomic():
@@ -134,6 +160,9 @@ def _append(
         room_id, seq = bumped
         # The event needs the room's name: a loaded-from-the-database Room, without a query.
         room = Room.from_db(connection.alias, ["id", "name", "last_seq"], [room_id, room_name, seq])
+        quote = None if reply_to is None else reply_quote(room=room, seq=reply_to)
+        if reply_to is not None and (quote is None or reply_to >= seq):
+            raise PostRefused(ErrorCode.NOT_FOUND, "the message this one replies to is not in this room")
         message = Message.objects.create(
             room=room,
             seq=seq,
@@ -144,8 +173,22 @@ def _append(
             text=text,
             client_id=client_id,
             sent_at=now,
+            reply_to_seq=reply_to,
+            reply_quote=quote,
         )
     return PostResult(message, created=True)
+
+
+def reply_quote(*, room: Room, seq: int) -> dict | None:
+    """The quote ({author, excerpt, deleted}) a reply to ``seq`` stores; None: no such message.
+    Read in the reply's own transaction, under the room row's lock that deletions take too
+    (chat.changes), so a deletion is either seen here or sees the reply and marks its quote."""
+    original = Message.objects.filter(room=room, seq=seq).values("author", "text", "deleted_at").first()
+    if original is None:
+        return None
+    deleted = original["deleted_at"] is not None
+    quote = quote_of(seq=seq, author=original["author"], text=original["text"], deleted=deleted)
+    return {"author": quote["author"], "excerpt": quote["excerpt"], "deleted": quote["deleted"]}
 
 
 # Engines with UPDATE … RETURNING (SQLite since 3.35; not MySQL/MariaDB).
