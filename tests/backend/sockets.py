@@ -100,10 +100,11 @@ class Socket:
         assert self.me["type"] == "authenticated", self.me
         return self.me
 
-    async def join(self, room: str, *, after_seq: int | None = None, arrives: bool = True) -> dict:
+    async def join(self, room: str, *, after_seq: int | None = None, arrives: bool = True, **fields: object) -> dict:
         """Join and return `joined`. ``arrives``: this visitor was not in the room yet, so the room
-        (this socket included) is told so: that presence event is read here too."""
-        event: dict[str, object] = {"type": "join", "room": room}
+        (this socket included) is told so: that presence event is read here too. ``fields``:
+        version 3's (after_rev, first_seq)."""
+        event: dict[str, object] = {"type": "join", "room": room, **fields}
         if after_seq is not None:
             event["after_seq"] = after_seq
         await self.send(**event)
@@ -140,8 +141,12 @@ def of_type(events: list[dict], kind: str) -> list[dict]:
     return [event for event in events if event["type"] == kind]
 
 
-def communicator_for(*, ip: str | None = None, origin: bytes = SITE_ORIGIN) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, "/ws/", headers=[(b"origin", origin)])
+def communicator_for(
+    *, ip: str | None = None, origin: bytes = SITE_ORIGIN, protocol: int | None = None
+) -> WebsocketCommunicator:
+    """``protocol``: the version to ask for (``/ws/?protocol=3``); None asks for none (version 2)."""
+    path = "/ws/" if protocol is None else f"/ws/?protocol={protocol}"
+    communicator = WebsocketCommunicator(application, path, headers=[(b"origin", origin)])
     if ip is not None:
         # daphne fills scope["client"]; the communicator does not. The app is created lazily, on
         # the first frame, so the scope can still be completed here.
@@ -150,9 +155,9 @@ def communicator_for(*, ip: str | None = None, origin: bytes = SITE_ORIGIN) -> W
 
 
 @asynccontextmanager
-async def opened(*, ip: str | None = None) -> AsyncIterator[Socket]:
+async def opened(*, ip: str | None = None, protocol: int | None = None) -> AsyncIterator[Socket]:
     """A socket after its handshake and `ready`, not authenticated."""
-    socket = Socket(communicator_for(ip=ip))
+    socket = Socket(communicator_for(ip=ip, protocol=protocol))
     accepted, _ = await socket.communicator.connect(timeout=REPLY_TIMEOUT_SECS)
     assert accepted
     socket.ready = await socket.next()
@@ -167,11 +172,16 @@ async def opened(*, ip: str | None = None) -> AsyncIterator[Socket]:
 
 @asynccontextmanager
 async def connected(
-    name: str = "Ann", *, token: str | None = None, staff: bool = False, ip: str | None = None
+    name: str = "Ann",
+    *,
+    token: str | None = None,
+    staff: bool = False,
+    ip: str | None = None,
+    protocol: int | None = None,
 ) -> AsyncIterator[Socket]:
     """An authenticated socket, as ``name`` (a fresh visitor) or as the identity in ``token``."""
     if token is None:
         token = (await sync_to_async(staff_token_for)(name))[0] if staff else token_for(name)
-    async with opened(ip=ip) as socket:
+    async with opened(ip=ip, protocol=protocol) as socket:
         await socket.auth(token)
         yield socket
