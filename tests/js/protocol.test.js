@@ -4,13 +4,13 @@ import { describe, it } from "node:test";
 import {
   ClientEventType,
   CloseCode,
-  ErrorCode,
   PROTOCOL_VERSION,
   ProtocolError,
   ServerEventType,
   decodeServerEvent,
   encodeClientEvent,
 } from "../../themes/backchannel/assets/backchannel/js/protocol.js";
+import * as ErrorCode from "../../themes/backchannel/assets/backchannel/js/error-codes.js";
 import { readArchitecture, readTableNames } from "./support.js";
 
 function assertProtocolError(action, code) {
@@ -93,9 +93,14 @@ describe("protocol tables", () => {
   });
 
   it("is frozen", () => {
-    for (const table of [ClientEventType, ServerEventType, ErrorCode, CloseCode]) {
+    for (const table of [ClientEventType, ServerEventType, CloseCode]) {
       assert.ok(Object.isFrozen(table));
     }
+    // A module namespace: read-only by nature.
+    assert.throws(() => {
+      ErrorCode.BANNED = "x";
+    }, TypeError);
+    assert.deepEqual(Object.entries(ErrorCode).filter(([name, code]) => name !== code.toUpperCase()), [], "NAME = \"name\"");
   });
 });
 

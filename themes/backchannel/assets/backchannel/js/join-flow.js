@@ -4,7 +4,8 @@
 
 import { createIdentityClient } from "./identity.js";
 import { buildJoinForms } from "./markup.js";
-import { ErrorCode } from "./protocol.js";
+import * as ErrorCode from "./error-codes.js";
+
 import { isValidDisplayName, normalizeDisplayName } from "./rooms.js";
 
 /**

@@ -2,6 +2,7 @@
 // Every frame is a JSON object with a string `type`. Unknown fields are ignored in both
 // directions: the encoder only writes the fields it knows, the decoder only returns them.
 
+import * as ErrorCode from "./error-codes.js";
 import { countCharacters, isValidRoomName } from "./rooms.js";
 
 export { DISPLAY_NAME_MAX_CHARS, ROOM_NAME_MAX_CHARS } from "./rooms.js";
@@ -32,15 +33,6 @@ export const CloseCode = Object.freeze({
   FLOODING: 4008,
   TOO_MANY_SOCKETS: 4029,
 });
-
-export const ErrorCode = namesTable([
-  "binary_frame", "frame_too_large", "bad_json", "bad_event", "unknown_type", "bad_field",
-  "invalid_room", "not_authenticated", "already_authenticated", "bad_token", "token_expired",
-  "auth_timeout", "banned", "muted", "room_locked", "slow_mode", "rate_limited", "duplicate_text",
-  "too_many_sockets", "text_empty", "text_too_long", "not_joined", "too_many_rooms",
-  "server_error", "identity_rate_limited", "blocked_word", "held_for_review", "not_staff", "not_found",
-  "protected",
-]);
 
 /**
  * A frame that breaks the protocol, in either direction. `code` is one of ErrorCode, the same

@@ -5,7 +5,8 @@
 // needs: a reader's page never loads it. tests/js/session.test.js and the property test
 // (tests/js/delivery.property.test.js) drive it with its session.
 
-import { ClientEventType, ErrorCode, ProtocolError, encodeClientEvent } from "./protocol.js";
+import * as ErrorCode from "./error-codes.js";
+import { ClientEventType, ProtocolError, encodeClientEvent } from "./protocol.js";
 
 // Refusals of a `send` that pass by themselves: the item stays pending. server_error goes again
 // with the next pong or joined; the throttles say when to try again (`retry_after_secs`), and

@@ -5,7 +5,8 @@
 // chat.js feeds it the socket's events and draws the timeline; the property test
 // (tests/js/delivery.property.test.js) drives it against a model server.
 
-import { ClientEventType, ErrorCode, PROTOCOL_VERSION, ProtocolError, ServerEventType } from "./protocol.js";
+import * as ErrorCode from "./error-codes.js";
+import { ClientEventType, PROTOCOL_VERSION, ProtocolError, ServerEventType } from "./protocol.js";
 
 // A throttle refusal without retry_after_secs (an older server) waits this long.
 const DEFAULT_RETRY_AFTER_SECS = 1;

@@ -9,7 +9,8 @@ import { createComposer } from "./composer.js";
 import { createJoinFlow } from "./join-flow.js";
 import { createActionsClient, createMenus } from "./menus.js";
 import { createOutbox } from "./outbox.js";
-import { ErrorCode, ProtocolError } from "./protocol.js";
+import * as ErrorCode from "./error-codes.js";
+import { ProtocolError } from "./protocol.js";
 import { attachSender } from "./sender.js";
 
 /**
