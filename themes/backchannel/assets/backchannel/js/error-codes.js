@@ -33,3 +33,6 @@ export const HELD_FOR_REVIEW = "held_for_review";
 export const NOT_STAFF = "not_staff";
 export const NOT_FOUND = "not_found";
 export const PROTECTED = "protected";
+export const NOT_AUTHOR = "not_author";
+export const EDIT_WINDOW_PASSED = "edit_window_passed";
+export const BAD_EMOJI = "bad_emoji";
