@@ -170,7 +170,7 @@ class RoomAdmin(admin.ModelAdmin):
     list_display = ["name", "last_seq", "locked", "slow_mode_secs", "created_at"]
     list_filter = ["locked"]
     search_fields = ["name"]
-    readonly_fields = ["last_seq"]
+    readonly_fields = ["last_seq", "last_rev"]
     actions = ["lock", "unlock", "slow_mode_30s", "slow_mode_off"]
 
     def save_model(self, request: HttpRequest, obj: Room, form, change: bool) -> None:
