@@ -767,6 +767,30 @@ describe("mountChat: actions menus", () => {
     assert.equal(menus[0].getAttribute("aria-expanded"), "true");
   });
 
+  it("one ⋯ of the list is in the tab order, and Up and Down move between them", () => {
+    const widget = mount();
+    connect([message(1), message(2), message(3)]);
+    const menus = messageMenus(widget);
+    assert.deepEqual(menus.map((menu) => menu.tabIndex), [-1, -1, 0], "the newest");
+    const press = (key) => {
+      const keyEvent = new FakeEvent("keydown", { key });
+      widget.document.activeElement.dispatchEvent(keyEvent);
+      return keyEvent;
+    };
+    menus[2].focus();
+    assert.equal(press("ArrowUp").defaultPrevented, true);
+    assert.equal(widget.document.activeElement, menus[1]);
+    assert.deepEqual(menus.map((menu) => menu.tabIndex), [-1, 0, -1]);
+    press("ArrowUp");
+    assert.equal(press("ArrowUp").defaultPrevented, false, "the first stays");
+    assert.equal(widget.document.activeElement, menus[0]);
+    press("ArrowDown");
+    assert.equal(widget.document.activeElement, menus[1]);
+    // A new message keeps the visitor's place in the tab order.
+    FakeWebSocket.latest.serverSends(message(4));
+    assert.deepEqual(messageMenus(widget).map((menu) => menu.tabIndex), [-1, 0, -1, -1]);
+  });
+
   it("a report goes with its reason and says thanks", async () => {
     const widget = mount();
     connect([message(1)]);

@@ -59,6 +59,10 @@ export function createListView(section, { session, timeline, text, pageTitle, no
     emptyLine.hidden = !session.joined || entries.length > 0 || timeline.olderBefore !== null;
     if (prepended) messageList.scrollTop = messageList.scrollHeight - fromBottom; // keep what was on screen
     else if (wasAtBottom) messageList.scrollTop = messageList.scrollHeight;
+    // One ⋯ of the list in the tab order (the one last moved to, else the newest), so that a
+    // keyboard user does not tab through every message.
+    const menus = [...messageList.querySelectorAll(".bc-menu-button")];
+    if (!menus.some((menu) => menu.tabIndex === 0) && menus.length > 0) menus.at(-1).tabIndex = 0;
     renderUnseen();
   }
 
@@ -109,6 +113,17 @@ export function createListView(section, { session, timeline, text, pageTitle, no
   jumpButton.addEventListener("click", () => {
     messageList.scrollTop = messageList.scrollHeight;
     messageList.focus();
+  });
+  // Up and Down move between the messages' ⋯ buttons.
+  messageList.addEventListener("keydown", (keyEvent) => {
+    const step = { ArrowUp: -1, ArrowDown: 1 }[keyEvent.key];
+    const menus = [...messageList.querySelectorAll(".bc-menu-button")];
+    const next = menus[menus.indexOf(keyEvent.target) + step];
+    if (!step || !next || !menus.includes(keyEvent.target)) return;
+    keyEvent.preventDefault();
+    keyEvent.target.tabIndex = -1;
+    next.tabIndex = 0;
+    next.focus();
   });
   messageList.addEventListener("scroll", () => {
     if (messageList.scrollTop < LOAD_OLDER_THRESHOLD_PX && !loadOlderButton.hidden) loadOlder();

@@ -161,8 +161,9 @@ export function createMessageElement(
 
   article.appendChild(meta);
   // Report, or a moderator's delete, mute and ban: the write chunk's menu (writing.js). Not in
-  // the meta line, which a grouped message hides.
-  if (entry.actions) article.appendChild(createMenuButton(document, translate("chat_message_actions")));
+  // the meta line, which a grouped message hides. Out of the tab order: the list keeps one of
+  // them in it, and the arrow keys move between them (list-view.js).
+  if (entry.actions) article.appendChild(createMenuButton(document, translate("chat_message_actions"))).tabIndex = -1;
   const text = createElementWithText(document, "p", "bc-message__text", "");
   appendLinkedText(document, text, entry.text);
   article.appendChild(text);
