@@ -872,7 +872,7 @@ describe("mountChat: actions menus", () => {
 });
 
 describe("mountChat: moderation", () => {
-  it("a ban (4003) shows the notice with its reason, hides the composer, and asks again only once a minute", () => {
+  it("a ban (4003) shows the notice with its reason, hides the composer, and asks again every BANNED_RETRY_MS", () => {
     const widget = mount({ lang: "en" });
     const ws = connect([message(1)]);
     ws.serverSends({ type: "moderated", action: "banned", reason: "spam", until: null });

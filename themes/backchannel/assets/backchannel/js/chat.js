@@ -23,8 +23,9 @@ import { createTimeline } from "./timeline.js";
 
 
 const LOCAL_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
-// A banned page tries to connect again this often: it is back as soon as the ban is lifted.
-export const BANNED_RETRY_MS = 60_000;
+// A banned page tries to connect again this often (its socket is closed): it is back within this
+// long of the ban being lifted. A refused attempt costs the server a handshake and an auth.
+export const BANNED_RETRY_MS = 20_000;
 
 /**
  * The socket URL for a backend URL such as "wss://chat.example.com": "<backend>/ws/".
