@@ -118,6 +118,18 @@ def moderator_delete(*, message: Message, by: str, reason: str = "", now: dateti
     )  # fmt: skip
 
 
+def emoji_key(emoji: str) -> str:
+    """How a reaction's emoji is stored: its code points in hex ("1f389"; "2764-fe0f"). MySQL's
+    utf8mb4 collations compare every emoji as equal to every other, so 👍 stored as itself would
+    collide with 🎉 in the one-per-person constraint and in lookups; ASCII compares as itself on
+    every engine."""
+    return "-".join(f"{ord(char):x}" for char in emoji)
+
+
+def emoji_from_key(key: str) -> str:
+    return "".join(chr(int(code, 16)) for code in key.split("-"))
+
+
 def react(
     *, room_name: str, identity: Identity, seq: int, emoji: str, on: bool, client_id: str | None,
     ip: str | None = None, now: datetime | None = None,
@@ -133,12 +145,12 @@ def react(
     check_may_write(room_name=room_name, identity=identity, ip=ip, now=now)
 
     def apply(message: Message) -> list[Message] | None:
-        mine = Reaction.objects.filter(message=message, emoji=emoji, visitor=identity.visitor)
+        mine = Reaction.objects.filter(message=message, emoji=emoji_key(emoji), visitor=identity.visitor)
         if on == mine.exists():
             return None  # already so: nothing to record
         if on:
             Reaction.objects.create(
-                message=message, emoji=emoji, visitor=identity.visitor, name=identity.name, created_at=now
+                message=message, emoji=emoji_key(emoji), visitor=identity.visitor, name=identity.name, created_at=now
             )
         else:
             mine.delete()
@@ -170,7 +182,8 @@ def reaction_summary(message: Message) -> list[dict]:
     reactor: a message's reactors are the people of one conversation."""
     counts: dict[str, int] = {}
     names: dict[str, list[str]] = {}
-    for emoji, name in Reaction.objects.filter(message=message).order_by("id").values_list("emoji", "name"):
+    for key, name in Reaction.objects.filter(message=message).order_by("id").values_list("emoji", "name"):
+        emoji = emoji_from_key(key)
         counts[emoji] = counts.get(emoji, 0) + 1
         shown = names.setdefault(emoji, [])
         if len(shown) < REACTION_NAMES_SHOWN:

@@ -134,7 +134,7 @@ class Reaction(models.Model):
     """Who reacted with which emoji to which message: one per person per emoji."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reaction_rows")
-    emoji = models.CharField(max_length=16)
+    emoji = models.CharField(max_length=16)  # changes.emoji_key: code points in hex, not the glyph
     visitor = models.CharField(max_length=VISITOR_ID_MAX_CHARS)
     name = models.CharField(max_length=DISPLAY_NAME_MAX_CHARS)
     created_at = models.DateTimeField(default=timezone.now)
