@@ -78,7 +78,8 @@ async def test_ban_author_for_a_day_bans_the_identity_only(admin_client):
         assert await ann.close_code() == 4003
         assert await same_address.silent(), "someone else on the same address is not banned"
     sanction = await Sanction.objects.aget()
-    assert (sanction.kind, sanction.visitor, sanction.ip, sanction.visitor_name) == ("ban", ann.me["visitor"], None, "Ann")
+    assert (sanction.kind, sanction.visitor, sanction.ip) == ("ban", ann.me["visitor"], None)
+    assert sanction.visitor_name == "Ann"
 
 
 async def test_ban_with_the_address_is_a_choice_of_its_own(admin_client):
@@ -144,7 +145,8 @@ async def test_lifting_a_mute_unmutes_the_open_page_and_keeps_the_record(admin_c
         await ann.say("lobby", "sorry")
     sanction = await Sanction.objects.aget()
     assert sanction.lifted_at is not None
-    assert (sanction.lifted_by, sanction.lifted_reason, sanction.reason) == ("admin", "apologised", "breaking the rules")
+    assert (sanction.lifted_by, sanction.lifted_reason) == ("admin", "apologised")
+    assert sanction.reason == "breaking the rules"
     delete_page = await sync_to_async(admin_client.get)(f"/admin/chat/sanction/{sanction.pk}/delete/", secure=True)
     assert delete_page.status_code == 403, "a sanction is never deleted"
 
