@@ -89,10 +89,12 @@ def replace_placeholder(text: str, placeholder: str, value: str, *, count: int, 
 
 
 def render_site_config(*, https_port: int, http_port: int, daphne_port: int, site_root: Path, acme_root: Path,
-                       certificate: Path, private_key: Path) -> str:
+                       certificate: Path, private_key: Path, backend_http_port: int | None = None) -> str:
     """The shipped site config for loopback: listens on 127.0.0.1 only (no IPv6 wildcard), the
-    certificate made here, the built site, the test's daphne."""
+    certificate made here, the built site, the test's daphne. ``backend_http_port``: where plain
+    HTTP goes (the split layout's gunicorn); daphne's port when not given, as shipped."""
     text = SHIPPED_NGINX_CONF.read_text()
+    backend_http_port = daphne_port if backend_http_port is None else backend_http_port
     for placeholder, value, count in (
         ("    listen [::]:80;\n", "", 1),
         ("    listen [::]:443 ssl http2;\n", "", 1),
@@ -103,7 +105,10 @@ def render_site_config(*, https_port: int, http_port: int, daphne_port: int, sit
         (f"server_name {PLACEHOLDER_HOST};", "server_name 127.0.0.1;", 2),
         ("root /srv/backchannel/public;", f"root {site_root};", 1),
         ("root /var/www/html;", f"root {acme_root};", 1),
-        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{daphne_port};", 1),
+        ("upstream backchannel_daphne {\n    server 127.0.0.1:8000;",
+         f"upstream backchannel_daphne {{\n    server 127.0.0.1:{daphne_port};", 1),
+        ("upstream backchannel_http {\n    server 127.0.0.1:8000;",
+         f"upstream backchannel_http {{\n    server 127.0.0.1:{backend_http_port};", 1),
     ):
         text = replace_placeholder(text, placeholder, value, count=count, source=SHIPPED_NGINX_CONF)
     return text
