@@ -67,6 +67,16 @@ class Env:
             raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
         return value
 
+    def choice(self, name: str, default: str, choices: list[str]) -> str:
+        """One of ``choices`` (compared in lower case)."""
+        raw = self._environ.get(name)
+        if raw is None or not raw.strip():
+            return default
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ImproperlyConfigured(f"{name}={raw!r} must be one of: {', '.join(choices)}")
+        return value
+
     def items(self, name: str, default: list[str]) -> list[str]:
         """A comma-separated list; blank items are dropped."""
         raw = self._environ.get(name)

@@ -30,9 +30,11 @@ does not take goes to Twisted's queue as before, so bytes never reorder.
 
 Graceful shutdown: on SIGTERM (a deploy, a platform restart) the server stops accepting, closes
 every WebSocket with 1012 "service restart" and gives the consumers ``SHUTDOWN_GRACE_SECS`` to
-finish (presence leaves, so nobody lingers "online"); only then are leftovers cancelled. Visitors
-reconnect, to this process's successor, and resume from their last seq. (daphne itself cancels
-everything at once: clients see 1006 and presence rows wait to be swept.)
+finish (presence leaves, so nobody lingers "online"); only then are leftovers cancelled. The
+sockets' presence goes in one statement first (chat.shutdown), so hundreds of disconnects finish
+well within the grace. Visitors reconnect, to this process's successor, and resume from their
+last seq. (daphne itself cancels everything at once: clients see 1006 and presence rows wait to
+be swept.)
 
 Also: the open-files limit is raised to its hard maximum, since every socket is a file; and the
 WebSocket limits below are the defaults, so every launcher (Procfile, systemd unit, make run)
@@ -140,6 +142,7 @@ class BudgetedWebSocketProtocol(WebSocketProtocol):
         if bucket is not None and self.current_frame.opcode in (PING_OPCODE, PONG_OPCODE):
             if bucket.take(time.monotonic()):
                 self.control_frame_data = None  # ignored: a refused ping gets no pong
+                process_metrics().rate_limit_refusals.labels("control_frames").inc()
                 self.refused_in_a_row += 1
                 if self.refused_in_a_row >= flood_strikes() and self.state == self.STATE_OPEN:
                     self.close_for_flooding()
@@ -239,6 +242,13 @@ class BoundedServer(Server):
     async def close_websockets_for_shutdown(self) -> None:
         for port in self.ports:
             port.stopListening()  # new visitors go to the other processes or the successor
+        from chat.shutdown import leave_all_rooms  # Django is set up by now
+
+        try:
+            # Before the closes: their consumers' disconnects, one by one, outlasted the grace.
+            await leave_all_rooms()
+        except Exception:  # noqa: BLE001 - the consumers' own leaves (and the sweep) remain
+            logger.exception("shutdown: leaving the rooms together failed")
         sockets = [
             protocol
             for protocol in self.connections
@@ -327,6 +337,7 @@ class BoundedServer(Server):
         self.protocol_disconnected(protocol)
 
     def drop_slow_reader(self, protocol: BudgetedWebSocketProtocol, budget: WriteBudget) -> None:
+        process_metrics().slow_reader_drops.inc()
         protocol.write_budget = None  # later frames to it pass to daphne, which ignores a closed socket
         logger.warning(
             "dropping %s: its reader fell %d bytes behind (SLOW_SOCKET_BUFFER_BYTES); it will resume on reconnect",
@@ -335,6 +346,12 @@ class BoundedServer(Server):
         )
         # A close frame would wait behind everything already queued: abort the TCP connection.
         protocol.dropConnection(abort=True)
+
+
+def process_metrics():
+    from chat import metrics  # Django is set up by the time sockets arrive
+
+    return metrics
 
 
 def slow_socket_buffer_bytes() -> int:

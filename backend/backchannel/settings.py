@@ -20,6 +20,8 @@ from chat.conf import (
     DEFAULT_EDIT_WINDOW_SECS,
     DEFAULT_IDENTITY_BURST,
     DEFAULT_IDENTITY_PER_MIN,
+    DEFAULT_REDIS_POOL_MAX_CONNECTIONS,
+    DEFAULT_REDIS_POOL_WAIT_SECS,
     DEFAULT_RESERVED_NAMES,
     DEFAULT_SANCTION_ADDRESS_CARRY_SECS,
 )
@@ -131,13 +133,22 @@ def _redis_host(url: str) -> dict[str, object]:
     return host
 
 
+# Each Redis client of a process (the layer, the shared limits) keeps at most this many connections
+# per Redis host, and a command past them waits up to REDIS_POOL_WAIT_SECS for one (chat.redis_pool):
+# a burst (hundreds of sockets closing at once) is served in turn instead of failing.
+REDIS_POOL_MAX_CONNECTIONS = env.integer("REDIS_POOL_MAX_CONNECTIONS", DEFAULT_REDIS_POOL_MAX_CONNECTIONS, minimum=2)
+REDIS_POOL_WAIT_SECS = env.number("REDIS_POOL_WAIT_SECS", DEFAULT_REDIS_POOL_WAIT_SECS, minimum=0.1)
+
 if REDIS_URLS:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis's core layer over our pools (bounded, waiting, retried).
+            "BACKEND": "chat.redis_layer.PooledRedisChannelLayer",
             "CONFIG": {
                 "hosts": [_redis_host(url) for url in REDIS_URLS],
                 "channel_capacity": {_FANOUT_CHANNEL_GLOB: FANOUT_QUEUE_MESSAGES},
+                "pool_max_connections": REDIS_POOL_MAX_CONNECTIONS,
+                "pool_wait_secs": REDIS_POOL_WAIT_SECS,
             },
         }
     }
@@ -215,6 +226,9 @@ BACKCHANNEL_TRUSTED_PROXY_HOPS = env.integer("TRUSTED_PROXY_HOPS", 0, minimum=0)
 # On SIGTERM (a deploy, a restart) sockets are closed with 1012 "service restart" and their
 # consumers finish (presence leaves) for at most this long before the process exits.
 BACKCHANNEL_SHUTDOWN_GRACE_SECS = env.number("SHUTDOWN_GRACE_SECS", 5.0, minimum=0.0)
+# /metrics (Prometheus text format) answers only a request bearing this token; unset: no /metrics
+# (404). Check backchannel.E011 refuses a short one.
+BACKCHANNEL_METRICS_TOKEN = env.text("METRICS_TOKEN") or None
 
 CORS_ALLOWED_ORIGINS = BACKCHANNEL_ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/api/.*$"  # CORS for the JSON API only; the admin stays same-origin
@@ -233,10 +247,15 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS = env.origins("CSRF_TRUSTED_ORIGINS", [])
 
+# LOG_FORMAT=json: one JSON object per line (chat.jsonlog), for a log platform that parses fields.
+LOG_FORMAT = env.choice("LOG_FORMAT", "plain", ["plain", "json"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "chat.jsonlog.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
 }

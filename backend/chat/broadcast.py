@@ -14,6 +14,7 @@ from typing import Literal, NotRequired, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from chat import metrics
 from chat.protocol import ServerEvent, encode_event
 from chat.rooms import group_name_for
 
@@ -60,6 +61,7 @@ async def publish(message: LayerMessage) -> None:
     try:
         await get_channel_layer().group_send(message["group"], message)
     except Exception:  # noqa: BLE001 - any layer failure; the log is the source of truth
+        metrics.layer_publish_errors.inc()
         logger.exception("publishing to %s failed; open pages will catch up from the log", message["group"])
 
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from backchannel.env import origin_problem
-from chat.conf import conf, sanction_carry_problem, whole_secs_problem
+from chat.conf import METRICS_TOKEN_MIN_CHARS, conf, sanction_carry_problem, whole_secs_problem
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # JSON framing of a `send` event around its text; a UTF-8 character takes at most 4 bytes.
@@ -115,6 +115,22 @@ def check_edit_window(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             f"BACKCHANNEL_EDIT_WINDOW_SECS {problem}.",
             hint="Set EDIT_WINDOW_SECS to 0 (no editing) or a number of seconds (the default is 900).",
             id="backchannel.E007",
+        )
+    ]
+
+
+@checks.register()
+def check_metrics_token(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A bearer token is all that guards /metrics: a short one could be guessed."""
+    token = conf.METRICS_TOKEN
+    if token is None or len(token) >= METRICS_TOKEN_MIN_CHARS:
+        return []
+    return [
+        checks.Error(
+            f"METRICS_TOKEN is {len(token)} characters long; /metrics needs at least {METRICS_TOKEN_MIN_CHARS}.",
+            hint="Make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or unset it "
+            "to turn /metrics off.",
+            id="backchannel.E011",
         )
     ]
 

@@ -21,6 +21,18 @@ DEFAULT_SANCTION_ADDRESS_CARRY_SECS = 24 * 3600
 # conversation is not rewritten under the people who answered it.
 DEFAULT_EDIT_WINDOW_SECS = 15 * 60
 
+# Per Redis client of a process (the layer; the shared limits) and per Redis host. A burst waits for
+# a connection rather than failing (chat.redis_pool), so this bounds Redis's client count, not the
+# throughput: a hosted Redis counts processes x 2 x this against its plan's client limit.
+DEFAULT_REDIS_POOL_MAX_CONNECTIONS = 32
+# Longer than any burst of commands takes to drain through the pool; shorter than a client's
+# patience, so a Redis that stopped answering still surfaces as an error.
+DEFAULT_REDIS_POOL_WAIT_SECS = 10.0
+
+# The shortest METRICS_TOKEN accepted (check backchannel.E011): a bearer token is all that guards
+# /metrics, so it must not be guessable.
+METRICS_TOKEN_MIN_CHARS = 32
+
 DEFAULT_RESERVED_NAMES = [
     "admin", "administrator", "backchannel", "mod", "moderator", "official", "owner", "root", "staff",
     "support", "system",
@@ -67,6 +79,11 @@ class Settings:
         """On SIGTERM, how long open sockets get to close (1012) and their consumers to finish
         before the process exits (backchannel.serve)."""
         return float(getattr(settings, "BACKCHANNEL_SHUTDOWN_GRACE_SECS", 5.0))
+
+    @property
+    def METRICS_TOKEN(self) -> str | None:
+        """The bearer token /metrics asks for (chat.metrics_view); None: no /metrics (404)."""
+        return getattr(settings, "BACKCHANNEL_METRICS_TOKEN", None) or None
 
     @property
     def MAX_ROOMS_PER_SOCKET(self) -> int:
@@ -174,6 +191,16 @@ class Settings:
         channel layer's REDIS_URLs; None without Redis (each process keeps its own)."""
         urls = list(getattr(settings, "REDIS_URLS", []))
         return urls[0] if urls else None
+
+    @property
+    def REDIS_POOL_MAX_CONNECTIONS(self) -> int:
+        """Connections each Redis client of the process keeps per host (chat.redis_pool)."""
+        return int(getattr(settings, "REDIS_POOL_MAX_CONNECTIONS", DEFAULT_REDIS_POOL_MAX_CONNECTIONS))
+
+    @property
+    def REDIS_POOL_WAIT_SECS(self) -> float:
+        """How long a Redis command waits for a free pooled connection before it fails."""
+        return float(getattr(settings, "REDIS_POOL_WAIT_SECS", DEFAULT_REDIS_POOL_WAIT_SECS))
 
     @property
     def REDIS_TLS_VERIFY(self) -> bool:

@@ -16,7 +16,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from backchannel.websocket_limits import MAX_MESSAGE_BYTES
-from chat import broadcast, changes, moderation, presence, selectors, services
+from chat import broadcast, changes, metrics, moderation, presence, selectors, services
 from chat.broadcast import LayerMessage, frame_for, publish, room_frame
 from chat.conf import conf
 from chat.db import db_call
@@ -66,6 +66,7 @@ from chat.protocol import (
     ready_event,
 )
 from chat.rooms import group_name_for, ip_group_for, visitor_group_for
+from chat.shutdown import ShutdownState
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self) -> None:
+        metrics.open_sockets.inc()  # its disconnect always follows (channels calls it for every socket)
         self.socket_id = f"socket.{uuid.uuid4().hex}"  # presence rows and skip lists name sockets by it
         # Asked for in the URL (/ws/?protocol=3); without it today's version 2, exactly.
         self.protocol = negotiated_protocol(self.scope.get("query_string", b""))
@@ -200,6 +202,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.refuse(ProtocolError(ErrorCode.AUTH_TIMEOUT, message), CloseCode.AUTH_TIMEOUT)
 
     async def disconnect(self, code: int) -> None:
+        metrics.open_sockets.dec()
         self.closing = True
         if self.outbox is not None:
             self.outbox.stop()  # the peer is gone: what is queued for it is moot
@@ -216,7 +219,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.fanout.unsubscribe(visitor_group_for(self.identity.visitor), self)
         for room in self.joined_rooms:
             await self.fanout.unsubscribe(group_name_for(room), self)
-        if self.joined_rooms:
+        if self.joined_rooms and not ShutdownState.left_together:  # on shutdown, chat.shutdown did it
             departures = await db_call(presence.leave_all)(channel_name=self.socket_id)
             for departure in departures:
                 await self.announce_departure(departure)
@@ -234,6 +237,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             wait = self.frames.take(time.monotonic())
             if wait:
+                metrics.rate_limit_refusals.labels("frames").inc()
                 raise ProtocolError(ErrorCode.RATE_LIMITED, "too many frames; slow down", retry_after_secs=wait)
             event = parse_client_event(text_data, bytes_data, self.limits, self.protocol)
             # Before `auth` a socket may read (join, leave, load_older, ping): ARCHITECTURE.md
@@ -354,6 +358,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return False
 
     async def join(self, event: Join) -> None:
+        started = time.perf_counter()  # join latency: until `joined` is written (metrics.join_seconds)
         if event.room not in self.joined_rooms and len(self.joined_rooms) >= conf.MAX_ROOMS_PER_SOCKET:
             raise ProtocolError(
                 ErrorCode.TOO_MANY_ROOMS, f"one socket joins at most {conf.MAX_ROOMS_PER_SOCKET} rooms", event.room
@@ -408,6 +413,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if resumed:
                 joined["changes"] = changed
         await self.send_event(joined)
+        metrics.join_seconds.observe(time.perf_counter() - started)
         if arrived:
             await self.announce_presence(event.room, self.arrival())
 
@@ -459,6 +465,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.require_joined(event.room, client_id=event.client_id)
         wait = process_limits().message_wait_secs(visitor=identity.visitor, ip=self.ip, now=time.monotonic())
         if wait:
+            metrics.rate_limit_refusals.labels("messages").inc()
             raise ProtocolError(
                 ErrorCode.RATE_LIMITED,
                 "too many messages; slow down",
@@ -488,6 +495,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # of its version as it is.
         frame, frame_v3 = message_frames(result.message)
         if result.created:
+            metrics.messages_stored.inc()
             await publish(room_frame(event.room, frame, frame_v3=frame_v3))
         else:
             # A resend of a stored message: only the sender needs it again (it may have missed it).
@@ -523,6 +531,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         assert self.identity is not None
         wait = process_limits().message_wait_secs(visitor=self.identity.visitor, ip=self.ip, now=time.monotonic())
         if wait:
+            metrics.rate_limit_refusals.labels("messages").inc()
             raise ProtocolError(
                 ErrorCode.RATE_LIMITED, "too many changes; slow down", room, client_id, retry_after_secs=wait
             )
@@ -646,6 +655,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             "dropping %s (%s): its reader fell SLOW_SOCKET_BUFFER_BYTES (%d) behind; it will resume on reconnect",
             self.socket_id, self.ip, conf.SLOW_SOCKET_BUFFER_BYTES,
         )  # fmt: skip
+        metrics.slow_reader_drops.inc()
         self.closing = True
         self.dropped.set()
 

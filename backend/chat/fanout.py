@@ -10,18 +10,25 @@ The fan-out keeps the layer's group memberships true to its local members and re
 ``RENEW_INTERVAL_SECS``: channels-redis forgets groups after ``group_expiry`` and after a Redis
 restart without persistence, without telling anyone. Members that missed frames meanwhile see a
 higher ``latest_seq`` in their next ``pong`` and rejoin (ARCHITECTURE.md, delivery guarantees).
+
+A Redis restart is also seen directly: the reader's blocking receive fails. From then on the
+fan-out tries every ``RESUBSCRIBE_POLL_SECS`` to re-join all of its groups, and reads again, so
+live delivery resumes within about that long of Redis answering (not at the next renewal, up to
+30 s later; measured in tests/redis/test_redis_recovery.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from typing import Protocol
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 
-from chat.broadcast import LayerMessage
+from chat import metrics
+from chat.broadcast import ROOM_FRAME, LayerMessage
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +36,13 @@ logger = logging.getLogger(__name__)
 # (FANOUT_QUEUE_MESSAGES), because one channel carries all of a process's room traffic.
 CHANNEL_PREFIX = "fanout"
 RENEW_INTERVAL_SECS = 30.0
+# While the layer is down: how often the reader tries again, and the group re-join is tried.
+# Each try against a Redis that is down costs one refused connection; short enough that live
+# delivery is back well within 2 s of Redis answering.
 RECEIVE_RETRY_FIRST_SECS = 0.1
-RECEIVE_RETRY_MAX_SECS = 5.0
+RECEIVE_RETRY_MAX_SECS = 0.5
+RESUBSCRIBE_POLL_SECS = 0.25
+ROOM_GROUP_PREFIX = "room."  # chat.rooms.group_name_for: the groups counted as joined rooms
 
 
 class Member(Protocol):
@@ -50,6 +62,9 @@ class Fanout:
         self.channel: str | None = None
         self.lock = asyncio.Lock()  # one membership change at a time, so add/discard never reorder
         self.tasks: list[asyncio.Task] = []
+        self.resubscribing: asyncio.Task | None = None  # re-joining every group after an outage
+        self.resubscribe_wanted = False
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on, once started
 
     # --- Membership ---------------------------------------------------------------------------
 
@@ -82,24 +97,55 @@ class Fanout:
                     await self.layer.group_discard(group, self.channel)
             except Exception:  # noqa: BLE001 - the renewal below retries; sockets stay open meanwhile
                 logger.exception("updating the layer membership of %s failed; retrying in the next renewal", group)
+            metrics.joined_rooms.set(sum(name.startswith(ROOM_GROUP_PREFIX) for name in self.members))
 
     async def _start(self) -> None:
         if self.channel is not None:
             return
+        self.loop = asyncio.get_running_loop()
         self.channel = await self.layer.new_channel(CHANNEL_PREFIX)
+        listen = getattr(self.layer, "add_reconnect_listener", None)  # chat.redis_layer; not in memory
+        if listen is not None:
+            listen(self._resubscribe_when_back)
         self.tasks = [asyncio.create_task(self._read_forever()), asyncio.create_task(self._renew_forever())]
 
     async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(self.renew_interval_secs)
-            async with self.lock:
-                for group in list(self.members):
-                    try:
-                        await self.layer.group_add(group, self.channel)
-                        self.joined.add(group)
-                    except Exception:  # noqa: BLE001
-                        logger.exception("renewing the layer membership of %s failed", group)
-                        break  # the layer is down; try them all again next time
+            try:
+                await self._rejoin_all()
+            except Exception:  # noqa: BLE001 - the layer is down; try them all again next time
+                logger.exception("renewing the layer memberships failed")
+
+    async def _rejoin_all(self) -> None:
+        """Add our channel to every group we have members in (raises on the first failure)."""
+        async with self.lock:
+            for group in list(self.members):
+                await self.layer.group_add(group, self.channel)
+                self.joined.add(group)
+
+    def _resubscribe_when_back(self) -> None:
+        """The layer failed under the reader, or a connection to Redis was made again: a restarted
+        Redis has forgotten every group. Re-join them as soon as it answers, in a task of its own
+        (the reader keeps retrying meanwhile). A signal during a re-join makes it run once more:
+        the Redis it re-joined on may be the one that just went away."""
+        if asyncio.get_running_loop() is not self.loop:
+            return  # a reconnect on another loop's pool (tests run several): that loop's fan-out sees it
+        self.resubscribe_wanted = True
+        if self.resubscribing is None or self.resubscribing.done():
+            self.resubscribing = asyncio.create_task(self._resubscribe_until_done())
+
+    async def _resubscribe_until_done(self) -> None:
+        started = time.monotonic()
+        while self.resubscribe_wanted:
+            self.resubscribe_wanted = False
+            try:
+                await self._rejoin_all()
+            except Exception:  # noqa: BLE001 - still down: one refused connection, then wait
+                self.resubscribe_wanted = True
+                await asyncio.sleep(RESUBSCRIBE_POLL_SECS)
+        metrics.layer_resubscribes.inc()
+        logger.info("channel layer: re-joined %d groups in %.2f s", len(self.members), time.monotonic() - started)
 
     # --- Delivery -----------------------------------------------------------------------------
 
@@ -109,7 +155,9 @@ class Fanout:
             try:
                 message = await self.layer.receive(self.channel)
             except Exception:  # noqa: BLE001 - e.g. Redis restarting: wait and read again
-                logger.exception("reading the channel layer failed; retrying in %.1f s", retry_secs)
+                if retry_secs == RECEIVE_RETRY_FIRST_SECS:  # the first failure of an outage, in full
+                    logger.exception("reading the channel layer failed; retrying every %.1f s", RECEIVE_RETRY_MAX_SECS)
+                self._resubscribe_when_back()
                 await asyncio.sleep(retry_secs)
                 retry_secs = min(retry_secs * 2, RECEIVE_RETRY_MAX_SECS)
                 continue
@@ -123,14 +171,20 @@ class Fanout:
             return
         skip = message.get("skip_socket")
         # A copy: a member may leave (and change the dict) while the frame is being written.
+        delivered = 0
         for socket_id, member in list(local.items()):
             if socket_id != skip:
                 try:
                     await member.deliver(message)
+                    delivered += 1
                 except Exception:  # noqa: BLE001 - one broken socket must not starve the rest
                     logger.exception("delivering to socket %s failed", socket_id)
+        if message["type"] == ROOM_FRAME:
+            metrics.deliveries.inc(delivered)
 
     def stop(self) -> None:
+        if self.resubscribing is not None:
+            self.tasks.append(self.resubscribing)
         for task in self.tasks:
             loop = task.get_loop()
             if not loop.is_closed():

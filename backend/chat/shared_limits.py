@@ -39,6 +39,7 @@ import redis
 import redis.asyncio
 
 from chat.ratelimit import Counter
+from chat.redis_pool import async_pool, sync_pool
 
 logger = logging.getLogger(__name__)
 
@@ -206,9 +207,17 @@ def _client_options(url: str, *, verify_tls: bool) -> dict[str, object]:
 # --- Token requests (sync: the identity views run in Django's worker thread) -----------------------
 
 
+def _pool_size() -> tuple[int, float]:
+    from chat.conf import conf  # settings are read when the first client is made, not at import
+
+    return conf.REDIS_POOL_MAX_CONNECTIONS, conf.REDIS_POOL_WAIT_SECS
+
+
 class SharedIdentityLimits:
     def __init__(self, url: str, *, secret: str, verify_tls: bool = True) -> None:
-        self.client = redis.Redis.from_url(url, **_client_options(url, verify_tls=verify_tls))
+        size, wait_secs = _pool_size()
+        pool = sync_pool(url, max_connections=size, wait_secs=wait_secs, **_client_options(url, verify_tls=verify_tls))
+        self.client = redis.Redis(connection_pool=pool)
         self.secret = secret
         self._redeem = self.client.register_script(REDEEM_SCRIPT)
         self._take = self.client.register_script(TAKE_SCRIPT)
@@ -266,7 +275,10 @@ class SharedSocketTally(LocalSocketTally):
         self, url: str, *, secret: str, lease_secs: float, verify_tls: bool = True, process_id: str | None = None
     ) -> None:
         super().__init__()
-        self.client = redis.asyncio.Redis.from_url(url, **_client_options(url, verify_tls=verify_tls))
+        # A waiting pool: 500 sockets closing at once release 500 counts together (chat.redis_pool).
+        size, wait_secs = _pool_size()
+        pool = async_pool(url, max_connections=size, wait_secs=wait_secs, **_client_options(url, verify_tls=verify_tls))
+        self.client = redis.asyncio.Redis(connection_pool=pool)
         self.secret = secret
         self.lease_ms = int(lease_secs * 1000)
         self.renew_secs = renew_interval_secs(lease_secs)

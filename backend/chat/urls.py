@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chat import moderation_views, views
+from chat import metrics_view, moderation_views, views
 
 urlpatterns = [
     path("api/rooms/online/", views.rooms_online, name="rooms-online"),
@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/moderation/actions/", moderation_views.moderation_action, name="moderation-actions"),
     path("api/moderation/address/", moderation_views.moderation_address, name="moderation-address"),
     path("api/reports/", moderation_views.report_message, name="reports"),
+    path("metrics", metrics_view.metrics, name="metrics"),
 ]
