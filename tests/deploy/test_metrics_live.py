@@ -48,7 +48,8 @@ async def scripted_session(port: int) -> dict[str, dict[str, float]]:
     ben = await enter_rooms(port, "Ben", [ROOM], origin=SITE_ORIGIN)
     await next_event(ada, "presence", lambda event: event.get("online_count") == 2)
     for number in range(MESSAGES + 1):
-        await ada.send(json.dumps({"type": "send", "room": ROOM, "text": f"hello {number}", "client_id": f"m-{number}"}))
+        send = {"type": "send", "room": ROOM, "text": f"hello {number}", "client_id": f"m-{number}"}
+        await ada.send(json.dumps(send))
     refused = await next_event(ada, "error")
     assert refused["code"] == "rate_limited", refused
     for number in range(MESSAGES):
