@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
+import json
 import os
 import platform
 import shutil
@@ -19,19 +20,25 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.config import DEFAULT_CLIENT_PROCESSES, SERVERS, Plan, full_plan, quick_plan
+from bench.redis_ops import as_json, render, run_redis_ops
 from bench.report import write_report
 from bench.scenarios import RunContext, RunRecord, run_one
 from bench.servers import prepare_ours_template
 from scripts.processes import REPO_DIR, progress
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# The Redis operations scenario (bench/redis_ops.py): members leaving at once, full and quick.
+REDIS_OPS_SCENARIO = "redis-ops"
+REDIS_OPS_MEMBERS = 2000
+REDIS_OPS_MEMBERS_QUICK = 500
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the short plan (about a minute or two)")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of ours,tutorial,bare")
-    parser.add_argument("--scenarios", default="", help="comma-separated subset of saturate,rate,multi,idle")
+    parser.add_argument("--scenarios", default="",
+                        help="comma-separated subset of saturate,rate,multi,idle,redis-ops")
     parser.add_argument("--sizes", default="", help="comma-separated room sizes replacing every scenario's own")
     parser.add_argument("--clients", type=int, default=DEFAULT_CLIENT_PROCESSES,
                         help="client processes for rooms of 1000 members or more (default %(default)s)")
@@ -101,9 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"bench: {plan.name} plan; results in {run_dir}")
 
     records: list[RunRecord] = []
+    wanted = {s for s in args.scenarios.split(",") if s}
+    redis_ops = None
     with tempfile.TemporaryDirectory(prefix="backchannel-bench-") as work:
         work_dir = Path(work)
-        needs_ours = any("ours" in scenario.servers for scenario in plan.scenarios)
+        with_redis_ops = (not wanted or REDIS_OPS_SCENARIO in wanted) and "ours" in args.servers.split(",")
+        needs_ours = with_redis_ops or any("ours" in scenario.servers for scenario in plan.scenarios)
         template_db = prepare_ours_template(work_dir / "template") if needs_ours else None
         context = RunContext(work_dir=work_dir, log_dir=log_dir, template_db=template_db,
                              client_processes=args.clients, connect_timeout_secs=plan.connect_timeout_secs)
@@ -111,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
             for members in scenario.members:
                 for server in scenario.servers:
                     records.append(run_one(server, scenario, members, context))
+        if with_redis_ops:
+            members = REDIS_OPS_MEMBERS_QUICK if args.quick else REDIS_OPS_MEMBERS
+            progress(f"bench: {REDIS_OPS_SCENARIO}, {members} members")
+            redis_ops = run_redis_ops(work_dir=work_dir / REDIS_OPS_SCENARIO, log_dir=log_dir,
+                                      template_db=template_db, members=members)
 
     meta = {
         "plan": plan.name,
@@ -124,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     titles = {scenario.key: scenario.title for scenario in plan.scenarios}
     markdown = write_report(run_dir, records, meta, titles)
+    if redis_ops is not None:
+        markdown += "\n" + render(redis_ops)
+        (run_dir / "results.md").write_text(markdown)
+        document = json.loads((run_dir / "results.json").read_text())
+        document[REDIS_OPS_SCENARIO] = as_json(redis_ops)
+        (run_dir / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
     publish_latest(args.out, run_dir)
     print(markdown)
     progress(f"bench: done in {meta['wall_secs']:.0f} s; {run_dir / 'results.md'}")

@@ -30,9 +30,10 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
-# Three retries, 50 ms, 100 ms, 200 ms apart (capped at 500 ms): a stale connection is replaced
-# on the first; a Redis that is really down fails a command within half a second, so callers
-# (the fan-out's reader, /healthz) learn of it promptly and do their own waiting.
+# Three retries, after 100, 200 and 400 ms: a stale connection is replaced on the first; a Redis
+# that is really down fails a command within a second or two (redis-py also retries the connect
+# itself), so callers (the fan-out's reader, /healthz) learn of it and do their own waiting. A
+# restart shorter than that is hidden from the caller: the reconnect hook below still tells.
 REDIS_RETRIES = 3
 RETRY_BACKOFF_BASE_SECS = 0.05
 RETRY_BACKOFF_CAP_SECS = 0.5
