@@ -69,6 +69,8 @@ class Fanout:
     # --- Membership ---------------------------------------------------------------------------
 
     async def subscribe(self, group: str, member: Member) -> None:
+        if group not in self.members and group.startswith(ROOM_GROUP_PREFIX):
+            metrics.joined_rooms.inc()
         self.members.setdefault(group, {})[member.socket_id] = member
         await self._sync(group)
 
@@ -78,6 +80,8 @@ class Fanout:
             local.pop(member.socket_id, None)
             if not local:
                 del self.members[group]
+                if group.startswith(ROOM_GROUP_PREFIX):
+                    metrics.joined_rooms.dec()
         await self._sync(group)
 
     def local_count(self, group: str) -> int:
@@ -97,7 +101,6 @@ class Fanout:
                     await self.layer.group_discard(group, self.channel)
             except Exception:  # noqa: BLE001 - the renewal below retries; sockets stay open meanwhile
                 logger.exception("updating the layer membership of %s failed; retrying in the next renewal", group)
-            metrics.joined_rooms.set(sum(name.startswith(ROOM_GROUP_PREFIX) for name in self.members))
 
     async def _start(self) -> None:
         if self.channel is not None:
