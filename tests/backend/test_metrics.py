@@ -63,3 +63,14 @@ def test_json_log_lines_carry_the_message_and_the_traceback_on_one_line():
     assert entry["message"] == "failed here"
     assert entry["level"] == "ERROR"
     assert "ValueError: boom" in entry["exception"]
+
+
+def test_an_unknown_log_format_stops_the_backend_naming_the_variable():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from backchannel.env import Env
+
+    assert Env({"LOG_FORMAT": "JSON"}).choice("LOG_FORMAT", "plain", ["plain", "json"]) == "json"
+    assert Env({}).choice("LOG_FORMAT", "plain", ["plain", "json"]) == "plain"
+    with pytest.raises(ImproperlyConfigured, match="LOG_FORMAT='xml' must be one of: plain, json"):
+        Env({"LOG_FORMAT": "xml"}).choice("LOG_FORMAT", "plain", ["plain", "json"])
