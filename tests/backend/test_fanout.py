@@ -179,3 +179,56 @@ async def test_racing_joins_and_leaves_leave_the_layer_in_step_with_the_members(
     assert list(layer.groups[group]) == [fanout.channel]
     assert fanout.local_count(group) == 1
     fanout.stop()
+
+
+class ReconnectingLayer(InMemoryChannelLayer):
+    """An in-memory layer that, like chat.redis_layer, tells listeners when it reconnected."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reconnect_listeners = []
+
+    def add_reconnect_listener(self, listener) -> None:
+        self.reconnect_listeners.append(listener)
+
+    def restart(self) -> None:
+        """What a Redis restart without persistence looks like: groups gone, then a reconnect."""
+        self.groups.clear()
+        for listener in self.reconnect_listeners:
+            listener()
+
+
+async def test_a_reconnect_rejoins_every_group_at_once_not_at_the_renewal():
+    layer = ReconnectingLayer()
+    fanout = Fanout(layer, renew_interval_secs=3600)  # the renewal would never come in this test
+    member = Recorder("a")
+    await fanout.subscribe(group_name_for("lobby"), member)
+    await fanout.subscribe(group_name_for("garden"), member)
+    layer.restart()
+    await eventually(lambda: len(layer.groups) == 2, timeout_secs=1)
+    await layer.group_send(group_name_for("garden"), room_frame("garden", "back"))
+    await eventually(lambda: member.frames, timeout_secs=1)
+    assert member.frames == ["back"]
+    fanout.stop()
+
+
+async def test_a_reconnect_during_a_rejoin_rejoins_once_more():
+    layer = ReconnectingLayer()
+    fanout = Fanout(layer, renew_interval_secs=3600)
+    member = Recorder("a")
+    await fanout.subscribe(group_name_for("lobby"), member)
+    real_group_add = layer.group_add
+    restarted_midway = False
+
+    async def group_add_then_restart(group: str, channel: str) -> None:
+        nonlocal restarted_midway
+        await real_group_add(group, channel)
+        if not restarted_midway:  # the Redis it just re-joined on goes away again
+            restarted_midway = True
+            layer.restart()
+
+    layer.group_add = group_add_then_restart
+    layer.restart()
+    await eventually(lambda: restarted_midway and layer.groups, timeout_secs=1)
+    assert list(layer.groups) == [group_name_for("lobby")]
+    fanout.stop()
