@@ -24,7 +24,7 @@ from chat.conf import conf
 from chat.identity import Identity
 from chat.models import Message, MessageChange, Reaction, Room, Sanction
 from chat.protocol import REACTION_EMOJI, REACTION_NAMES_SHOWN, ErrorCode
-from chat.services import DEADLOCK_ATTEMPTS, UPDATE_RETURNING_VENDORS, PostRefused, _is_deadlock
+from chat.services import DEADLOCK_ATTEMPTS, PostRefused, _is_deadlock, bump_room_counter
 
 AUTHOR_DELETED_REASON = "deleted by its author"
 
@@ -265,7 +265,7 @@ def _apply(*, room_name, identity, seq, client_id, now, kind, apply, done_if_del
     """``apply(message)`` returns the messages it changed and the change's payload, or None when
     it changed nothing; ``done_if_deleted``: a deleted message is not refused but left as it is."""
     with transaction.atomic():
-        bumped = _bump_last_rev(room_name)
+        bumped = bump_room_counter(room_name, "last_rev")
         if bumped is None:
             raise ChangeRefused(ErrorCode.NOT_FOUND, "no such message in this room")
         room_id, rev = bumped
@@ -290,22 +290,3 @@ def _apply(*, room_name, identity, seq, client_id, now, kind, apply, done_if_del
             created_at=now,
         )  # fmt: skip
     return ChangeResult(rev=rev, applied=True, messages=changed, message=changed[0], kind=kind)
-
-
-def _bump_last_rev(room_name: str) -> tuple[int, int] | None:
-    """Take the room's next rev: ``(room id, rev)``, or None when the room does not exist. As
-    ``services._bump_last_seq``: in one statement where the engine has ``UPDATE … RETURNING``, else
-    the update and a read back under the lock it holds (MySQL/MariaDB)."""
-    table = connection.ops.quote_name(Room._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor in UPDATE_RETURNING_VENDORS:
-            cursor.execute(
-                f"UPDATE {table} SET last_rev = last_rev + 1 WHERE name = %s RETURNING id, last_rev", [room_name]
-            )
-        else:
-            cursor.execute(f"UPDATE {table} SET last_rev = last_rev + 1 WHERE name = %s", [room_name])
-            if cursor.rowcount == 0:
-                return None
-            cursor.execute(f"SELECT id, last_rev FROM {table} WHERE name = %s", [room_name])
-        row = cursor.fetchone()
-    return (row[0], row[1]) if row is not None else None

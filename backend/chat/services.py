@@ -154,7 +154,7 @@ def _append(
 ) -> PostResult | None:
     """The message stored with the room's next seq; None (nothing done) when the room does not exist."""
     with transaction.atomic():
-        bumped = _bump_last_seq(room_name)
+        bumped = bump_room_counter(room_name, "last_seq")
         if bumped is None:
             return None  # no such room yet: the caller creates it, outside this transaction
         room_id, seq = bumped
@@ -195,26 +195,34 @@ def reply_quote(*, room: Room, seq: int) -> dict | None:
 UPDATE_RETURNING_VENDORS = frozenset({"postgresql", "sqlite"})
 
 
-def _bump_last_seq(room_name: str) -> tuple[int, int] | None:
-    """Take the room's next seq: ``(room id, seq)``, or None when the room does not exist yet.
+# A room's gapless counters: the seq of its messages and the rev of the changes to them.
+ROOM_COUNTERS = ("last_seq", "last_rev")
+
+
+def bump_room_counter(room_name: str, counter: str) -> tuple[int, int] | None:
+    """Take the room's next value of ``counter`` (one of ROOM_COUNTERS): ``(room id, value)``, or
+    None when the room does not exist yet.
 
     The UPDATE takes the row lock (PostgreSQL, MySQL/MariaDB) or the write lock (SQLite) until
-    commit, so two writers never get the same seq; a failed insert rolls the bump back with it: no
-    gaps. PostgreSQL and SQLite return the new value in the same statement (one round trip where
+    commit, so two writers never get the same value; a failed insert rolls the bump back with it:
+    no gaps. PostgreSQL and SQLite return the new value in the same statement (one round trip where
     the ORM needs two); MySQL/MariaDB have no ``UPDATE … RETURNING``, so the row is read back, which
     sees this transaction's own update, under the lock it still holds.
     """
+    if counter not in ROOM_COUNTERS:
+        raise ValueError(f"{counter!r} is not a room counter")
     table = connection.ops.quote_name(Room._meta.db_table)
+    column = connection.ops.quote_name(counter)
     with connection.cursor() as cursor:
         if connection.vendor in UPDATE_RETURNING_VENDORS:
             cursor.execute(
-                f"UPDATE {table} SET last_seq = last_seq + 1 WHERE name = %s RETURNING id, last_seq", [room_name]
+                f"UPDATE {table} SET {column} = {column} + 1 WHERE name = %s RETURNING id, {column}", [room_name]
             )
         else:
-            cursor.execute(f"UPDATE {table} SET last_seq = last_seq + 1 WHERE name = %s", [room_name])
+            cursor.execute(f"UPDATE {table} SET {column} = {column} + 1 WHERE name = %s", [room_name])
             if cursor.rowcount == 0:
                 return None
-            cursor.execute(f"SELECT id, last_seq FROM {table} WHERE name = %s", [room_name])
+            cursor.execute(f"SELECT id, {column} FROM {table} WHERE name = %s", [room_name])
         row = cursor.fetchone()
     return (row[0], row[1]) if row is not None else None
 
