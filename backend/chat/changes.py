@@ -23,7 +23,7 @@ from chat import moderation, wordfilter
 from chat.conf import conf
 from chat.identity import Identity
 from chat.models import Message, MessageChange, Reaction, Room, Sanction
-from chat.protocol import REACTION_EMOJI, REACTION_NAMES_SHOWN, ErrorCode
+from chat.protocol import REACTION_EMOJI, REACTION_NAMES_SHOWN, ErrorCode, ReactionDict
 from chat.services import DEADLOCK_ATTEMPTS, PostRefused, _is_deadlock, bump_room_counter
 
 AUTHOR_DELETED_REASON = "deleted by its author"
@@ -176,20 +176,26 @@ def check_may_write(*, room_name: str, identity: Identity, ip: str | None, now: 
         raise ChangeRefused(ErrorCode.ROOM_LOCKED, "a moderator has locked this room; it is read-only")
 
 
-def reaction_summary(message: Message) -> list[dict]:
-    """The reactions a page shows, from the Reaction rows: [{emoji, count, names}] in
-    REACTION_EMOJI order, names the first REACTION_NAMES_SHOWN to react. One query, rows for every
-    reactor: a message's reactors are the people of one conversation."""
+def reaction_summary(message: Message) -> list[ReactionDict]:
+    """The reactions a page shows, from the Reaction rows: [{emoji, count, names, visitors}] in
+    REACTION_EMOJI order, names the first REACTION_NAMES_SHOWN to react and visitors their public
+    ids, in the same order (so a page knows its own reaction after a reload). One query, rows for
+    every reactor: a message's reactors are the people of one conversation."""
     counts: dict[str, int] = {}
     names: dict[str, list[str]] = {}
-    for key, name in Reaction.objects.filter(message=message).order_by("id").values_list("emoji", "name"):
+    visitors: dict[str, list[str]] = {}
+    rows = Reaction.objects.filter(message=message).order_by("id").values_list("emoji", "name", "visitor")
+    for key, name, visitor in rows:
         emoji = emoji_from_key(key)
         counts[emoji] = counts.get(emoji, 0) + 1
         shown = names.setdefault(emoji, [])
         if len(shown) < REACTION_NAMES_SHOWN:
             shown.append(name)
+            visitors.setdefault(emoji, []).append(visitor)
     return [
-        {"emoji": emoji, "count": counts[emoji], "names": names[emoji]} for emoji in REACTION_EMOJI if emoji in counts
+        {"emoji": emoji, "count": counts[emoji], "names": names[emoji], "visitors": visitors[emoji]}
+        for emoji in REACTION_EMOJI
+        if emoji in counts
     ]
 
 

@@ -20,7 +20,13 @@ from django.conf import settings
 from chat.challenge import SpentChallenges
 from chat.conf import conf
 from chat.ratelimit import BucketMap, TokenBucket
-from chat.shared_limits import LocalSocketTally, Redemption, SharedIdentityLimits, SharedSocketTally
+from chat.shared_limits import (
+    LimitsUnavailable,
+    LocalSocketTally,
+    Redemption,
+    SharedIdentityLimits,
+    SharedSocketTally,
+)
 
 # Bucket names, also in the shared keys (backchannel:limits:bucket:<name>:<address>).
 NEW_NAMES_BUCKET = "new-names"
@@ -33,6 +39,11 @@ MODERATION_ACTION_BURST = 30
 MODERATION_ACTIONS_PER_SEC = 1.0
 REPORT_BURST = 5
 REPORTS_PER_SEC = 1 / 20
+# Searches (GET /api/rooms/<room>/search/), per address: a person refining a query a few times
+# in a row, then one every 2 s; a script crawling a room's history through them does not get far.
+SEARCH_BUCKET = "searches"
+SEARCH_BURST = 20
+SEARCHES_PER_SEC = 0.5
 # Django's usernames are at most 150 characters; a longer one names no account.
 MAX_USERNAME_KEY_CHARS = 150
 
@@ -53,6 +64,8 @@ class ProcessLimits:
         # Per identity, so per process like the message buckets (a token is used where it is sent).
         self.moderation_actions = BucketMap(burst=MODERATION_ACTION_BURST, per_sec=MODERATION_ACTIONS_PER_SEC)
         self.reports = BucketMap(burst=REPORT_BURST, per_sec=REPORTS_PER_SEC)
+        # Without Redis, or while it does not answer: searches per address, in this process.
+        self.searches_per_ip = BucketMap(burst=SEARCH_BURST, per_sec=SEARCHES_PER_SEC)
 
     def message_wait_secs(self, *, visitor: str, ip: str | None, now: float) -> float:
         """0 when one more message is allowed (and counted), else how long to wait."""
@@ -159,6 +172,19 @@ def sign_in_account_key(username: str) -> str:
     """One key for every spelling that may name the same account: Django's login form normalises
     usernames (NFKC), and a case-insensitive database collation matches any case."""
     return unicodedata.normalize("NFKC", username).casefold()[:MAX_USERNAME_KEY_CHARS]
+
+
+def search_wait_secs(*, ip: str) -> float:
+    """Count one search from ``ip``: 0.0, or how long it must wait. Shared by every process with
+    Redis; when Redis does not answer, each process counts its own (a search reads what any page
+    may read, so it fails open to the process's bucket rather than refusing every search)."""
+    shared = _shared_identity_limits()
+    if shared is not None:
+        try:
+            return shared.take(SEARCH_BUCKET, ip=ip, burst=SEARCH_BURST, per_sec=SEARCHES_PER_SEC)
+        except LimitsUnavailable:
+            pass
+    return process_limits().searches_per_ip.take(ip, time.monotonic())
 
 
 # --- Sockets per address -----------------------------------------------------------------------

@@ -28,6 +28,9 @@ class Room(models.Model):
     # the room's second gapless sequence, bumped like last_seq in the change's own transaction
     # (chat.changes), so version-3 clients resume changes as they resume messages.
     last_rev = models.PositiveBigIntegerField(default=0)
+    # The highest seq the retention (chat.retention, RETENTION_DAYS) removed: the log now starts
+    # right after it, still gapless (0: nothing removed). Only a prefix of the log is ever removed.
+    pruned_seq = models.PositiveBigIntegerField(default=0)
     # Set by moderators (chat.moderation): a locked room is read-only for visitors; in slow mode a
     # visitor posts at most once every slow_mode_secs. Staff are exempt from both.
     locked = models.BooleanField(default=False)
@@ -66,8 +69,8 @@ class Message(models.Model):
     # one was sent; a deletion of the original marks the quote deleted (chat.changes).
     reply_to_seq = models.PositiveBigIntegerField(null=True, blank=True)
     reply_quote = models.JSONField(null=True, blank=True)
-    # [{emoji, count, names}] in REACTION_EMOJI order, names the first reactors: what pages show,
-    # derived from the Reaction rows whenever they change.
+    # [{emoji, count, names, visitors}] in REACTION_EMOJI order, names (and their visitor ids) the
+    # first reactors: what pages show, derived from the Reaction rows whenever they change.
     reactions = models.JSONField(default=list, blank=True)
 
     class Meta:
@@ -102,6 +105,8 @@ class MessageChange(models.Model):
         DELETE = "delete", "delete"
         REACT = "react", "react"
         UNREACT = "unreact", "unreact"
+        # The retention removed the originals some replies quote: their quotes show them removed.
+        PRUNE = "prune", "prune"
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="changes")
     rev = models.PositiveBigIntegerField()

@@ -66,6 +66,8 @@ class ErrorCode(StrEnum):
     # HTTP only (the identity API's 429): too many new names from one address. Its own code, so a
     # client can say so instead of "you are sending too fast" (that is rate_limited, on the socket).
     IDENTITY_RATE_LIMITED = "identity_rate_limited"
+    # HTTP only (the search API's 429): too many searches from one address.
+    SEARCH_RATE_LIMITED = "search_rate_limited"
     DUPLICATE_TEXT = "duplicate_text"
     # The word filter (chat.wordfilter): refused, nothing stored; or stored and held until a
     # moderator approves it in the admin (then it is posted like any message, client_id and all).
@@ -451,6 +453,9 @@ class ReactionDict(TypedDict):
     emoji: str
     count: int
     names: list[str]  # the first REACTION_NAMES_SHOWN reactors
+    # Their public visitor ids, in the same order (a page marks its own reaction after a reload);
+    # migration 0008 added them to the summaries stored before. Older clients ignore the field.
+    visitors: list[str]
 
 
 class MessageEventV3(MessageEvent):

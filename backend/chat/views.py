@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import moderation, presence, selectors
+from chat import moderation, presence, search, selectors
 from chat.challenge import challenge_problem, new_challenge
 from chat.conf import conf
 from chat.events import message_event_for
@@ -29,7 +29,7 @@ from chat.identity import (
     staff_visitor_id,
     verify_token,
 )
-from chat.limits import redeem_challenge, staff_sign_in_wait_secs
+from chat.limits import redeem_challenge, search_wait_secs, staff_sign_in_wait_secs
 from chat.models import Sanction
 from chat.names import display_name_problem, is_reserved_name
 from chat.protocol import MAX_SEQ, ErrorCode, round_up_secs
@@ -71,16 +71,9 @@ def room_messages(request: HttpRequest, room: str) -> JsonResponse:
     """A page of the room's log, oldest first: the latest page, or the one before ``?before_seq=``."""
     if not is_valid_room_name(room):
         return _error(ErrorCode.INVALID_ROOM, "no such room name")
-    before_seq = request.GET.get("before_seq")
-    if before_seq is not None:
-        # isascii: isdigit alone admits "²", which int() refuses (a 500 instead of a 400).
-        if (
-            not (before_seq.isascii() and before_seq.isdigit())
-            or len(before_seq) > MAX_SEQ_DIGITS
-            or not 1 <= int(before_seq) <= MAX_SEQ
-        ):
-            return _error(ErrorCode.BAD_FIELD, f"before_seq must be a whole number from 1 to {MAX_SEQ}")
-        before_seq = int(before_seq)
+    before_seq = _before_seq(request)
+    if isinstance(before_seq, JsonResponse):
+        return before_seq
     page = selectors.messages_before(room_name=room, before_seq=before_seq, limit=conf.HISTORY_LIMIT)
     return JsonResponse(
         {
@@ -89,6 +82,48 @@ def room_messages(request: HttpRequest, room: str) -> JsonResponse:
             "has_older": page.has_older,
         }
     )
+
+
+@require_GET
+def room_search(request: HttpRequest, room: str) -> JsonResponse:
+    """The room's messages holding every word of ``?q=``, newest first, a page at a time
+    (``?before_seq=``: the last result's seq). Deleted messages are never found; an edited one is
+    found by its current text. Rate-limited per address (chat.limits.search_wait_secs)."""
+    if not is_valid_room_name(room):
+        return _error(ErrorCode.INVALID_ROOM, "no such room name")
+    query = request.GET.get("q", "")
+    problem = search.query_problem(query)
+    if problem:
+        return _error(ErrorCode.BAD_FIELD, problem)
+    before_seq = _before_seq(request)
+    if isinstance(before_seq, JsonResponse):
+        return before_seq
+    # Counted before the database is asked anything, unknown rooms included.
+    wait = search_wait_secs(ip=_client_ip(request) or "unknown")
+    if wait:
+        return _too_many(wait, "searches", code=ErrorCode.SEARCH_RATE_LIMITED)
+    found_room = search.room_for_search(room_name=room)
+    if found_room is None:
+        return _error(ErrorCode.NOT_FOUND, "no such room", status=404)
+    found = search.search_room(room=found_room, query=query, before_seq=before_seq)
+    return JsonResponse(
+        {"results": [search.result_dict(message) for message in found.messages], "has_more": found.has_more}
+    )
+
+
+def _before_seq(request: HttpRequest) -> int | None | JsonResponse:
+    """``?before_seq=`` as a seq (None when absent), or the 400 that refuses it."""
+    before_seq = request.GET.get("before_seq")
+    if before_seq is None:
+        return None
+    # isascii: isdigit alone admits "²", which int() refuses (a 500 instead of a 400).
+    if (
+        not (before_seq.isascii() and before_seq.isdigit())
+        or len(before_seq) > MAX_SEQ_DIGITS
+        or not 1 <= int(before_seq) <= MAX_SEQ
+    ):
+        return _error(ErrorCode.BAD_FIELD, f"before_seq must be a whole number from 1 to {MAX_SEQ}")
+    return int(before_seq)
 
 
 @require_GET
@@ -220,10 +255,12 @@ def _previous_visitor(token: object, now: float) -> str | None:
     return None if verified.identity.staff else verified.identity.visitor
 
 
-def _too_many(wait: float, what: str, where: str = "from this address") -> JsonResponse:
+def _too_many(
+    wait: float, what: str, where: str = "from this address", *, code: ErrorCode = ErrorCode.IDENTITY_RATE_LIMITED
+) -> JsonResponse:
     """The 429 answer to an address whose bucket is empty for ``wait`` seconds."""
     response = _error(
-        ErrorCode.IDENTITY_RATE_LIMITED,
+        code,
         f"too many {what} {where}; try again later",
         status=429,
         retry_after_secs=wait,

@@ -120,8 +120,8 @@ def _compile(entry: Entry) -> _Compiled | None:
         pattern = re.compile(entry.text, re.IGNORECASE)
         return _Compiled(entry, pattern, pattern)
     word = fold_text(entry.text)
-    before = "" if _no_word_spaces(word[0]) else r"(?<!\w)"
-    after = "" if _no_word_spaces(word[-1]) else r"(?!\w)"
+    before = "" if written_without_spaces(word[0]) else r"(?<!\w)"
+    after = "" if written_without_spaces(word[-1]) else r"(?!\w)"
     in_text = re.compile(before + re.escape(word) + after)
     # In a run of spaced-out letters the word may sit anywhere ("a b a d" holds "bad").
     letters = re.sub(r"[\W_]+", "", word)
@@ -129,7 +129,8 @@ def _compile(entry: Entry) -> _Compiled | None:
     return _Compiled(entry, in_text, in_runs)
 
 
-def _no_word_spaces(char: str) -> bool:
+def written_without_spaces(char: str) -> bool:
+    """Whether ``char`` is of a script written without spaces between words (Japanese, Thai...)."""
     return any(low <= ord(char) <= high for low, high in _NO_WORD_SPACES)
 
 

@@ -3,16 +3,20 @@ replies, `changed` events, resume by rev; and a version-2 client beside it, unaf
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.apps import apps as django_apps
 from django.core import checks
 from django.utils import timezone
 
-from chat import moderation
+from chat import changes, moderation, services
+from chat.identity import Identity
 from chat.models import Message, MessageChange, Reaction, Room
+from chat.protocol import REACTION_NAMES_SHOWN
 from tests.backend.sockets import Socket, connected, of_type, opened
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -176,9 +180,11 @@ async def test_reactions_count_once_per_person_toggle_and_refuse_other_emoji():
         state = (await changed(ann))["message"]
         while state["rev"] < 3:
             state = (await changed(ann))["message"]
+        # Who reacted, by name and by public visitor id (a reloaded page finds its own reaction).
+        ann_id, bob_id = ann.me["visitor"], bob.me["visitor"]
         assert state["reactions"] == [
-            {"emoji": "👍", "count": 1, "names": ["Bob"]},
-            {"emoji": "🎉", "count": 2, "names": ["Ann", "Bob"]},
+            {"emoji": "👍", "count": 1, "names": ["Bob"], "visitors": [bob_id]},
+            {"emoji": "🎉", "count": 2, "names": ["Ann", "Bob"], "visitors": [ann_id, bob_id]},
         ]
 
         # Already on: nothing changes, the answer is the message's rev, and only Ann hears of it.
@@ -192,13 +198,54 @@ async def test_reactions_count_once_per_person_toggle_and_refuse_other_emoji():
         while event["rev"] < 4:
             event = await changed(bob)
         assert event["message"]["reactions"] == [
-            {"emoji": "👍", "count": 1, "names": ["Bob"]},
-            {"emoji": "🎉", "count": 1, "names": ["Bob"]},
+            {"emoji": "👍", "count": 1, "names": ["Bob"], "visitors": [bob_id]},
+            {"emoji": "🎉", "count": 1, "names": ["Bob"], "visitors": [bob_id]},
         ]
 
         bad = await change(ann, "react", seq=1, emoji="💩", on=True)
         assert bad["answer"]["code"] == "bad_emoji"
         assert await sync_to_async(Reaction.objects.count)() == 2
+
+
+async def test_reactor_ids_follow_the_names_in_order_and_in_their_cut():
+    def react_22_times() -> list[dict]:
+        post = services.store_message(
+            room_name="lobby", identity=Identity("v-0", "Ann"), text="cake", client_id="c", ip=None, now=timezone.now()
+        )
+        for number in range(1, 23):
+            changes.react(
+                room_name="lobby", identity=Identity(f"v-{number}", f"P{number}"), seq=post.message.seq, emoji="🎉",
+                on=True, client_id=f"r{number}",
+            )  # fmt: skip
+        return Message.objects.get(seq=1).reactions
+
+    [party] = await sync_to_async(react_22_times)()
+    assert party["count"] == 22
+    assert party["names"] == [f"P{number}" for number in range(1, REACTION_NAMES_SHOWN + 1)]
+    assert party["visitors"] == [f"v-{number}" for number in range(1, REACTION_NAMES_SHOWN + 1)]
+
+
+async def test_summaries_stored_before_reactor_ids_get_them_from_the_migration():
+    add_reactor_ids = importlib.import_module("chat.migrations.0008_search_retention_reactor_ids").add_reactor_ids
+
+    def stored_before_then_migrated() -> list[dict]:
+        message = services.store_message(
+            room_name="lobby", identity=Identity("v-0", "Ann"), text="cake", client_id="c", ip=None, now=timezone.now()
+        ).message
+        for visitor, name, emoji in [("v-1", "Bob", "🎉"), ("v-2", "Cy", "👍"), ("v-3", "Di", "🎉")]:
+            Reaction.objects.create(message=message, emoji=changes.emoji_key(emoji), visitor=visitor, name=name)
+        old_summary = [
+            {"emoji": "👍", "count": 1, "names": ["Cy"]},
+            {"emoji": "🎉", "count": 2, "names": ["Bob", "Di"]},
+        ]
+        Message.objects.filter(pk=message.pk).update(reactions=old_summary)
+        add_reactor_ids(django_apps, None)
+        return Message.objects.get(pk=message.pk).reactions
+
+    assert await sync_to_async(stored_before_then_migrated)() == [
+        {"emoji": "👍", "count": 1, "names": ["Cy"], "visitors": ["v-2"]},
+        {"emoji": "🎉", "count": 2, "names": ["Bob", "Di"], "visitors": ["v-1", "v-3"]},
+    ]
 
 
 # --- Deletions ---------------------------------------------------------------------------------
