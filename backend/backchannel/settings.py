@@ -23,6 +23,7 @@ from chat.conf import (
     DEFAULT_REDIS_POOL_MAX_CONNECTIONS,
     DEFAULT_REDIS_POOL_WAIT_SECS,
     DEFAULT_RESERVED_NAMES,
+    DEFAULT_RETENTION_DAYS,
     DEFAULT_SANCTION_ADDRESS_CARRY_SECS,
 )
 
@@ -214,6 +215,9 @@ BACKCHANNEL_SANCTION_ADDRESS_CARRY_SECS = env.integer(
 )
 # How long after sending its author may edit a message (protocol version 3; 0: never).
 BACKCHANNEL_EDIT_WINDOW_SECS = env.integer("EDIT_WINDOW_SECS", DEFAULT_EDIT_WINDOW_SECS, minimum=0)
+# Messages older than this many days are deleted by `manage.py prune_messages` (0: kept for ever);
+# over a century is refused by check backchannel.E012.
+BACKCHANNEL_RETENTION_DAYS = env.integer("RETENTION_DAYS", DEFAULT_RETENTION_DAYS, minimum=0)
 BACKCHANNEL_STAFF_RECHECK_SECS = env.number("STAFF_RECHECK_SECS", 20.0, minimum=0.1)
 BACKCHANNEL_PRESENCE_LIST_LIMIT = env.integer("PRESENCE_LIST_LIMIT", 100, minimum=0)
 BACKCHANNEL_PRESENCE_STALE_SECS = env.integer("PRESENCE_STALE_SECS", 90, minimum=10)

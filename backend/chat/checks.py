@@ -14,7 +14,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from backchannel.env import origin_problem
-from chat.conf import METRICS_TOKEN_MIN_CHARS, conf, sanction_carry_problem, whole_secs_problem
+from chat.conf import (
+    METRICS_TOKEN_MIN_CHARS,
+    conf,
+    retention_days_problem,
+    sanction_carry_problem,
+    whole_secs_problem,
+)
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 # JSON framing of a `send` event around its text; a UTF-8 character takes at most 4 bytes.
@@ -115,6 +121,23 @@ def check_edit_window(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
             f"BACKCHANNEL_EDIT_WINDOW_SECS {problem}.",
             hint="Set EDIT_WINDOW_SECS to 0 (no editing) or a number of seconds (the default is 900).",
             id="backchannel.E007",
+        )
+    ]
+
+
+@checks.register()
+def check_retention(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A retention that cannot be read would delete nothing (0) while the site believes otherwise."""
+    value = getattr(settings, "BACKCHANNEL_RETENTION_DAYS", None)
+    problem = None if value is None else retention_days_problem(value)
+    if problem is None:
+        return []
+    return [
+        checks.Error(
+            f"BACKCHANNEL_RETENTION_DAYS {problem}.",
+            hint="Set RETENTION_DAYS to 0 (keep every message, the default) or the number of days to keep "
+            "messages, and run `manage.py prune_messages` daily.",
+            id="backchannel.E012",
         )
     ]
 

@@ -21,6 +21,12 @@ DEFAULT_SANCTION_ADDRESS_CARRY_SECS = 24 * 3600
 # conversation is not rewritten under the people who answered it.
 DEFAULT_EDIT_WINDOW_SECS = 15 * 60
 
+# Messages are kept for ever unless a site sets RETENTION_DAYS (chat.retention).
+DEFAULT_RETENTION_DAYS = 0
+# The longest retention accepted (check backchannel.E012): a century; longer is "keep for ever",
+# and far larger numbers of days do not fit in a date.
+RETENTION_MAX_DAYS = 36_500
+
 # Per Redis client of a process (the layer; the shared limits) and per Redis host. A burst waits for
 # a connection rather than failing (chat.redis_pool), so this bounds Redis's client count, not the
 # throughput: a hosted Redis counts processes x 2 x this against its plan's client limit.
@@ -230,6 +236,14 @@ class Settings:
         return value if whole_secs_problem(value) is None else DEFAULT_EDIT_WINDOW_SECS
 
     @property
+    def RETENTION_DAYS(self) -> int:
+        """Messages older than this many days are deleted by ``manage.py prune_messages`` (a
+        prefix of each room's log; chat.retention); 0 keeps them for ever. A bad value is reported
+        by system check backchannel.E012 and read as 0 (nothing is deleted)."""
+        value = getattr(settings, "BACKCHANNEL_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+        return value if retention_days_problem(value) is None else DEFAULT_RETENTION_DAYS
+
+    @property
     def DUPLICATE_WINDOW_SECS(self) -> int:
         return int(getattr(settings, "BACKCHANNEL_DUPLICATE_WINDOW_SECS", 60))
 
@@ -268,6 +282,15 @@ def sanction_carry_problem(value: object) -> str | None:
 def whole_secs_problem(value: object) -> str | None:
     """Why ``value`` cannot be a number of seconds that is 0 (off) or more, or None."""
     return sanction_carry_problem(value)
+
+
+def retention_days_problem(value: object) -> str | None:
+    """Why ``value`` cannot be RETENTION_DAYS, or None."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return f"must be a whole number of days, not {value!r}"
+    if not 0 <= value <= RETENTION_MAX_DAYS:
+        return f"must be 0 (keep messages for ever) or 1 to {RETENTION_MAX_DAYS} days, not {value}"
+    return None
 
 
 conf = Settings()

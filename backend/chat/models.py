@@ -130,6 +130,10 @@ class MessageChange(models.Model):
                 fields=["room", "visitor", "client_id"], name="chat_messagechange_room_client_id_unique"
             ),
         ]
+        indexes = [
+            # A message's history (the admin); the retention's deletes of a prefix of the log.
+            models.Index(fields=["room", "seq"], name="chat_messagechange_room_seq"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.room.name} rev {self.rev}: {self.kind} #{self.seq}"

@@ -118,15 +118,16 @@ def catch_up(
             room_name=room_name, after_seq=after_seq, history_limit=history_limit, resume_limit=resume_limit,
             after_rev=after_rev or 0, first_seq=first_seq or 1,
         )  # fmt: skip
-    latest = latest_seq(room_name=room_name)
-    if should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit):
+    latest, pruned = Room.objects.filter(name=room_name).values_list("last_seq", "pruned_seq").first() or (0, 0)
+    if should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit, pruned_seq=pruned):
         # Messages stored since `latest` was read come along too (the bound allows for them).
         messages = messages_after(room_name=room_name, after_seq=after_seq, limit=resume_limit + history_limit)
         newest = messages[-1].seq if messages else latest
         repairs = deleted_before(room_name=room_name, after_seq=after_seq, window=resume_limit) if after_seq else []
         return CatchUp(
-            latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > 0, repairs=repairs
-        )
+            latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > pruned,
+            repairs=repairs,
+        )  # fmt: skip
     page = latest_page(room_name=room_name, limit=history_limit)
     newest = page.messages[-1].seq if page.messages else latest
     return CatchUp(latest_seq=max(latest, newest), resumed=False, messages=page.messages, has_older=page.has_older)
@@ -135,8 +136,10 @@ def catch_up(
 def _catch_up_v3(
     *, room_name: str, after_seq: int | None, history_limit: int, resume_limit: int, after_rev: int, first_seq: int
 ) -> CatchUp:
-    latest, latest_rev = Room.objects.filter(name=room_name).values_list("last_seq", "last_rev").first() or (0, 0)
-    if should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit) and after_rev <= latest_rev:
+    bounds = Room.objects.filter(name=room_name).values_list("last_seq", "last_rev", "pruned_seq").first()
+    latest, latest_rev, pruned = bounds or (0, 0, 0)
+    resumable = should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit, pruned_seq=pruned)
+    if resumable and after_rev <= latest_rev:
         changes = []
         if after_seq:
             changes = changed_since(
@@ -147,7 +150,7 @@ def _catch_up_v3(
             messages = messages_after(room_name=room_name, after_seq=after_seq, limit=resume_limit + history_limit)
             newest = messages[-1].seq if messages else latest
             return CatchUp(
-                latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > 0,
+                latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > pruned,
                 latest_rev=latest_rev, changes=changes,
             )  # fmt: skip
     page = latest_page(room_name=room_name, limit=history_limit)

@@ -1,7 +1,8 @@
 # Staff tools of the conversation features:
 #
 # - Room.pruned_seq: the highest seq the retention removed (chat.retention); the log starts after it.
-# - MessageChange.Kind gains "prune" (the quotes of replies to removed originals show them removed).
+# - MessageChange.Kind gains "prune" (the quotes of replies to removed originals show them removed),
+#   and an index on (room, seq): the retention deletes changes by seq, the admin lists them by seq.
 # - Search (chat.search), per engine: PostgreSQL, a GIN index over the text's tsvector (the
 #   'simple' configuration, the very expression chat.search queries); SQLite, an FTS5 table with
 #   the trigram tokenizer (it finds Japanese, which has no spaces between words), kept in sync with
@@ -115,6 +116,11 @@ class Migration(migrations.Migration):
             model_name='messagechange',
             name='kind',
             field=models.CharField(choices=[('edit', 'edit'), ('delete', 'delete'), ('react', 'react'), ('unreact', 'unreact'), ('prune', 'prune')], max_length=8),
+        ),
+        # The retention deletes a room's changes by seq; the admin lists a message's changes by seq.
+        migrations.AddIndex(
+            model_name='messagechange',
+            index=models.Index(fields=['room', 'seq'], name='chat_messagechange_room_seq'),
         ),
         migrations.RunPython(create_search_index, drop_search_index, elidable=False),
         migrations.RunPython(add_reactor_ids, migrations.RunPython.noop, elidable=False),
