@@ -11,14 +11,24 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from chat import moderation, presence, selectors
+from chat import export, moderation, presence, selectors
 from chat.identity import visitor_tag
-from chat.models import BlockedWord, HeldMessage, Message, Presence, Report, Room, Sanction
+from chat.models import (
+    BlockedWord,
+    HeldMessage,
+    Message,
+    MessageChange,
+    Presence,
+    Reaction,
+    Report,
+    Room,
+    Sanction,
+)
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -26,6 +36,8 @@ REASON_MAX_CHARS = 200
 NO_REASON = "(none given)"
 DONE = {Sanction.Kind.MUTE: "muted", Sanction.Kind.BAN: "banned"}
 TEXT_PREVIEW_CHARS = 120
+# Changes listed on a message's page (a popular message collects many reactions).
+HISTORY_ROWS = 200
 
 
 def _by(request: HttpRequest) -> str:
@@ -170,8 +182,8 @@ class RoomAdmin(admin.ModelAdmin):
     list_display = ["name", "last_seq", "locked", "slow_mode_secs", "created_at"]
     list_filter = ["locked"]
     search_fields = ["name"]
-    readonly_fields = ["last_seq", "last_rev"]
-    actions = ["lock", "unlock", "slow_mode_30s", "slow_mode_off"]
+    readonly_fields = ["last_seq", "last_rev", "pruned_seq"]
+    actions = ["lock", "unlock", "slow_mode_30s", "slow_mode_off", "export_json", "export_csv"]
 
     def save_model(self, request: HttpRequest, obj: Room, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -194,6 +206,29 @@ class RoomAdmin(admin.ModelAdmin):
     def slow_mode_off(self, request: HttpRequest, rooms: QuerySet[Room]) -> None:
         self._set_state(request, rooms, "Slow mode off in", slow_mode_secs=0)
 
+    @admin.action(description="Export as JSON (one room)", permissions=["export"])
+    def export_json(self, request: HttpRequest, rooms: QuerySet[Room]) -> StreamingHttpResponse | None:
+        return self._export(request, rooms, "json")
+
+    @admin.action(description="Export as CSV (one room)", permissions=["export"])
+    def export_csv(self, request: HttpRequest, rooms: QuerySet[Room]) -> StreamingHttpResponse | None:
+        return self._export(request, rooms, "csv")
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        """An export is every message of the room: staff who may read messages in the admin."""
+        return request.user.has_perm("chat.view_message")
+
+    def _export(self, request: HttpRequest, rooms: QuerySet[Room], fmt: export.Format) -> StreamingHttpResponse | None:
+        """The room's log as a download, streamed as it is read (chat.export)."""
+        if len(rooms) != 1:
+            self.message_user(request, "Export one room at a time: select exactly one.", messages.ERROR)
+            return None
+        [room] = rooms
+        now = timezone.now()
+        response = StreamingHttpResponse(export.chunks(room, fmt, now=now), content_type=export.CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{export.filename(room, fmt, now=now)}"'
+        return response
+
     def _set_state(self, request: HttpRequest, rooms: QuerySet[Room], done: str, **changes: object) -> None:
         for room in rooms:
             state = {"locked": room.locked, "slow_mode_secs": room.slow_mode_secs, **changes}
@@ -211,7 +246,7 @@ class MessageAdmin(admin.ModelAdmin):
     ordering = ["-sent_at", "-pk"]
     list_select_related = ["room"]
     # The log is append-only from the socket; moderators act on it through the actions below.
-    readonly_fields = [field.name for field in Message._meta.fields]
+    readonly_fields = [*(field.name for field in Message._meta.fields), "history"]
     actions = ["delete_for_everyone", *AUTHOR_ACTIONS]
 
     def has_delete_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
@@ -235,6 +270,36 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="deleted", boolean=True, ordering="deleted_at")
     def deleted(self, message: Message) -> bool:
         return message.deleted_at is not None
+
+    @admin.display(description="history of changes")
+    def history(self, message: Message) -> str:
+        """Every change to the message, oldest first (MessageChange rows: the edit history
+        moderators read, with the text before and after each edit), and the deletion of the
+        message it replies to (its quote then shows it removed)."""
+        about = Q(seq=message.seq)
+        if message.reply_to_seq is not None:
+            about |= Q(seq=message.reply_to_seq, kind=MessageChange.Kind.DELETE)
+        found = list(MessageChange.objects.filter(about, room_id=message.room_id).order_by("-rev")[:HISTORY_ROWS])
+        if not found:
+            return "no edits, deletions or reactions"
+        names = _names_of({change.visitor for change in found} - {"", message.visitor})
+        names.update(Reaction.objects.filter(message=message).values_list("visitor", "name"))
+        names[message.visitor] = message.author
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (change.rev, _full_time(change.created_at), *_change_summary(change, message, names))
+                for change in reversed(found)
+            ),
+        )
+        more = f"only the latest {HISTORY_ROWS} changes are shown; " if len(found) == HISTORY_ROWS else ""
+        return format_html(
+            "<table><thead><tr><th>rev</th><th>when</th><th>what</th><th>by</th><th>details</th></tr></thead>"
+            "<tbody>{}</tbody></table><p>{}oldest first</p>",
+            rows,
+            more,
+        )
 
     @admin.action(description="Delete for everyone (disappears from open pages)")
     def delete_for_everyone(self, request: HttpRequest, selected: QuerySet[Message]):
@@ -289,6 +354,37 @@ class MessageAdmin(admin.ModelAdmin):
             return reason
         sanction_authors(self, request, authored, kind=kind, duration=duration, by_address=by_address, reason=reason)
         return None
+
+
+def _names_of(visitors: set[str]) -> dict[str, str]:
+    """A display name for each visitor id (one it posted or was online with), in two queries."""
+    names = dict(Presence.objects.filter(visitor__in=visitors).values_list("visitor", "name"))
+    names.update(Message.objects.filter(visitor__in=visitors).values_list("visitor", "author"))
+    return names
+
+
+def _change_summary(change: MessageChange, message: Message, names: dict[str, str]) -> tuple[str, str, str]:
+    """What a change did, who did it and its details, for a message's history in the admin."""
+    payload = change.payload or {}
+    if change.seq != message.seq:  # the original this message replies to was deleted
+        by = payload.get("by") or "?"
+        return "original deleted", by, format_html("#{} deleted; this reply's quote shows it removed", change.seq)
+    # A moderator's deletion in the admin or the API has no visitor, only the moderator's name.
+    name = names.get(change.visitor) or payload.get("by") or ""
+    by = _who(name, change.visitor) if change.visitor else payload.get("by") or "(a moderator)"
+    match change.kind:
+        case MessageChange.Kind.EDIT:
+            details = format_html("<del>{}</del> → <ins>{}</ins>", payload.get("previous", ""), payload.get("text", ""))
+        case MessageChange.Kind.DELETE:
+            details = payload.get("reason") or NO_REASON
+        case MessageChange.Kind.REACT | MessageChange.Kind.UNREACT:
+            details = payload.get("emoji", "")
+        case MessageChange.Kind.PRUNE:
+            by = "retention"
+            details = format_html("the quoted message #{} was removed by the retention", message.reply_to_seq)
+        case _:
+            details = str(payload)
+    return change.get_kind_display(), by, details
 
 
 class SanctionForm(forms.ModelForm):

@@ -6,9 +6,12 @@ worker thread (sync_to_async) while the test's event loop serves the sockets and
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from asgiref.sync import sync_to_async
 
+from chat import moderation
 from chat.models import Message, Room, Sanction
 from tests.backend.sockets import connected
 
@@ -167,3 +170,41 @@ async def test_the_admin_pages_render(admin_client):
     for path in ("/admin/chat/message/", "/admin/chat/room/", "/admin/chat/sanction/", "/admin/chat/presence/"):
         response = await sync_to_async(admin_client.get)(path, secure=True)
         assert response.status_code == 200, path
+
+
+async def test_a_message_page_shows_its_edit_history_to_moderators(admin_client):
+    """Edits by their author (the text before and after), reactions, a deletion: each change with
+    who made it, oldest first; a reply's page also shows its original's deletion."""
+    async with connected("Ann", protocol=3) as ann, connected("Bob", protocol=3) as bob:
+        await ann.join("lobby")
+        await bob.join("lobby")
+        await ann.say("lobby", "meet at 5")
+        for client_id, event in [
+            ("e1", {"type": "edit", "seq": 1, "text": "meet at 6 <b>sharp</b>"}),
+            ("e2", {"type": "edit", "seq": 1, "text": "meet at 7"}),
+        ]:
+            await ann.send(room="lobby", client_id=client_id, **event)
+            await ann.expect("ack")
+        await bob.send(type="react", room="lobby", seq=1, emoji="👍", on=True, client_id="r1")
+        await bob.expect("ack")
+        await bob.send(type="send", room="lobby", text="ok!", client_id="b1", reply_to=1)
+        await bob.expect("ack")
+    original = await Message.objects.select_related("room").aget(seq=1)
+    await sync_to_async(moderation.delete_message)(message=original, by="mod", reason="wrong room")
+    reply = await Message.objects.aget(seq=2)
+
+    page = (await sync_to_async(admin_client.get)(f"/admin/chat/message/{original.pk}/change/", secure=True)).content
+    history = page.decode().split("field-history", 1)[1]
+    rows = re.findall(r"<tr><td>(\d+)</td><td>.*?</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", history)
+    assert [(rev, what) for rev, what, _, _ in rows] == [("1", "edit"), ("2", "edit"), ("3", "react"), ("4", "delete")]
+    assert "<del>meet at 5</del> → <ins>meet at 6 &lt;b&gt;sharp&lt;/b&gt;</ins>" in rows[0][3]  # escaped, not bold
+    assert "<del>meet at 6 &lt;b&gt;sharp&lt;/b&gt;</del> → <ins>meet at 7</ins>" in rows[1][3]
+    assert rows[0][2].startswith("Ann <small>#") and ann.me["visitor"] in rows[0][2]
+    assert rows[2][2].startswith("Bob <small>#") and rows[2][3] == "👍"
+    assert (rows[3][2], rows[3][3]) == ("mod", "wrong room")
+
+    page = (await sync_to_async(admin_client.get)(f"/admin/chat/message/{reply.pk}/change/", secure=True)).content
+    assert "<td>original deleted</td><td>mod</td><td>#1 deleted; this reply's quote shows it removed" in page.decode()
+    untouched = await sync_to_async(Message.objects.create)(room=original.room, seq=3, author="Cy", text="hm")
+    page = (await sync_to_async(admin_client.get)(f"/admin/chat/message/{untouched.pk}/change/", secure=True)).content
+    assert "no edits, deletions or reactions" in page.decode()
