@@ -3,12 +3,14 @@ the database and tells open pages through the channel layer (they see it within 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta
 
+from asgiref.sync import sync_to_async
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, StreamingHttpResponse
@@ -225,7 +227,8 @@ class RoomAdmin(admin.ModelAdmin):
             return None
         [room] = rooms
         now = timezone.now()
-        response = StreamingHttpResponse(export.chunks(room, fmt, now=now), content_type=export.CONTENT_TYPES[fmt])
+        chunks = _streamed(request, export.chunks(room, fmt, now=now))
+        response = StreamingHttpResponse(chunks, content_type=export.CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="{export.filename(room, fmt, now=now)}"'
         return response
 
@@ -361,6 +364,22 @@ def _names_of(visitors: set[str]) -> dict[str, str]:
     names = dict(Presence.objects.filter(visitor__in=visitors).values_list("visitor", "name"))
     names.update(Message.objects.filter(visitor__in=visitors).values_list("visitor", "author"))
     return names
+
+
+def _streamed(request: HttpRequest, chunks: Iterator[str]) -> Iterator[str] | AsyncIterator[str]:
+    """``chunks`` as the server reads a streamed response a chunk at a time. Under ASGI (daphne
+    serves the admin in the one-process layout) Django reads a plain iterator whole into memory
+    before sending anything: there each chunk is read on the request's own database thread as
+    the response goes out. Under WSGI (gunicorn) the plain iterator streams as it is."""
+    if not isinstance(request, ASGIRequest):
+        return chunks
+    end = object()
+
+    async def one_at_a_time() -> AsyncIterator[str]:
+        while (chunk := await sync_to_async(next)(chunks, end)) is not end:
+            yield chunk
+
+    return one_at_a_time()
 
 
 def _change_summary(change: MessageChange, message: Message, names: dict[str, str]) -> tuple[str, str, str]:

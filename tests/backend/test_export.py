@@ -7,12 +7,15 @@ import csv
 import io
 import itertools
 import json
+import warnings
 from datetime import timedelta
 from io import StringIO
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
+from django.test import AsyncClient
 from django.utils import timezone
 
 from chat import changes, export, moderation, services
@@ -183,3 +186,24 @@ def test_only_staff_who_may_read_messages_can_export(conversation, client):
     visitor = User.objects.create_user("visitor", password="x")
     client.force_login(visitor)
     assert admin_export(client, "export_json", conversation).status_code == 302  # to the login page
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_under_asgi_the_admin_streams_the_room_a_batch_at_a_time(conversation, monkeypatch):
+    """daphne serves the admin in the one-process layout: Django would read a plain iterator
+    whole into memory there; the export goes out as it is read instead."""
+    monkeypatch.setattr(export, "EXPORT_BATCH_SIZE", 2)
+    boss = await sync_to_async(User.objects.create_superuser)("boss", password="x")
+    client = AsyncClient()
+    await client.aforce_login(boss)
+    data = {"action": "export_json", "_selected_action": [str(conversation.pk)], "index": "0"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = await client.post("/admin/chat/room/", data, secure=True)
+        assert response.streaming and response.is_async
+        chunks = [chunk async for chunk in response.streaming_content]
+    assert not [warning for warning in caught if "must consume" in str(warning.message)]
+    assert len(chunks) == 5  # the head, messages 1-2, 3-4, 5, the end
+    document = json.loads(b"".join(chunks))
+    assert [message["seq"] for message in document["messages"]] == [1, 2, 3, 4, 5]

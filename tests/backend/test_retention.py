@@ -19,6 +19,7 @@ from chat.checks import check_retention
 from chat.conf import conf
 from chat.identity import Identity
 from chat.models import HeldMessage, Message, MessageChange, Reaction, Report, Room
+from chat.resume import should_resume
 from tests.backend.concurrency import side_by_side
 from tests.backend.sockets import connected, opened
 from tests.backend.test_settings import PRODUCTION_ENV, run_backend
@@ -185,6 +186,15 @@ def test_the_backend_refuses_to_start_with_a_retention_over_a_century():
     assert result.returncode != 0 and "backchannel.E012" in result.stderr
     result = run_backend("import django; django.setup()", {**PRODUCTION_ENV, "RETENTION_DAYS": "-3"})
     assert result.returncode != 0 and "RETENTION_DAYS" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("after_seq", "expected"),
+    [(None, False), (0, False), (9, False), (10, True), (12, True), (15, True), (16, False)],
+)
+def test_a_resume_needs_a_view_that_reaches_no_removed_message(after_seq, expected):
+    """Log: pruned through 10, latest 15. A view ending below 10 waits for a seq that is gone."""
+    assert should_resume(after_seq=after_seq, latest_seq=15, resume_limit=500, pruned_seq=10) is expected
 
 
 # --- Pages after a prune --------------------------------------------------------------------------
