@@ -5,6 +5,7 @@ import { beforeEach, describe, it } from "node:test";
 
 import { BANNED_RETRY_MS, mountChat } from "../../themes/backchannel/assets/backchannel/js/chat.js";
 import * as writeChunk from "../../themes/backchannel/assets/backchannel/js/writing.js";
+import * as conversationChunk from "../../themes/backchannel/assets/backchannel/js/decorations.js";
 import { TYPING_NOTICE_MS } from "../../themes/backchannel/assets/backchannel/js/people.js";
 import { IDENTITY_STORAGE_KEY } from "../../themes/backchannel/assets/backchannel/js/identity.js";
 import { PING_INTERVAL_MS, PING_TIMEOUT_MS } from "../../themes/backchannel/assets/backchannel/js/socket.js";
@@ -139,6 +140,7 @@ function mount({
   lang = "en",
   touch = false,
   loadWrite = () => writeChunk,
+  loadConversation = () => conversationChunk,
 } = {}) {
   if (identity !== null) storage.setItem(IDENTITY_STORAGE_KEY, JSON.stringify(identity));
   const document = createFakeDocument({ lang });
@@ -151,6 +153,7 @@ function mount({
     room: ROOM,
     strings: STRINGS,
     loadWrite,
+    loadConversation,
     touch,
     WebSocket: FakeWebSocket,
     fetch: api.fetch,

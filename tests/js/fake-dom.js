@@ -92,6 +92,20 @@ export class FakeElement {
     this.setAttribute("class", value);
   }
 
+  get classList() {
+    const names = () => this.className.split(/\s+/).filter(Boolean);
+    const write = (list) => (this.className = list.join(" "));
+    return {
+      contains: (name) => names().includes(name),
+      add: (...added) => write([...new Set([...names(), ...added])]),
+      remove: (...removed) => write(names().filter((name) => !removed.includes(name))),
+      toggle: (name, force = !names().includes(name)) => {
+        write(force ? [...new Set([...names(), name])] : names().filter((other) => other !== name));
+        return force;
+      },
+    };
+  }
+
   get textContent() {
     return this.ownText + this.children.map((child) => child.textContent).join("");
   }
@@ -149,6 +163,19 @@ export class FakeElement {
     this.children.splice(index, 0, child);
     child.parentNode = this;
     return child;
+  }
+
+  prepend(...nodes) {
+    for (const node of nodes.reverse()) this.insertBefore(node, this.firstChild);
+  }
+
+  before(...nodes) {
+    for (const node of nodes) this.parentNode.insertBefore(node, this);
+  }
+
+  after(...nodes) {
+    const reference = this.nextSibling;
+    for (const node of nodes) this.parentNode.insertBefore(node, reference);
   }
 
   removeChild(child) {

@@ -8,7 +8,7 @@ import {
   mentionsName,
   parseFormatting,
 } from "../../themes/backchannel/assets/backchannel/js/format.js";
-import { LINK_REL, appendLinkedText } from "../../themes/backchannel/assets/backchannel/js/render.js";
+import { LINK_REL, appendLinkedText } from "../../themes/backchannel/assets/backchannel/js/links.js";
 import { createFakeDocument } from "./fake-dom.js";
 import { REPO_ROOT, createRandom } from "./support.js";
 

@@ -35,7 +35,7 @@ describe("outbox", () => {
   it("keeps items under a namespaced key per room", () => {
     const storage = new FakeStorage();
     const outbox = openOutbox(storage);
-    const item = outbox.add("hello", "ann");
+    const item = outbox.add({ text: "hello", author: "ann" });
     assert.deepEqual(item, {
       client_id: "id-1",
       text: "hello",
@@ -51,8 +51,8 @@ describe("outbox", () => {
   it("survives a reload: a new outbox on the same storage has the same items, in order", () => {
     const storage = new FakeStorage();
     const before = openOutbox(storage);
-    before.add("one", "ann");
-    before.add("two", "ann");
+    before.add({ text: "one", author: "ann" });
+    before.add({ text: "two", author: "ann" });
     before.markFailed("id-2", "text_too_long");
     const after = openOutbox(storage);
     assert.deepEqual(
@@ -67,8 +67,8 @@ describe("outbox", () => {
   it("removes an item (on ack) and forgets the key when empty", () => {
     const storage = new FakeStorage();
     const outbox = openOutbox(storage);
-    outbox.add("one", "ann");
-    outbox.add("two", "ann");
+    outbox.add({ text: "one", author: "ann" });
+    outbox.add({ text: "two", author: "ann" });
     outbox.remove("id-1");
     assert.deepEqual(outbox.items().map((item) => item.client_id), ["id-2"]);
     outbox.remove("unknown");
@@ -79,7 +79,7 @@ describe("outbox", () => {
 
   it("retries a failed item", () => {
     const outbox = openOutbox(new FakeStorage());
-    outbox.add("one", "ann");
+    outbox.add({ text: "one", author: "ann" });
     outbox.markFailed("id-1", "bad_field");
     outbox.markPending("id-1");
     assert.deepEqual(outbox.get("id-1").state, "pending");
@@ -90,8 +90,8 @@ describe("outbox", () => {
     const storage = new FakeStorage();
     const tabA = createOutbox({ room: "lobby", storage, newClientId: () => "a" });
     const tabB = createOutbox({ room: "lobby", storage, newClientId: () => "b" });
-    tabA.add("from a", "ann");
-    tabB.add("from b", "ann");
+    tabA.add({ text: "from a", author: "ann" });
+    tabB.add({ text: "from b", author: "ann" });
     assert.deepEqual(tabA.items().map((item) => item.client_id), ["a", "b"]);
     tabB.remove("a");
     assert.deepEqual(tabA.items().map((item) => item.client_id), ["b"]);
@@ -111,8 +111,8 @@ describe("outbox", () => {
   it("works in memory when storage is disabled", () => {
     for (const storage of [new FakeStorage({ failing: true }), null]) {
       const outbox = openOutbox(storage);
-      outbox.add("one", "ann");
-      outbox.add("two", "ann");
+      outbox.add({ text: "one", author: "ann" });
+      outbox.add({ text: "two", author: "ann" });
       outbox.remove("id-1");
       assert.deepEqual(outbox.items().map((item) => item.text), ["two"]);
     }
@@ -121,11 +121,11 @@ describe("outbox", () => {
   it("falls back to memory when storage fills up, losing nothing", () => {
     const storage = new FakeStorage();
     const outbox = openOutbox(storage);
-    outbox.add("one", "ann");
+    outbox.add({ text: "one", author: "ann" });
     storage.setItem = () => {
       throw new Error("QuotaExceededError");
     };
-    outbox.add("two", "ann");
+    outbox.add({ text: "two", author: "ann" });
     assert.deepEqual(outbox.items().map((item) => item.text), ["one", "two"]);
   });
 });

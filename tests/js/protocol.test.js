@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import {
   ClientEventType,
   CloseCode,
+  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   ProtocolError,
   ServerEventType,
@@ -69,7 +70,10 @@ const JOINED = {
 describe("protocol tables", () => {
   const architecture = readArchitecture();
 
-  it("is version 2", () => assert.equal(PROTOCOL_VERSION, 2));
+  it("is version 3, and still speaks 2", () => {
+    assert.equal(PROTOCOL_VERSION, 3);
+    assert.equal(MIN_PROTOCOL_VERSION, 2);
+  });
 
   it("mirrors the close codes of ARCHITECTURE.md", () => {
     const section = architecture.slice(architecture.indexOf("### Close codes"), architecture.indexOf("### Delivery guarantees"));
@@ -78,13 +82,15 @@ describe("protocol tables", () => {
   });
 
   it("mirrors ARCHITECTURE.md", () => {
+    // Version 2's tables and version 3's additions.
+    const union = (...names) => [...new Set(names.flat())].sort();
     assert.deepEqual(
       Object.values(ClientEventType).sort(),
-      readTableNames(architecture, "### Client → server").sort(),
+      union(readTableNames(architecture, "### Client → server"), readTableNames(architecture, "### Version 3: client → server")),
     );
     assert.deepEqual(
       Object.values(ServerEventType).sort(),
-      readTableNames(architecture, "### Server → client").sort(),
+      union(readTableNames(architecture, "### Server → client"), readTableNames(architecture, "### Version 3: server → client")),
     );
     assert.deepEqual(
       Object.values(ErrorCode).sort(),

@@ -369,7 +369,7 @@ describe("session: the outbox on the wire", () => {
   it("sends and clears the items another tab of the room left in the shared outbox", () => {
     const { server, page, storage } = setUp();
     const otherTab = createOutbox({ room: ROOM, storage, newClientId: () => "other-tab-1" });
-    otherTab.add("from the other tab", "ann"); // …which was closed before it was acked
+    otherTab.add({ text: "from the other tab", author: "ann" }); // …which was closed before it was acked
     page.session.handleEvent({ type: "pong", rooms: { [ROOM]: 0 } });
     page.settle();
     assert.deepEqual(server.log(ROOM).map((message) => message.client_id), ["other-tab-1"]);
@@ -495,7 +495,7 @@ describe("session: older pages", () => {
 });
 
 describe("session: protocol version", () => {
-  it("reports a server that speaks another version and does not join", () => {
+  it("reports a server that speaks a version it does not know (newer, or older than 2) and does not join", () => {
     const sent = [];
     let mismatch = false;
     const session = bareSession({
@@ -504,8 +504,9 @@ describe("session: protocol version", () => {
         mismatch = true;
       },
     });
-    session.handleEvent({ ...READY, protocol: 3 });
+    session.handleEvent({ ...READY, protocol: 4 });
     assert.equal(mismatch, true);
+    session.handleEvent({ ...READY, protocol: 1 });
     assert.deepEqual(sent, []);
   });
 
@@ -726,7 +727,7 @@ describe("createRoomSession: a session without a sender only reads", () => {
     const sent = [];
     const storage = new FakeStorage();
     const outbox = createOutbox({ room: ROOM, storage, newClientId: counter() });
-    outbox.add("left from an earlier visit", "ann");
+    outbox.add({ text: "left from an earlier visit", author: "ann" });
     const timeline = createTimeline();
     const session = createRoomSession({ room: ROOM, timeline, send: (event) => sent.push(event), token: "ann" });
     session.handleEvent(READY);
@@ -750,7 +751,7 @@ describe("attachSender: what people typed is checked before it goes", () => {
     const sent = [];
     const storage = new FakeStorage();
     const outbox = createOutbox({ room: ROOM, storage, newClientId: counter() });
-    outbox.add("x".repeat(30), "ann");
+    outbox.add({ text: "x".repeat(30), author: "ann" });
     const timeline = createTimeline();
     const session = createWritingSession({ room: ROOM, timeline, outbox, send: (event) => sent.push(event), token: "ann" });
     session.handleEvent({ ...READY, max_text_chars: 20 });

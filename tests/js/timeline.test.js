@@ -59,7 +59,9 @@ describe("timeline: joined", () => {
     assert.deepEqual(shown(timeline), [4, 5, 6]);
     assert.equal(timeline.resumeAfter, 6);
     assert.equal(timeline.olderBefore, 4);
-    const [first] = timeline.entries();
+    const [{ message: stored, ...first }] = timeline.entries();
+    // The message as stored, for the conversation chunk (version 3's fields).
+    assert.equal(stored.seq, 4);
     assert.deepEqual(first, {
       key: "s4",
       seq: 4,

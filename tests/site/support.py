@@ -202,7 +202,7 @@ def check_widget_subresources(site: Path, page: Page, base_path: str = "/") -> d
     assert element.attrs.get("integrity") == sri_sha384(bundle), src
     baked = baked_subresources(bundle)
     kinds = sorted(re.sub(r"^.*/backchannel/(css|js)/(\w+)\..*$", r"\1/\2", url) for url in baked)
-    assert kinds == ["css/backchannel", "js/write"], baked
+    assert kinds == ["css/backchannel", "js/conversation", "js/write"], baked
     for url, integrity in baked.items():
         assert integrity == sri_sha384(local_file(site, url, base_path)), url
     for chat in chats(page):

@@ -13,7 +13,7 @@ import { createNotices } from "./notices.js";
 import { hasOutbox } from "./outbox.js";
 import { createPeopleView } from "./people.js";
 import * as ErrorCode from "./error-codes.js";
-import { CloseCode, ServerEventType } from "./protocol.js";
+import { CloseCode, PROTOCOL_VERSION, ServerEventType } from "./protocol.js";
 import { isValidRoomName, normalizeRoomName } from "./rooms.js";
 import { appendPersonMarks } from "./render.js";
 import { createRoomSession } from "./session.js";
@@ -26,6 +26,8 @@ const LOCAL_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
 // A banned page tries to connect again this often (its socket is closed): it is back within this
 // long of the ban being lifted. A refused attempt costs the server a handshake and an auth.
 export const BANNED_RETRY_MS = 20_000;
+// Buttons whose `data-action` the write chunk carries out (writing.js act): the ⋯ menu, a reaction.
+const WRITE_ACTIONS = new Set(["menu", "react"]);
 
 /**
  * The socket URL for a backend URL such as "wss://chat.example.com": "<backend>/ws/".
@@ -88,7 +90,8 @@ function defaultStorage() {
  * Mounts the widget and returns a handle with `close()`, or null when the widget cannot run
  * (no valid room: it then shows why and a link back). `room` (a room name) or `roomParam` (the
  * page URL's query parameter naming it) picks the room; `strings` are the UI strings;
- * `loadWrite()` returns the write chunk's { createWriting } (writing.js), or a promise of it;
+ * `loadWrite()` returns the write chunk's { createWriting } (writing.js), or a promise of it, and
+ * `loadConversation()` the conversation chunk's { createConversation } (conversation.js);
  * `titleElement` is the room's heading when the host page provides it (the room page's h1);
  * `touch`: Enter breaks the line (touch keyboards) and only the Send button sends. The browser
  * objects are options so that a test can pass fakes.
@@ -101,9 +104,11 @@ export function mountChat(
     roomParam,
     strings = {},
     loadWrite,
+    loadConversation = () => Promise.reject(new Error("no conversation chunk")),
     titleElement = null,
     homeUrl = "/",
     touch = false,
+    pageLayout = false,
     WebSocket = globalThis.WebSocket,
     fetch = globalThis.fetch?.bind(globalThis),
     crypto = globalThis.crypto,
@@ -245,6 +250,7 @@ export function mountChat(
   function render(change) {
     const viewer = notices.banned === null && session.authenticated ? identity : null;
     list.render({ ...change, ownVisitor: identity?.visitor, viewer });
+    if (list.entries.length > 0) startConversation();
     people.renderPresence(session.presence, viewer?.staff);
     notices.render(session.roomState);
     renderIdentity();
@@ -253,7 +259,7 @@ export function mountChat(
   // ---- The socket, and the write chunk ----
   function startSocket() {
     socket = createChatSocket({
-      url: resolveSocketUrl(backendUrl, location.protocol),
+      url: `${resolveSocketUrl(backendUrl, location.protocol)}?protocol=${PROTOCOL_VERSION}`,
       WebSocket,
       onEvent: handleEvent,
       onStateChange: handleStateChange,
@@ -269,31 +275,48 @@ export function mountChat(
   }
 
   /**
-   * Loads the write chunk once and sets writing up (writing.js). Resolves to it, or to null, with
-   * the error shown, when the chunk cannot be loaded (offline, or a deploy replaced it): the next
-   * attempt tries again.
+   * Loads a chunk once (`load`: loadWrite, loadConversation) and sets its part up (`start`).
+   * Resolves to the part, or to null when the chunk cannot be loaded (offline, or a deploy
+   * replaced it: `failed` is told) and the next attempt tries again.
    */
-  let writingLoad = null;
-  function loadWriting() {
-    if (writingLoad !== null) return writingLoad;
-    const start = (chunk) => {
+  function chunkStarter(load, start, failed) {
+    let loading = null;
+    let part = null;
+    const begin = (chunk) => {
       if (!closed) {
-        writing = chunk.createWriting(widget);
+        part = start(chunk);
         render();
       }
-      return writing;
+      return part;
     };
-    const chunk = loadWrite();
-    writingLoad =
-      typeof chunk.then === "function"
-        ? chunk.then(start, () => {
-            writingLoad = null;
-            showError("network");
-            return null;
-          })
-        : Promise.resolve(start(chunk)); // loaded already (another widget of the page asked first)
-    return writingLoad;
+    return () => {
+      if (loading !== null) return loading;
+      const chunk = load();
+      if (typeof chunk.then === "function") {
+        loading = chunk.then(begin, () => {
+          loading = null;
+          failed();
+          return null;
+        });
+      } else {
+        // Loaded already (another widget of the page asked first): set up at once. `loading` is
+        // set first, as starting renders, and rendering may ask for the chunk again.
+        loading = Promise.resolve().then(() => part);
+        begin(chunk);
+      }
+      return loading;
+    };
   }
+
+  // The write chunk (writing.js): what the visitor needs to write; the error is shown when it fails.
+  const loadWriting = chunkStarter(loadWrite, (chunk) => (writing = chunk.createWriting(widget)), () => showError("network"));
+  // The conversation chunk (conversation.js): formatting, links, replies, reactions, edits, day
+  // separators, the unread divider. Asked for once the list has a message; plain text until then.
+  const startConversation = chunkStarter(
+    loadConversation,
+    (chunk) => list.enhance(chunk.createConversation(widget)),
+    () => {},
+  );
 
   /** Runs `use(writing)` at once when the chunk is there, else once it has loaded. */
   function withWriting(use) {
@@ -350,8 +373,6 @@ export function mountChat(
     text: { translate, translateCount, errorText, formatNumber, locale },
     pageTitle,
     now,
-    setTimeout,
-    clearTimeout,
   });
 
   function handleEvent(event) {
@@ -369,6 +390,8 @@ export function mountChat(
     translate,
     translateCount,
     touch,
+    pageLayout,
+    window,
     session,
     timeline,
     list,
@@ -420,10 +443,10 @@ export function mountChat(
     withWriting((loaded) => loaded.submit());
   });
   changeNameButton.addEventListener("click", () => withWriting((loaded) => loaded.changeName()));
-  // A message's or a person's actions menu: the write chunk's.
+  // A message's or a person's actions menu, a reaction: the write chunk's (writing.act).
   element.addEventListener("click", (clickEvent) => {
-    const menuButton = clickEvent.target.closest?.("button[data-action]");
-    if (menuButton?.dataset.action === "menu") withWriting((loaded) => loaded.toggleMenu(menuButton));
+    const button = clickEvent.target.closest?.("button[data-action]");
+    if (WRITE_ACTIONS.has(button?.dataset.action)) withWriting((loaded) => loaded.act(button));
   });
   // Messages from an earlier visit wait in the outbox: they go (and show) at once.
   if (hasOutbox(storage, room)) loadWriting();

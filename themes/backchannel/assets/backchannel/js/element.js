@@ -78,10 +78,11 @@ export function loadScript(document, { url, integrity }) {
 
 /**
  * Defines <backchannel-chat> (once, however many times the bundle runs on a page: a list page
- * may carry several summaries, each with the script). `stylesheet` and `writeScript` are
- * { url, integrity } of the fingerprinted files; `colorScheme` the site's color_scheme param.
+ * may carry several summaries, each with the script). `stylesheet`, `writeScript` and
+ * `conversationScript` are { url, integrity } of the fingerprinted files; `colorScheme` the site's
+ * color_scheme param.
  */
-export function defineChatElement({ backendUrl, stylesheet, writeScript, colorScheme = "auto", window = globalThis }) {
+export function defineChatElement({ backendUrl, stylesheet, writeScript, conversationScript, colorScheme = "auto", window = globalThis }) {
   const { customElements, document, location } = window;
   if (customElements.get(ELEMENT_NAME)) return;
   const fetch = window.fetch.bind(window);
@@ -90,18 +91,23 @@ export function defineChatElement({ backendUrl, stylesheet, writeScript, colorSc
   // One live widget per room per page: a second one for the same room is a link to the first
   // (room → the live element).
   const liveRooms = new Map();
-  // The write chunk (write.js): itself once it has run, a promise of it while it loads.
-  let writeChunk = null;
-  const loadWrite = () => {
-    if (window.backchannelWrite) return window.backchannelWrite;
-    writeChunk ??= loadScript(document, writeScript)
-      .then(() => window.backchannelWrite)
-      .catch((error) => {
-        writeChunk = null;
-        throw error;
-      });
-    return writeChunk;
+  // An on-demand chunk (write.js, conversation.js), loaded once per page: what it leaves on
+  // `window[name]` once it has run, a promise of it while it loads.
+  const chunkLoader = (script, name) => {
+    let loading = null;
+    return () => {
+      if (window[name]) return window[name];
+      loading ??= loadScript(document, script)
+        .then(() => window[name])
+        .catch((error) => {
+          loading = null;
+          throw error;
+        });
+      return loading;
+    };
   };
+  const loadWrite = chunkLoader(writeScript, "backchannelWrite");
+  const loadConversation = chunkLoader(conversationScript, "backchannelConversation");
 
   class BackchannelChat extends window.HTMLElement {
     async connectedCallback() {
@@ -181,12 +187,14 @@ export function defineChatElement({ backendUrl, stylesheet, writeScript, colorSc
         roomParam: this.getAttribute("room-param") ?? undefined,
         strings,
         loadWrite,
+        loadConversation,
         titleElement: title,
         homeUrl: this.getAttribute("home") ?? "/",
         // Touch keyboards have no Shift+Enter: there Enter breaks the line, Send sends.
         touch: window.matchMedia?.("(pointer: coarse)").matches ?? false,
+        // The room page: the composer is kept in view when a phone's keyboard opens (writing.js).
+        pageLayout: this.getAttribute("layout") === "page",
       });
-      if (this.getAttribute("layout") === "page") this.stopViewport = keepComposerInView(section, window);
     }
 
     disconnectedCallback() {
@@ -194,26 +202,9 @@ export function defineChatElement({ backendUrl, stylesheet, writeScript, colorSc
       this.stopped = true;
       this.stopScheme?.();
       this.chat?.close();
-      this.stopViewport?.();
       if (liveRooms.get(this.liveRoom) === this) liveRooms.delete(this.liveRoom);
     }
   }
 
   customElements.define(ELEMENT_NAME, BackchannelChat);
-}
-
-/**
- * The room page on a phone: when the on-screen keyboard takes part of the screen (the visual
- * viewport shrinks, and iOS does not resize the layout for it), the composer being typed in is
- * scrolled back into what is left. Returns a function that stops.
- */
-function keepComposerInView(section, window) {
-  const viewport = window.visualViewport;
-  const textArea = section.querySelector("textarea");
-  if (!viewport || !textArea) return () => {};
-  const follow = () => {
-    if (section.getRootNode().activeElement === textArea) textArea.scrollIntoView({ block: "nearest" });
-  };
-  viewport.addEventListener("resize", follow);
-  return () => viewport.removeEventListener("resize", follow);
 }

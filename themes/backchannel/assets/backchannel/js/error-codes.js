@@ -30,6 +30,7 @@ export const SERVER_ERROR = "server_error";
 export const IDENTITY_RATE_LIMITED = "identity_rate_limited";
 export const BLOCKED_WORD = "blocked_word";
 export const HELD_FOR_REVIEW = "held_for_review";
+export const SEARCH_RATE_LIMITED = "search_rate_limited";
 export const NOT_STAFF = "not_staff";
 export const NOT_FOUND = "not_found";
 export const PROTECTED = "protected";

@@ -3,7 +3,7 @@
 // textContent only, never markup; the text shown is the source minus the markers it used (copying
 // it keeps its content), and a marker that does not close stays text. One pass, linear time.
 
-import { LINK_REL, splitLinks } from "./render.js";
+import { LINK_REL, splitLinks } from "./links.js";
 
 // A letter or digit, in the sense that "snake_case" and "2*3*4" are words: a marker inside one is
 // text. Chinese and Japanese write words without spaces, so their letters do not count.

@@ -1,18 +1,18 @@
 // The message list: the room's messages in order (render.js draws each one), older pages on top,
 // following new messages while at the bottom, "N new messages ↓" while scrolled up, what a
-// screen reader is told, the unseen count in the tab title and relative times kept up to date.
+// screen reader is told and the unseen count in the tab title. The conversation chunk
+// (decorations.js) draws over it once loaded: formatting, replies, reactions, day separators,
+// the list's keyboard moves and relative times kept up to date.
 // Part of the widget (chat.js); the retry and discard buttons of a message that could not be sent
 // are writing.js's.
 
 import { createMessageElement, syncMessageList } from "./render.js";
-import { continuesGroup, formatMessageTime, latestSeq, titleWithUnseen, unseenEntries } from "./view.js";
+import { continuesGroup, latestSeq, titleWithUnseen, unseenEntries } from "./view.js";
 
 // Within this many pixels of the bottom the list counts as "at the bottom" and follows new messages.
 const STICK_TO_BOTTOM_THRESHOLD_PX = 48;
 // Scrolled this close to the top, the list asks for older messages.
 const LOAD_OLDER_THRESHOLD_PX = 48;
-// Relative times ("5 minutes ago") are brought up to date this often.
-const TIME_REFRESH_MS = 30_000;
 // Of many new messages at once (a resume after a reconnect), only the newest are read out.
 const ANNOUNCE_MAX = 3;
 
@@ -23,7 +23,7 @@ const ANNOUNCE_MAX = 3;
  * which messages get an actions menu. Returns { render({ prepended, ownVisitor, viewer }),
  * renderUnseen(), scrollToEnd(), close() }.
  */
-export function createListView(section, { session, timeline, text, pageTitle, now, setTimeout, clearTimeout }) {
+export function createListView(section, { session, timeline, text, pageTitle, now }) {
   const document = section.ownerDocument;
   const { translate, translateCount, errorText, formatNumber, locale } = text;
   const messageList = section.querySelector(".bc-messages");
@@ -32,6 +32,8 @@ export function createListView(section, { session, timeline, text, pageTitle, no
   const emptyLine = section.querySelector(".bc-empty");
   const announcer = section.querySelector(".bc-announcer");
   const rendered = new Map();
+  // The conversation chunk's drawing (conversation.js), once loaded: until then, plain text.
+  let conversation = null;
   // The newest seq the visitor has seen (list at the bottom, page visible), and the newest one
   // told to the announcer; null until the first `joined`: history is neither unseen nor news.
   let seenSeq = null;
@@ -47,22 +49,25 @@ export function createListView(section, { session, timeline, text, pageTitle, no
     entries = timeline.entries(ownVisitor);
     entries.forEach((entry, index) => {
       entry.grouped = continuesGroup(entries[index - 1], entry);
-      // A named visitor reports others' messages; staff moderate any stored one.
-      entry.actions = viewer !== null && entry.seq !== undefined && (viewer.staff || !entry.own);
+      // A named visitor reports others' messages (and replies and reacts); staff moderate any stored one.
+      // Version 3: own messages too (reply, react, edit, delete).
+      entry.actions = viewer !== null && entry.seq !== undefined && (viewer.staff || !entry.own || session.protocol > 2);
     });
+    conversation?.annotate(entries);
     syncMessageList(messageList, entries, {
       start: loadOlderButton,
       rendered,
-      create: (entry) => createMessageElement(document, entry, { locale, translate, errorText, now: now() }),
+      create: (entry) => {
+        const article = createMessageElement(document, entry, { locale, translate, errorText, now: now() });
+        conversation?.decorate(article, entry);
+        return article;
+      },
     });
+    conversation?.rendered(entries);
     loadOlderButton.hidden = timeline.olderBefore === null || !session.joined;
     emptyLine.hidden = !session.joined || entries.length > 0 || timeline.olderBefore !== null;
     if (prepended) messageList.scrollTop = messageList.scrollHeight - fromBottom; // keep what was on screen
     else if (wasAtBottom) messageList.scrollTop = messageList.scrollHeight;
-    // One ⋯ of the list in the tab order (the one last moved to, else the newest), so that a
-    // keyboard user does not tab through every message.
-    const menus = [...messageList.querySelectorAll(".bc-menu-button")];
-    if (!menus.some((menu) => menu.tabIndex === 0) && menus.length > 0) menus.at(-1).tabIndex = 0;
     renderUnseen();
   }
 
@@ -90,19 +95,9 @@ export function createListView(section, { session, timeline, text, pageTitle, no
     const unseen = unseenEntries(entries, seenSeq).length;
     jumpButton.hidden = unseen === 0;
     jumpButton.textContent = `${translateCount("chat_new_messages", unseen)} ↓`;
-    document.title = titleWithUnseen(pageTitle, visible ? 0 : unseen, formatNumber);
+    document.title = titleWithUnseen(pageTitle, visible ? 0 : unseen, formatNumber, conversation?.mentions(entries, seenSeq));
   }
 
-  // Relative times move on: "now" becomes "1 minute ago".
-  let timeTimer = null;
-  function refreshTimes() {
-    for (const time of messageList.querySelectorAll("time")) {
-      const label = formatMessageTime(time.getAttribute("datetime"), now(), locale).label;
-      if (time.textContent !== label) time.textContent = label;
-    }
-    timeTimer = setTimeout(refreshTimes, TIME_REFRESH_MS);
-  }
-  timeTimer = setTimeout(refreshTimes, TIME_REFRESH_MS);
 
   // Never disabled while a page loads (session.loadOlder asks once at a time): a disabled button
   // would drop the keyboard focus of someone who tabbed to it.
@@ -114,17 +109,6 @@ export function createListView(section, { session, timeline, text, pageTitle, no
     messageList.scrollTop = messageList.scrollHeight;
     messageList.focus();
   });
-  // Up and Down move between the messages' ⋯ buttons.
-  messageList.addEventListener("keydown", (keyEvent) => {
-    const step = { ArrowUp: -1, ArrowDown: 1 }[keyEvent.key];
-    const menus = [...messageList.querySelectorAll(".bc-menu-button")];
-    const next = menus[menus.indexOf(keyEvent.target) + step];
-    if (!step || !next || !menus.includes(keyEvent.target)) return;
-    keyEvent.preventDefault();
-    keyEvent.target.tabIndex = -1;
-    next.tabIndex = 0;
-    next.focus();
-  });
   messageList.addEventListener("scroll", () => {
     if (messageList.scrollTop < LOAD_OLDER_THRESHOLD_PX && !loadOlderButton.hidden) loadOlder();
     renderUnseen();
@@ -133,10 +117,19 @@ export function createListView(section, { session, timeline, text, pageTitle, no
   return {
     render,
     renderUnseen,
+    /** The messages shown (timeline entries), as last rendered. */
+    get entries() {
+      return entries;
+    },
+    /** The conversation chunk is there: every message is drawn again by it. */
+    enhance(drawing) {
+      conversation = drawing;
+      rendered.clear();
+    },
     /** After the visitor sent: their message is the newest, in view. */
     scrollToEnd() {
       messageList.scrollTop = messageList.scrollHeight;
     },
-    close: () => clearTimeout(timeTimer),
+    close: () => conversation?.close(),
   };
 }

@@ -4,7 +4,7 @@
 // "Widget markup"; chat.js binds them.
 
 /** An element with attributes (`hidden: true` sets the property) and children (nodes or text). */
-function h(document, tag, attributes = {}, ...children) {
+export function h(document, tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (name === "hidden") element.hidden = value;

@@ -58,10 +58,11 @@ export function createActionsClient({ httpBase, fetch, token }) {
 /**
  * The menus of one widget. `staff()` says whether the viewer moderates; `client` is
  * createActionsClient's; `showError(code, details)` shows a refusal in the widget's error line;
- * `messageList` gets the focus when the message a menu was on is deleted. Returns
+ * `messageList` gets the focus when the message a menu was on is deleted; `actions`
+ * (message-actions.js) adds reply, react, edit and delete own on a message. Returns
  * { toggle(button), close() }.
  */
-export function createMenus({ document, room, translate, translateCount, staff, client, showError, messageList }) {
+export function createMenus({ actions, document, room, translate, translateCount, staff, client, showError, messageList }) {
   let open = null; // { button, panel }
 
   function el(tag, className, text) {
@@ -87,21 +88,33 @@ export function createMenus({ document, room, translate, translateCount, staff, 
     if (focus) toggleButton.focus();
   }
 
-  /** The choices for `target` ({ seq } of a message, or { visitor } of a person). */
-  function showChoices(panel, target, isMessage) {
+  /**
+   * The choices for `target` ({ seq } of a message, or { visitor } of a person); `own`: the
+   * visitor's own message (nothing to report; staff keep their tools on their own too).
+   */
+  function showChoices(panel, target, isMessage, own) {
     panel.replaceChildren();
+    if (isMessage && actions?.available()) {
+      panel.appendChild(actions.reactionRow(target.seq, () => close()));
+      for (const [label, act] of actions.choices(target.seq)) {
+        panel.appendChild(button(translate(label), () => {
+          close({ focus: false });
+          act();
+        }));
+      }
+    }
     const choices = [];
     if (staff()) {
       if (isMessage) choices.push(["chat_moderate_delete", { action: "delete" }]);
       choices.push(...STAFF_ACTIONS);
-    } else {
+    } else if (!own) {
       choices.push(["chat_report", null]);
     }
     for (const [label, request] of choices) {
       panel.appendChild(button(translate(label), () => confirm(panel, target, label, request)));
     }
     panel.appendChild(button(translate("chat_cancel"), () => close()));
-    panel.querySelector("button").focus();
+    panel.querySelector("button")?.focus();
   }
 
   /** Asks for the reason (and, for an address ban, says how many it would hit), then acts. */
@@ -171,7 +184,7 @@ export function createMenus({ document, room, translate, translateCount, staff, 
       (message ?? toggleButton.parentNode).appendChild(panel);
       toggleButton.setAttribute("aria-expanded", "true");
       open = { button: toggleButton, panel };
-      showChoices(panel, target, Boolean(message));
+      showChoices(panel, target, Boolean(message), message?.classList.contains("bc-message--own") ?? false);
     },
     close: () => close({ focus: false }),
   };

@@ -6,6 +6,9 @@
 import { CLIENT_ID_PATTERN } from "./protocol.js";
 
 export const OUTBOX_KEY_PREFIX = "backchannel:outbox:";
+// Version 3's changes to a stored message, queued and resent like messages (the client_id makes
+// a resent change apply once).
+const CHANGE_KINDS = new Set(["edit", "delete", "react"]);
 
 /**
  * Whether `room` has messages waiting in storage (from an earlier visit, or another tab): chat.js
@@ -34,13 +37,16 @@ function isItem(item) {
     item !== null &&
     typeof item.client_id === "string" &&
     CLIENT_ID_PATTERN.test(item.client_id) &&
-    typeof item.text === "string" &&
+    // A change (edit, delete, react: `kind`, `seq`) needs no text; a message does.
+    (typeof item.text === "string" || CHANGE_KINDS.has(item.kind)) &&
     (item.state === "pending" || item.state === "failed")
   );
 }
 
 /**
- * Items: { client_id, text, author, created_at, state: "pending" | "failed", code? }, oldest first.
+ * Items: { client_id, text, author, created_at, state: "pending" | "failed", code?, reply_to? } for
+ * messages, and { client_id, kind, seq, text?, emoji?, on?, created_at, state } for changes (edit,
+ * delete, react), oldest first.
  */
 export function createOutbox({ room, storage, newClientId = generateClientId, now = () => new Date() }) {
   const key = OUTBOX_KEY_PREFIX + room;
@@ -82,14 +88,9 @@ export function createOutbox({ room, storage, newClientId = generateClientId, no
       return read().find((item) => item.client_id === clientId);
     },
 
-    add(text, author) {
-      const item = {
-        client_id: newClientId(),
-        text,
-        author,
-        created_at: now().toISOString(),
-        state: "pending",
-      };
+    /** A message ({ text, author, reply_to? }) or a change ({ kind, seq, … }). */
+    add(fields) {
+      const item = { client_id: newClientId(), ...fields, created_at: now().toISOString(), state: "pending" };
       write([...read(), item]);
       return item;
     },

@@ -1,4 +1,6 @@
-// Wire protocol version 2 (ARCHITECTURE.md "Wire protocol"); mirrors backend/chat/protocol.py.
+// Wire protocol versions 2 and 3 (ARCHITECTURE.md "Wire protocol", "Protocol version 3"); mirrors
+// backend/chat/protocol.py. The widget asks for 3 (`/ws/?protocol=3`) and speaks 2 with an older
+// server, which answers `ready.protocol` 2: version 3's fields are then simply absent.
 // Every frame is a JSON object with a string `type`. Unknown fields are ignored in both
 // directions: the encoder only writes the fields it knows, the decoder only returns them.
 
@@ -7,7 +9,9 @@ import { countCharacters, isValidRoomName } from "./rooms.js";
 
 export { DISPLAY_NAME_MAX_CHARS, ROOM_NAME_MAX_CHARS } from "./rooms.js";
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
+// The oldest server protocol the widget still speaks (no edits, reactions or replies).
+export const MIN_PROTOCOL_VERSION = 2;
 
 export const CLIENT_ID_MAX_CHARS = 64;
 export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -20,7 +24,7 @@ export function namesTable(names) {
 
 export const ServerEventType = namesTable([
   "ready", "authenticated", "token", "joined", "left", "message", "deleted", "ack", "older",
-  "presence", "typing", "room_state", "moderated", "pong", "error",
+  "presence", "typing", "room_state", "moderated", "pong", "error", "changed",
 ]);
 
 export const ModerationAction = namesTable(["muted", "unmuted", "banned"]);
@@ -73,6 +77,7 @@ function requireField(event, field, isValid) {
 }
 
 const isString = (value) => typeof value === "string";
+const isOptionalCount = (value) => value == null || isCount(value);
 
 /** The field rules of `event`'s type in `table` (CLIENT_FIELDS or SERVER_FIELDS). */
 function requireType(event, table) {
@@ -89,16 +94,25 @@ function requireType(event, table) {
 // server's limit is known, too long (text_too_long); any other bad field is bad_field.
 const CLIENT_FIELDS = {
   auth: { token: isNonEmptyString },
-  // after_seq: absent (or null) on a first join.
-  join: { room: isString, after_seq: (value) => value == null || isCount(value) },
+  // after_seq (and version 3's after_rev, first_seq): absent (or null) on a first join.
+  join: { room: isString, after_seq: isOptionalCount, after_rev: isOptionalCount, first_seq: isOptionalCount },
   leave: { room: isString },
-  send: { room: isString, text: isString, client_id: isClientId },
+  // reply_to (version 3): the seq of the message replied to.
+  send: { room: isString, text: isString, client_id: isClientId, reply_to: (value) => value == null || isPositiveInteger(value) },
   typing: { room: isString },
   load_older: { room: isString, before_seq: isPositiveInteger },
   ping: {},
+  // Version 3: changes to a message of the room (ARCHITECTURE.md "Version 3: client → server").
+  edit: { room: isString, seq: isPositiveInteger, text: isString, client_id: isClientId },
+  delete: { room: isString, seq: isPositiveInteger, client_id: isClientId },
+  react: { room: isString, seq: isPositiveInteger, emoji: isNonEmptyString, on: isBoolean, client_id: isClientId },
 };
 
-export const ClientEventType = namesTable(Object.keys(CLIENT_FIELDS));
+// Written out, not Object.keys(CLIENT_FIELDS): main (first paint) names these types, and only the
+// write chunk validates, so the field rules stay out of main. protocol.test.js checks they agree.
+export const ClientEventType = namesTable([
+  "auth", "join", "leave", "send", "typing", "load_older", "ping", "edit", "delete", "react",
+]);
 
 /**
  * Validates a client event and returns its JSON text. Throws ProtocolError with the code the
@@ -177,6 +191,7 @@ const SERVER_FIELDS = {
   moderated: { action: ACTION },
   pong: {},
   error: { code: STRING, message: STRING },
+  changed: { room: STRING, rev: POSITIVE },
 };
 
 // One person of a presence list.
@@ -212,7 +227,21 @@ function decodeMessage(event) {
   // client_id: the sender's idempotency key; null (or absent) from an older server.
   decoded.client_id = event.client_id ?? null;
   if (decoded.client_id !== null) requireField(event, "client_id", isString);
+  // Version 3: the rev of its latest change (0: none; absent from version 2), which the timeline compares.
+  if (event.rev != null) decoded.rev = requireField(event, "rev", isCount);
+  // Version 3's current state, kept as sent: only the conversation chunk draws it, and checks
+  // each field's shape there (conversation.js).
+  for (const field of V3_MESSAGE_FIELDS) if (event[field] != null) decoded[field] = event[field];
   return withTag(event, decoded);
+}
+
+const V3_MESSAGE_FIELDS = ["edited", "reply_to", "reactions"];
+
+// An optional field of counts by room name (`pong.rooms`, version 3's `pong.revs`).
+function decodeCounts(event, field) {
+  const counts = requireField(event, field, isPlainObject);
+  if (!Object.values(counts).every(isCount)) throw new ProtocolError(ErrorCode.BAD_FIELD, `bad pong.${field}`);
+  return { ...counts };
 }
 
 // A sanction's { reason, until } (`moderated`, `authenticated.muted`): the reason may be absent,
@@ -247,6 +276,9 @@ export function decodeServerEvent(text) {
     case ServerEventType.READY:
       // Whether a socket may join and read before `auth` (absent: an older server, it may not).
       decoded.read_without_auth = event.read_without_auth === true;
+      // Version 3: what `react` takes, in the order pages show it, and how long edits are allowed;
+      // kept as sent, for the write chunk, which checks them where it uses them (message-actions.js).
+      for (const field of ["reaction_emoji", "edit_window_secs"]) if (event[field] != null) decoded[field] = event[field];
       break;
     case ServerEventType.AUTHENTICATED:
       // The visitor's mute, so that a reload shows it (null: not muted, or an older server).
@@ -256,6 +288,9 @@ export function decodeServerEvent(text) {
       return withTag(event, decoded);
     case ServerEventType.JOINED:
       decoded.history = decodeList(event, "history", decodeMessage);
+      // Version 3: the room's newest rev, and on a resume the messages changed since `after_rev`.
+      if (event.latest_rev != null) decoded.latest_rev = requireField(event, "latest_rev", isCount);
+      if (event.changes != null) decoded.changes = decodeList(event, "changes", decodeMessage);
       decoded.presence = decodePresence(requireField(event, "presence", isPlainObject), {});
       break;
     case ServerEventType.MESSAGE:
@@ -268,14 +303,13 @@ export function decodeServerEvent(text) {
       break;
     case ServerEventType.MODERATED:
       return decodeSanction(event, decoded);
-    case ServerEventType.PONG: {
-      const rooms = requireField(event, "rooms", isPlainObject);
-      if (!Object.values(rooms).every(isCount)) {
-        throw new ProtocolError(ErrorCode.BAD_FIELD, "bad pong.rooms");
-      }
-      decoded.rooms = { ...rooms };
+    case ServerEventType.PONG:
+      decoded.rooms = decodeCounts(event, "rooms");
+      if (event.revs != null) decoded.revs = decodeCounts(event, "revs");
       break;
-    }
+    case ServerEventType.CHANGED:
+      decoded.message = decodeMessage(requireField(event, "message", isPlainObject));
+      break;
     case ServerEventType.ERROR:
       // `code` is not checked against ErrorCode: a newer server may add codes; the UI falls back
       // to a generic message for codes it does not know.

@@ -1,81 +1,14 @@
 // Message DOM, built with createElement and textContent only: text from the network never goes
 // through the HTML parser, so a message cannot inject markup (tests/js/render.test.js checks it).
 
+import { h } from "./markup.js";
 import { formatMessageTime } from "./view.js";
 
-// An http(s) URL in running text: up to white space or a character that cannot be in one. The
-// scheme may be upper case; "\b" keeps "xhttp://" out. Everything else (javascript:, data:, …)
-// never matches, so it stays text.
-const URL_PATTERN = /\bhttps?:\/\/[^\s<>"`]+/giu;
-// Punctuation that ends a sentence rather than the URL ("see https://a.example/.").
-const TRAILING_PUNCTUATION = new Set([...".,;:!?'*»”’」』】。、，．！？…"]);
-const CLOSING_BRACKETS = new Map([
-  [")", "("],
-  ["]", "["],
-  ["）", "（"],
-]);
-export const LINK_REL = "nofollow noopener ugc";
-
-function count(text, character) {
-  return text.split(character).length - 1;
-}
-
-// "(see https://a.example/x)" ends before ")", "https://en.wikipedia.org/wiki/A_(b)" keeps it.
-function trimUrl(candidate) {
-  let url = candidate;
-  for (;;) {
-    const last = url.at(-1);
-    const opening = CLOSING_BRACKETS.get(last);
-    if (TRAILING_PUNCTUATION.has(last)) url = url.slice(0, -1);
-    else if (opening !== undefined && count(url, opening) < count(url, last)) url = url.slice(0, -1);
-    else return url;
-  }
-}
-
-function parseHttpUrl(text) {
-  try {
-    const url = new URL(text);
-    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
-  } catch {
-    return null;
-  }
-}
-
-/** `text` cut into [{ text }] and [{ text, href }] parts; href only for http: and https: URLs. */
-export function splitLinks(text) {
-  const parts = [];
-  let start = 0;
-  for (const match of text.matchAll(URL_PATTERN)) {
-    const url = trimUrl(match[0]);
-    const href = parseHttpUrl(url);
-    if (href === null) continue;
-    if (match.index > start) parts.push({ text: text.slice(start, match.index) });
-    parts.push({ text: url, href });
-    start = match.index + url.length;
-  }
-  if (start < text.length) parts.push({ text: text.slice(start) });
-  return parts;
-}
-
-/** Appends `text` to `parent` as text nodes and `a` elements for its URLs. */
-export function appendLinkedText(document, parent, text) {
-  for (const part of splitLinks(text)) {
-    if (part.href === undefined) {
-      parent.appendChild(document.createTextNode(part.text));
-      continue;
-    }
-    const link = document.createElement("a");
-    link.setAttribute("href", part.href);
-    link.setAttribute("rel", LINK_REL);
-    link.setAttribute("target", "_blank");
-    link.textContent = part.text;
-    parent.appendChild(link);
-  }
-}
-
+// Links and formatting are the conversation chunk's (links.js, format.js): until it is there a
+// message is plain text.
 /** The `.bc-staff-badge` after a staff member's name. */
 export function createStaffBadge(document, label) {
-  return createElementWithText(document, "span", "bc-staff-badge", label);
+  return h(document, "span", { class: "bc-staff-badge" }, label);
 }
 
 /**
@@ -83,15 +16,8 @@ export function createStaffBadge(document, label) {
  * staff, the `.bc-staff-badge`. Appended to `parent`.
  */
 export function appendPersonMarks(document, parent, { tag, staff }, translate) {
-  if (tag) parent.appendChild(createElementWithText(document, "span", "bc-tag", `#${tag}`));
+  if (tag) parent.appendChild(h(document, "span", { class: "bc-tag" }, `#${tag}`));
   if (staff) parent.appendChild(createStaffBadge(document, translate("chat_staff_badge")));
-}
-
-function createElementWithText(document, tagName, className, text) {
-  const element = document.createElement(tagName);
-  element.className = className;
-  element.textContent = text;
-  return element;
 }
 
 /**
@@ -106,11 +32,9 @@ export function createMenuButton(document, label, data = {}) {
   return button;
 }
 
-function createActionButton(document, action, label, className = `bc-message__${action}`) {
-  const button = createElementWithText(document, "button", `bc-button bc-button--quiet ${className}`, label);
-  button.setAttribute("type", "button");
-  button.setAttribute("data-action", action);
-  return button;
+/** A `button[data-action]` (chat.js and writing.js route its clicks by the action). */
+export function createActionButton(document, action, label, className = `bc-message__${action}`) {
+  return h(document, "button", { class: `bc-button bc-button--quiet ${className}`, type: "button", "data-action": action }, label);
 }
 
 /**
@@ -122,60 +46,43 @@ function createActionButton(document, action, label, className = `bc-message__${
  *     [<span class="bc-message__status"/>]           own pending, held or failed messages
  *   </header>
  *   [<button class="bc-menu-button" data-action="menu"/>]       what the viewer may do (entry.actions)
- *   <p class="bc-message__text"> text nodes and <a href rel target> for http(s) URLs </p>
- *   [<p class="bc-message__actions"> retry and discard buttons </p>]   own failed messages
+ *   <div class="bc-message__text"> the text (the conversation chunk formats it: decorations.js) </div>
  * </article>
- * `translate(key)` gives the UI strings (chat_message_<state or action>, chat_staff_badge) and
- * `errorText(code)` a failure's reason. A grouped entry (view.js continuesGroup) keeps its author
- * line for screen readers only.
+ * The conversation chunk adds the rest (a reply's quote, reactions, retry and discard on an own
+ * failed message…). `translate(key)` gives the UI strings (chat_message_<state>, chat_staff_badge)
+ * and `errorText(code)` a failure's reason. A grouped entry (view.js continuesGroup) keeps its
+ * author line for screen readers only.
  */
 export function createMessageElement(
   document,
   entry,
   { locale, translate = (key) => key, errorText = translate, now = Date.now() } = {},
 ) {
-  const article = document.createElement("article");
-  article.className = `bc-message${entry.own ? " bc-message--own" : ""}${entry.grouped ? " bc-message--grouped" : ""}`;
-  if (entry.seq !== undefined) article.setAttribute("data-seq", String(entry.seq));
+  const article = h(document, "article", {
+    class: `bc-message${entry.own ? " bc-message--own" : ""}${entry.grouped ? " bc-message--grouped" : ""}`,
+  });
+  if (entry.seq !== undefined) article.setAttribute("data-seq", entry.seq);
   if (entry.own) {
     article.setAttribute("data-client-id", entry.clientId);
     article.setAttribute("data-state", entry.state);
   }
 
-  const meta = document.createElement("header");
-  meta.className = "bc-message__meta";
-  meta.appendChild(createElementWithText(document, "span", "bc-message__author", entry.author));
+  const meta = article.appendChild(h(document, "header", { class: "bc-message__meta" }, h(document, "span", { class: "bc-message__author" }, entry.author)));
   appendPersonMarks(document, meta, entry, translate);
-
   const time = formatMessageTime(entry.sentAt, now, locale);
-  const timeElement = createElementWithText(document, "time", "bc-message__time", time.label);
-  timeElement.setAttribute("datetime", time.dateTime);
-  timeElement.setAttribute("title", time.title);
-  meta.appendChild(timeElement);
-
+  meta.appendChild(h(document, "time", { class: "bc-message__time", datetime: time.dateTime, title: time.title }, time.label));
   if (entry.own && entry.state !== "sent") {
-    const statusElement = createElementWithText(document, "span", "bc-message__status", translate(`chat_message_${entry.state}`));
-    if (entry.code) statusElement.setAttribute("title", errorText(entry.code));
-    meta.appendChild(statusElement);
+    const status = h(document, "span", { class: "bc-message__status" }, translate(`chat_message_${entry.state}`));
+    if (entry.code) status.setAttribute("title", errorText(entry.code));
+    meta.appendChild(status);
   }
 
-  article.appendChild(meta);
   // Report, or a moderator's delete, mute and ban: the write chunk's menu (writing.js). Not in
   // the meta line, which a grouped message hides. Out of the tab order: the list keeps one of
-  // them in it, and the arrow keys move between them (list-view.js).
+  // them in it, and the arrow keys move between them (decorations.js).
   if (entry.actions) article.appendChild(createMenuButton(document, translate("chat_message_actions"))).tabIndex = -1;
-  const text = createElementWithText(document, "p", "bc-message__text", "");
-  appendLinkedText(document, text, entry.text);
-  article.appendChild(text);
-
-  if (entry.own && entry.state === "failed") {
-    const actions = document.createElement("p");
-    actions.className = "bc-message__actions";
-    for (const action of ["retry", "discard"]) {
-      actions.appendChild(createActionButton(document, action, translate(`chat_message_${action}`)));
-    }
-    article.appendChild(actions);
-  }
+  // A div: a formatted text may hold a code block (pre).
+  article.appendChild(h(document, "div", { class: "bc-message__text" }, entry.text));
   return article;
 }
 
@@ -189,7 +96,8 @@ export function syncMessageList(list, entries, { start = null, rendered, create 
   const next = new Map();
   let cursor = start === null ? list.firstChild : start.nextSibling;
   for (const entry of entries) {
-    const signature = `${entry.state}|${entry.code}|${entry.seq}|${entry.grouped}|${entry.actions}`;
+    // rev: a version-3 change (an edit, a reaction); mark: what the conversation chunk adds.
+    const signature = `${entry.state}|${entry.code}|${entry.seq}|${entry.grouped}|${entry.actions}|${entry.message?.rev}|${entry.mark}`;
     const previous = rendered.get(entry.key);
     const element =
       previous !== undefined && previous.signature === signature ? previous.element : create(entry);

@@ -6,7 +6,7 @@
 // (tests/js/delivery.property.test.js) drives it against a model server.
 
 import * as ErrorCode from "./error-codes.js";
-import { ClientEventType, PROTOCOL_VERSION, ProtocolError, ServerEventType } from "./protocol.js";
+import { ClientEventType, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, ProtocolError, ServerEventType } from "./protocol.js";
 
 // A throttle refusal without retry_after_secs (an older server) waits this long.
 const DEFAULT_RETRY_AFTER_SECS = 1;
@@ -50,6 +50,9 @@ export function createRoomSession({
   let maxTextChars;
   let typingIntervalMs;
   let ready = false;
+  // The version this socket speaks (`ready.protocol`), and version 3's `ready` settings.
+  let protocol = 0;
+  let settings = {};
   // The server lets this socket read (join, load older pages) before `auth`: `ready`'s
   // read_without_auth. A visitor without a name reads so; sending needs `auth`.
   let readsWithoutAuth = false;
@@ -86,6 +89,7 @@ export function createRoomSession({
     // Not held by a throttle: joining is how the visitor reads, and slow mode can last minutes.
     if (!(authenticated || (readsWithoutAuth && token === null && !authPending)) || joinPending) return;
     const event = { type: ClientEventType.JOIN, room, after_seq: timeline.resumeAfter };
+    if (protocol > 2) Object.assign(event, timeline.resumeChanges);
     if (trySend(event)) {
       joinPending = true;
       timeline.expectJoined();
@@ -151,11 +155,14 @@ export function createRoomSession({
   function handleEvent(event) {
     switch (event.type) {
       case ServerEventType.READY:
-        if (event.protocol !== PROTOCOL_VERSION) {
+        // The server answers the lower of its version and the one asked for.
+        if (event.protocol > PROTOCOL_VERSION || event.protocol < MIN_PROTOCOL_VERSION) {
           onProtocolMismatch();
           return;
         }
         ready = true;
+        protocol = event.protocol;
+        settings = event;
         readsWithoutAuth = event.read_without_auth === true;
         maxTextChars = event.max_text_chars;
         typingIntervalMs = event.typing_interval_secs * 1000;
@@ -198,6 +205,10 @@ export function createRoomSession({
         if (event.room !== room) return;
         confirmSent(timeline.applyDeleted(event));
         break;
+      case ServerEventType.CHANGED:
+        if (event.room !== room) return;
+        confirmSent(timeline.applyChanged(event));
+        break;
       case ServerEventType.ACK:
         if (event.room !== room) return;
         confirmSent(timeline.applyAck(event));
@@ -227,7 +238,7 @@ export function createRoomSession({
         onModerated(event);
         return;
       case ServerEventType.PONG:
-        if (joined && Object.hasOwn(event.rooms, room) && timeline.isBehind(event.rooms[room])) fillGapSoon();
+        if (joined && Object.hasOwn(event.rooms, room) && timeline.isBehind(event.rooms[room], event.revs?.[room])) fillGapSoon();
         sender?.flush(); // items a server_error left pending
         return;
       case ServerEventType.ERROR:
@@ -311,6 +322,14 @@ export function createRoomSession({
     },
     get maxTextChars() {
       return maxTextChars;
+    },
+    /** The protocol version of this connection (0 before `ready`): 3 edits, reacts and replies. */
+    get protocol() {
+      return protocol;
+    },
+    /** The last `ready` (version 3: reaction_emoji, edit_window_secs). */
+    get settings() {
+      return settings;
     },
     get typingIntervalMs() {
       return typingIntervalMs;

@@ -9,6 +9,12 @@
 //
 // A message a moderator deleted stays in the view as a tombstone (`deleted: true`): its seq still
 // counts for `last`, so deleting never opens a gap, but entries() leaves it out.
+//
+// Version 3 (ARCHITECTURE.md "Protocol version 3"): every change to a message (an edit, a
+// deletion, a reaction) has the room's next `rev` and comes as `changed` with the message's whole
+// current state, which replaces the copy shown only when its `rev` is higher (duplicates and
+// reordering are harmless). `revDone` is the rev up to which the view has every change
+// (`join.after_rev`); a rev past revDone + 1, or a `pong.revs` above it, is a gap.
 
 import { namesTable } from "./protocol.js";
 
@@ -36,9 +42,15 @@ export function createTimeline() {
   // Seqs a `deleted` event named. A copy of the message that comes later (a live frame delayed,
   // a history read before the deletion) is stored as a tombstone. Deletions are rare: never pruned.
   const deletedSeqs = new Set();
+  // Version 3: revs seen past revDone (a change that came early, or a gap), and the newest
+  // rev the server has reported.
+  let revDone = 0;
+  let revsAhead = new Set();
+  let knownLatestRev = 0;
 
   function advance() {
     while (messages.has(last + 1)) last += 1;
+    while (revsAhead.delete(revDone + 1)) revDone += 1;
   }
 
   // The newest seq the server has reported (joined, pong): a gap until the view reaches it.
@@ -46,7 +58,7 @@ export function createTimeline() {
 
   function hasMessagesPastLast() {
     for (const seq of messages.keys()) if (seq > last) return true;
-    return false;
+    return revsAhead.size > 0 || knownLatestRev > revDone;
   }
 
   // Sent own items wait at the end of the list until their message is in the view; once their
@@ -72,8 +84,10 @@ export function createTimeline() {
   function insert(message, sent) {
     if (message.client_id !== null) confirm(message.client_id, message.seq, sent);
     if (message.seq <= floor) return;
-    // A tombstone replaces a copy shown before the deletion (a resume after missing `deleted`).
-    if (messages.has(message.seq) && !(message.deleted && !messages.get(message.seq).deleted)) return;
+    // A newer state (version 3), or a tombstone, replaces the copy shown (a resume after missing
+    // a `deleted`, or a `changed`).
+    const shown = messages.get(message.seq);
+    if (shown && !((message.rev ?? 0) > (shown.rev ?? 0) || (message.deleted && !shown.deleted))) return;
     messages.set(message.seq, tombstoneIfDeleted(message));
     advance();
   }
@@ -107,8 +121,12 @@ export function createTimeline() {
         last = floor;
         hasOlder = joined.has_older;
       }
+      // Every change up to latest_rev is in what this answer carries (a resume's `changes`, or a
+      // view replaced by messages in their current state).
+      revDone = Math.max(revDone, joined.latest_rev ?? 0);
+      revsAhead = new Set([...revsAhead].filter((rev) => rev > revDone));
       // resumed: `history` is everything after our `after_seq` (= last): append it.
-      for (const message of joined.history) insert(message, sent);
+      for (const message of [...joined.changes ?? [], ...joined.history]) insert(message, sent);
       for (const message of held.splice(0)) insert(message, sent);
       return finish(sent, joined.latest_seq);
     },
@@ -121,6 +139,12 @@ export function createTimeline() {
       const sent = [];
       insert(message, sent);
       return finish(sent);
+    },
+
+    /** Version 3's `changed`: the message's new state, and one more rev of the room seen. */
+    applyChanged({ rev, message }) {
+      if (rev > revDone) revsAhead.add(rev);
+      return this.applyMessage(message);
     },
 
     /** A moderator deleted `seq`: no gap, nothing confirmed. */
@@ -158,10 +182,11 @@ export function createTimeline() {
       return { ...finish(sent), added };
     },
 
-    /** `pong.rooms[room]`: true when the room has messages the view lacks. */
-    isBehind(latestSeq) {
+    /** `pong.rooms[room]` (and version 3's `pong.revs[room]`): true when the view lacks something. */
+    isBehind(latestSeq, latestRev = 0) {
       knownLatest = Math.max(knownLatest, latestSeq);
-      return latestSeq > last;
+      knownLatestRev = Math.max(knownLatestRev, latestRev);
+      return latestSeq > last || latestRev > revDone;
     },
 
     /** True while a seq the server has told of (or one before a message shown) is missing. */
@@ -202,6 +227,11 @@ export function createTimeline() {
       return last > 0 ? last : undefined;
     },
 
+    /** Version 3's `join.after_rev` and `join.first_seq`, with resumeAfter. */
+    get resumeChanges() {
+      return last > 0 ? { after_rev: revDone, first_seq: floor + 1 } : {};
+    },
+
     /** `load_older.before_seq`, or null when there is nothing older. */
     get olderBefore() {
       return hasOlder && floor > 0 ? floor + 1 : null;
@@ -234,6 +264,8 @@ export function createTimeline() {
           sentAt: message.sent_at,
           own: isOwn,
           state: isOwn ? OwnState.SENT : undefined,
+          // Version 3 (conversation.js draws them): edited, reply_to, reactions.
+          message,
         });
       }
       for (const item of own.values()) {

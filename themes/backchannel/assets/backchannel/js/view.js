@@ -53,8 +53,9 @@ export function unseenEntries(entries, seenSeq) {
 }
 
 /** The tab title with the number of unseen messages in front: "(3) #lobby · Backchannel". */
-export function titleWithUnseen(title, count, formatNumber = String) {
-  return count > 0 ? `(${formatNumber(count)}) ${title}` : title;
+export function titleWithUnseen(title, count, formatNumber = String, mentions = 0) {
+  // "(@1 · 3) ": 3 unseen messages, 1 of them mentions the visitor (conversation.js counts them).
+  return count > 0 ? `(${mentions > 0 ? `@${formatNumber(mentions)} · ` : ""}${formatNumber(count)}) ${title}` : title;
 }
 
 /**

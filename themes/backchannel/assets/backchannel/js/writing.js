@@ -6,6 +6,7 @@
 // earlier visit, or when the stored token must be renewed, and hands createWriting the widget.
 
 import { createComposer } from "./composer.js";
+import { createMessageActions } from "./message-actions.js";
 import { createJoinFlow } from "./join-flow.js";
 import { createActionsClient, createMenus } from "./menus.js";
 import { createOutbox } from "./outbox.js";
@@ -17,7 +18,7 @@ import { attachSender } from "./sender.js";
  * Sets writing up in the widget `widget` (chat.js mountChat: its parts, its session and timeline,
  * its identity as a property it can set, and what it can do: send(event), restartSocket(), ban(),
  * showError(code, details), clearError(), render()). Returns { isChoosingName, submit(),
- * toggleMenu(button), renew(code), changeName(), render(), close() }.
+ * act(button), renew(code), changeName(), render(), close() }.
  */
 export function createWriting(widget) {
   const { element, document, room, translate, session, timeline, list, showError, clearError } = widget;
@@ -89,7 +90,10 @@ export function createWriting(widget) {
       return false;
     }
     try {
-      sender.submit(text, identity.name);
+      // Replying or editing (message-actions.js), else a message of its own.
+      const composed = actions.submit(text, identity.name);
+      if (composed === false) return false;
+      if (composed === null) sender.submit(text, identity.name);
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       showError(error.code); // e.g. too long: the text stays in the composer to be shortened
@@ -119,8 +123,12 @@ export function createWriting(widget) {
     else sender.discard(clientId);
   });
 
+  // Reply, react, edit and delete own (version 3).
+  const actions = createMessageActions(widget, sender);
+
   // Report, and staff's delete, mute and ban (chat.js routes the ⋯ buttons here).
   const menus = createMenus({
+    actions,
     document,
     room,
     translate,
@@ -133,13 +141,19 @@ export function createWriting(widget) {
 
   // The typing that loaded this chunk happened before the composer listened.
   if (textArea.value.trim() !== "") wrote();
+  const stopViewport = widget.pageLayout ? keepComposerInView(element, widget.window) : () => {};
 
   return {
     get isChoosingName() {
       return isChoosingName;
     },
     submit: () => composer.send(),
-    toggleMenu: menus.toggle,
+    /** A button chat.js routes here (WRITE_ACTIONS): a ⋯ menu, or a reaction under a message. */
+    act(button) {
+      if (button.dataset.action === "menu") menus.toggle(button);
+      else if (widget.identity === null) askForName();
+      else actions.toggleReaction(button);
+    },
     /** The socket refused the token (bad_token, token_expired): get a new one and authenticate. */
     async renew(code) {
       const { identity } = widget;
@@ -158,6 +172,25 @@ export function createWriting(widget) {
     close() {
       joinFlow.close();
       menus.close();
+      actions.close();
+      stopViewport();
     },
   };
+}
+
+/**
+ * The room page on a phone: when the on-screen keyboard takes part of the screen (the visual
+ * viewport shrinks, and iOS does not resize the layout for it), the composer being typed in is
+ * scrolled back into what is left. Set up with the write chunk, which focusing the composer (what
+ * opens the keyboard) loads. Returns a function that stops.
+ */
+function keepComposerInView(section, window) {
+  const viewport = window?.visualViewport;
+  const textArea = section.querySelector("textarea");
+  if (!viewport || !textArea) return () => {};
+  const follow = () => {
+    if (section.getRootNode().activeElement === textArea) textArea.scrollIntoView({ block: "nearest" });
+  };
+  viewport.addEventListener("resize", follow);
+  return () => viewport.removeEventListener("resize", follow);
 }
