@@ -1082,3 +1082,157 @@ describe("mountChat: presence and typing", () => {
     assert.equal(typings().length, 2);
   });
 });
+
+describe("mountChat: protocol version 3 (replies, reactions, edits, reading aids)", () => {
+  const READY_V3 = { ...READY, protocol: 3, max_text_chars: 200, reaction_emoji: ["👍", "🎉"], edit_window_secs: 900 };
+  const click = (element) => element.dispatchEvent(new FakeEvent("click"));
+  const messageElement = (widget, seq) => widget.$(`.bc-message[data-seq="${seq}"]`);
+
+  function connectV3(history = [], joinedOverrides = {}) {
+    const ws = FakeWebSocket.latest;
+    ws.serverOpens();
+    ws.serverSends(READY_V3);
+    ws.serverSends(AUTHENTICATED);
+    ws.serverSends(joined(history, { latest_rev: 0, ...joinedOverrides }));
+    return ws;
+  }
+
+  it("asks for version 3 and shows each message in its current state: reply quote, reactions, edited, formatting", () => {
+    const widget = mount();
+    assert.match(FakeWebSocket.latest.url, /\/ws\/\?protocol=3$/);
+    connectV3(
+      [
+        message(1, { text: "**hi** there" }),
+        message(2, {
+          author: "Ann", visitor: "v-ann", text: "hello", rev: 3, edited: true,
+          reply_to: { seq: 1, author: "Bob", excerpt: "**hi** there", deleted: false },
+          reactions: [{ emoji: "👍", count: 2, names: ["Ann", "Bob"], visitors: ["v-ann", "v-bob"] }],
+        }),
+      ],
+      { latest_rev: 3 },
+    );
+    const formatted = messageElement(widget, 1).querySelector(".bc-message__text");
+    assert.deepEqual(formatted.children.map((child) => child.tagName ?? "#text"), ["STRONG", "#text"]);
+    assert.equal(formatted.textContent, "hi there");
+    const reply = messageElement(widget, 2);
+    assert.equal(reply.querySelector(".bc-reply-quote__author").textContent, "Bob");
+    assert.equal(reply.querySelector(".bc-message__edited").textContent, "chat_message_edited");
+    const reaction = reply.querySelector(".bc-reaction");
+    assert.equal(reaction.textContent, "👍 2");
+    assert.equal(reaction.getAttribute("aria-pressed"), "true", "Ann's own reaction, known by her visitor id");
+    assert.equal(reaction.title, "Ann, Bob");
+  });
+
+  it("applies a `changed` only when it is newer, and a deletion turns replies' quotes into 'removed'", () => {
+    const widget = mount();
+    const ws = connectV3([message(1), message(2, { reply_to: { seq: 1, author: "Bob", excerpt: "m1", deleted: false } })]);
+    ws.serverSends({ type: "changed", room: ROOM, rev: 1, message: message(1, { text: "m1 fixed", rev: 1, edited: true }) });
+    assert.equal(messageElement(widget, 1).querySelector(".bc-message__text").textContent, "m1 fixed");
+    ws.serverSends({ type: "changed", room: ROOM, rev: 1, message: message(1, { text: "stale", rev: 0 }) });
+    assert.equal(messageElement(widget, 1).querySelector(".bc-message__text").textContent, "m1 fixed");
+    const tombstone = message(1, { author: "", text: "", deleted: true, rev: 2 });
+    ws.serverSends({ type: "changed", room: ROOM, rev: 2, message: tombstone });
+    ws.serverSends({ type: "changed", room: ROOM, rev: 2, message: message(2, { rev: 2, reply_to: { seq: 1, author: "", excerpt: "", deleted: true } }) });
+    assert.equal(messageElement(widget, 1), null);
+    assert.ok(messageElement(widget, 2).querySelector(".bc-reply-quote--removed"));
+  });
+
+  it("resumes with after_rev and first_seq after a reconnect", () => {
+    const widget = mount();
+    const ws = connectV3([message(3), message(4)], { latest_rev: 7, has_older: true });
+    ws.serverSends({ type: "changed", room: ROOM, rev: 8, message: message(4, { text: "m4!", rev: 8, edited: true }) });
+    ws.connectionDrops();
+    widget.timers.advance(30_000);
+    const next = FakeWebSocket.latest;
+    assert.notEqual(next, ws);
+    next.serverOpens();
+    next.serverSends(READY_V3);
+    next.serverSends(AUTHENTICATED);
+    const join = sentFrames(next).find((frame) => frame.type === "join");
+    assert.deepEqual(join, { type: "join", room: ROOM, after_seq: 4, after_rev: 8, first_seq: 3 });
+  });
+
+  it("the ⋯ menu replies, reacts, edits and deletes through the outbox, each change once", async () => {
+    const widget = mount();
+    const ws = connectV3([message(1), message(2, { author: "Ann", visitor: "v-ann", client_id: "a2", sent_at: new Date(widget.timers.now()).toISOString() })]);
+    const frames = () => sentFrames(ws).filter((frame) => ["send", "edit", "delete", "react"].includes(frame.type));
+
+    click(messageElement(widget, 1).querySelector(".bc-menu-button"));
+    await settle();
+    const labels = () => widget.$(".bc-menu").querySelectorAll("button").map((button) => button.textContent);
+    assert.deepEqual(labels(), ["👍", "🎉", "chat_reply", "chat_report", "chat_cancel"]);
+    click(widget.$(".bc-menu__reactions").querySelectorAll("button")[1]);
+    assert.deepEqual(frames().at(-1), { type: "react", room: ROOM, client_id: frames().at(-1).client_id, seq: 1, emoji: "🎉", on: true });
+
+    click(messageElement(widget, 1).querySelector(".bc-menu-button"));
+    click(widget.$(".bc-menu").querySelectorAll("button").find((button) => button.textContent === "chat_reply"));
+    assert.equal(widget.$(".bc-composing").hidden, false);
+    type(widget, "sure");
+    assert.deepEqual(frames().at(-1), { type: "send", room: ROOM, client_id: frames().at(-1).client_id, text: "sure", reply_to: 1 });
+    assert.equal(widget.$(".bc-composing").hidden, true);
+
+    click(messageElement(widget, 2).querySelector(".bc-menu-button"));
+    assert.deepEqual(labels(), ["👍", "🎉", "chat_reply", "chat_edit", "chat_delete_own", "chat_cancel"], "nothing to report on one's own");
+    click(widget.$(".bc-menu").querySelectorAll("button").find((button) => button.textContent === "chat_edit"));
+    assert.equal(widget.$("textarea").value, "m2");
+    type(widget, "m2, edited");
+    const edit = frames().at(-1);
+    assert.deepEqual(edit, { type: "edit", room: ROOM, client_id: edit.client_id, seq: 2, text: "m2, edited" });
+    assert.equal(widget.$("textarea").value, "");
+
+    // Reconnected before the ack: the edit goes again with the same client_id, and only until acked.
+    ws.connectionDrops();
+    widget.timers.advance(30_000);
+    const next = connectV3([message(1), message(2, { author: "Ann", visitor: "v-ann", client_id: "a2" })]);
+    const resent = sentFrames(next).filter((frame) => frame.type === "edit");
+    assert.deepEqual(resent.map((frame) => frame.client_id), [edit.client_id]);
+    next.serverSends({ type: "ack", room: ROOM, client_id: edit.client_id, rev: 1 });
+    assert.equal(JSON.parse(widget.storage.getItem("backchannel:outbox:lobby") ?? "[]").some((item) => item.client_id === edit.client_id), false);
+
+    click(messageElement(widget, 2).querySelector(".bc-menu-button"));
+    click(widget.$(".bc-menu").querySelectorAll("button").find((button) => button.textContent === "chat_delete_own"));
+    assert.equal(sentFrames(next).at(-1).type, "delete");
+    assert.equal(sentFrames(next).at(-1).seq, 2);
+  });
+
+  it("a reaction's own button toggles it off", async () => {
+    const widget = mount();
+    const ws = connectV3([message(1, { reactions: [{ emoji: "👍", count: 1, names: ["Ann"], visitors: ["v-ann"] }] })]);
+    click(messageElement(widget, 1).querySelector(".bc-reaction"));
+    await settle();
+    const react = sentFrames(ws).find((frame) => frame.type === "react");
+    assert.equal(react.on, false);
+    assert.equal(react.emoji, "👍");
+  });
+
+  it("marks the first message after the last visit and the days", () => {
+    const storage = new FakeStorage();
+    storage.setItem("backchannel:seen:lobby", "2");
+    const widget = mount({ storage });
+    connectV3([message(1), message(2), message(3), message(4)]);
+    assert.ok(messageElement(widget, 3).querySelector(".bc-unread"));
+    assert.equal(widget.$$(".bc-unread").length, 1);
+    assert.ok(messageElement(widget, 1).querySelector(".bc-day"));
+    assert.equal(widget.$$(".bc-day").length, 1, "one day: one separator");
+    assert.equal(storage.getItem("backchannel:seen:lobby"), "4", "this visit's end, for the next one");
+  });
+
+  it("folds a long message behind 'Show more'", () => {
+    const widget = mount();
+    connectV3([message(1, { text: "line\n".repeat(30) })]);
+    const article = messageElement(widget, 1);
+    const more = article.querySelector(".bc-show-more");
+    assert.ok(article.classList.contains("bc-message--folded"));
+    assert.equal(more.getAttribute("aria-expanded"), "false");
+    click(more);
+    assert.equal(article.classList.contains("bc-message--folded"), false);
+    assert.equal(more.getAttribute("aria-expanded"), "true");
+  });
+
+  it("against a version-2 server: no change is offered, and the ⋯ of own messages is gone", () => {
+    const widget = mount();
+    connect([message(1), message(2, { author: "Ann", visitor: "v-ann", client_id: "a2" })]);
+    assert.equal(messageElement(widget, 2).querySelector(".bc-menu-button"), null);
+    click(messageElement(widget, 1).querySelector(".bc-menu-button"));
+  });
+});

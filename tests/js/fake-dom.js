@@ -25,6 +25,10 @@ export class FakeEvent {
   preventDefault() {
     this.defaultPrevented = true;
   }
+
+  stopPropagation() {
+    this.propagationStopped = true;
+  }
 }
 
 /** A text node: what createTextNode makes (render.js's auto-linking uses them). */
@@ -231,7 +235,8 @@ export class FakeElement {
   /** Dispatches to this element and its ancestors (bubbling), with `target` set. */
   dispatchEvent(event) {
     event.target ??= this;
-    for (let element = this; element !== null; element = element.parentNode) {
+    // Listeners of the target and its ancestors, in order (no capture phase): enough here.
+    for (let element = this; element !== null && !event.propagationStopped; element = element.parentNode) {
       for (const listener of element.listeners.get(event.type) ?? []) listener(event);
     }
     return !event.defaultPrevented;
@@ -312,7 +317,7 @@ export function createFakeDocument({ lang = "en" } = {}) {
 
 /** A window stand-in, for its `online` and `offline` events. */
 export function createFakeWindow() {
-  return createEventTarget();
+  return createEventTarget({ Event: FakeEvent });
 }
 
 /** The widget's chat section, built by the real markup.js into a fake document. */

@@ -389,6 +389,7 @@ export function mountChat(
     room,
     translate,
     translateCount,
+    errorText,
     touch,
     pageLayout,
     window,

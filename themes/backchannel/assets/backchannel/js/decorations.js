@@ -6,12 +6,14 @@
 // - day separators, the unread divider at the first message after the visitor's last visit
 //   (kept in localStorage) with a jump to it, and "show more" on long messages;
 // - browser notifications and a sound for mentions while the tab is hidden, after an opt-in
-//   click (never on page load), per room; the mention count in the tab title.
+//   click (never on page load), per room; the mention count in the tab title;
+// - search in the room's history (search.js).
 // Contract: ARCHITECTURE.md "Widget markup". The fields drawn come from the network and are
 // checked here (protocol.js keeps version 3's fields as sent): text only, never markup.
 
 import { appendFormattedText, mentionsName } from "./format.js";
 import { createActionButton } from "./render.js";
+import { createSearch } from "./search.js";
 import { formatMessageTime } from "./view.js";
 
 export const SEEN_KEY_PREFIX = "backchannel:seen:";
@@ -231,6 +233,8 @@ export function createConversation(widget) {
     if (notify === "sound") playSound();
   }
 
+  const search = createSearch(widget, { jumpTo: (seq) => jumpTo(seq) });
+
   /** Scrolls to the message `seq`, loading older pages when it is before them. */
   function jumpTo(seq) {
     const target = messageList.querySelector(`.bc-message[data-seq="${Number(seq)}"]`);
@@ -380,6 +384,9 @@ export function createConversation(widget) {
     },
 
     jumpTo,
-    close: () => widget.clearTimeout(timeTimer),
+    close() {
+      widget.clearTimeout(timeTimer);
+      search.close();
+    },
   };
 }

@@ -183,7 +183,8 @@ const SERVER_FIELDS = {
     sent_at: DATE_TIME,
   },
   deleted: { room: STRING, seq: POSITIVE },
-  ack: { room: STRING, client_id: isClientId, seq: POSITIVE },
+  // `seq` for a message; version 3's changes are acked with `rev` instead (decoded below).
+  ack: { room: STRING, client_id: isClientId },
   older: { room: STRING, has_older: BOOLEAN },
   presence: { room: STRING, online_count: COUNT },
   typing: { room: STRING, visitor: STRING, name: STRING },
@@ -306,6 +307,10 @@ export function decodeServerEvent(text) {
     case ServerEventType.PONG:
       decoded.rooms = decodeCounts(event, "rooms");
       if (event.revs != null) decoded.revs = decodeCounts(event, "revs");
+      break;
+    case ServerEventType.ACK:
+      if (event.rev != null) decoded.rev = requireField(event, "rev", isCount);
+      else decoded.seq = requireField(event, "seq", isPositiveInteger);
       break;
     case ServerEventType.CHANGED:
       decoded.message = decodeMessage(requireField(event, "message", isPlainObject));

@@ -6,6 +6,7 @@
 // earlier visit, or when the stored token must be renewed, and hands createWriting the widget.
 
 import { createComposer } from "./composer.js";
+import { createMentionPicker } from "./mention-picker.js";
 import { createMessageActions } from "./message-actions.js";
 import { createJoinFlow } from "./join-flow.js";
 import { createActionsClient, createMenus } from "./menus.js";
@@ -125,6 +126,13 @@ export function createWriting(widget) {
 
   // Reply, react, edit and delete own (version 3).
   const actions = createMessageActions(widget, sender);
+  // @mentions: people online first, then the authors shown, newest first.
+  const mentions = createMentionPicker(widget, {
+    names: () => [
+      ...(session.presence?.people ?? []).map((person) => person.name),
+      ...list.entries.map((entry) => entry.author).reverse(),
+    ],
+  });
 
   // Report, and staff's delete, mute and ban (chat.js routes the ⋯ buttons here).
   const menus = createMenus({
@@ -173,6 +181,7 @@ export function createWriting(widget) {
       joinFlow.close();
       menus.close();
       actions.close();
+      mentions.close();
       stopViewport();
     },
   };
