@@ -1209,12 +1209,21 @@ describe("mountChat: protocol version 3 (replies, reactions, edits, reading aids
     const storage = new FakeStorage();
     storage.setItem("backchannel:seen:lobby", "2");
     const widget = mount({ storage });
-    connectV3([message(1), message(2), message(3), message(4)]);
+    const ws = connectV3([message(1), message(2), message(3), message(4)]);
     assert.ok(messageElement(widget, 3).querySelector(".bc-unread"));
     assert.equal(widget.$$(".bc-unread").length, 1);
+    ws.serverSends(message(5));
+    assert.equal(widget.$$(".bc-unread").length, 1, "what comes while the visitor is here is not since the last visit");
     assert.ok(messageElement(widget, 1).querySelector(".bc-day"));
     assert.equal(widget.$$(".bc-day").length, 1, "one day: one separator");
-    assert.equal(storage.getItem("backchannel:seen:lobby"), "4", "this visit's end, for the next one");
+    assert.equal(storage.getItem("backchannel:seen:lobby"), "5", "this visit's end, for the next one");
+  });
+
+  it("a first visit has no divider", () => {
+    const widget = mount();
+    const ws = connectV3([message(1), message(2)]);
+    ws.serverSends(message(3));
+    assert.equal(widget.$$(".bc-unread").length, 0);
   });
 
   it("folds a long message behind 'Show more'", () => {

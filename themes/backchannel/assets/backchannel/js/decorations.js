@@ -101,6 +101,7 @@ export function createConversation(widget) {
   const storedSeen = Number(readStorage(storage, seenKey));
   const lastVisitSeq = Number.isSafeInteger(storedSeen) && storedSeen > 0 ? storedSeen : null;
   let dividerSeq = null;
+  let dividerPlaced = false;
   let dividerShown = false;
   // A message asked for (a reply's original, a search result) that is on an older page.
   let pendingJump = null;
@@ -327,7 +328,12 @@ export function createConversation(widget) {
     /** Sets each entry's `mark` (what decorate adds beyond the message: a day, the divider). */
     annotate(entries) {
       let day = null;
-      dividerSeq ??= lastVisitSeq === null ? null : (entries.find((entry) => entry.seq > lastVisitSeq && !entry.own)?.seq ?? null);
+      // Placed once, with the first page joined: a message that arrives while the visitor is
+      // here is not "since the last visit".
+      if (!dividerPlaced && session.joined && entries.length > 0) {
+        dividerPlaced = true;
+        dividerSeq = lastVisitSeq === null ? null : (entries.find((entry) => entry.seq > lastVisitSeq && !entry.own)?.seq ?? null);
+      }
       for (const entry of entries) {
         const entryDay = localDay(entry.sentAt);
         entry.mark = `${entryDay === day ? "" : entryDay}|${entry.seq === dividerSeq}`;

@@ -77,7 +77,8 @@ export function createMessageActions(widget, sender) {
 
   // The visitor's own reaction `emoji` on `entry`: their visitor id among its reactors.
   function reacted(entry, emoji) {
-    const reaction = entry.message.reactions?.find((item) => item?.emoji === emoji);
+    const reactions = entry.message.reactions;
+    const reaction = Array.isArray(reactions) ? reactions.find((item) => item?.emoji === emoji) : undefined;
     const visitor = widget.identity?.visitor;
     return Boolean(reaction && (Array.isArray(reaction.visitors) ? reaction.visitors.includes(visitor) : reaction.names?.includes(widget.identity?.name)));
   }
