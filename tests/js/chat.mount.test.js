@@ -1210,11 +1210,14 @@ describe("mountChat: protocol version 3 (replies, reactions, edits, reading aids
     storage.setItem("backchannel:seen:lobby", "2");
     const widget = mount({ storage });
     const ws = connectV3([message(1), message(2), message(3), message(4)]);
-    assert.ok(messageElement(widget, 3).querySelector(".bc-unread"));
+    // Before the message, with it in a div.bc-entry (display: contents), not in its bubble.
+    const entry = messageElement(widget, 3).parentNode;
+    assert.equal(entry.className, "bc-entry");
+    assert.deepEqual(entry.children.map((child) => child.className), ["bc-unread", "bc-message"]);
     assert.equal(widget.$$(".bc-unread").length, 1);
     ws.serverSends(message(5));
     assert.equal(widget.$$(".bc-unread").length, 1, "what comes while the visitor is here is not since the last visit");
-    assert.ok(messageElement(widget, 1).querySelector(".bc-day"));
+    assert.match(messageElement(widget, 1).parentNode.querySelector(".bc-day").textContent, /2024/, "the day, written out");
     assert.equal(widget.$$(".bc-day").length, 1, "one day: one separator");
     assert.equal(storage.getItem("backchannel:seen:lobby"), "5", "this visit's end, for the next one");
   });

@@ -11,9 +11,9 @@
 // Contract: ARCHITECTURE.md "Widget markup". The fields drawn come from the network and are
 // checked here (protocol.js keeps version 3's fields as sent): text only, never markup.
 
-import { appendFormattedText, mentionsName } from "./format.js";
+import { appendFormattedText, mentionsName, plainText } from "./format.js";
 import { createActionButton } from "./render.js";
-import { createSearch } from "./search.js";
+import { createSearch, headerTools } from "./search.js";
 import { formatMessageTime } from "./view.js";
 
 export const SEEN_KEY_PREFIX = "backchannel:seen:";
@@ -157,7 +157,7 @@ export function createConversation(widget) {
   }
 
   function createNotifyButtons() {
-    const header = element.querySelector(".bc-chat__header");
+    const tools = headerTools(element, document);
     return ["notify", "notify_sound"].map((name) => {
       const button = document.createElement("button");
       button.type = "button";
@@ -166,7 +166,7 @@ export function createConversation(widget) {
       button.setAttribute("aria-label", translate(`chat_${name}`));
       button.title = translate(`chat_${name}`);
       button.addEventListener("click", () => toggleNotify(name));
-      header.appendChild(button);
+      tools.appendChild(button);
       return button;
     });
   }
@@ -234,6 +234,7 @@ export function createConversation(widget) {
     if (notify === "sound") playSound();
   }
 
+  renderNotify();
   const search = createSearch(widget, { jumpTo: (seq) => jumpTo(seq) });
 
   /** Scrolls to the message `seq`, loading older pages when it is before them. */
@@ -298,7 +299,7 @@ export function createConversation(widget) {
       button.textContent = translate("chat_reply_removed");
     } else {
       appendElement(button, "span", "bc-reply-quote__author", quote.author);
-      appendElement(button, "span", "bc-reply-quote__excerpt", quote.excerpt);
+      appendElement(button, "span", "bc-reply-quote__excerpt", plainText(quote.excerpt));
     }
     button.setAttribute("aria-label", translate("chat_reply_to", { name: quote.deleted ? "" : quote.author }));
     button.addEventListener("click", () => jumpTo(quote.seq));
@@ -342,11 +343,17 @@ export function createConversation(widget) {
       }
     },
 
+    /**
+     * Draws the rest of `entry` on `article`. Returns a wrapper (`div.bc-entry`, display: contents)
+     * holding the day separator and the unread divider before the article, when it has either.
+     */
     decorate(article, entry) {
       const message = entry.message;
       const [dayMark, divider] = entry.mark?.split("|") ?? [];
-      if (divider === "true") article.prepend(Object.assign(document.createElement("p"), { className: "bc-unread", textContent: translate("chat_unread_divider") }));
-      if (dayMark) article.prepend(Object.assign(document.createElement("p"), { className: "bc-day", textContent: describeDay(entry.sentAt, now(), locale, translate) }));
+      const wrapper = document.createElement("div");
+      wrapper.className = "bc-entry";
+      if (dayMark) appendElement(wrapper, "p", "bc-day", describeDay(entry.sentAt, now(), locale, translate));
+      if (divider === "true") appendElement(wrapper, "p", "bc-unread", translate("chat_unread_divider"));
       if (message?.edited === true) {
         appendElement(article.querySelector(".bc-message__meta"), "span", "bc-message__edited", translate("chat_message_edited"));
       }
@@ -362,6 +369,9 @@ export function createConversation(widget) {
           actions.appendChild(createActionButton(document, action, translate(`chat_message_${action}`)));
         }
       }
+      if (wrapper.firstChild === null) return undefined;
+      wrapper.appendChild(article);
+      return wrapper;
     },
 
     /** After each render: the tab stop, the visit's last seen message, a pending jump, notifications. */

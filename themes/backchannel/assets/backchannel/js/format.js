@@ -175,3 +175,9 @@ export function mentionsName(text, name, otherNames = []) {
     nodes.some((node) => (node.type === "mention" ? node.name.toLowerCase() === own : node.children && found(node.children)));
   return Boolean(name) && hasFormatting(text) && found(parseFormatting(text, { mentionNames: otherNames, ownName: name }));
 }
+
+/** A text without its formatting marks ("**hi** `x`" → "hi x"): quotes and search results are one line. */
+export function plainText(text) {
+  const flatten = (nodes) => nodes.map((node) => (typeof node === "string" ? node : node.children ? flatten(node.children) : node.text)).join("");
+  return flatten(parseFormatting(text)).replace(/\s+/g, " ");
+}

@@ -59,15 +59,16 @@ export function createListView(section, { session, timeline, text, pageTitle, no
       rendered,
       create: (entry) => {
         const article = createMessageElement(document, entry, { locale, translate, errorText, now: now() });
-        conversation?.decorate(article, entry);
-        return article;
+        // The chunk may wrap it (a day separator, the unread divider before it).
+        return conversation?.decorate(article, entry) ?? article;
       },
     });
-    conversation?.rendered(entries);
     loadOlderButton.hidden = timeline.olderBefore === null || !session.joined;
     emptyLine.hidden = !session.joined || entries.length > 0 || timeline.olderBefore !== null;
     if (prepended) messageList.scrollTop = messageList.scrollHeight - fromBottom; // keep what was on screen
     else if (wasAtBottom) messageList.scrollTop = messageList.scrollHeight;
+    // Once the list is where it will stay: a jump to a message scrolls from there.
+    conversation?.rendered(entries);
     renderUnseen();
   }
 

@@ -3,7 +3,20 @@
 // from the backend's `GET /api/rooms/<room>/search/?q=` (ARCHITECTURE.md "Search") and open the
 // message in context: the list scrolls to it, loading older pages if it is before them.
 
+import { plainText } from "./format.js";
+
 export const SEARCH_QUERY_MAX_CHARS = 100;
+
+/** The header's group of buttons (`.bc-chat__tools`: search, notifications), made once. */
+export function headerTools(element, document) {
+  const header = element.querySelector(".bc-chat__header");
+  let tools = header.querySelector(".bc-chat__tools");
+  if (tools === null) {
+    tools = header.appendChild(document.createElement("span"));
+    tools.className = "bc-chat__tools";
+  }
+  return tools;
+}
 
 /** The search API's URL for `query` in `room`, from `beforeSeq` (the next page) when given. */
 export function searchUrl(httpBase, room, query, beforeSeq) {
@@ -19,6 +32,7 @@ export function searchUrl(httpBase, room, query, beforeSeq) {
 export function createSearch(widget, { jumpTo }) {
   const { element, document, room, translate } = widget;
   const header = element.querySelector(".bc-chat__header");
+  const tools = headerTools(element, document);
   const el = (tag, className, text) => {
     const node = document.createElement(tag);
     node.className = className;
@@ -26,7 +40,7 @@ export function createSearch(widget, { jumpTo }) {
     return node;
   };
 
-  const toggle = header.appendChild(el("button", "bc-button bc-button--quiet bc-search-toggle", "🔍"));
+  const toggle = tools.appendChild(el("button", "bc-button bc-button--quiet bc-search-toggle", "🔍"));
   toggle.type = "button";
   toggle.setAttribute("aria-label", translate("chat_search"));
   toggle.title = translate("chat_search");
@@ -92,7 +106,7 @@ export function createSearch(widget, { jumpTo }) {
       button.type = "button";
       button.dataset.seq = String(result.seq);
       button.appendChild(el("span", "bc-search__author", String(result.author ?? "")));
-      button.appendChild(el("span", "bc-search__text", String(result.text ?? "").slice(0, 200)));
+      button.appendChild(el("span", "bc-search__text", plainText(String(result.text ?? "").slice(0, 300))));
       button.addEventListener("click", () => jumpTo(result.seq));
     }
     nextBefore = found.at(-1)?.seq;
