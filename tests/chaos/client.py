@@ -12,7 +12,8 @@ What it does is what ARCHITECTURE.md ("Delivery guarantees") asks of every clien
   (or ``joined.latest_seq``) above the last shown seq each make it join again with ``after_seq``;
 - **dead-connection detection**: a ``ping`` every ``ping_interval`` seconds; with no frame at
   all for ``dead_after`` seconds the TCP connection is aborted and a new one opened;
-- **reconnect** with capped exponential backoff and jitter.
+- **reconnect** with capped exponential backoff and jitter; with several ``urls`` (the processes
+  behind one address), a connection that fails goes to the next one, as a load balancer would.
 
 One client, one room, one asyncio loop. Everything it saw is kept for the test's verdict:
 ``view()`` is what it shows, ``typed`` every message typed on it, ``acked`` every ack received.
@@ -92,6 +93,7 @@ class _Stats:
     gap_rejoins: int = 0
     duplicate_frames_dropped: int = 0
     resends: int = 0
+    failovers: int = 0
 
 
 @dataclass
@@ -107,9 +109,13 @@ class _Connection:
 class ChaosClient:
     def __init__(self, *, label: str, url: str, origin: str, room: str, name: str | None = None,
                  ping_interval: float = 1.0, dead_after: float = 3.5, open_timeout: float = 3.0,
-                 backoff_base: float = 0.1, backoff_cap: float = 1.0, verbose: bool = True) -> None:
+                 backoff_base: float = 0.1, backoff_cap: float = 1.0, verbose: bool = True,
+                 urls: list[str] | None = None) -> None:
         self.label = label
         self.url = url
+        # Where a connection may go, ``url`` first; a failed connect moves on to the next.
+        self.urls = [url, *(other for other in urls or () if other != url)]
+        self._url_index = 0
         self.origin = origin
         self.room = room
         self.name = name or label
@@ -159,13 +165,20 @@ class ChaosClient:
 
     def type(self, text: str) -> str:
         """Type a message: it goes to the outbox, and out at once when the room is joined."""
-        client_id = f"{self.label}-{next(_client_ids)}-{random.getrandbits(32):08x}"
+        client_id = self._new_client_id()
         self.typed[client_id] = text
         self.outbox[client_id] = text
+        self._send_now(client_id)
+        return client_id
+
+    def _new_client_id(self) -> str:
+        return f"{self.label}-{next(_client_ids)}-{random.getrandbits(32):08x}"
+
+    def _send_now(self, client_id: str) -> None:
+        """Send an outbox entry at once when the room is joined (else the next join resends it)."""
         connection = self._connection
         if connection is not None and connection.joined:
-            connection.tasks.append(asyncio.get_running_loop().create_task(self._send_one(connection, client_id, text)))
-        return client_id
+            connection.tasks.append(asyncio.get_running_loop().create_task(self._send_one(connection, client_id)))
 
     def view(self) -> ClientView:
         return ClientView(
@@ -190,23 +203,28 @@ class ChaosClient:
                 await asyncio.sleep(self.backoff_cap)
         failures = 0
         while not self._stopping:
+            url = self.urls[self._url_index]
             try:
                 websocket = await websockets.connect(
-                    self.url, origin=self.origin, open_timeout=self.open_timeout,
+                    url, origin=self.origin, open_timeout=self.open_timeout,
                     ping_interval=None, close_timeout=1, max_size=None,
                 )
             except (OSError, TimeoutError, InvalidHandshake) as error:
                 self.stats.connect_failures += 1
                 failures += 1
+                if len(self.urls) > 1:
+                    self._url_index = (self._url_index + 1) % len(self.urls)
+                    self.stats.failovers += 1
                 delay = self._backoff(failures)
                 if failures == 1 or failures % 5 == 0:
-                    self._say(f"connect failed ({type(error).__name__}: {error}); retry #{failures} in {delay:.2f} s")
+                    self._say(f"connect to {url} failed ({type(error).__name__}: {error}); "
+                              f"retry #{failures} in {delay:.2f} s")
                 await asyncio.sleep(delay)
                 continue
             self.stats.connects += 1
             connection = _Connection(websocket=websocket, last_frame_at=time.monotonic())
             self._connection = connection
-            self._say(f"connected (#{self.stats.connects}), last shown seq {self.last_seq}")
+            self._say(f"connected to {url} (#{self.stats.connects}), last shown seq {self.last_seq}")
             reason = await self._serve(connection)
             self._connection = None
             self.stats.disconnects += 1
@@ -272,11 +290,18 @@ class ChaosClient:
         connection.join_in_flight = True
         connection.last_join_at = time.monotonic()
         self.stats.joins += 1
-        await self._send_frame(connection, {"type": "join", "room": self.room,
-                                            "after_seq": self.last_seq})
+        await self._send_frame(connection, self._join_frame())
 
-    async def _send_one(self, connection: _Connection, client_id: str, text: str) -> None:
-        await self._send_frame(connection, {"type": "send", "room": self.room, "text": text, "client_id": client_id})
+    def _join_frame(self) -> dict:
+        return {"type": "join", "room": self.room, "after_seq": self.last_seq}
+
+    async def _send_one(self, connection: _Connection, client_id: str) -> None:
+        if client_id in self.outbox:
+            await self._send_frame(connection, self._outbound(client_id))
+
+    def _outbound(self, client_id: str) -> dict:
+        """The frame that (re)sends outbox entry ``client_id``."""
+        return {"type": "send", "room": self.room, "text": self.outbox[client_id], "client_id": client_id}
 
     # --- inbound frames --------------------------------------------------------------------
 
@@ -320,8 +345,7 @@ class ChaosClient:
     def _resend_later(self, connection: _Connection, client_id: str) -> None:
         if self._connection is connection and connection.joined and client_id in self.outbox:
             self.stats.resends += 1
-            connection.tasks.append(asyncio.get_running_loop().create_task(
-                self._send_one(connection, client_id, self.outbox[client_id])))
+            connection.tasks.append(asyncio.get_running_loop().create_task(self._send_one(connection, client_id)))
 
     async def _on_joined(self, connection: _Connection, event: dict) -> None:
         first_join = not connection.joined
@@ -346,10 +370,10 @@ class ChaosClient:
         if first_join:
             self._say(f"joined (resumed={event.get('resumed')}, {len(history)} in history, "
                       f"latest_seq {event.get('latest_seq')}); resending {len(self.outbox)} unacked")
-            for client_id, text in list(self.outbox.items()):
+            for client_id in list(self.outbox):
                 if client_id in self.outbox:
                     self.stats.resends += 1
-                    await self._send_one(connection, client_id, text)
+                    await self._send_one(connection, client_id)
         latest = event.get("latest_seq")
         if isinstance(latest, int) and latest > self.last_seq:
             await self._rejoin_if_gap(connection, f"joined says latest seq {latest}", force=True)
@@ -376,7 +400,196 @@ class ChaosClient:
             return
         if time.monotonic() - connection.last_join_at < MIN_REJOIN_INTERVAL:
             return  # bounded: the next live message, ack or pong asks again
-        if self._waiting or force:
+        if self._has_gap() or force:
             self.stats.gap_rejoins += 1
             self._say(f"gap after seq {self.last_seq} ({why}): joining again with after_seq")
             await self._join(connection)
+
+    def _has_gap(self) -> bool:
+        """Something the view is known to lack (a seq past a hole)."""
+        return bool(self._waiting)
+
+
+# --- protocol version 3: the conversation (edits, deletions, reactions, replies) ------------------
+
+
+@dataclass
+class ConversationView:
+    """A consistent copy of a version-3 client's state (verify.judge_conversation reads it)."""
+
+    label: str
+    visitor: str | None  # the identity's public id (`authenticated.visitor`)
+    start_at: int  # the first seq of its view
+    seqs: list[int]  # the seqs it shows, in display order (tombstones included)
+    messages: dict[int, dict]  # seq -> the message's state as shown (the highest rev received)
+    rev_done: int  # every change up to this rev is in its view (`join.after_rev`)
+    revs_ahead: list[int]  # revs received past rev_done (a gap while not empty)
+    typed: dict[str, str]  # client_id -> text of every message sent
+    acked: dict[str, int]  # client_id -> seq, for messages
+    changes: dict[str, dict]  # client_id -> the change's frame (edit, delete, react), in order
+    change_acks: dict[str, int]  # client_id -> rev, for changes
+    outbox: list[str]  # client_ids (messages and changes) not acked yet
+    failed: dict[str, str]  # client_id -> error code the server refused it with
+    errors: list[dict]
+    stats: dict[str, int]
+
+
+class ConversationClient(ChaosClient):
+    """The reference client speaking protocol version 3, as the widget does (timeline.js).
+
+    On top of ChaosClient: it asks for ``/ws/?protocol=3``; keeps every message in its current
+    state, replacing it with a `changed` (or any copy) only when the copy's ``rev`` is higher;
+    keeps ``rev_done``, the end of the unbroken run of revs received (a `joined` brings it to
+    ``latest_rev``: its history and ``changes`` carry every change up to it); and joins again with
+    ``after_seq``, ``after_rev`` and ``first_seq`` when a rev past the run arrives or ``pong.revs``
+    is ahead of it. Edits, deletions and reactions go through the outbox with their own client_id,
+    like messages, and are resent after every (re)join until acked.
+    """
+
+    def __init__(self, *, url: str, urls: list[str] | None = None, **options) -> None:
+        super().__init__(url=self.v3_url(url), urls=[self.v3_url(other) for other in urls or ()], **options)
+        self.visitor: str | None = None
+        self.server_protocol: int | None = None
+        self.reaction_emoji: list[str] = []
+        self._state: dict[int, dict] = {}  # seq -> current state (highest rev received)
+        self.rev_done = 0
+        self._revs_ahead: set[int] = set()
+        self._known_latest_rev = 0
+        self._frames: dict[str, dict] = {}  # client_id -> frame, for sends and changes
+        self.changes: OrderedDict[str, dict] = OrderedDict()
+        self.change_acks: dict[str, int] = {}
+        self.counts = {"sends": 0, "replies": 0, "edits": 0, "deletes": 0, "reacts_on": 0, "reacts_off": 0,
+                       "changed_events": 0, "stale_copies_ignored": 0, "revs_past_run": 0,
+                       "resume_changes": 0}
+
+    @staticmethod
+    def v3_url(url: str) -> str:
+        return url if "protocol=" in url else f"{url}{'&' if '?' in url else '?'}protocol=3"
+
+    # --- what the scenario calls -----------------------------------------------------------
+
+    def send(self, text: str, *, reply_to: int | None = None) -> str:
+        client_id = self._new_client_id()
+        frame = {"type": "send", "room": self.room, "text": text, "client_id": client_id}
+        if reply_to is not None:
+            frame["reply_to"] = reply_to
+            self.counts["replies"] += 1
+        self.counts["sends"] += 1
+        self.typed[client_id] = text
+        return self._queue(client_id, frame, text)
+
+    def edit(self, seq: int, text: str) -> str:
+        self.counts["edits"] += 1
+        return self._change({"type": "edit", "room": self.room, "seq": seq, "text": text})
+
+    def delete(self, seq: int) -> str:
+        self.counts["deletes"] += 1
+        return self._change({"type": "delete", "room": self.room, "seq": seq})
+
+    def react(self, seq: int, emoji: str, *, on: bool) -> str:
+        self.counts["reacts_on" if on else "reacts_off"] += 1
+        return self._change({"type": "react", "room": self.room, "seq": seq, "emoji": emoji, "on": on})
+
+    def shown_messages(self) -> list[dict]:
+        """The messages it shows (not deleted), in seq order, in their current state."""
+        return [self._state[shown.seq] for shown in self._shown if not self._state[shown.seq].get("deleted")]
+
+    def conversation_view(self) -> ConversationView:
+        return ConversationView(
+            label=self.label, visitor=self.visitor, start_at=self._start_at,
+            seqs=[shown.seq for shown in self._shown],
+            messages={shown.seq: dict(self._state[shown.seq]) for shown in self._shown},
+            rev_done=self.rev_done, revs_ahead=sorted(self._revs_ahead), typed=dict(self.typed),
+            acked=dict(self.acked), changes=dict(self.changes), change_acks=dict(self.change_acks),
+            outbox=list(self.outbox), failed=dict(self.failed), errors=list(self.errors),
+            stats={**vars(self.stats), **self.counts},
+        )  # fmt: skip
+
+    def _change(self, frame: dict) -> str:
+        client_id = self._new_client_id()
+        frame["client_id"] = client_id
+        self.changes[client_id] = frame
+        return self._queue(client_id, frame, f"{frame['type']} {frame['seq']}")
+
+    def _queue(self, client_id: str, frame: dict, description: str) -> str:
+        self._frames[client_id] = frame
+        self.outbox[client_id] = description
+        self._send_now(client_id)
+        return client_id
+
+    # --- protocol --------------------------------------------------------------------------
+
+    def _outbound(self, client_id: str) -> dict:
+        return self._frames[client_id]
+
+    def _join_frame(self) -> dict:
+        frame = super()._join_frame()
+        if self.last_seq > 0:  # as the widget: after_rev and first_seq only with a view to resume
+            frame.update(after_rev=self.rev_done, first_seq=self._start_at)
+        return frame
+
+    def _receive(self, message: dict) -> None:
+        seq = message["seq"]
+        shown = self._state.get(seq)
+        if shown is None or message.get("rev", 0) > shown.get("rev", 0):
+            self._state[seq] = message
+        elif message.get("rev", 0) < shown.get("rev", 0):
+            self.counts["stale_copies_ignored"] += 1
+        super()._receive(message)
+
+    def _see_rev(self, rev: int) -> None:
+        if rev > self.rev_done:
+            self._revs_ahead.add(rev)
+        while self.rev_done + 1 in self._revs_ahead:
+            self._revs_ahead.discard(self.rev_done + 1)
+            self.rev_done += 1
+
+    def _has_gap(self) -> bool:
+        return super()._has_gap() or bool(self._revs_ahead) or self._known_latest_rev > self.rev_done
+
+    async def _handle(self, connection: _Connection, event: dict) -> None:
+        match event.get("type"):
+            case "ready":
+                self.server_protocol = event.get("protocol")
+                self.reaction_emoji = list(event.get("reaction_emoji") or [])
+                if self.server_protocol != 3:
+                    self.errors.append({"type": "error", "code": "client:protocol",
+                                        "message": f"ready.protocol is {self.server_protocol}, not 3"})
+                await super()._handle(connection, event)
+            case "authenticated":
+                self.visitor = event.get("visitor")
+                await super()._handle(connection, event)
+            case "changed":
+                self.counts["changed_events"] += 1
+                self._receive(event["message"])
+                self._see_rev(event["rev"])
+                if self._revs_ahead:
+                    self.counts["revs_past_run"] += 1
+                await self._rejoin_if_gap(connection, f"rev {event['rev']} past rev {self.rev_done}")
+            case "ack" if "rev" in event:
+                self.outbox.pop(event["client_id"], None)
+                self.change_acks[event["client_id"]] = event["rev"]
+            case "pong":
+                await super()._handle(connection, event)
+                latest_rev = (event.get("revs") or {}).get(self.room)
+                if isinstance(latest_rev, int):
+                    self._known_latest_rev = max(self._known_latest_rev, latest_rev)
+                    if connection.joined and latest_rev > self.rev_done:
+                        await self._rejoin_if_gap(connection, f"pong says latest rev {latest_rev}", force=True)
+            case _:
+                await super()._handle(connection, event)
+
+    async def _on_joined(self, connection: _Connection, event: dict) -> None:
+        # Every change up to latest_rev is in this answer: a resume's `changes` (the messages it
+        # shows that changed since after_rev) and history (the messages after after_seq, in their
+        # current state), or a whole new view in its current state.
+        latest_rev = event.get("latest_rev")
+        if isinstance(latest_rev, int):
+            self._known_latest_rev = max(self._known_latest_rev, latest_rev)
+            self.rev_done = max(self.rev_done, latest_rev)
+            self._revs_ahead = {rev for rev in self._revs_ahead if rev > self.rev_done}
+            self._see_rev(self.rev_done)
+        for message in event.get("changes") or []:
+            self.counts["resume_changes"] += 1
+            self._receive(message)
+        await super()._on_joined(connection, event)

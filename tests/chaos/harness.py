@@ -199,9 +199,9 @@ class Swarm:
     _talkers: list[asyncio.Task] = field(default_factory=list)
     _stop_talking: asyncio.Event | None = None
 
-    def add(self, label: str, url: str, **options) -> ChaosClient:
+    def add(self, label: str, url: str, *, client_class: type[ChaosClient] = ChaosClient, **options) -> ChaosClient:
         async def add():
-            client = ChaosClient(label=label, url=url, origin=self.origin, room=self.room, **options)
+            client = client_class(label=label, url=url, origin=self.origin, room=self.room, **options)
             client.start()
             return client
 

@@ -1,16 +1,18 @@
 """The chaos suite's own parts, checked quickly: the verdict finds what it must find, the
-reference client shows each seq once and in order, the proxy black-holes without closing."""
+reference client shows each seq once and in order (and, speaking version 3, each message at its
+highest rev), the proxy black-holes without closing."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 
 import pytest
 
 from scripts.processes import free_port
-from tests.chaos.client import ChaosClient
+from tests.chaos.client import ChaosClient, ConversationClient, ConversationView
 from tests.chaos.proxy import BlackHoleProxy
-from tests.chaos.verify import Entry, Observed, Row, judge
+from tests.chaos.verify import Entry, Observed, RoomState, Row, judge, judge_conversation
 
 pytestmark = pytest.mark.chaos
 
@@ -111,5 +113,84 @@ def test_the_proxy_holds_traffic_while_cut_and_closes_nothing():
         finally:
             await proxy.close()
             echo_server.close()
+
+    asyncio.run(scenario())
+
+
+# --- protocol version 3 -----------------------------------------------------------------------
+
+
+def message_v3(seq: int, *, rev: int = 0, text: str | None = None, reactions=(), deleted: bool = False) -> dict:
+    return {
+        "type": "message", "room": "r", "seq": seq, "author": "" if deleted else "ann",
+        "visitor": "" if deleted else "v-ann", "staff": False, "tag": "", "text": "" if deleted else text or f"m{seq}",
+        "sent_at": "2025-01-01T00:00:00Z", "client_id": f"m-{seq}", "deleted": deleted, "rev": rev,
+        "edited": text is not None and not deleted, "reply_to": None,
+        "reactions": [{"emoji": emoji, "count": 1, "names": ["bob"], "visitors": ["v-bob"]} for emoji in reactions],
+    }  # fmt: skip
+
+
+def conversation() -> tuple[RoomState, ConversationView]:
+    """Ann's two messages; Bob reacted 👍 to 1 (rev 1), Ann edited 2 (rev 2) and Bob's 🎉 on 2
+    came and went (revs 3, 4). Bob's client shows all of it."""
+    messages = {1: message_v3(1, rev=1, reactions=["👍"]), 2: message_v3(2, rev=4, text="m2 edited")}
+    changes = [
+        {"rev": 1, "seq": 1, "kind": "react", "visitor": "v-bob", "client_id": "b-1", "payload": {"emoji": "👍"}},
+        {"rev": 2, "seq": 2, "kind": "edit", "visitor": "v-ann", "client_id": None, "payload": {"text": "m2 edited"}},
+        {"rev": 3, "seq": 2, "kind": "react", "visitor": "v-bob", "client_id": "b-2", "payload": {"emoji": "🎉"}},
+        {"rev": 4, "seq": 2, "kind": "unreact", "visitor": "v-bob", "client_id": "b-3", "payload": {"emoji": "🎉"}},
+    ]
+    state = RoomState(last_seq=2, last_rev=4, messages=messages, changes=changes,
+                      reactions=[{"seq": 1, "emoji": "👍", "visitor": "v-bob"}])
+    frames = {"b-1": {"type": "react", "seq": 1, "emoji": "👍", "on": True},
+              "b-2": {"type": "react", "seq": 2, "emoji": "🎉", "on": True},
+              "b-3": {"type": "react", "seq": 2, "emoji": "🎉", "on": False}}
+    view = ConversationView(
+        label="bob", visitor="v-bob", start_at=1, seqs=[1, 2], messages=copy.deepcopy(messages), rev_done=4,
+        revs_ahead=[], typed={}, acked={}, changes=frames, change_acks={"b-1": 1, "b-2": 3, "b-3": 4}, outbox=[],
+        failed={}, errors=[], stats={},
+    )  # fmt: skip
+    return state, view
+
+
+def test_the_conversation_verdict_accepts_a_client_showing_the_database():
+    state, view = conversation()
+    verdict = judge_conversation(state, [view])
+    assert verdict.ok, verdict.problems
+    assert verdict.figures["changes_acked"] == 3
+
+
+def test_the_conversation_verdict_names_stale_views_double_reactions_gaps_and_empty_acks():
+    state, view = conversation()
+    view.messages[2] = message_v3(2, rev=2, text="m2 edited")  # missed revs 3-4 (its 🎉 came and went)
+    view.messages[1]["reactions"] = []  # and shows no 👍 at the same rev
+    view.rev_done = 3
+    state.changes[3] = {**state.changes[3], "kind": "react"}  # the 🎉 added twice
+    state.changes.pop(1)  # rev 2 is missing from the log
+    view.change_acks["b-4"] = 1  # an ack for a change the log does not have
+    view.changes["b-4"] = {"type": "react", "seq": 1, "emoji": "😂", "on": True}
+    problems = "\n".join(judge_conversation(state, [view]).problems)
+    assert "the rev log is not 1..4 without gaps: missing [2] (1)" in problems
+    assert "reaction (2, '🎉', 'v-bob') added twice" in problems
+    assert "react b-4 of seq 1 acked (rev 1) but recorded nothing" in problems
+    assert "bob: 2 messages differ from the database (seq, fields) [(1, ['reactions']), (2, ['rev'])]" in problems
+    assert "bob: has every rev up to 3" in problems
+
+
+def test_the_conversation_client_keeps_each_message_at_its_highest_rev_and_notices_rev_gaps():
+    async def scenario():
+        client = ConversationClient(label="t", url="ws://127.0.0.1:9/ws/", origin="http://x", room="r", verbose=False)
+        assert client.url == "ws://127.0.0.1:9/ws/?protocol=3"
+        client._receive(message_v3(1))
+        for rev, text in ((2, "second"), (1, "first"), (2, "second again")):
+            client._receive(message_v3(1, rev=rev, text=text))
+            client._see_rev(rev)
+        assert client.shown_messages()[0]["text"] == "second"  # rev 1 came late, the repeat of 2 changes nothing
+        assert (client.rev_done, client._has_gap()) == (2, False)
+        client._see_rev(4)
+        assert (client.rev_done, client._has_gap()) == (2, True)  # rev 3 is missing: join again
+        client._see_rev(3)
+        assert (client.rev_done, client._has_gap()) == (4, False)
+        assert client._join_frame() == {"type": "join", "room": "r", "after_seq": 1, "after_rev": 4, "first_seq": 1}
 
     asyncio.run(scenario())

@@ -1,20 +1,26 @@
 """The chaos verdict: every message acked by the server and every message typed by any client is
-shown exactly once, in log order, on every client, and stored exactly once.
+shown exactly once, in log order, on every client, and stored exactly once. For protocol version 3
+(``judge_conversation``): also every edit, deletion and reaction acked is in the rev log exactly
+once, the log has no gaps and adds up to the messages' state, and every client shows that state.
 
 Clients are compared through one shape, ``Observed``, filled from a Python client's state
 (``observe_python``) or from a browser page's DOM (browser.py). The database is read straight
-from the SQLite file (read-only), so the check does not depend on the API's page size.
+from the SQLite file (read-only), so the check does not depend on the API's page size; a version-3
+room's final state is read by the backend's own code (``read_room_state``).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.chaos.client import ClientView
+from tests.chaos.client import ClientView, ConversationView
 
 
 @dataclass(frozen=True)
@@ -214,3 +220,277 @@ def report_line(scenario: str, verdict: Verdict, recovery_secs: float | None, no
     recovery = f"{recovery_secs:.1f}s" if recovery_secs is not None else "NOT-RECOVERED"
     return (f"{scenario}: sent={verdict.sent} stored={verdict.db_count} shown[{shown}] lost={verdict.lost} "
             f"duplicated={verdict.duplicated} recovery={recovery}{' ' + note if note else ''}")
+
+
+# --- protocol version 3: the conversation's verdict -----------------------------------------------
+
+# Run by the backend's own Python (manage.py shell, against the scenario's database): every message
+# of the room as a version-3 page gets it (chat.selectors reads, chat.events writes the event), the
+# rev log, the reaction rows and the room's counters, as one JSON line.
+_ROOM_STATE_SCRIPT = """
+import json, sys
+from chat import selectors
+from chat.changes import emoji_from_key
+from chat.events import message_event_for
+from chat.models import MessageChange, Reaction, Room
+name = sys.argv[-1]
+room = Room.objects.get(name=name)
+messages = selectors.messages_after(room_name=name, after_seq=0, limit=10**6)
+print(json.dumps({
+    "last_seq": room.last_seq, "last_rev": room.last_rev,
+    "latest_revs": selectors.latest_revs(room_names=[name])[name],
+    "messages": [message_event_for(message, 3) for message in messages],
+    "changes": list(MessageChange.objects.filter(room=room).order_by("rev").values(
+        "rev", "seq", "kind", "visitor", "client_id", "payload")),
+    "reactions": [{"seq": seq, "emoji": emoji_from_key(key), "visitor": visitor} for seq, key, visitor in
+                  Reaction.objects.filter(message__room=room).order_by("id").values_list(
+                      "message__seq", "emoji", "visitor")],
+}))
+"""
+
+
+@dataclass
+class RoomState:
+    """The room as the backend reads it: what its pages show, and the log behind that."""
+
+    last_seq: int
+    last_rev: int
+    messages: dict[int, dict]  # seq -> the version-3 `message` event of its current state
+    changes: list[dict]  # MessageChange rows by rev: rev, seq, kind, visitor, client_id, payload
+    reactions: list[dict]  # Reaction rows: seq, emoji, visitor
+
+
+def read_room_state(env: dict[str, str], room: str) -> RoomState:
+    """The room's current state through the backend's selectors and events (a ``manage.py shell``
+    on the scenario's database: its settings, its code)."""
+    from scripts.processes import BACKEND_DIR
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import django, os, sys; os.environ.setdefault('DJANGO_SETTINGS_MODULE', "
+         "'backchannel.settings'); django.setup(); exec(sys.argv[1])", _ROOM_STATE_SCRIPT, room],
+        cwd=BACKEND_DIR, env=dict(env), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise AssertionError(f"reading the room's state failed:\n{result.stderr[-3000:]}")
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    return RoomState(
+        last_seq=state["last_seq"], last_rev=state["last_rev"],
+        messages={message["seq"]: message for message in state["messages"]},
+        changes=state["changes"], reactions=state["reactions"],
+    )  # fmt: skip
+
+
+def read_revs(db_path: Path, room: str) -> tuple[dict[int, int], int]:
+    """Cheap, for polling: seq -> rev of the room's messages, and the room's last_rev (read-only)."""
+    for attempt in range(20):
+        try:
+            with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as connection:
+                last_rev = connection.execute("SELECT last_rev FROM chat_room WHERE name = ?", (room,)).fetchone()
+                rows = connection.execute(
+                    "SELECT m.seq, m.rev FROM chat_message m JOIN chat_room r ON r.id = m.room_id WHERE r.name = ?",
+                    (room,),
+                ).fetchall()
+            return dict(rows), (last_rev[0] if last_rev else 0)
+        except sqlite3.OperationalError:
+            if attempt == 19:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
+def conversation_behind(revs: dict[int, int], last_rev: int, views: list[ConversationView]) -> list[str]:
+    """What keeps each client from showing the database's state (by rev, which names a message's
+    whole state); empty once every client shows every message at its rev, has every rev and has
+    nothing left to send."""
+    behind = []
+    for view in views:
+        shown = {seq: message.get("rev", 0) for seq, message in view.messages.items()}
+        missing = sorted(set(revs) - set(shown))
+        stale = sorted(seq for seq, rev in shown.items() if seq in revs and rev != revs[seq])
+        lacks = []
+        if missing:
+            lacks.append(f"{len(missing)} messages not shown")
+        if stale:
+            lacks.append(f"{len(stale)} at an older rev (e.g. seq {stale[0]}: {shown[stale[0]]} < {revs[stale[0]]})")
+        if view.rev_done != last_rev:
+            lacks.append(f"rev_done {view.rev_done} of {last_rev}")
+        if view.outbox:
+            lacks.append(f"{len(view.outbox)} unacked")
+        if lacks:
+            behind.append(f"{view.label}: {', '.join(lacks)}")
+    return behind
+
+
+@dataclass
+class ConversationVerdict:
+    problems: list[str]
+    figures: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# What a page compares of a message: everything a version-3 page draws.
+SHOWN_FIELDS = ("author", "visitor", "text", "deleted", "edited", "reply_to", "reactions", "rev", "client_id")
+# Refusals a change may rightly get in a conversation where others delete their messages: a
+# reaction to (or an edit of) a message deleted meanwhile.
+ACCEPTED_REFUSALS = frozenset({"not_found"})
+
+
+def _replay(changes: list[dict]) -> tuple[set[tuple[int, str, str]], dict[int, str], set[int], list[str]]:
+    """The reactions, texts and deletions the rev log adds up to, and where it contradicts itself
+    (a reaction added twice, taken back when absent, a change after a deletion)."""
+    reactions: set[tuple[int, str, str]] = set()
+    texts: dict[int, str] = {}
+    deleted: set[int] = set()
+    problems = []
+    for change in changes:
+        seq, kind, payload = change["seq"], change["kind"], change["payload"] or {}
+        if seq in deleted:
+            problems.append(f"rev {change['rev']}: {kind} of seq {seq} after its deletion")
+        if kind == "react":
+            key = (seq, payload.get("emoji"), change["visitor"])
+            if key in reactions:
+                problems.append(f"rev {change['rev']}: reaction {key} added twice")
+            reactions.add(key)
+        elif kind == "unreact":
+            key = (seq, payload.get("emoji"), change["visitor"])
+            if key not in reactions:
+                problems.append(f"rev {change['rev']}: reaction {key} taken back but not there")
+            reactions.discard(key)
+        elif kind == "edit":
+            texts[seq] = payload.get("text")
+        elif kind == "delete":
+            deleted.add(seq)
+            reactions = {key for key in reactions if key[0] != seq}
+    return reactions, texts, deleted, problems
+
+
+def judge_conversation(state: RoomState, views: list[ConversationView]) -> ConversationVerdict:
+    """Everything wrong with the end of a version-3 conversation: the database's log against
+    itself, every change a client made against the log, and every client's view against the
+    database's current state."""
+    problems: list[str] = []
+    messages = state.messages
+
+    # --- the database: gapless seqs and revs, a log that adds up to the messages -------------
+    seqs = sorted(messages)
+    if seqs != list(range(1, state.last_seq + 1)):
+        problems.append(f"database: seqs are not 1..{state.last_seq}: {_fmt(seqs)}")
+    revs = [change["rev"] for change in state.changes]
+    if revs != list(range(1, state.last_rev + 1)):
+        missing = sorted(set(range(1, state.last_rev + 1)) - set(revs))
+        problems.append(f"database: the rev log is not 1..{state.last_rev} without gaps: missing {_fmt(missing)}, "
+                        f"repeated {_fmt([rev for rev, n in Counter(revs).items() if n > 1])}")
+    top_rev = max((message["rev"] for message in messages.values()), default=0)
+    if top_rev > state.last_rev:
+        problems.append(f"database: a message at rev {top_rev}, past the room's last_rev {state.last_rev}")
+    replayed, texts, deleted, log_problems = _replay(state.changes)
+    problems += [f"database: {problem}" for problem in log_problems]
+    stored = {(row["seq"], row["emoji"], row["visitor"]) for row in state.reactions}
+    if len(stored) != len(state.reactions):
+        problems.append("database: a reaction row stored twice")
+    if stored != replayed:
+        problems.append(f"database: reaction rows differ from the rev log's: rows only {_fmt(stored - replayed)}, "
+                        f"log only {_fmt(replayed - stored)}")
+    for seq, message in messages.items():
+        counts = {entry["emoji"]: entry["count"] for entry in message["reactions"]}
+        expected = Counter(emoji for row_seq, emoji, _ in stored if row_seq == seq)
+        if counts != dict(expected):
+            problems.append(f"database: seq {seq} shows reactions {counts}, its rows say {dict(expected)}")
+        if message["deleted"] != (seq in deleted):
+            problems.append(f"database: seq {seq} deleted={message['deleted']}, the log says {seq in deleted}")
+        if seq in texts and not message["deleted"] and (message["text"] != texts[seq] or not message["edited"]):
+            problems.append(f"database: seq {seq} shows {message['text']!r} (edited {message['edited']}), "
+                            f"its last edit says {texts[seq]!r}")
+        quote = message["reply_to"]
+        if quote is not None and quote["seq"] in messages and not message["deleted"]:
+            original_deleted = messages[quote["seq"]]["deleted"]
+            if quote["deleted"] != original_deleted:
+                problems.append(f"database: seq {seq} quotes seq {quote['seq']} as deleted={quote['deleted']}, "
+                                f"but it is deleted={original_deleted}")
+    client_id_counts = Counter(message["client_id"] for message in messages.values() if message["client_id"])
+    if repeated := [client_id for client_id, n in client_id_counts.items() if n > 1]:
+        problems.append(f"database: messages stored more than once (client_ids) {_fmt(repeated)}")
+
+    # --- every change a client made: applied exactly once, or rightly refused -----------------
+    by_client_id = {(change["visitor"], change["client_id"]): change for change in state.changes if change["client_id"]}
+    by_message_client_id = {message["client_id"]: message for message in messages.values() if message["client_id"]}
+    ours: set[tuple[str, str]] = set()
+    figures = Counter()
+    for view in views:
+        where = view.label
+        for client_id, text in view.typed.items():
+            message = by_message_client_id.get(client_id)
+            if message is None:
+                problems.append(f"{where}: message {client_id} ({text!r}) never stored")
+            elif client_id in view.acked and view.acked[client_id] != message["seq"]:
+                problems.append(f"{where}: message {client_id} acked as seq {view.acked[client_id]}, "
+                                f"stored as {message['seq']}")
+        for client_id, frame in view.changes.items():
+            ours.add((view.visitor, client_id))
+            change = by_client_id.get((view.visitor, client_id))
+            figures[f"{frame['type']}s_made"] += 1
+            if client_id in view.change_acks:
+                figures["changes_acked"] += 1
+                if change is None:
+                    problems.append(f"{where}: {frame['type']} {client_id} of seq {frame['seq']} acked "
+                                    f"(rev {view.change_acks[client_id]}) but recorded nothing")
+                elif change["rev"] != view.change_acks[client_id]:
+                    problems.append(f"{where}: {frame['type']} {client_id} acked as rev "
+                                    f"{view.change_acks[client_id]}, recorded at rev {change['rev']}")
+                elif change["seq"] != frame["seq"]:
+                    problems.append(f"{where}: {frame['type']} {client_id} recorded on seq {change['seq']}, "
+                                    f"not {frame['seq']}")
+            elif client_id in view.failed:
+                figures["changes_refused"] += 1
+                target = messages.get(frame["seq"])
+                if view.failed[client_id] not in ACCEPTED_REFUSALS or target is None or not target["deleted"]:
+                    problems.append(f"{where}: {frame['type']} {client_id} of seq {frame['seq']} refused with "
+                                    f"{view.failed[client_id]} (the message is "
+                                    f"{'deleted' if target and target['deleted'] else 'there'})")
+                elif change is not None:
+                    problems.append(f"{where}: {frame['type']} {client_id} refused but recorded at rev {change['rev']}")
+        if view.outbox:
+            problems.append(f"{where}: never acked {_fmt(view.outbox)}")
+        failed_sends = {client_id: code for client_id, code in view.failed.items() if client_id in view.typed}
+        if failed_sends:
+            problems.append(f"{where}: messages refused {_fmt(failed_sends.items())}")
+        if view.errors and (unexpected := [error for error in view.errors
+                                           if error.get("code") not in ACCEPTED_REFUSALS | {"server_error"}]):
+            problems.append(f"{where}: protocol errors received {_fmt(unexpected, 5)}")
+    if phantoms := [change["rev"] for change in state.changes
+                    if change["client_id"] and (change["visitor"], change["client_id"]) not in ours]:
+        problems.append(f"database: changes no client made (revs) {_fmt(phantoms)}")
+
+    # --- every client's view: the database's current state, each message once, in order ------
+    for view in views:
+        where = view.label
+        if view.seqs != list(range(1, state.last_seq + 1)):
+            problems.append(f"{where}: shows seqs {_fmt(view.seqs)}, not 1..{state.last_seq} once each in order")
+        differing = []
+        for seq in view.seqs:
+            if seq not in messages:
+                continue
+            shown, stored_message = view.messages[seq], messages[seq]
+            fields = [name for name in SHOWN_FIELDS if shown.get(name) != stored_message.get(name)]
+            if fields:
+                differing.append((seq, fields))
+        if differing:
+            example_seq, example_fields = differing[0]
+            example = {name: (view.messages[example_seq].get(name), messages[example_seq].get(name))
+                       for name in example_fields}
+            problems.append(f"{where}: {len(differing)} messages differ from the database (seq, fields) "
+                            f"{_fmt(differing, 8)}; e.g. seq {example_seq} (shown, stored): {example}")
+        if view.rev_done != state.last_rev or view.revs_ahead:
+            problems.append(f"{where}: has every rev up to {view.rev_done} (ahead: {view.revs_ahead}), "
+                            f"the log's last is {state.last_rev}")
+
+    figures.update(
+        messages=len(messages), deleted=sum(message["deleted"] for message in messages.values()),
+        edited=sum(message["edited"] for message in messages.values()),
+        replies=sum(message["reply_to"] is not None for message in messages.values()),
+        reactions=len(state.reactions), revs=state.last_rev,
+    )  # fmt: skip
+    return ConversationVerdict(problems=problems, figures=dict(figures))
