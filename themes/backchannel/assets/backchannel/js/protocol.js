@@ -192,7 +192,8 @@ const SERVER_FIELDS = {
   moderated: { action: ACTION },
   pong: {},
   error: { code: STRING, message: STRING },
-  changed: { room: STRING, rev: POSITIVE },
+  // rev: the message's own (0 if it never changed) when the change changed nothing.
+  changed: { room: STRING, rev: COUNT },
 };
 
 // One person of a presence list.

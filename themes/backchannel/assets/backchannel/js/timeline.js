@@ -14,7 +14,8 @@
 // deletion, a reaction) has the room's next `rev` and comes as `changed` with the message's whole
 // current state, which replaces the copy shown only when its `rev` is higher (duplicates and
 // reordering are harmless). `revDone` is the rev up to which the view has every change
-// (`join.after_rev`); a rev past revDone + 1, or a `pong.revs` above it, is a gap.
+// (`join.after_rev`); a rev past revDone + 1, or a `pong.revs` above it, is a gap. A deletion's rev
+// (it also changes the replies quoting the message) is only had from a `joined`.
 
 import { namesTable } from "./protocol.js";
 
@@ -32,7 +33,7 @@ export function createTimeline() {
   let last = 0;
   let hasOlder = false;
   // Between sending `join` and its `joined`, live messages wait: a `joined` that replaces the
-  // view must not drop what arrived meanwhile.
+  // view must not drop what arrived meanwhile. While waiting: the join's first_seq (floor + 1).
   let joining = false;
   let held = [];
   // client_id → { clientId, text, author, createdAt, state, code, seq }: own messages not shown
@@ -101,7 +102,7 @@ export function createTimeline() {
   return {
     /** Call when sending `join`: live messages wait for its answer. */
     expectJoined() {
-      joining = true;
+      joining = floor + 1;
     },
 
     /** The `join` will not be answered (refused, or the connection is gone): stop waiting. */
@@ -113,6 +114,9 @@ export function createTimeline() {
     },
 
     applyJoined(joined) {
+      // An older page applied after the join was sent lies before its first_seq: a resume's
+      // changes leave it out, so they are not every change up to latest_rev.
+      const pageBefore = joined.resumed && joining > floor + 1;
       joining = false;
       const sent = [];
       if (!joined.resumed) {
@@ -123,7 +127,7 @@ export function createTimeline() {
       }
       // Every change up to latest_rev is in what this answer carries (a resume's `changes`, or a
       // view replaced by messages in their current state).
-      revDone = Math.max(revDone, joined.latest_rev ?? 0);
+      if (!pageBefore) revDone = Math.max(revDone, joined.latest_rev ?? 0);
       revsAhead = new Set([...revsAhead].filter((rev) => rev > revDone));
       // resumed: `history` is everything after our `after_seq` (= last): append it.
       for (const message of [...joined.changes ?? [], ...joined.history]) insert(message, sent);
@@ -143,7 +147,10 @@ export function createTimeline() {
 
     /** Version 3's `changed`: the message's new state, and one more rev of the room seen. */
     applyChanged({ rev, message }) {
-      if (rev > revDone) revsAhead.add(rev);
+      // A deletion's rev also blanks the quote of each reply, each in a `changed` the layer may
+      // lose: a tombstone or a blanked quote never counts its rev as had (a resume fills it).
+      if (rev > revDone && !message.deleted && !message.reply_to?.deleted) revsAhead.add(rev);
+      advance(); // also when the message is not stored (older than shown, or before the view)
       return this.applyMessage(message);
     },
 
