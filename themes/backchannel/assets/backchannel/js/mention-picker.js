@@ -51,6 +51,8 @@ export function createMentionPicker(widget, { names }) {
   list.setAttribute("aria-label", translate("chat_mention_choices"));
   list.hidden = true;
   form.appendChild(list);
+  // A textarea is a textbox, which takes aria-autocomplete, aria-controls and
+  // aria-activedescendant but not aria-expanded (a combobox's; a textarea may not be one).
   textArea.setAttribute("aria-autocomplete", "list");
   textArea.setAttribute("aria-controls", list.id);
 
@@ -63,7 +65,6 @@ export function createMentionPicker(widget, { names }) {
     mention = null;
     list.hidden = true;
     list.replaceChildren();
-    textArea.setAttribute("aria-expanded", "false");
     textArea.removeAttribute("aria-activedescendant");
   }
 
@@ -83,7 +84,6 @@ export function createMentionPicker(widget, { names }) {
       });
     });
     list.hidden = false;
-    textArea.setAttribute("aria-expanded", "true");
     textArea.setAttribute("aria-activedescendant", `bc-mention-${active}`);
   }
 
