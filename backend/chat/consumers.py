@@ -367,11 +367,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # also be in the history; clients drop the repeat by seq) rather than not at all.
         await self.fanout.subscribe(group_name_for(event.room), self)
         self.joined_rooms.add(event.room)
-        arrived = await db_call(presence.enter)(
-            room=event.room, channel_name=self.socket_id, identity=self.identity, now=timezone.now(), ip=self.ip
-        )
-        view = await db_call(selectors.room_view)(
+        # One trip to the database thread: the presence row, then what `joined` shows (its
+        # presence snapshot includes this socket).
+        arrived, view = await db_call(selectors.enter_and_view)(
             room_name=event.room,
+            channel_name=self.socket_id,
+            identity=self.identity,
+            now=timezone.now(),
+            ip=self.ip,
             after_seq=event.after_seq,
             history_limit=conf.HISTORY_LIMIT,
             resume_limit=conf.RESUME_LIMIT,
@@ -415,7 +418,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_event(joined)
         metrics.join_seconds.observe(time.perf_counter() - started)
         if arrived:
-            await self.announce_presence(event.room, self.arrival())
+            await self.announce_presence(event.room, self.arrival(), crowded=view.presence.people is None)
 
     async def enter_presence(self, room: str) -> None:
         """The authenticated socket's row in ``room`` (its reader's row until now) names it."""
@@ -447,18 +450,28 @@ class ChatConsumer(AsyncWebsocketConsumer):
         change: PresenceChange | None = None if departure.person is None else ("left", departure.person)
         await self.announce_presence(departure.room, change)
 
-    async def announce_presence(self, room: str, change: PresenceChange | None) -> None:
-        """Tell the room who is there after ``change`` (None: only its readers changed)."""
+    async def announce_presence(self, room: str, change: PresenceChange | None, *, crowded: bool = False) -> None:
+        """Tell the room who is there after ``change`` (None: only its readers changed).
+        ``crowded``: the caller's own snapshot, taken after its change, found the room over the
+        list limit: its update is a count-only one, so while those are throttled (below) there is
+        nothing to send and nothing to read (a join storm in a big room reads no second snapshot)."""
+        if (crowded or change is None) and self.count_update_throttled(room):
+            return
         snapshot = await db_call(presence.snapshot)(room=room, list_limit=conf.PRESENCE_LIST_LIMIT)
         ProcessState.online_counts[room] = snapshot.online_count
         if snapshot.people is None or change is None:
             # A count update at most every interval, not one per arrival: in a big room, and for
             # readers, who may come and go with every page view of a popular page.
-            now = time.monotonic()
-            if now - ProcessState.last_count_update.get(room, -1e9) < conf.PRESENCE_COUNT_INTERVAL_SECS:
+            if self.count_update_throttled(room):
                 return
-            ProcessState.last_count_update[room] = now
+            ProcessState.last_count_update[room] = time.monotonic()
         await publish(room_frame(room, encode_event(presence_event(room, snapshot, change))))
+
+    @staticmethod
+    def count_update_throttled(room: str) -> bool:
+        """This process sent the room a count-only update less than the interval ago."""
+        last = ProcessState.last_count_update.get(room, -1e9)
+        return time.monotonic() - last < conf.PRESENCE_COUNT_INTERVAL_SECS
 
     async def post(self, event: Send) -> None:
         identity = self.require_identity(event.room, event.client_id)
@@ -549,7 +562,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await publish(room_frame(room, frame, frame_v3=frame_v3))
         elif result.message is not None:
             # A repeat, or a change that changed nothing: the sender may have missed the state.
-            await self.send_event(changed_event_for(result.message))
+            # Not one of the rev's parts (parts 0): it must not count towards the rev.
+            await self.send_event(changed_event_for(result.message, parts=0))
         await self.send_event({"type": "ack", "room": room, "client_id": client_id, "rev": result.rev})
 
     async def typing(self, event: Typing) -> None:

@@ -49,8 +49,15 @@ def message_event_for(message: Message, protocol: int = PROTOCOL_VERSION) -> Mes
     )
 
 
-def changed_event_for(message: Message) -> ChangedEvent:
-    return {"type": "changed", "room": message.room.name, "rev": message.rev, "message": message_event_for(message, 3)}
+def changed_event_for(message: Message, *, parts: int = 1) -> ChangedEvent:
+    """``parts``: how many `changed` events carry this rev (a deletion also changes the replies
+    quoting the message), so a client knows when it has all of them; 0 on a copy sent only to the
+    sender of a change, which does not count towards the rev. Left out when 1."""
+    event: ChangedEvent = {"type": "changed", "room": message.room.name, "rev": message.rev,
+                           "message": message_event_for(message, 3)}
+    if parts != 1:
+        event["parts"] = parts
+    return event
 
 
 def message_frames(message: Message) -> tuple[str, str]:
@@ -65,7 +72,7 @@ def change_frames(kind: str | None, changed: list[Message]) -> list[tuple[str, s
     frames = []
     for index, message in enumerate(changed):
         frame = encode_event(deleted_event_for(message)) if kind == "delete" and index == 0 else ""
-        frames.append((frame, encode_event(changed_event_for(message))))
+        frames.append((frame, encode_event(changed_event_for(message, parts=len(changed)))))
     return frames
 
 

@@ -535,6 +535,9 @@ class ChangedEvent(TypedDict):
     room: str
     rev: int
     message: MessageEventV3
+    # How many `changed` events carry this rev, when not 1 (a deletion and the replies quoting
+    # it); 0 on a copy for the sender alone, which does not count towards the rev.
+    parts: NotRequired[int]
 
 
 class OlderEvent(TypedDict):

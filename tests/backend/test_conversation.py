@@ -123,9 +123,12 @@ async def test_an_edit_reaches_every_version_3_page_once_and_a_repeat_applies_no
         for event in [*of_type(done["events"], "changed"), await changed(bob)]:
             assert (event["rev"], event["message"]["text"], event["message"]["edited"]) == (1, "hello", True)
             assert event["message"]["rev"] == 1
+            assert "parts" not in event, "a rev of one change is one part"
 
         repeat = await change(ann, "edit", seq=1, text="hello", client_id="e1")
         assert repeat["answer"]["rev"] == 1
+        # The sender gets the state again, as a copy that does not count towards rev 1.
+        assert [event["parts"] for event in of_type(repeat["events"], "changed")] == [0]
         assert await bob.silent()
         assert await sync_to_async(MessageChange.objects.count)() == 1
         assert (await sync_to_async(Room.objects.get)(name="lobby")).last_rev == 1
@@ -286,6 +289,8 @@ async def test_a_moderator_delete_clears_reactions_and_the_quotes_of_replies():
         assert states[1]["message"]["deleted"] and states[1]["message"]["reactions"] == []
         assert states[2]["rev"] == 2  # the deletion's rev: the reply's quote changed with it
         assert states[2]["message"]["reply_to"] == {"seq": 1, "author": "", "excerpt": "", "deleted": True}
+        # Each says the rev came in two parts, so a page knows when it has the whole deletion.
+        assert (states[1]["parts"], states[2]["parts"]) == (2, 2)
         assert await sync_to_async(Reaction.objects.count)() == 0
         kinds = await sync_to_async(list)(MessageChange.objects.values_list("rev", "kind", "payload"))
         assert kinds == [(1, "react", {"emoji": "😮"}), (2, "delete", {"by": "mod", "reason": "spam"})]

@@ -454,6 +454,7 @@ class ConversationClient(ChaosClient):
         self._state: dict[int, dict] = {}  # seq -> current state (highest rev received)
         self.rev_done = 0
         self._revs_ahead: set[int] = set()
+        self._rev_parts: dict[int, set[int]] = {}  # rev -> seqs of its `changed` parts come so far
         self._known_latest_rev = 0
         self._frames: dict[str, dict] = {}  # client_id -> frame, for sends and changes
         self.changes: OrderedDict[str, dict] = OrderedDict()
@@ -562,7 +563,15 @@ class ConversationClient(ChaosClient):
             case "changed":
                 self.counts["changed_events"] += 1
                 self._receive(event["message"])
-                self._see_rev(event["rev"])
+                # As the widget: a rev of several parts (a deletion and the replies quoting it) is
+                # had once each part's message has come; a copy for the sender alone (0) never counts.
+                parts = event.get("parts", 1)
+                if parts and event["rev"] > self.rev_done:
+                    seqs = self._rev_parts.setdefault(event["rev"], set())
+                    seqs.add(event["message"]["seq"])
+                    if len(seqs) >= parts:
+                        del self._rev_parts[event["rev"]]
+                        self._see_rev(event["rev"])
                 if self._revs_ahead:
                     self.counts["revs_past_run"] += 1
                 await self._rejoin_if_gap(connection, f"rev {event['rev']} past rev {self.rev_done}")

@@ -144,7 +144,10 @@ export function createModelServer({
     });
   }
 
-  const changedEvent = (roomName, message) => ({ type: "changed", room: roomName, rev: message.rev, message });
+  // parts: how many `changed` carry the rev (left out when 1; 0 on a copy for the sender alone).
+  const changedEvent = (roomName, message, parts = 1) => ({
+    type: "changed", room: roomName, rev: message.rev, message, ...(parts !== 1 && { parts }),
+  });
 
   /**
    * One change to message `seq` (chat.changes._change): `apply(message)` returns the new states
@@ -178,7 +181,7 @@ export function createModelServer({
       room.byClientId.set(state.client_id, state);
       // Version 2 hears of a deletion of the message acted on, and of nothing else.
       const v2 = kind === "delete" && state.seq === seq ? { type: "deleted", room: roomName, seq } : null;
-      publish(roomName, v2, null, changedEvent(roomName, state));
+      publish(roomName, v2, null, changedEvent(roomName, state, changed.length));
     }
     return { rev, applied: true, message: room.log[seq - 1] };
   }
@@ -314,7 +317,7 @@ export function createModelServer({
       return;
     }
     // A repeat, or a change that changed nothing: the sender may have missed the state.
-    if (!result.applied) reply(changedEvent(event.room, result.message));
+    if (!result.applied) reply(changedEvent(event.room, result.message, 0));
     reply({ type: "ack", room: event.room, client_id: event.client_id, rev: result.rev });
   }
 

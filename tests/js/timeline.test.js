@@ -390,3 +390,33 @@ describe("timeline: deletions", () => {
     assert.equal(timeline.entries()[0].staff, true);
   });
 });
+
+describe("timeline: a rev of several parts (version 3)", () => {
+  const joined = (overrides = {}) => ({
+    type: "joined", room: "lobby", latest_seq: 2, latest_rev: 5, resumed: false, has_older: false,
+    history: [1, 2].map((seq) => ({ type: "message", room: "lobby", seq, author: "bob", visitor: "v-bob", staff: false, text: `m${seq}`, deleted: false, sent_at: "2024-05-01T12:00:00Z", client_id: null, rev: 0 })),
+    ...overrides,
+  });
+  const tombstone = { type: "message", room: "lobby", seq: 1, author: "", visitor: "", staff: false, text: "", deleted: true, sent_at: "2024-05-01T12:00:00Z", client_id: null, rev: 6 };
+  const requoted = { type: "message", room: "lobby", seq: 2, author: "bob", visitor: "v-bob", staff: false, text: "m2", deleted: false, sent_at: "2024-05-01T12:00:00Z", client_id: null, rev: 6, reply_to: { seq: 1, author: "", excerpt: "", deleted: true } };
+
+  it("has a deletion's rev once every part has come, and not before", () => {
+    const timeline = createTimeline();
+    timeline.applyJoined(joined());
+    timeline.applyChanged({ rev: 6, parts: 2, message: tombstone });
+    timeline.applyChanged({ rev: 6, parts: 2, message: tombstone });
+    assert.deepEqual(timeline.resumeChanges, { after_rev: 5, first_seq: 1 }, "one part of two (the same one twice)");
+    assert.equal(timeline.isBehind(2, 6), true, "a pong of rev 6 is news: the reply's part may be lost");
+    timeline.applyChanged({ rev: 6, parts: 2, message: requoted });
+    assert.deepEqual(timeline.resumeChanges, { after_rev: 6, first_seq: 1 });
+    assert.equal(timeline.hasGap(), false, "both parts: nothing to fetch, no re-join");
+  });
+
+  it("does not count a copy for the sender alone (parts 0)", () => {
+    const timeline = createTimeline();
+    timeline.applyJoined(joined());
+    timeline.applyChanged({ rev: 6, parts: 0, message: { ...requoted, reply_to: null } });
+    assert.equal(timeline.hasGap(), false);
+    assert.deepEqual(timeline.resumeChanges, { after_rev: 5, first_seq: 1 });
+  });
+});

@@ -315,6 +315,8 @@ export function decodeServerEvent(text) {
       break;
     case ServerEventType.CHANGED:
       decoded.message = decodeMessage(requireField(event, "message", isPlainObject));
+      // How many `changed` carry this rev (absent: 1, or a server that does not say; 0: not counted).
+      if (event.parts != null) decoded.parts = requireField(event, "parts", isCount);
       break;
     case ServerEventType.ERROR:
       // `code` is not checked against ErrorCode: a newer server may add codes; the UI falls back

@@ -47,6 +47,8 @@ export function createTimeline() {
   // rev the server has reported.
   let revDone = 0;
   let revsAhead = new Set();
+  // rev → the seqs of its `changed` events come so far (a rev of several parts: a deletion).
+  const revParts = {};
   let knownLatestRev = 0;
 
   function advance() {
@@ -129,6 +131,7 @@ export function createTimeline() {
       // view replaced by messages in their current state).
       if (!pageBefore) revDone = Math.max(revDone, joined.latest_rev ?? 0);
       revsAhead = new Set([...revsAhead].filter((rev) => rev > revDone));
+      for (const rev in revParts) if (rev <= revDone) delete revParts[rev];
       // resumed: `history` is everything after our `after_seq` (= last): append it.
       for (const message of [...joined.changes ?? [], ...joined.history]) insert(message, sent);
       for (const message of held.splice(0)) insert(message, sent);
@@ -145,11 +148,19 @@ export function createTimeline() {
       return finish(sent);
     },
 
-    /** Version 3's `changed`: the message's new state, and one more rev of the room seen. */
-    applyChanged({ rev, message }) {
+    /** Version 3's `changed`: the message's new state, and one more part of a rev of the room. */
+    applyChanged({ rev, message, parts }) {
       // A deletion's rev also blanks the quote of each reply, each in a `changed` the layer may
-      // lose: a tombstone or a blanked quote never counts its rev as had (a resume fills it).
-      if (rev > revDone && !message.deleted && !message.reply_to?.deleted) revsAhead.add(rev);
+      // lose: the rev is had once its `parts` messages have come (0: a copy for its sender only,
+      // never counted). A server that does not say (no `parts`): a tombstone or a blanked quote
+      // never counts its rev as had, and a resume fills it.
+      if (rev > revDone && parts !== 0) {
+        const seqs = (revParts[rev] ??= new Set()).add(message.seq);
+        if (seqs.size >= (parts ?? (message.deleted || message.reply_to?.deleted ? Infinity : 1))) {
+          revsAhead.add(rev);
+          delete revParts[rev];
+        }
+      }
       advance(); // also when the message is not stored (older than shown, or before the view)
       return this.applyMessage(message);
     },
