@@ -60,10 +60,11 @@ export function createActionsClient({ httpBase, fetch, token }) {
  * createActionsClient's; `showError(code, details)` shows a refusal in the widget's error line;
  * `messageList` gets the focus when the message a menu was on is deleted; `actions`
  * (message-actions.js) adds reply, react, edit and delete own on a message. Returns
- * { toggle(button), close() }.
+ * { toggle(button), refresh(), close() }.
  */
 export function createMenus({ actions, document, room, translate, translateCount, staff, client, showError, messageList }) {
-  let open = null; // { button, panel }
+  // { button, panel, seq (of a message's menu), focused (the panel's element last focused) }
+  let open = null;
 
   function el(tag, className, text) {
     const element = document.createElement(tag);
@@ -183,8 +184,32 @@ export function createMenus({ actions, document, room, translate, translateCount
       });
       (message ?? toggleButton.parentNode).appendChild(panel);
       toggleButton.setAttribute("aria-expanded", "true");
-      open = { button: toggleButton, panel };
+      open = { button: toggleButton, panel, seq: message?.getAttribute("data-seq"), focused: null };
+      panel.addEventListener("focusin", (focusEvent) => {
+        if (open?.panel === panel) open.focused = focusEvent.target;
+      });
       showChoices(panel, target, Boolean(message), message?.classList.contains("bc-message--own") ?? false);
+    },
+    /**
+     * After the list is drawn again: a message that changed (a reaction, an edit) is a new
+     * element, which would drop its open menu and the focus in it. The menu moves to it as it
+     * was (what was typed, the focus); the menu of a message that is gone closes.
+     */
+    refresh() {
+      if (open === null || open.button.isConnected || open.seq === undefined) return;
+      const { panel, focused } = open;
+      const root = messageList.getRootNode();
+      const focusLost = !root.activeElement && (document.activeElement === null || document.activeElement === document.body);
+      const button = messageList.querySelector(`.bc-message[data-seq="${open.seq}"] > .bc-menu-button`);
+      if (button === null) {
+        open = null;
+        if (focusLost) messageList.focus();
+        return;
+      }
+      button.setAttribute("aria-expanded", "true");
+      button.parentNode.appendChild(panel);
+      open.button = button;
+      if (focusLost && focused !== null && panel.contains(focused)) focused.focus();
     },
     close: () => close({ focus: false }),
   };

@@ -176,6 +176,7 @@ export function createWriting(widget) {
     },
     render() {
       joinBox.hidden = !isChoosingName || widget.banned;
+      menus.refresh();
     },
     close() {
       joinFlow.close();
