@@ -9,6 +9,7 @@ outbox); closing its tab and opening the room again keeps the context, as a real
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 from tests.chaos.client import log
 from tests.chaos.verify import Entry, Observed
@@ -85,7 +86,8 @@ class BrowserClient:
         set_reachable(False) can cut them. Reachable, every frame is passed on unchanged."""
         self._reachable = True
         self._routes = []
-        self.context.route_web_socket(lambda url: url.endswith("/ws/"), self._route)
+        # The widget's socket: "/ws/", with the protocol version it asks for ("/ws/?protocol=3").
+        self.context.route_web_socket(lambda url: urlsplit(url).path.endswith("/ws/"), self._route)
 
     def _route(self, route) -> None:
         # Runs on the test's thread whenever it is inside a Playwright call.
