@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 
 from chat import presence
-from chat.identity import staff_user_pk
+from chat.identity import Identity, staff_user_pk
 from chat.models import BlockedWord, Message, Presence, Room
 from chat.resume import should_resume
 
@@ -193,6 +194,21 @@ def room_view(
         slow_mode_secs=state.get("slow_mode_secs", 0),
         presence=presence.snapshot(room=room_name, list_limit=presence_list_limit),
     )
+
+
+def enter_and_view(
+    *,
+    room_name: str,
+    channel_name: str,
+    identity: Identity | None,
+    now: datetime,
+    ip: str | None,
+    **view: object,
+) -> tuple[bool, RoomView]:
+    """A join's database work in one call (one trip to the database thread): the socket's presence
+    row (``presence.enter``: True when that is an arrival to announce), then ``room_view``."""
+    arrived = presence.enter(room=room_name, channel_name=channel_name, identity=identity, now=now, ip=ip)
+    return arrived, room_view(room_name=room_name, **view)
 
 
 @dataclass(frozen=True)
