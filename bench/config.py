@@ -34,6 +34,17 @@ DEFAULT_CLIENT_PROCESSES = 2
 CLIENT_BOUND_CORE_FRACTION = 0.9
 
 
+# The join storm (issue 19): every member connects (ours: ready, auth, join, joined) as fast as
+# the load generator's handshakes in flight allow, into one room; nothing is sent. Its figures
+# are joins/s, connect p99 and server CPU per join (process CPU time from /proc, not wall time).
+JOIN_STORM = "join-storm"
+JOIN_STORM_TITLE = "Join storm (connect + auth + join into one room)"
+JOIN_TARGET_PER_SEC = 1000
+JOIN_TARGET_CPU_MS = 1.0
+JOIN_TARGET_P99_MS = 200
+TOKEN_TARGET_CPU_MS = 1.0
+
+
 @dataclass(frozen=True)
 class Traffic:
     """How the sender sends: a bounded window as fast as deliveries return, or a fixed rate."""
@@ -48,7 +59,7 @@ class Traffic:
 
 @dataclass(frozen=True)
 class Scenario:
-    key: str  # "saturate", "rate", "multi", "idle"
+    key: str  # "saturate", "rate", "multi", "idle", "join-storm"
     title: str
     members: tuple[int, ...]  # one run per size
     traffic: Traffic
@@ -78,6 +89,7 @@ def quick_plan() -> Plan:
             Scenario("multi", "2 processes + Redis, 5 msg/s", (1000,),
                      Traffic("rate", duration_secs=4, rate_per_sec=5, drain_timeout_secs=6, drain_idle_secs=1.5),
                      server_processes=2, servers=("ours", "tutorial")),
+            Scenario(JOIN_STORM, JOIN_STORM_TITLE, (1000,), Traffic("none")),
         ),
     )  # fmt: skip
 
@@ -96,5 +108,6 @@ def full_plan() -> Plan:
                      Traffic("rate", duration_secs=10, rate_per_sec=5, drain_timeout_secs=30),
                      server_processes=2, servers=("ours", "tutorial")),
             Scenario("idle", "Idle sockets (memory)", (5000,), Traffic("none")),
+            Scenario(JOIN_STORM, JOIN_STORM_TITLE, (1000, 5000), Traffic("none")),
         ),
     )  # fmt: skip

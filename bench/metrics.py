@@ -34,6 +34,7 @@ def connect_figures(reports: list[ConnectReport], members_planned: int) -> dict[
     connected = sum(report.connected for report in reports)
     started_ns = min((report.started_ns for report in reports), default=0)
     finished_ns = max((report.finished_ns for report in reports), default=0)
+    total_secs = (finished_ns - started_ns) / 1e9 if reports else None
     return {
         "members_planned": members_planned,
         "members_connected": connected,
@@ -41,7 +42,8 @@ def connect_figures(reports: list[ConnectReport], members_planned: int) -> dict[
         "connect_failure_reasons": failures,
         "connect_p50_ms": connect_ms.p50,
         "connect_p99_ms": connect_ms.p99,
-        "connect_total_secs": (finished_ns - started_ns) / 1e9 if reports else None,
+        "connect_total_secs": total_secs,
+        "joins_per_sec": connected / total_secs if total_secs else None,
     }
 
 

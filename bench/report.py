@@ -12,6 +12,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench.config import (
+    JOIN_STORM,
+    JOIN_TARGET_CPU_MS,
+    JOIN_TARGET_P99_MS,
+    JOIN_TARGET_PER_SEC,
+    TOKEN_TARGET_CPU_MS,
+)
 from bench.scenarios import RunRecord
 from bench.stats import ratio
 
@@ -24,7 +31,9 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("connect_p50_ms", "connect p50 per member (ms)"),
     ("connect_p99_ms", "connect p99 per member (ms)"),
     ("connect_total_secs", "connect total (s)"),
+    ("joins_per_sec", "joins/s (members joined ÷ connect total)"),
     ("connect_server_cpu_ms_per_member", "server CPU per member joined (ms)"),
+    ("token_server_cpu_ms", "server CPU per token minted, challenge + POST (ms; ours only)"),
     ("sent", "messages sent"),
     ("send_rate_per_sec", "send rate achieved (msg/s)"),
     ("expected_deliveries", "deliveries expected"),
@@ -53,6 +62,11 @@ FIGURES: tuple[tuple[str, str], ...] = (
 )
 IDLE_FIGURES = ("members_connected", "connect_failures", "connect_p50_ms", "connect_p99_ms", "connect_total_secs",
                 "connect_server_cpu_ms_per_member", "rss_idle_kib", "rss_connected_kib", "memory_per_conn_kib")
+# The join storm's figures: connect-only, like the idle run, with the join rate and the token cost.
+JOIN_STORM_FIGURES = ("members_connected", "connect_failures", "connect_p50_ms", "connect_p99_ms",
+                      "connect_total_secs", "joins_per_sec", "connect_server_cpu_ms_per_member",
+                      "token_server_cpu_ms", "client_cpu_max_core")
+CONNECT_ONLY_FIGURES = {"idle": IDLE_FIGURES, JOIN_STORM: JOIN_STORM_FIGURES}
 
 
 def format_value(value: object) -> str:
@@ -202,6 +216,53 @@ def evaluate_targets(records: list[RunRecord]) -> list[TargetVerdict]:
             f"{format_value(kib)} KiB at {largest.members} sockets; {aim}",
             "PASS" if kib <= 36 else "MISS",
         ))  # fmt: skip
+    verdicts += join_storm_targets(records)
+    return verdicts
+
+
+def _baselines(records: list[RunRecord], scenario: str, members: int, key: str) -> str:
+    """"tutorial X, bare Y" for a figure, measured in the same run."""
+    shown = [f"{server} {format_value(_metric(find_run(records, scenario, server, members), key))}"
+             for server in SERVER_COLUMNS[1:] if find_run(records, scenario, server, members) is not None]
+    return f" (same run: {', '.join(shown)})" if shown else ""
+
+
+def join_storm_targets(records: list[RunRecord]) -> list[TargetVerdict]:
+    """Issue 19's join targets, per join-storm size run: joins/s, server CPU per join and connect
+    p99 of ours, with the baselines' figures beside them; and server CPU per token minted."""
+    verdicts = []
+    sizes = sorted({r.members for r in records if r.scenario == JOIN_STORM and r.server == "ours"})
+    if not sizes:
+        return [TargetVerdict(f"join storm: ≥ {JOIN_TARGET_PER_SEC:,} joins/s, ≤ {JOIN_TARGET_CPU_MS:g} ms CPU "
+                              f"per join, connect p99 ≤ {JOIN_TARGET_P99_MS} ms", "not run", "n/a")]
+    for members in sizes:
+        run = find_run(records, JOIN_STORM, "ours", members)
+        complete = run is not None and run.metrics.get("members_connected") == members
+        checks = (
+            ("joins_per_sec", f"≥ {JOIN_TARGET_PER_SEC:,} joins/s", "joins/s", lambda v: v >= JOIN_TARGET_PER_SEC),
+            ("connect_server_cpu_ms_per_member", f"≤ {JOIN_TARGET_CPU_MS:g} ms server CPU per connect+auth+join",
+             "ms", lambda v: v <= JOIN_TARGET_CPU_MS),
+            ("connect_p99_ms", f"connect p99 ≤ {JOIN_TARGET_P99_MS} ms", "ms", lambda v: v <= JOIN_TARGET_P99_MS),
+        )
+        for key, target, unit, met in checks:
+            value = _metric(run, key)
+            status = "n/a" if value is None else ("PASS" if complete and met(value) else "MISS")
+            joined = "" if complete or run is None else f"; only {run.metrics.get('members_connected')} joined"
+            verdicts.append(TargetVerdict(
+                f"join storm, {members:,} members: {target}",
+                f"ours {format_value(value)} {unit}{joined}{_baselines(records, JOIN_STORM, members, key)}",
+                status,
+            ))  # fmt: skip
+    minted = [r for r in records if r.server == "ours" and r.error is None and r.metrics.get("token_server_cpu_ms")]
+    if minted:
+        run = max(minted, key=lambda r: r.members) if not any(r.scenario == JOIN_STORM for r in minted) else \
+            next(r for r in minted if r.scenario == JOIN_STORM)
+        value = float(run.metrics["token_server_cpu_ms"])
+        verdicts.append(TargetVerdict(
+            f"token minting ≤ {TOKEN_TARGET_CPU_MS:g} ms server CPU (challenge + POST)",
+            f"{format_value(value)} ms per token ({run.scenario}, {run.members:,}: the token pool)",
+            "PASS" if value <= TOKEN_TARGET_CPU_MS else "MISS",
+        ))  # fmt: skip
     return verdicts
 
 
@@ -213,7 +274,8 @@ def scenario_sections(records: list[RunRecord], scenario_titles: dict[str, str])
             runs = {r.server: r for r in records if r.scenario == key and r.members == members}
             sample = next(iter(runs.values()))
             by_server = {server: run.metrics for server, run in runs.items() if run.error is None}
-            figures = [f for f in FIGURES if f[0] in IDLE_FIGURES] if key == "idle" else list(FIGURES)
+            only = CONNECT_ONLY_FIGURES.get(key)
+            figures = [f for f in FIGURES if f[0] in only] if only else list(FIGURES)
             if sample.server_processes == 1:
                 figures = [f for f in figures if f[0] != "redis_cpu_us_per_delivery"]
             else:  # RSS per connection is measured for one process only
@@ -254,7 +316,9 @@ def render_markdown(records: list[RunRecord], verdicts: list[TargetVerdict], met
         f"Machine: {meta['cpus']} cores, Python {meta['python']}; channels {meta['versions'].get('channels')}, "
         f"daphne {meta['versions'].get('daphne')}, websockets {meta['versions'].get('websockets')}; "
         f"commit {meta['git_commit']}; wall time {meta['wall_secs']:.0f} s. "
-        "Ratios are ours ÷ the baseline: below 1× ours is lower (less CPU, less latency); bench/README.md explains.",
+        "Ratios are ours ÷ the baseline: below 1× ours is lower (less CPU, less latency); bench/README.md explains. "
+        "Every CPU figure is process CPU time (utime + stime of the server processes, all threads, from /proc), "
+        "not wall time: the machine is shared, and wall-time figures (joins/s, latencies) move with its load.",
         "",
         "## Targets",
         "",

@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="the short plan (about a minute or two)")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of ours,tutorial,bare")
     parser.add_argument("--scenarios", default="",
-                        help="comma-separated subset of saturate,rate,multi,idle,redis-ops")
+                        help="comma-separated subset of saturate,rate,multi,idle,join-storm,redis-ops")
     parser.add_argument("--sizes", default="", help="comma-separated room sizes replacing every scenario's own")
     parser.add_argument("--clients", type=int, default=DEFAULT_CLIENT_PROCESSES,
                         help="client processes for rooms of 1000 members or more (default %(default)s)")

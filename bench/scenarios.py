@@ -107,7 +107,11 @@ def run_one(kind: str, scenario: Scenario, members: int, context: RunContext) ->
         tokens: list[str | None] = [None]
         if kind == "ours":
             progress(f"{what}: minting {min(TOKEN_POOL_SIZE, members)} identity tokens")
+            cpu_before_tokens = total_cpu_secs(server.server_pids)
             tokens = list(mint_token_pool(server.http_base, min(TOKEN_POOL_SIZE, members), threads=TOKEN_FETCH_THREADS))
+            # Per token: a challenge (GET) and the token request (POST), server CPU time from /proc.
+            token_cpu_us = cpu_us_per(total_cpu_secs(server.server_pids) - cpu_before_tokens, len(tokens))
+            record.metrics["token_server_cpu_ms"] = None if token_cpu_us is None else token_cpu_us / 1000
         warm_up(server, tokens[0])
         rss_idle_kib = total_rss_kib(server.server_pids)
 
