@@ -65,7 +65,7 @@ IDLE_FIGURES = ("members_connected", "connect_failures", "connect_p50_ms", "conn
 # The join storm's figures: connect-only, like the idle run, with the join rate and the token cost.
 JOIN_STORM_FIGURES = ("members_connected", "connect_failures", "connect_p50_ms", "connect_p99_ms",
                       "connect_total_secs", "joins_per_sec", "connect_server_cpu_ms_per_member",
-                      "token_server_cpu_ms", "client_cpu_max_core")
+                      "token_server_cpu_ms")
 CONNECT_ONLY_FIGURES = {"idle": IDLE_FIGURES, JOIN_STORM: JOIN_STORM_FIGURES}
 
 
