@@ -124,13 +124,15 @@ def test_a_first_visitor_reads_at_once_and_is_asked_for_a_name_only_to_write(emb
         expect(page.locator("form.bc-name")).to_have_count(0)
         assert traffic["identity"] == [], "no identity, no proof of work, before the visitor writes"
         assert len(traffic["sockets"]) == 1
-        assert traffic["scripts"] == ["main"], "a reader loads nothing of writing"
+        # The room has a message: the conversation chunk draws it (formatting, reactions…).
+        page.wait_for_function("() => window.backchannelConversation !== undefined")
+        assert traffic["scripts"] == ["main", "conversation"], "a reader loads nothing of writing"
 
         page.locator("form.bc-composer textarea").fill("Hi, first time here")
         page.locator("form.bc-composer textarea").press("Enter")
         expect(page.locator("form.bc-name")).to_be_visible()
         assert traffic["identity"] == []
-        assert traffic["scripts"] == ["main", "write"]
+        assert traffic["scripts"] == ["main", "conversation", "write"]
         page.locator("form.bc-name input[name=name]").fill("Newcomer")
         page.locator("form.bc-name input[name=name]").press("Enter")
         # The message written before the name goes once the name is taken, on the same socket.
@@ -160,7 +162,7 @@ def test_the_widget_takes_the_host_pages_scheme_with_readable_text(embedded_syst
         assert page.evaluate("document.documentElement.dataset.theme") == host_scheme
         expect(page.locator("backchannel-chat")).to_have_attribute("data-bc-scheme", host_scheme)
         for part in (".bc-chat__title", ".bc-message__text", ".bc-message__author", ".bc-presence__count",
-                     "form.bc-composer textarea", "form.bc-composer .bc-button", ".bc-status"):
+                     "form.bc-composer textarea", "form.bc-composer button[type=submit]", ".bc-status"):
             ratio = contrast(page, part)
             where = f"host {host_scheme} / OS {os_scheme}"
             assert ratio >= WCAG_AA_TEXT_CONTRAST, f"{part}: contrast {ratio:.2f} in {where}"
@@ -198,7 +200,7 @@ def test_host_rules_do_not_restyle_the_widget(embedded_system, browser):
         assert font_size_px(page, ".bc-chat__title") < 32
         assert title.evaluate("(element) => getComputedStyle(element).textAlign") in {"start", "left"}
         assert title.evaluate("(element) => getComputedStyle(element).marginTop") == "0px"
-        assert page.locator("form.bc-composer .bc-button").evaluate(
+        assert page.locator("form.bc-composer button[type=submit]").evaluate(
             "(element) => getComputedStyle(element).textTransform") == "none"
         # A host stylesheet that tries on purpose does not reach either.
         page.add_style_tag(content=".bc-chat, .bc-message__text { display: none !important; color: red !important; }")
@@ -242,7 +244,7 @@ def test_on_a_phone_the_composer_is_in_view_and_nothing_overflows(embedded_syste
         composer.locator("textarea").focus()
         box = composer.bounding_box()
         assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= height, box
-        send_box = composer.locator(".bc-button").bounding_box()
+        send_box = composer.locator("button[type=submit]").bounding_box()
         assert send_box is not None and send_box["x"] + send_box["width"] <= PHONE_WIDTH_PX, send_box
         # Enter breaks the line on a touch keyboard; Send sends.
         composer.locator("textarea").fill("one")
@@ -250,7 +252,7 @@ def test_on_a_phone_the_composer_is_in_view_and_nothing_overflows(embedded_syste
         expect(composer.locator("textarea")).to_have_value("one\n")
         expect(page.locator(".bc-message--own")).to_have_count(0)
         composer.locator("textarea").press_sequentially("two")
-        composer.locator(".bc-button").tap()
+        composer.locator("button[type=submit]").tap()
         expect(message_texts(page).last).to_have_text("one\ntwo")
         overflow = horizontal_overflow(page)
         assert overflow["scrollWidth"] <= overflow["clientWidth"], overflow

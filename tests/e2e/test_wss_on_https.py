@@ -68,7 +68,7 @@ class TlsSystem:
 
     @property
     def expected_socket_url(self) -> str:
-        return f"wss://{BACKEND_HOST}:{self.backend_port}/ws/"
+        return f"wss://{BACKEND_HOST}:{self.backend_port}/ws/?protocol=3"
 
     def room_url(self, room: str) -> str:
         return f"{self.site_origin}/room/?name={room}"
