@@ -20,8 +20,8 @@ help:
 	@echo "make doctor     check the deploy configuration (config.toml, .travis.yml, the workflow)"
 	@echo "                ENV_FILE=prod.env: the backend's settings too; SITE_URL=https://...: the live deployment"
 	@echo "make test       every test suite: JS units, backend, site build, Redis, browser end-to-end"
-	@echo "make test-fast  the suites that need no browser and no waiting (a few seconds)"
-	@echo "make test-postgres  the backend suite and the cluster test on TEST_POSTGRES_URL (make test runs it too when set)"
+	@echo "make test-fast  units only: no server, browser, Redis, Hugo build or manage.py (about 20 s)"
+	@echo "make test-postgres  the engine tests (tests/selection.py) on TEST_POSTGRES_URL (make test runs it too when set)"
 	@echo "make test-mysql     the same on TEST_MYSQL_URL, a MySQL/MariaDB (make test runs it too when set)"
 	@echo "make lint       ruff, JS syntax check, .travis.yml against Travis's schema"
 	@echo "make report     the measured UI report: Lighthouse 12 scores (npx), axe-core violations, gzipped asset"
@@ -64,21 +64,23 @@ test: $(INSTALLED)
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; fi
 	@if [ -n "$$TEST_MYSQL_URL" ]; then $(MAKE) --no-print-directory test-mysql; fi
 
-# The backend suite and the multi-process cluster test again, on PostgreSQL. pytest-django creates
-# test_<name> beside TEST_POSTGRES_URL's database (--create-db: afresh, even after an aborted run).
+# The tests that depend on the database engine (marked `engine`: tests/selection.py says which and
+# why) again, on PostgreSQL. pytest-django creates test_<name> beside TEST_POSTGRES_URL's database
+# (--create-db: afresh, even after an aborted run).
 test-postgres: $(INSTALLED)
 	@[ -n "$$TEST_POSTGRES_URL" ] || { echo "make test-postgres needs TEST_POSTGRES_URL, e.g. TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test make test-postgres"; exit 1; }
-	TEST_MYSQL_URL= $(PY) -m pytest --create-db tests/backend tests/redis/test_cluster_order.py
+	TEST_MYSQL_URL= $(PY) -m pytest --create-db -m engine
 
 # The same on MySQL/MariaDB (test_<name> beside TEST_MYSQL_URL's database), with the tests marked
 # `mysql` (the utf8mb4 start-up check) that only this run collects.
 test-mysql: $(INSTALLED)
 	@[ -n "$$TEST_MYSQL_URL" ] || { echo "make test-mysql needs TEST_MYSQL_URL, e.g. TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test make test-mysql"; exit 1; }
-	TEST_POSTGRES_URL= $(PY) -m pytest --create-db tests/backend tests/redis/test_cluster_order.py
+	TEST_POSTGRES_URL= $(PY) -m pytest --create-db -m engine
 
+# Units only: no server, browser, Redis, Hugo build or manage.py (pytest --units; tests/selection.py).
 test-fast: $(INSTALLED)
 	node --test tests/js/
-	$(PY) -m pytest -m "not e2e and not redis and not slow"
+	$(PY) -m pytest --units
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check backend scripts tests bench

@@ -13,6 +13,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from scripts.processes import find_chromium
+from tests import selection
+from tests.selection import ENGINE_MODULES, NOT_UNITS, refuse_servers_in_units_run
 
 # The suite runs the production code path (DEBUG off) with a throwaway key; a developer's own
 # REDIS_URL / DATABASE_URL must not leak into tests that expect the embedded defaults.
@@ -39,6 +41,15 @@ if TEST_MYSQL_URL and not TEST_POSTGRES_URL:
 django.setup()
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--units",
+        action="store_true",
+        help=f"units only (make test-fast): deselect tests marked {', '.join(NOT_UNITS)}, and fail any test "
+        "that starts a server, a browser or the Hugo build (tests/selection.py)",
+    )
+
+
 def pytest_configure(config):
     """A Postgres run whose Postgres cannot be reached stops at once, saying what to do: it never
     falls back to SQLite or skips, which would pass without testing what was asked for."""
@@ -51,17 +62,33 @@ def pytest_configure(config):
         check_test_postgres()
     if TEST_MYSQL_URL:
         check_test_mysql()
+    if config.getoption("units"):
+        selection.units_run = True  # fewer property-test examples (selection.examples)
+        refuse_servers_in_units_run()
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` reads the markers
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``mysql`` need a MySQL/MariaDB: deselected (counted as such, not skipped) unless
-    this is the MySQL run. `make test` runs them in its MySQL run when TEST_MYSQL_URL is set."""
-    if TEST_MYSQL_URL and not TEST_POSTGRES_URL:
-        return
-    kept = [item for item in items if item.get_closest_marker("mysql") is None]
-    if len(kept) != len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("mysql")])
-        items[:] = kept
+    """Marks the tests of tests/selection.py's ENGINE_MODULES ``engine`` (the engine runs select
+    them with ``-m engine``); with ``--units``, deselects the tests that are not units. Tests marked
+    ``mysql`` need a MySQL/MariaDB: deselected (counted as such, not skipped) unless this is the
+    MySQL run. `make test` runs them in its MySQL run when TEST_MYSQL_URL is set."""
+    root = config.rootpath
+    for item in items:
+        if item.path.relative_to(root).as_posix() in ENGINE_MODULES:
+            item.add_marker(pytest.mark.engine)
+
+    mysql_run = TEST_MYSQL_URL and not TEST_POSTGRES_URL
+
+    def deselected(item) -> bool:
+        if item.get_closest_marker("mysql") is not None and not mysql_run:
+            return True
+        return config.getoption("units") and any(item.get_closest_marker(name) for name in NOT_UNITS)
+
+    dropped = [item for item in items if deselected(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not deselected(item)]
 
 
 def redact_url(url: str) -> str:

@@ -23,6 +23,7 @@ from chat.limits import reset_process_limits
 from chat.models import Message, Presence, Room
 from chat.protocol import REACTION_EMOJI
 from tests.backend.sockets import token_for
+from tests.selection import examples
 
 ROOM = "prop3"
 RECEIVE_TIMEOUT_SECS = 3
@@ -183,7 +184,7 @@ def roomy_limits(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=STEPS)
 def test_every_version_3_client_ends_up_showing_the_current_state_of_every_message(roomy_limits, steps):
     Room.objects.all().delete()

@@ -19,6 +19,7 @@ from backchannel.asgi import application
 from chat.limits import reset_process_limits
 from chat.models import Message, Presence, Room
 from tests.backend.sockets import token_for
+from tests.selection import examples
 
 ROOM = "prop"
 RECEIVE_TIMEOUT_SECS = 3
@@ -166,7 +167,7 @@ def roomy_limits(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=STEPS)
 def test_every_client_ends_up_showing_exactly_the_log(roomy_limits, steps):
     # Examples share the database and the process: each starts from an empty log, no one online,

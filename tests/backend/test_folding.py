@@ -13,6 +13,7 @@ from chat.folding import DEFAULT_IGNORABLE_RANGES, fold_text, is_invisible, name
 from chat.identity import visitor_tag
 from chat.names import display_name_problem, is_reserved_name
 from chat.wordfilter import HOLD, PATTERN, REFUSE, WORD, Entry, WordFilter, entry_problem
+from tests.selection import examples
 
 # --- Names -------------------------------------------------------------------------------------
 
@@ -198,14 +199,14 @@ IGNORABLES = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=40))
 def test_folding_is_idempotent(text):
     assert fold_text(fold_text(text)) == fold_text(text)
     assert name_key(name_key(text)) == name_key(text)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.sampled_from(DEFAULT_RESERVED_NAMES), st.data())
 def test_no_reserved_name_survives_folding_with_inserted_ignorables(reserved, data):
     letters = list(reserved)
@@ -218,7 +219,7 @@ def test_no_reserved_name_survives_folding_with_inserted_ignorables(reserved, da
     assert display_name_problem(disguised) is not None  # and the name is refused before that
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(min_size=1, max_size=60), st.lists(IGNORABLES, max_size=5), st.randoms(use_true_random=False))
 def test_ignorables_inserted_into_a_text_never_change_the_verdict(text, ignorables, random):
     characters = list(text + " badword")

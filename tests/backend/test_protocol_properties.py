@@ -26,9 +26,10 @@ from chat.protocol import (
     parse_client_event,
 )
 from chat.rooms import is_valid_room_name
+from tests.selection import examples
 
 LIMITS = Limits(max_text_chars=200, max_frame_bytes=4096)
-EXAMPLES = settings(max_examples=300, deadline=None)
+EXAMPLES = settings(max_examples=examples(300), deadline=None)
 
 # Any code point, lone surrogates included (JSON can spell them as \ud800).
 ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)

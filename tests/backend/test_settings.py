@@ -142,6 +142,7 @@ class TestChecks:
         assert check_channel_layer_for_production() == []
 
 
+@pytest.mark.process
 class TestStartUp:
     def test_production_settings_pass_check_deploy(self):
         result = run_backend(
@@ -175,6 +176,7 @@ class TestStartUp:
 
 
 class TestReadme:
+    @pytest.mark.process
     def test_the_readme_settings_table_states_the_numeric_defaults(self):
         """Each number in the README's "Backend (environment variables)" table is what a backend
         started without that variable uses (the defaults live in chat/conf.py and settings.py)."""

@@ -35,6 +35,7 @@ def site_domain() -> str:
     return urlsplit(tomllib.loads((REPO_DIR / "config.toml").read_text())["baseURL"]).hostname
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     ("path", "schema"), [(TRAVIS_FILE, "vendor.travis"), (WORKFLOW_FILE, "vendor.github-workflows")]
 )

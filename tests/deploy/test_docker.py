@@ -32,7 +32,7 @@ from scripts.processes import (
 )
 from tests.deploy.paas import procfile
 
-pytestmark = pytest.mark.deploy
+pytestmark = [pytest.mark.deploy, pytest.mark.live]
 
 DOCKERFILE = BACKEND_DIR / "Dockerfile"
 COMPOSE = REPO_DIR / "compose.yaml"

@@ -22,7 +22,7 @@ import websockets
 from scripts.processes import backend_env, free_port, migrate, start_daphne, stop_process
 from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV, enter_rooms, next_event
 
-pytestmark = pytest.mark.deploy
+pytestmark = [pytest.mark.deploy, pytest.mark.live]
 
 SITE_ORIGIN = "http://127.0.0.1:1313"
 ROOM = "lobby"

@@ -22,7 +22,7 @@ import websockets
 from scripts.processes import BACKEND_DIR, backend_env, free_port, stop_process, wait_until
 from tests.deploy.paas import command_for_port, procfile
 
-pytestmark = pytest.mark.deploy
+pytestmark = [pytest.mark.deploy, pytest.mark.live]
 
 SITE_ORIGIN = "https://chat.example.com"
 APP_HOST = "backchannel-example.herokuapp.com"

@@ -9,9 +9,13 @@ import sys
 import urllib.error
 import urllib.request
 
+import pytest
+
 from chat.challenge import solve
 from scripts.processes import BACKEND_DIR, backend_env, free_port, migrate, start_server, stop_process
 from tests.identity_client import TEST_IDENTITY_ENV, fetch_token
+
+pytestmark = [pytest.mark.deploy, pytest.mark.live]
 
 SITE_ORIGIN = "http://127.0.0.1:1313"
 

@@ -51,6 +51,10 @@ from tests.doctor.seeded import (
     with_travis,
 )
 
+# `manage.py check --deploy` runs in a subprocess for each distinct environment (about 20), and
+# the command line's tests start the doctor itself: a Python and Django start-up each.
+pytestmark = pytest.mark.process
+
 PROBLEM_LEVELS = (Level.WARN, Level.FAIL)
 _check_deploy_results: dict[tuple, DeployCheckResult] = {}
 

@@ -1,4 +1,9 @@
-"""Every payload of an XSS evasion list, posted as a message, shows literally and runs nothing."""
+"""Every payload of an XSS evasion list, posted as a message, shows as text and runs nothing.
+
+Messages are formatted (`code`, ```blocks```, **bold**, *italic*, ~~strike~~, http(s) links,
+@mentions: format.js), so a payload shows as its source minus the formatting markers it used: the
+check is that its text without any marker character equals the source without them, and that
+the only elements inside a message's text are those formatting makes."""
 
 from __future__ import annotations
 
@@ -17,11 +22,50 @@ PAYLOADS = [
     for line in (Path(__file__).parents[1] / "fixtures" / "xss_payloads.txt").read_text("utf-8").splitlines()
     if line.strip()
 ]
-# Elements that could run script or load something if a payload were parsed as HTML.
+# Elements that could run script or load something if a payload were parsed as HTML (the widget's
+# own divs, `.bc-message__text` and the like, excepted).
 ACTIVE_ELEMENTS = (
     "script, img, svg, iframe, object, embed, style, link, meta, base, form, input, video, "
-    "math, details, marquee, body, table, div, b"
+    "math, details, marquee, body, table, div:not([class^='bc-']), b"
 )
+# What formatting may make inside `.bc-message__text` (format.js), and nothing else.
+FORMATTING_ELEMENTS = {"code", "pre", "strong", "em", "s", "a", "span"}
+MENTION_CLASSES = ({"bc-mention"}, {"bc-mention", "bc-mention--self"})
+FORMATTING_MARKERS = re.compile(r"[*_~`]")
+
+# Each message's text, and every element inside it: [{text, elements: [{tag, classes, href, parent}]}].
+_MESSAGE_TEXTS_JS = """list => [...list.querySelectorAll(".bc-message .bc-message__text")].map(text => ({
+  text: text.textContent,
+  elements: [...text.querySelectorAll("*")].map(element => ({
+    tag: element.tagName.toLowerCase(),
+    classes: [...element.classList],
+    attributes: element.getAttributeNames(),
+    href: element.getAttribute("href"),
+    parent: element.parentElement === text ? "text" : element.parentElement.tagName.toLowerCase(),
+  })),
+}))"""
+
+
+def without_markers(text: str) -> str:
+    return FORMATTING_MARKERS.sub("", text)
+
+
+def assert_shown_as_text(shown: dict, source: str) -> None:
+    """The message ``source`` is shown as text: nothing of it lost or added but formatting
+    markers, and no element but formatting's, each with only its own attributes."""
+    assert without_markers(shown["text"]) == without_markers(source), (source, shown["text"])
+    for element in shown["elements"]:
+        tag = element["tag"]
+        assert tag in FORMATTING_ELEMENTS, (source, element)
+        allowed_attributes = {"a": {"href", "rel", "target"}, "span": {"class"}}.get(tag, set())
+        assert set(element["attributes"]) <= allowed_attributes, (source, element)
+        if tag == "span":
+            assert set(element["classes"]) in MENTION_CLASSES, (source, element)
+        if tag == "a":
+            assert re.match(r"^https?://", element["href"]), (source, element)
+        if tag == "code" and element["parent"] == "pre":
+            continue
+        assert element["parent"] != "pre", (source, element)  # a code block holds its code and nothing else
 
 
 def test_xss_payloads_render_as_text_in_history_and_live(live_system, new_page):
@@ -36,8 +80,18 @@ def test_xss_payloads_render_as_text_in_history_and_live(live_system, new_page):
     expect(message_texts(page)).to_have_count(half)
     post_as(live_system.backend_url, live_system.site_origin, room, "Mallory", PAYLOADS[half:])
 
-    expect(message_texts(page)).to_have_text(PAYLOADS, timeout=10_000)
+    expect(message_texts(page)).to_have_count(len(PAYLOADS), timeout=10_000)
     messages = page.locator(".bc-messages")
+    shown = messages.evaluate(_MESSAGE_TEXTS_JS)
+    assert len(shown) == len(PAYLOADS)
+    for shown_message, payload in zip(shown, PAYLOADS, strict=True):
+        assert_shown_as_text(shown_message, payload)
+    # Formatting did happen (the conversation chunk is there), and a payload without any marker
+    # shows exactly as written.
+    assert messages.locator(".bc-message__text strong, .bc-message__text code").count() > 0
+    for shown_message, payload in zip(shown, PAYLOADS, strict=True):
+        if not FORMATTING_MARKERS.search(payload) and "@" not in payload:
+            assert shown_message["text"] == payload
     assert messages.locator(ACTIVE_ELEMENTS).count() == 0
     for link in messages.locator("a").all():
         assert re.match(r"^https?://", link.get_attribute("href")), link.get_attribute("href")

@@ -34,6 +34,8 @@ from tests.site.support import (
     subresources,
 )
 
+pytestmark = pytest.mark.hugo
+
 BACKEND_HOST = "127.0.0.1:45678"
 BACKEND_URL = f"ws://{BACKEND_HOST}"
 BASE_URL = "http://127.0.0.1:8080/"

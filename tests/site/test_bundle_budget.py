@@ -48,6 +48,7 @@ def test_the_budgets_are_the_ones_the_theme_readme_promises() -> None:
     assert (ALL_JS_BUDGET_GZIP_BYTES, CSS_BUDGET_GZIP_BYTES) == (30 * 1024, 8 * 1024)
 
 
+@pytest.mark.hugo
 def test_the_built_site_is_within_budget_and_measured(site: Path) -> None:
     sizes = {Path(size.path).name.split(".")[0]: size for size in measure_bundles(site)}
     assert set(sizes) == {"main", "write", "conversation", "backchannel", "all scripts together"}, sizes
@@ -65,6 +66,7 @@ def test_the_built_site_is_within_budget_and_measured(site: Path) -> None:
     assert [size.budget_gzip_bytes for size in on_demand] == [ALL_JS_BUDGET_GZIP_BYTES] * 3
 
 
+@pytest.mark.hugo
 def test_what_is_measured_is_what_a_page_with_a_chat_loads(site: Path) -> None:
     """main: the one script the page loads; the stylesheet, write and conversation: what that script loads."""
     sizes = {size.path for size in measure_bundles(site)}
@@ -100,6 +102,7 @@ def test_chunks_over_the_total_fail_the_check_as_all_scripts_together(tmp_path: 
     assert len(over) == 1 and "all scripts together" in over[0], over
 
 
+@pytest.mark.hugo
 def test_the_build_fails_when_the_chat_bundle_is_over_budget(tmp_path: Path, monkeypatch, capsys) -> None:
     budgets = [("js", "backchannel/js", "main.*js", 4 * 1024), *bundle_budget.BUDGETS[1:]]
     assert bundle_budget.BUDGETS[0][2] == "main.*js"

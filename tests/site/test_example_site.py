@@ -42,6 +42,8 @@ from tests.site.support import (
     read_i18n,
 )
 
+pytestmark = pytest.mark.hugo
+
 THEME_DIR = COMPONENT_DIR
 EXAMPLE_SITE = THEME_DIR / "exampleSite"
 REQUIRE_HUGO = THEME_DIR / "layouts" / "partials" / "backchannel" / "require-hugo.html"

@@ -36,6 +36,8 @@ from tests.site.support import (
     write_site,
 )
 
+pytestmark = pytest.mark.hugo
+
 EXAMPLE_SITE = COMPONENT_DIR / "exampleSite"
 HOST_THEME = EXAMPLE_SITE / "themes" / "host-theme"
 YAML_SITE = REPO_ROOT / "tests" / "fixtures" / "sites" / "yaml-config"

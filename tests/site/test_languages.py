@@ -29,6 +29,8 @@ from tests.site.support import (
     read_i18n,
 )
 
+pytestmark = pytest.mark.hugo
+
 BACKEND_HOST = "127.0.0.1:45679"
 BACKEND_URL = f"ws://{BACKEND_HOST}"
 BASE_URL = "http://127.0.0.1:8081/"

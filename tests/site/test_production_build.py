@@ -32,6 +32,8 @@ from tests.site.support import (
     subresources,
 )
 
+pytestmark = pytest.mark.hugo
+
 CONFIG = read_config()
 PRODUCTION_BASE_URL = CONFIG["baseURL"]
 PRODUCTION_BACKEND_URL = CONFIG["params"]["backchannel"]["backend_url"]
