@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import os
 import shutil
 import signal
@@ -164,7 +165,19 @@ def find_chromium() -> str:
     raise FileNotFoundError(f"Chromium is needed ({where}). {CHROMIUM_INSTALL_HINT}")
 
 
-DAPHNE_MAX_MESSAGE_BYTES = 64 * 1024
+def _websocket_limits():
+    """backend/backchannel/websocket_limits.py, the one source of the WebSocket limits, loaded by its
+    path: scripts and the bench run without the backend on sys.path, and the module imports nothing."""
+    spec = importlib.util.spec_from_file_location(
+        "backchannel_websocket_limits", BACKEND_DIR / "backchannel" / "websocket_limits.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# For a stock daphne (the bench's tutorial): ours (backchannel.serve) sets it itself.
+DAPHNE_MAX_MESSAGE_BYTES = _websocket_limits().MAX_MESSAGE_BYTES
 
 
 def daphne_command(port: int, host: str = "127.0.0.1", *, listen_fd: int | None = None,
@@ -181,9 +194,8 @@ def daphne_command(port: int, host: str = "127.0.0.1", *, listen_fd: int | None 
     else:
         address = ["-b", host, "-p", str(port)]
     return [
+        # backchannel.serve sets the WebSocket limits itself (backchannel.websocket_limits).
         sys.executable, "-m", "backchannel.serve", *address,
-        "--websocket-max-message-size", str(DAPHNE_MAX_MESSAGE_BYTES),
-        "--websocket-max-frame-size", str(DAPHNE_MAX_MESSAGE_BYTES),
         *extra_args,
         "backchannel.asgi:application",
     ]  # fmt: skip

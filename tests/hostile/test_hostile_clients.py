@@ -12,7 +12,7 @@ The backend (one daphne for the module, file SQLite, in-memory channel layer) ru
 | FRAME_BURST / FRAME_PER_SEC | 40 / 10 | production default |
 | FLOOD_STRIKES | 10 | production default |
 | MAX_SOCKETS_PER_IP | 20 | production default |
-| MAX_FRAME_BYTES | 32768 | production default; daphne's own limit is 65536 (scripts/processes.py) |
+| MAX_FRAME_BYTES | 32768 | production default; daphne's own limit is 65536 (backchannel.websocket_limits) |
 | AUTH_TIMEOUT_SECS | 2 | default 5; shorter to keep the suite fast |
 | IDENTITY_POW_BITS / _BURST / _PER_MIN | 4 / 10000 / 10000 | TEST_IDENTITY_ENV: one machine, every visitor |
 
@@ -48,6 +48,7 @@ import pytest
 from django.core import signing
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from backchannel.websocket_limits import MAX_MESSAGE_BYTES
 from scripts.processes import backend_env, free_port, migrate, start_daphne, stop_process
 from tests.hostile.wire import (
     LoopThread,
@@ -74,7 +75,7 @@ FRAME_BURST, FRAME_PER_SEC = 40, 10.0
 FLOOD_STRIKES = 10
 MAX_SOCKETS_PER_IP = 20
 MAX_FRAME_BYTES = 32 * 1024
-DAPHNE_MAX_MESSAGE_BYTES = 64 * 1024
+DAPHNE_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES  # what backchannel.serve gives daphne
 AUTH_TIMEOUT_SECS = 2.0
 TOKEN_TTL_SECS = 3600
 

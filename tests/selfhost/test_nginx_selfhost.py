@@ -220,13 +220,13 @@ def test_pages_are_revalidated_and_fingerprinted_assets_kept_for_a_year(self_hos
         assert headers["Cache-Control"] == "no-cache"
         assert headers["Server"] == "nginx"  # server_tokens off: no version
         # The page's stylesheet, icon and script, and the widget's strings; the widget's own
-        # stylesheet and write chunk are named in the script.
+        # stylesheet, write chunk and conversation chunk are named in the script.
         assets = re.findall(r'(?:href|src|strings)="?(/backchannel(?:-site)?/[^" >]+\.(?:css|js|svg|json))(?=[" >])',
                             body.decode())
         assert {asset.rsplit(".", 1)[1] for asset in assets} == {"css", "js", "svg", "json"}, assets
         script = next(asset for asset in assets if asset.endswith(".js"))
         assets += re.findall(r'"(/backchannel/(?:css|js)/[^"]+\.(?:css|js))"', fetch(connection, script)[2].decode())
-        assert len(assets) == 6, assets
+        assert len(assets) == 7, assets
 
         for asset in assets:
             status, headers, _ = fetch(connection, asset)
