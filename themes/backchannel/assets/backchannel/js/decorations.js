@@ -311,7 +311,9 @@ export function createConversation(widget) {
     row.className = "bc-reactions";
     const visitor = widget.identity?.visitor;
     for (const { emoji, count, names, visitors } of reactions) {
-      const button = appendElement(row, "button", "bc-button bc-button--quiet bc-reaction", `${emoji} ${count}`);
+      const button = appendElement(row, "button", "bc-button bc-button--quiet bc-reaction");
+      appendElement(button, "span", "bc-emoji", emoji);
+      button.appendChild(document.createTextNode(` ${count}`));
       button.type = "button";
       button.dataset.action = "react";
       button.dataset.emoji = emoji;

@@ -123,7 +123,7 @@ export function createMessageActions(widget, sender) {
       for (const emoji of reactionEmoji()) {
         const button = row.appendChild(document.createElement("button"));
         button.type = "button";
-        button.className = "bc-button bc-button--quiet";
+        button.className = "bc-button bc-button--quiet bc-emoji";
         button.textContent = emoji;
         button.setAttribute("aria-label", translate("chat_react_with", { emoji }));
         button.setAttribute("aria-pressed", String(reacted(entry, emoji)));
