@@ -19,7 +19,7 @@ help:
 	@echo "make site-production  the site as deployed: config.toml's domain and backend, CNAME, into public/"
 	@echo "make doctor     check the deploy configuration (config.toml, .travis.yml, the workflow)"
 	@echo "                ENV_FILE=prod.env: the backend's settings too; SITE_URL=https://...: the live deployment"
-	@echo "make test       every test suite: JS units, backend, site build, Redis, browser end-to-end"
+	@echo "make test       every test suite, a line per suite with its time (about 11 min on 2 cores; scripts/run_suites.py --list)"
 	@echo "make test-fast  units only: no server, browser, Redis, Hugo build or manage.py (about 20 s)"
 	@echo "make test-postgres  the engine tests (tests/selection.py) on TEST_POSTGRES_URL (make test runs it too when set)"
 	@echo "make test-mysql     the same on TEST_MYSQL_URL, a MySQL/MariaDB (make test runs it too when set)"
@@ -55,32 +55,26 @@ site-production: $(INSTALLED)
 doctor: $(INSTALLED)
 	$(PY) scripts/doctor.py $(if $(ENV_FILE),--env-file "$(ENV_FILE)") $(if $(SITE_URL),--site-url "$(SITE_URL)")
 
+# The suites, their order and their usual times live in scripts/run_suites.py (`--list` shows them).
+# Every suite runs even after one fails; the command fails naming the suites that did.
 test: $(INSTALLED)
-	@command -v node >/dev/null || { echo "Node.js 18+ is needed for the JS tests: sudo apt-get install nodejs (macOS: brew install node)"; exit 1; }
-	@[ -n "$$TEST_POSTGRES_URL" ] || echo "TEST_POSTGRES_URL is not set: the backend is tested on SQLite only (the README's \"What the tests cover\" says how to add PostgreSQL)"
-	node --test tests/js/
-	@[ -n "$$TEST_MYSQL_URL" ] || echo "TEST_MYSQL_URL is not set: the backend is not tested on MySQL/MariaDB (the README's \"What the tests cover\" says how to add it)"
-	TEST_POSTGRES_URL= TEST_MYSQL_URL= $(PY) -m pytest
-	@if [ -n "$$TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; fi
-	@if [ -n "$$TEST_MYSQL_URL" ]; then $(MAKE) --no-print-directory test-mysql; fi
+	$(PY) scripts/run_suites.py
 
 # The tests that depend on the database engine (marked `engine`: tests/selection.py says which and
 # why) again, on PostgreSQL. pytest-django creates test_<name> beside TEST_POSTGRES_URL's database
 # (--create-db: afresh, even after an aborted run).
 test-postgres: $(INSTALLED)
-	@[ -n "$$TEST_POSTGRES_URL" ] || { echo "make test-postgres needs TEST_POSTGRES_URL, e.g. TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test make test-postgres"; exit 1; }
-	TEST_MYSQL_URL= $(PY) -m pytest --create-db -m engine
+	$(PY) scripts/run_suites.py postgres
 
 # The same on MySQL/MariaDB (test_<name> beside TEST_MYSQL_URL's database), with the tests marked
 # `mysql` (the utf8mb4 start-up check) that only this run collects.
 test-mysql: $(INSTALLED)
-	@[ -n "$$TEST_MYSQL_URL" ] || { echo "make test-mysql needs TEST_MYSQL_URL, e.g. TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test make test-mysql"; exit 1; }
-	TEST_POSTGRES_URL= $(PY) -m pytest --create-db -m engine
+	$(PY) scripts/run_suites.py mysql
 
-# Units only: no server, browser, Redis, Hugo build or manage.py (pytest --units; tests/selection.py).
+# Units only: no server, browser, Redis, Hugo build or manage.py (pytest --units; tests/selection.py),
+# on up to 4 cores, after the JS tests.
 test-fast: $(INSTALLED)
-	node --test tests/js/
-	$(PY) -m pytest --units
+	$(PY) scripts/run_suites.py js units
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check backend scripts tests bench
