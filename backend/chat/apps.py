@@ -10,8 +10,9 @@ class ChatConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         # Imported for what importing does: registering the system checks, and the signal
-        # receivers that drop the cached word filter when an entry changes.
-        from chat import checks, wordfilter  # noqa: F401
+        # receivers that drop the cached word filter when an entry changes and every process's
+        # copy of the sanctions in force when a sanction is written.
+        from chat import checks, sanction_cache, wordfilter  # noqa: F401
         from chat.signin import StaffSignInForm
 
         # The admin's login page spends the staff sign-in budget (chat.signin).

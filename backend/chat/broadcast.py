@@ -23,10 +23,11 @@ logger = logging.getLogger(__name__)
 # Layer message types. chat.fanout hands each message to the member sockets of its group.
 ROOM_FRAME = "room.frame"  # written to every member of a room
 MODERATION_NOTICE = "moderation.notice"  # written to a visitor's/IP's sockets, which may then close
+SANCTIONS_CHANGED = "sanctions.changed"  # to every process (chat.sanction_cache): drop its copy
 
 
 class LayerMessage(TypedDict):
-    type: Literal["room.frame", "moderation.notice"]
+    type: Literal["room.frame", "moderation.notice", "sanctions.changed"]
     group: str  # the group it was sent to: the fan-out finds the local members by it
     frame: str  # the encoded server event, written as it is ("": nothing, for version-2 sockets)
     # For version-3 sockets, when they get something else than ``frame`` ("": nothing): a message

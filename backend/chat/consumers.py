@@ -16,7 +16,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from backchannel.websocket_limits import MAX_MESSAGE_BYTES
-from chat import broadcast, changes, metrics, moderation, presence, selectors, services
+from chat import broadcast, changes, metrics, moderation, presence, sanction_cache, selectors, services
 from chat.broadcast import LayerMessage, frame_for, publish, room_frame
 from chat.conf import conf
 from chat.db import db_call
@@ -169,9 +169,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 message = f"at most {conf.MAX_SOCKETS_PER_IP} sockets per address"
                 await self.refuse(ProtocolError(ErrorCode.TOO_MANY_SOCKETS, message), CloseCode.TOO_MANY_SOCKETS)
                 return
-            ban = await db_call(moderation.active_sanction)(
-                kind=Sanction.Kind.BAN, visitor="", ip=self.ip, now=timezone.now()
-            )
+            # This process's copy of the sanctions in force (chat.sanction_cache): the database
+            # only when the address is not in it.
+            now = timezone.now()
+            known, ban = sanction_cache.cached_address_ban(ip=self.ip, now=now)
+            if not known:
+                ban = await db_call(sanction_cache.address_ban)(ip=self.ip, now=now)
             if ban is not None:
                 await self.refuse(ProtocolError(ErrorCode.BANNED, moderation.describe(ban)), CloseCode.BANNED)
                 return
@@ -291,9 +294,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise ProtocolError(ErrorCode(error.problem), error.message) from None
         if token.identity.staff and not await db_call(selectors.is_staff_account)(visitor=token.identity.visitor):
             raise ProtocolError(ErrorCode.BAD_TOKEN, STAFF_REVOKED_MESSAGE)
-        in_force = await db_call(moderation.sanctions_in_force)(
-            visitor=token.identity.visitor, ip=self.ip, now=timezone.now()
-        )
+        now = timezone.now()
+        in_force = sanction_cache.cached_in_force(visitor=token.identity.visitor, ip=self.ip, now=now)
+        if in_force is None:
+            in_force = await db_call(sanction_cache.in_force)(visitor=token.identity.visitor, ip=self.ip, now=now)
         if Sanction.Kind.BAN in in_force:
             raise ProtocolError(ErrorCode.BANNED, moderation.describe(in_force[Sanction.Kind.BAN]))
         mute = in_force.get(Sanction.Kind.MUTE)

@@ -27,7 +27,7 @@ from typing import Protocol
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 
-from chat import metrics
+from chat import metrics, sanction_cache
 from chat.broadcast import ROOM_FRAME, LayerMessage
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,9 @@ class Fanout:
         self.resubscribing: asyncio.Task | None = None  # re-joining every group after an outage
         self.resubscribe_wanted = False
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop it runs on, once started
+        # In the `sanctions` group (chat.sanction_cache): this process hears of every sanction
+        # written anywhere, so it may keep the ones in force. False while that is not sure.
+        self.hears_sanctions = False
 
     # --- Membership ---------------------------------------------------------------------------
 
@@ -111,6 +114,21 @@ class Fanout:
         if listen is not None:
             listen(self._resubscribe_when_back)
         self.tasks = [asyncio.create_task(self._read_forever()), asyncio.create_task(self._renew_forever())]
+        try:
+            await self._hear_sanctions()
+        except Exception:  # noqa: BLE001 - nothing is cached until a renewal gets it in
+            logger.exception("joining the layer group %s failed; retrying in the next renewal", sanction_cache.GROUP)
+
+    async def _hear_sanctions(self) -> None:
+        await self.layer.group_add(sanction_cache.GROUP, self.channel)
+        if not self.hears_sanctions:
+            self.hears_sanctions = True
+            sanction_cache.listening(True)
+
+    def _may_have_missed_sanctions(self) -> None:
+        if self.hears_sanctions:
+            self.hears_sanctions = False
+            sanction_cache.listening(False)  # and forgets what it kept
 
     async def _renew_forever(self) -> None:
         while True:
@@ -126,6 +144,7 @@ class Fanout:
             for group in list(self.members):
                 await self.layer.group_add(group, self.channel)
                 self.joined.add(group)
+            await self._hear_sanctions()
 
     def _resubscribe_when_back(self) -> None:
         """The layer failed under the reader, or a connection to Redis was made again: a restarted
@@ -134,6 +153,9 @@ class Fanout:
         the Redis it re-joined on may be the one that just went away."""
         if asyncio.get_running_loop() is not self.loop:
             return  # a reconnect on another loop's pool (tests run several): that loop's fan-out sees it
+        # Sanctions written meanwhile were announced to nobody here: forget them all, keep none
+        # until the re-join below is through.
+        self._may_have_missed_sanctions()
         self.resubscribe_wanted = True
         if self.resubscribing is None or self.resubscribing.done():
             self.resubscribing = asyncio.create_task(self._resubscribe_until_done())
@@ -169,6 +191,9 @@ class Fanout:
 
     async def dispatch(self, message: LayerMessage) -> None:
         """Hand one layer message to each local member of its group (but the one it skips)."""
+        if message["type"] == sanction_cache.CHANGED:
+            sanction_cache.clear()
+            return
         local = self.members.get(message["group"])
         if not local:
             return
@@ -186,6 +211,7 @@ class Fanout:
             metrics.deliveries.inc(delivered)
 
     def stop(self) -> None:
+        self._may_have_missed_sanctions()
         if self.resubscribing is not None:
             self.tasks.append(self.resubscribing)
         for task in self.tasks:
@@ -213,3 +239,4 @@ def reset_process_fanout() -> None:
     _fanouts.clear()
     for fanout in fanouts:
         fanout.stop()
+    sanction_cache.reset()  # and what the process cached with them

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from chat import changes, presence, selectors, services
+from chat import changes, presence, sanction_cache, selectors, services
 from chat.broadcast import moderation_notice, send_frames_to_room, send_to_group, send_to_room
 from chat.conf import conf
 from chat.events import change_frames, message_frames, room_state_event_for
@@ -135,14 +135,16 @@ def announce(sanction: Sanction) -> None:
 def lift(*, sanction: Sanction, by: str = "", reason: str = "") -> bool:
     """End a sanction now, and the copies new identities got from it. The record stays (lifted_at,
     lifted_by). A lifted mute is announced so the composer opens again; a lifted ban needs nothing
-    sent (its sockets were closed): every connect and auth reads the database, so the page's next
-    retry gets in. False when it was already lifted."""
+    sent (its sockets were closed): every process drops its copy of the sanctions in force
+    (chat.sanction_cache), so the page's next retry gets in. False when it was already lifted."""
     now = timezone.now()
     ids = [sanction.pk, *sanction.carried_copies.filter(lifted_at__isnull=True).values_list("pk", flat=True)]
     lifted = list(Sanction.objects.filter(pk__in=ids, lifted_at__isnull=True))
     Sanction.objects.filter(pk__in=[each.pk for each in lifted]).update(
         lifted_at=now, lifted_by=by, lifted_reason=reason
     )
+    if lifted:  # an update sends no post_save: every process drops its copy of sanctions here
+        sanction_cache.sanctions_changed()
     sanction.refresh_from_db()
     for each in lifted:
         if each.kind != Sanction.Kind.MUTE:
