@@ -23,7 +23,7 @@ help:
 	@echo "make test-fast  units only: no server, browser, Redis, Hugo build or manage.py (about 20 s)"
 	@echo "make test-postgres  the engine tests (tests/selection.py) on TEST_POSTGRES_URL (make test runs it too when set)"
 	@echo "make test-mysql     the same on TEST_MYSQL_URL, a MySQL/MariaDB (make test runs it too when set)"
-	@echo "make lint       ruff, JS syntax check, .travis.yml against Travis's schema"
+	@echo "make lint       ruff check and ruff format --check, JS syntax check, .travis.yml against Travis's schema (vendor/travis-yml)"
 	@echo "make report     the measured UI report: Lighthouse 12 scores (npx), axe-core violations, gzipped asset"
 	@echo "                sizes, for a fresh local backend; artifacts/report/; fails below 95 or on any violation"
 	@echo "make bench      benchmark ours vs the Channels tutorial vs bare websockets (~10 min; bench/README.md)"
@@ -76,8 +76,10 @@ test-mysql: $(INSTALLED)
 test-fast: $(INSTALLED)
 	$(PY) scripts/run_suites.py js units
 
+# Every check always runs (nothing is skipped for a missing file); .ci/run runs this before `make test`.
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check backend scripts tests bench
+	$(VENV)/bin/ruff format --check backend scripts tests bench
 	@for file in themes/backchannel/assets/backchannel/js/*.js themes/backchannel-site/assets/backchannel-site/js/*.js tests/js/*.js; do node --check $$file || exit 1; done
 	$(PY) scripts/check_travis.py
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml

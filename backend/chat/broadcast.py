@@ -35,10 +35,17 @@ class LayerMessage(TypedDict):
     frame_v3: NotRequired[str]
     skip_socket: NotRequired[str]  # a socket that must not get it (a typist's own typing)
     close_code: NotRequired[int | None]  # moderation: close the socket after writing the frame
+    # A room frame that announces no change of the room's log (presence, typing): the process's
+    # copy of the room's latest page (chat.page_cache) stays.
+    log_unchanged: NotRequired[bool]
 
 
-def room_frame(room: str, frame: str, *, skip_socket: str | None = None, frame_v3: str | None = None) -> LayerMessage:
+def room_frame(
+    room: str, frame: str, *, skip_socket: str | None = None, frame_v3: str | None = None, log_unchanged: bool = False
+) -> LayerMessage:
     message: LayerMessage = {"type": ROOM_FRAME, "group": group_name_for(room), "frame": frame}
+    if log_unchanged:
+        message["log_unchanged"] = True
     if skip_socket is not None:
         message["skip_socket"] = skip_socket
     if frame_v3 is not None:

@@ -388,12 +388,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
             first_seq=event.first_seq,
         )
         ProcessState.online_counts[event.room] = view.presence.online_count
-        messages = [message_event_for(message, self.protocol) for message in view.catch_up.messages]
-        # Version 2: tombstones before after_seq, first in history; version 3: the messages the
-        # client shows that changed since its after_rev, in `changes`.
-        repairs = [message_event_for(message) for message in view.catch_up.repairs]
-        changed = [message_event_for(message, self.protocol) for message in view.catch_up.changes]
-        history, trimmed = newest_that_fit(changed + repairs + messages, conf.PAGE_BUDGET_BYTES)
+        entry = view.catch_up.page_entry  # the room's latest page, shared by this process's joins
+        if entry is not None:
+            fitted = entry.events.get(self.protocol)
+            if fitted is None:
+                page = [message_event_for(message, self.protocol) for message in view.catch_up.messages]
+                fitted = entry.events[self.protocol] = newest_that_fit(page, conf.PAGE_BUDGET_BYTES)
+            messages, repairs, changed = [], [], []
+            history, trimmed = fitted
+        else:
+            messages = [message_event_for(message, self.protocol) for message in view.catch_up.messages]
+            # Version 2: tombstones before after_seq, first in history; version 3: the messages
+            # the client shows that changed since its after_rev, in `changes`.
+            repairs = [message_event_for(message) for message in view.catch_up.repairs]
+            changed = [message_event_for(message, self.protocol) for message in view.catch_up.changes]
+            history, trimmed = newest_that_fit(changed + repairs + messages, conf.PAGE_BUDGET_BYTES)
         if trimmed and (repairs or changed):
             # Tombstones and changes before after_seq belong only in a resume; a page cut short
             # is a new view.
@@ -469,7 +478,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if self.count_update_throttled(room):
                 return
             ProcessState.last_count_update[room] = time.monotonic()
-        await publish(room_frame(room, encode_event(presence_event(room, snapshot, change))))
+        await publish(room_frame(room, encode_event(presence_event(room, snapshot, change)), log_unchanged=True))
 
     @staticmethod
     def count_update_throttled(room: str) -> bool:
@@ -588,7 +597,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "tag": visitor_tag(identity.visitor),
             }
         )
-        await publish(room_frame(event.room, frame, skip_socket=self.socket_id))
+        await publish(room_frame(event.room, frame, skip_socket=self.socket_id, log_unchanged=True))
 
     async def load_older(self, event: LoadOlder) -> None:
         self.require_joined(event.room)

@@ -27,7 +27,7 @@ from typing import Protocol
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 
-from chat import metrics, sanction_cache
+from chat import metrics, page_cache, sanction_cache
 from chat.broadcast import ROOM_FRAME, LayerMessage
 
 logger = logging.getLogger(__name__)
@@ -194,6 +194,8 @@ class Fanout:
         if message["type"] == sanction_cache.CHANGED:
             sanction_cache.clear()
             return
+        if message["type"] == ROOM_FRAME and not message.get("log_unchanged"):
+            page_cache.forget(message["group"])  # a post, change, deletion or prune in that room
         local = self.members.get(message["group"])
         if not local:
             return
@@ -240,3 +242,4 @@ def reset_process_fanout() -> None:
     for fanout in fanouts:
         fanout.stop()
     sanction_cache.reset()  # and what the process cached with them
+    page_cache.clear()

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 
-from chat import presence
+from chat import page_cache, presence
 from chat.identity import Identity, staff_user_pk
 from chat.models import BlockedWord, Message, Presence, Room
 from chat.resume import should_resume
@@ -79,6 +79,9 @@ class CatchUp:
     # on a resume, the messages the client shows that changed since its after_rev, by rev.
     latest_rev: int = 0
     changes: list[Message] = ()  # type: ignore[assignment]
+    # Not a resume: the latest page's entry in this process's copy (chat.page_cache), where a
+    # join keeps the page's encoded events for the next joins.
+    page_entry: page_cache.Entry | None = None
 
 
 def changed_since(*, room_name: str, after_rev: int, first_seq: int, last_seq: int, limit: int) -> list[Message]:
@@ -102,6 +105,31 @@ def deleted_before(*, room_name: str, after_seq: int, window: int) -> list[Messa
     )
 
 
+Bounds = tuple[int, int, int]  # a room's (last_seq, last_rev, pruned_seq)
+
+
+def room_row(*, room_name: str) -> tuple[Bounds, bool, int]:
+    """The room's bounds, ``locked`` and ``slow_mode_secs`` in one read (zeros for an unknown room)."""
+    row = (
+        Room.objects.filter(name=room_name)
+        .values_list("last_seq", "last_rev", "pruned_seq", "locked", "slow_mode_secs")
+        .first()
+    )
+    if row is None:
+        return (0, 0, 0), False, 0
+    return (row[0], row[1], row[2]), row[3], row[4]
+
+
+def latest_page_at(*, room_name: str, limit: int, bounds: Bounds) -> tuple[Page, page_cache.Entry]:
+    """The room's latest page, from this process's copy when the room's bounds are still those it
+    was read at (chat.page_cache), else from the log (and kept)."""
+    entry = page_cache.get(room_name, bounds=bounds, limit=limit)
+    if entry is None:
+        page = latest_page(room_name=room_name, limit=limit)
+        entry = page_cache.put(room_name, bounds=bounds, limit=limit, page=page)
+    return entry.page, entry  # type: ignore[return-value]
+
+
 def catch_up(
     *,
     room_name: str,
@@ -111,15 +139,19 @@ def catch_up(
     protocol: int = 2,
     after_rev: int | None = None,
     first_seq: int | None = None,
+    bounds: Bounds | None = None,
 ) -> CatchUp:
     """What a (re)joining client needs: see the `joined` event in ARCHITECTURE.md. Version 3
-    resumes changes by rev instead of version 2's window of tombstones."""
+    resumes changes by rev instead of version 2's window of tombstones. ``bounds``: the room's,
+    when the caller read them already (``room_row``)."""
+    if bounds is None:
+        bounds = room_row(room_name=room_name)[0]
     if protocol >= 3:
         return _catch_up_v3(
             room_name=room_name, after_seq=after_seq, history_limit=history_limit, resume_limit=resume_limit,
-            after_rev=after_rev or 0, first_seq=first_seq or 1,
+            after_rev=after_rev or 0, first_seq=first_seq or 1, bounds=bounds,
         )  # fmt: skip
-    latest, pruned = Room.objects.filter(name=room_name).values_list("last_seq", "pruned_seq").first() or (0, 0)
+    latest, _, pruned = bounds
     if should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit, pruned_seq=pruned):
         # Messages stored since `latest` was read come along too (the bound allows for them).
         messages = messages_after(room_name=room_name, after_seq=after_seq, limit=resume_limit + history_limit)
@@ -129,16 +161,19 @@ def catch_up(
             latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > pruned,
             repairs=repairs,
         )  # fmt: skip
-    page = latest_page(room_name=room_name, limit=history_limit)
+    page, entry = latest_page_at(room_name=room_name, limit=history_limit, bounds=bounds)
     newest = page.messages[-1].seq if page.messages else latest
-    return CatchUp(latest_seq=max(latest, newest), resumed=False, messages=page.messages, has_older=page.has_older)
+    return CatchUp(
+        latest_seq=max(latest, newest), resumed=False, messages=page.messages, has_older=page.has_older,
+        page_entry=entry,
+    )  # fmt: skip
 
 
 def _catch_up_v3(
-    *, room_name: str, after_seq: int | None, history_limit: int, resume_limit: int, after_rev: int, first_seq: int
+    *, room_name: str, after_seq: int | None, history_limit: int, resume_limit: int, after_rev: int, first_seq: int,
+    bounds: Bounds,
 ) -> CatchUp:
-    bounds = Room.objects.filter(name=room_name).values_list("last_seq", "last_rev", "pruned_seq").first()
-    latest, latest_rev, pruned = bounds or (0, 0, 0)
+    latest, latest_rev, pruned = bounds
     resumable = should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit, pruned_seq=pruned)
     if resumable and after_rev <= latest_rev:
         changes = []
@@ -154,11 +189,11 @@ def _catch_up_v3(
                 latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > pruned,
                 latest_rev=latest_rev, changes=changes,
             )  # fmt: skip
-    page = latest_page(room_name=room_name, limit=history_limit)
+    page, entry = latest_page_at(room_name=room_name, limit=history_limit, bounds=bounds)
     newest = page.messages[-1].seq if page.messages else latest
     return CatchUp(
         latest_seq=max(latest, newest), resumed=False, messages=page.messages, has_older=page.has_older,
-        latest_rev=latest_rev,
+        latest_rev=latest_rev, page_entry=entry,
     )  # fmt: skip
 
 
@@ -183,15 +218,15 @@ def room_view(
     after_rev: int | None = None,
     first_seq: int | None = None,
 ) -> RoomView:
+    bounds, locked, slow_mode_secs = room_row(room_name=room_name)
     log = catch_up(
         room_name=room_name, after_seq=after_seq, history_limit=history_limit, resume_limit=resume_limit,
-        protocol=protocol, after_rev=after_rev, first_seq=first_seq,
+        protocol=protocol, after_rev=after_rev, first_seq=first_seq, bounds=bounds,
     )  # fmt: skip
-    state = Room.objects.filter(name=room_name).values("locked", "slow_mode_secs").first() or {}
     return RoomView(
         catch_up=log,
-        locked=state.get("locked", False),
-        slow_mode_secs=state.get("slow_mode_secs", 0),
+        locked=locked,
+        slow_mode_secs=slow_mode_secs,
         presence=presence.snapshot(room=room_name, list_limit=presence_list_limit),
     )
 

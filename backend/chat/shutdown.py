@@ -42,6 +42,6 @@ async def leave_all_rooms() -> int:
     rooms = await db_call(presence.leave_many)(channel_names=sockets)
     for room in rooms:
         snapshot = await db_call(presence.snapshot)(room=room, list_limit=conf.PRESENCE_LIST_LIMIT)
-        await publish(room_frame(room, encode_event(presence_event(room, snapshot, None))))
+        await publish(room_frame(room, encode_event(presence_event(room, snapshot, None)), log_unchanged=True))
     logger.info("shutdown: %d sockets left %d rooms together", len(sockets), len(rooms))
     return len(rooms)

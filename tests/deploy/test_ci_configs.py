@@ -2,7 +2,7 @@
 README's commands, and deploying what the rest of the repository says: the backend/ directory
 to Heroku, then the production site to GitHub Pages on config.toml's domain.
 
-Travis's own, stricter schema (deploy keys) is checked by `make lint` when it is at hand."""
+Travis's own, stricter schema (deploy keys, vendor/travis-yml/) is checked by `make lint`."""
 
 from __future__ import annotations
 
