@@ -430,8 +430,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 joined["changes"] = changed
         await self.send_event(joined)
         metrics.join_seconds.observe(time.perf_counter() - started)
-        if arrived:
-            await self.announce_presence(event.room, self.arrival(), crowded=view.presence.people is None)
+        if arrived:  # announced with the snapshot `joined` carries, read after this socket's row
+            await self.announce_presence(event.room, self.arrival(), snapshot=view.presence)
 
     async def enter_presence(self, room: str) -> None:
         """The authenticated socket's row in ``room`` (its reader's row until now) names it."""
@@ -463,14 +463,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         change: PresenceChange | None = None if departure.person is None else ("left", departure.person)
         await self.announce_presence(departure.room, change)
 
-    async def announce_presence(self, room: str, change: PresenceChange | None, *, crowded: bool = False) -> None:
+    async def announce_presence(
+        self, room: str, change: PresenceChange | None, *, snapshot: presence.Snapshot | None = None
+    ) -> None:
         """Tell the room who is there after ``change`` (None: only its readers changed).
-        ``crowded``: the caller's own snapshot, taken after its change, found the room over the
-        list limit: its update is a count-only one, so while those are throttled (below) there is
-        nothing to send and nothing to read (a join storm in a big room reads no second snapshot)."""
+        ``snapshot``: the caller's own, taken after its change in the same trip to the database
+        (a join's): announced as it is, with no second read. Over the list limit its update is a
+        count-only one, so while those are throttled (below) there is nothing to send (a join
+        storm in a big room announces once per interval)."""
+        crowded = snapshot is not None and snapshot.people is None
         if (crowded or change is None) and self.count_update_throttled(room):
             return
-        snapshot = await db_call(presence.snapshot)(room=room, list_limit=conf.PRESENCE_LIST_LIMIT)
+        if snapshot is None:
+            snapshot = await db_call(presence.snapshot)(room=room, list_limit=conf.PRESENCE_LIST_LIMIT)
         ProcessState.online_counts[room] = snapshot.online_count
         if snapshot.people is None or change is None:
             # A count update at most every interval, not one per arrival: in a big room, and for
