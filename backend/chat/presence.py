@@ -162,10 +162,8 @@ def snapshot(*, room: str, list_limit: int) -> Snapshot:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE room_name = %s AND visitor = %s", [room, READER])
         (readers,) = cursor.fetchone()
-        cursor.execute(
-            f"SELECT COUNT(*) FROM (SELECT DISTINCT visitor FROM {table} WHERE room_name = %s AND visitor <> %s) people",
-            [room, READER],
-        )
+        people = f"SELECT DISTINCT visitor FROM {table} WHERE room_name = %s AND visitor <> %s"
+        cursor.execute(f"SELECT COUNT(*) FROM ({people}) people", [room, READER])
         (online,) = cursor.fetchone()
     if online > list_limit:
         return Snapshot(online, None, readers)

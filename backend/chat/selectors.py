@@ -170,7 +170,13 @@ def catch_up(
 
 
 def _catch_up_v3(
-    *, room_name: str, after_seq: int | None, history_limit: int, resume_limit: int, after_rev: int, first_seq: int,
+    *,
+    room_name: str,
+    after_seq: int | None,
+    history_limit: int,
+    resume_limit: int,
+    after_rev: int,
+    first_seq: int,
     bounds: Bounds,
 ) -> CatchUp:
     latest, latest_rev, pruned = bounds
