@@ -15,6 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.checks import fail_on_serious_problems  # noqa: E402
 from chat.conf import conf  # noqa: E402
+from chat.fast_identity import IdentityFastPath  # noqa: E402
 from chat.origins import SiteOriginValidator  # noqa: E402
 from chat.proxy import ForwardedClientMiddleware  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
@@ -27,7 +28,8 @@ fail_on_serious_problems()
 application = ForwardedClientMiddleware(
     ProtocolTypeRouter(
         {
-            "http": django_http_application,
+            # The two token endpoints are answered ahead of Django's request cycle, as Django would.
+            "http": IdentityFastPath(django_http_application),
             # Checked against the site's origins, not ALLOWED_HOSTS: the site is on another origin.
             "websocket": SiteOriginValidator(URLRouter(websocket_urlpatterns), conf.ALLOWED_ORIGINS),
         }
