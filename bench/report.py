@@ -216,8 +216,30 @@ def evaluate_targets(records: list[RunRecord]) -> list[TargetVerdict]:
             f"{format_value(kib)} KiB at {largest.members} sockets; {aim}",
             "PASS" if kib <= 36 else "MISS",
         ))  # fmt: skip
+    verdicts.append(small_room_target(records))
     verdicts += join_storm_targets(records)
     return verdicts
+
+
+SMALL_ROOM_MEMBERS = 10
+
+
+def small_room_target(records: list[RunRecord]) -> TargetVerdict:
+    """Issue 19: at 10 members, saturating, ours' server CPU per message sent (storing it included)
+    at most the tutorial's (which stores nothing), in the same run; the aim is half."""
+    target = f"small rooms: server CPU per message at {SMALL_ROOM_MEMBERS} members ≤ tutorial's (aim: half)"
+    ours, tutorial = (_metric(find_run(records, "saturate", server, SMALL_ROOM_MEMBERS), "server_cpu_us_per_message")
+                      for server in ("ours", "tutorial"))
+    vs_tutorial = ratio(ours, tutorial)
+    if vs_tutorial is None:
+        return TargetVerdict(target, "not run (saturate, ours and tutorial)", "n/a")
+    aim = "aim met" if vs_tutorial <= 0.5 else "aim (half) not met"
+    return TargetVerdict(
+        target,
+        f"ours {format_value(ours)} µs, tutorial {format_value(tutorial)} µs "
+        f"= {format_ratio(vs_tutorial)} tutorial; {aim}",
+        "PASS" if vs_tutorial <= 1 else "MISS",
+    )  # fmt: skip
 
 
 def _baselines(records: list[RunRecord], scenario: str, members: int, key: str) -> str:

@@ -263,3 +263,17 @@ def test_join_storm_targets_per_size_and_the_token_cost() -> None:
     assert [v.status for v in verdicts] == ["PASS", "PASS", "MISS", "MISS", "MISS", "MISS", "PASS"]
     assert "tutorial 900" in verdicts[0].measured
     assert "only 4990 joined" in verdicts[3].measured
+
+
+@pytest.mark.parametrize(
+    ("ours_us", "status", "aim"),
+    [(700.0, "PASS", "aim met"), (1200.0, "PASS", "aim (half) not met"), (2000.0, "MISS", "aim (half) not met")],
+)
+def test_small_room_target_against_the_tutorial_of_the_same_run(ours_us: float, status: str, aim: str) -> None:
+    records = [
+        _run("saturate", "ours", 10, server_cpu_us_per_message=ours_us),
+        _run("saturate", "tutorial", 10, server_cpu_us_per_message=1500.0),
+        _run("saturate", "ours", 100, server_cpu_us_per_message=9999.0),  # another size: not this target's
+    ]
+    verdict = next(v for v in evaluate_targets(records) if v.target.startswith("small rooms"))
+    assert (verdict.status, aim in verdict.measured, "tutorial 1,500 µs" in verdict.measured) == (status, True, True)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from chat import moderation, wordfilter
+from chat import moderation, sanction_cache, wordfilter
 from chat.conf import conf
 from chat.identity import Identity
 from chat.models import HeldMessage, Message, Room, Sanction
@@ -62,13 +63,18 @@ def post_message(
     message now: it was accepted when first sent, and its sender is only asking for the ack.
     """
     now = now or timezone.now()
+    # The room's state, and whether this client_id was stored or held already, in one query.
+    state = _post_state(room_name, client_id)
     if client_id is not None:
-        existing = _stored_copy(room_name, client_id)
+        existing = _stored_copy(room_name, client_id) if state is _NO_ROOM or state.stored else None
         if existing is not None:
             return PostResult(existing, created=False)
-        _refuse_resent_held(room_name, client_id)
+        _refuse_held_status(_held_status(room_name, client_id) if state is _NO_ROOM else state.held_status)
     try:
-        check_may_post(room_name=room_name, identity=identity, text=text, ip=ip, now=now)
+        check_may_post(
+            room_name=room_name, identity=identity, text=text, ip=ip, now=now,
+            room=None if state is _NO_ROOM else state.room,
+        )  # fmt: skip
     except PostRefused:
         # The same client_id sent from another socket at this very moment may have been stored
         # since the look-up above (the duplicate rule then sees it): that is this message, acked.
@@ -227,15 +233,31 @@ def bump_room_counter(room_name: str, counter: str) -> tuple[int, int] | None:
     return (row[0], row[1]) if row is not None else None
 
 
-def check_may_post(*, room_name: str, identity: Identity, text: str, ip: str | None, now: datetime) -> None:
-    """Raise ``PostRefused`` when a sanction, the room's state or an anti-spam rule forbids this."""
-    in_force = moderation.sanctions_in_force(visitor=identity.visitor, ip=ip, now=now)
+_UNREAD = object()
+
+
+def check_may_post(
+    *,
+    room_name: str,
+    identity: Identity,
+    text: str,
+    ip: str | None,
+    now: datetime,
+    room: Room | None | object = _UNREAD,
+) -> None:
+    """Raise ``PostRefused`` when a sanction, the room's state or an anti-spam rule forbids this.
+    ``room``: the room's ``locked`` and ``slow_mode_secs`` when the caller read them already (None:
+    no such room)."""
+    # The sanctions in force, from this process's copy (chat.sanction_cache: every write of a
+    # sanction anywhere drops it), as chat.moderation.sanctions_in_force reads them.
+    in_force = sanction_cache.in_force(visitor=identity.visitor, ip=ip, now=now)
     for kind, code in ((Sanction.Kind.BAN, ErrorCode.BANNED), (Sanction.Kind.MUTE, ErrorCode.MUTED)):
         if kind in in_force:
             raise PostRefused(code, moderation.describe(in_force[kind]))
     if identity.staff:
         return  # staff are exempt from locks, slow mode and the duplicate rule
-    room = Room.objects.filter(name=room_name).only("locked", "slow_mode_secs").first()
+    if room is _UNREAD:
+        room = Room.objects.filter(name=room_name).only("locked", "slow_mode_secs").first()
     if room is None:
         return
     if room.locked:
@@ -256,11 +278,60 @@ def check_may_post(*, room_name: str, identity: Identity, text: str, ip: str | N
                 raise PostRefused(ErrorCode.DUPLICATE_TEXT, "you just sent the same text in this room")
 
 
-def _refuse_resent_held(room_name: str, client_id: str) -> None:
+class _PostState(NamedTuple):
+    room: Room  # id, name, locked and slow_mode_secs
+    stored: bool  # a message of the room has the client_id
+    held_status: str | None  # the status of a held message of the room with the client_id
+
+
+_NO_ROOM = object()  # the room has no row yet (its first message)
+_POST_STATE_SQL: dict[str, str] = {}
+
+
+def _post_state(room_name: str, client_id: str | None) -> _PostState | object:
+    """What ``post_message`` reads before the insert, in one query built once per engine: the
+    room's row, whether ``client_id`` is stored in it and the status of a held message with it.
+    ``_NO_ROOM`` when the room has no row."""
+    sql = _POST_STATE_SQL.get(connection.vendor)
+    if sql is None:
+        sql = _POST_STATE_SQL[connection.vendor] = _post_state_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [client_id, room_name, client_id, room_name])
+        row = cursor.fetchone()
+    if row is None:
+        return _NO_ROOM
+    room_id, locked, slow_mode_secs, stored, held_status = row
+    room = Room.from_db(
+        connection.alias, ["id", "name", "locked", "slow_mode_secs"], [room_id, room_name, locked, slow_mode_secs]
+    )
+    return _PostState(room=room, stored=stored is not None, held_status=held_status)
+
+
+def _post_state_sql() -> str:
+    quote = connection.ops.quote_name
+
+    def column(model, field: str) -> str:
+        return quote(model._meta.get_field(field).column)
+
+    room, message, held = (quote(model._meta.db_table) for model in (Room, Message, HeldMessage))
+    return (
+        f"SELECT r.{column(Room, 'id')}, r.{column(Room, 'locked')}, r.{column(Room, 'slow_mode_secs')},"
+        f" (SELECT m.{column(Message, 'id')} FROM {message} m"
+        f" WHERE m.{column(Message, 'room')} = r.{column(Room, 'id')} AND m.{column(Message, 'client_id')} = %s),"
+        f" (SELECT h.{column(HeldMessage, 'status')} FROM {held} h"
+        f" WHERE h.{column(HeldMessage, 'room_name')} = %s AND h.{column(HeldMessage, 'client_id')} = %s)"
+        f" FROM {room} r WHERE r.{column(Room, 'name')} = %s"
+    )
+
+
+def _held_status(room_name: str, client_id: str) -> str | None:
+    held = HeldMessage.objects.filter(room_name=room_name, client_id=client_id)
+    return held.values_list("status", flat=True).first()
+
+
+def _refuse_held_status(status: str | None) -> None:
     """A resend of a message the filter held (an outbox after a reconnect) is not held twice:
     the sender is told again where it stands."""
-    held = HeldMessage.objects.filter(room_name=room_name, client_id=client_id)
-    status = held.values_list("status", flat=True).first()
     if status == HeldMessage.Status.HELD:
         raise PostHeld(ErrorCode.HELD_FOR_REVIEW, HELD_MESSAGE)
     if status == HeldMessage.Status.REJECTED:
