@@ -39,6 +39,7 @@ from chat.identity import (
     verify_token,
     visitor_tag,
 )
+from chat.join_batch import process_join_batcher
 from chat.limits import process_limits, socket_frame_bucket, socket_tally
 from chat.models import Sanction
 from chat.outbox import BOUNDED_WRITES_SCOPE_KEY, SocketOutbox
@@ -371,9 +372,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # also be in the history; clients drop the repeat by seq) rather than not at all.
         await self.fanout.subscribe(group_name_for(event.room), self)
         self.joined_rooms.add(event.room)
-        # One trip to the database thread: the presence row, then what `joined` shows (its
-        # presence snapshot includes this socket).
-        arrived, view = await db_call(selectors.enter_and_view)(
+        # One trip to the database thread, shared with the joins that queued meanwhile
+        # (chat.join_batch): the presence row, then what `joined` shows (its presence snapshot
+        # includes this socket).
+        arrived, view = await process_join_batcher().enter_and_view(
             room_name=event.room,
             channel_name=self.socket_id,
             identity=self.identity,

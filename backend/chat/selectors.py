@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 
 from chat import page_cache, presence
 from chat.identity import Identity, staff_user_pk
@@ -223,18 +225,24 @@ def room_view(
     protocol: int = 2,
     after_rev: int | None = None,
     first_seq: int | None = None,
+    shared: dict | None = None,
 ) -> RoomView:
-    bounds, locked, slow_mode_secs = room_row(room_name=room_name)
+    """``shared``: what joins of one batch (``enter_and_view_many``) read once per room: the room's
+    row and its presence snapshot, both read after every row of the batch was written."""
+    key = (room_name, presence_list_limit)
+    if shared is not None and key in shared:
+        row, snapshot = shared[key]
+    else:
+        row = room_row(room_name=room_name)
+        snapshot = presence.snapshot(room=room_name, list_limit=presence_list_limit)
+        if shared is not None:
+            shared[key] = row, snapshot
+    bounds, locked, slow_mode_secs = row
     log = catch_up(
         room_name=room_name, after_seq=after_seq, history_limit=history_limit, resume_limit=resume_limit,
         protocol=protocol, after_rev=after_rev, first_seq=first_seq, bounds=bounds,
     )  # fmt: skip
-    return RoomView(
-        catch_up=log,
-        locked=locked,
-        slow_mode_secs=slow_mode_secs,
-        presence=presence.snapshot(room=room_name, list_limit=presence_list_limit),
-    )
+    return RoomView(catch_up=log, locked=locked, slow_mode_secs=slow_mode_secs, presence=snapshot)
 
 
 def enter_and_view(
@@ -250,6 +258,34 @@ def enter_and_view(
     row (``presence.enter``: True when that is an arrival to announce), then ``room_view``."""
     arrived = presence.enter(room=room_name, channel_name=channel_name, identity=identity, now=now, ip=ip)
     return arrived, room_view(room_name=room_name, **view)
+
+
+def enter_and_view_many(*, joins: list[dict]) -> list[tuple[bool, RoomView]]:
+    """Several joins' ``enter_and_view`` (each a dict of its arguments) in one trip, answered in
+    their order. The presence rows are written first, in one transaction (one commit), taking
+    their per-person locks in (room, visitor) order so two processes' batches cannot deadlock;
+    MySQL's named locks are released before an outer commit, so there each row keeps a transaction
+    of its own. Then each room's row and presence snapshot are read once for all of its joins
+    (every row of the batch counted, as each join's own snapshot counts its own row)."""
+    order = sorted(
+        range(len(joins)),
+        key=lambda i: (joins[i]["room_name"], joins[i]["identity"].visitor if joins[i]["identity"] else "", i),
+    )
+    arrived: dict[int, bool] = {}
+    writing = nullcontext() if connection.vendor == "mysql" else transaction.atomic()
+    with writing:
+        for i in order:
+            join = joins[i]
+            arrived[i] = presence.enter(
+                room=join["room_name"], channel_name=join["channel_name"], identity=join["identity"],
+                now=join["now"], ip=join["ip"],
+            )  # fmt: skip
+    shared: dict = {}
+    views = []
+    for i, join in enumerate(joins):
+        view = {k: v for k, v in join.items() if k not in ("channel_name", "identity", "now", "ip")}
+        views.append((arrived[i], room_view(**view, shared=shared)))
+    return views
 
 
 @dataclass(frozen=True)
