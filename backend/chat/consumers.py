@@ -371,6 +371,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Subscribe before reading the log: a message posted in between arrives live (and may
         # also be in the history; clients drop the repeat by seq) rather than not at all.
         await self.fanout.subscribe(group_name_for(event.room), self)
+        fresh = event.room not in self.joined_rooms  # no presence row of this socket there yet
         self.joined_rooms.add(event.room)
         # One trip to the database thread, shared with the joins that queued meanwhile
         # (chat.join_batch): the presence row, then what `joined` shows (its presence snapshot
@@ -381,6 +382,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             identity=self.identity,
             now=timezone.now(),
             ip=self.ip,
+            fresh=fresh,
             after_seq=event.after_seq,
             history_limit=conf.HISTORY_LIMIT,
             resume_limit=conf.RESUME_LIMIT,

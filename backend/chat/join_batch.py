@@ -51,8 +51,8 @@ class JoinBatcher:
                     logger.warning("a batch of %d joins failed; trying them one at a time", len(batch), exc_info=True)
                     results = []
                     for join, _ in batch:
-                        try:
-                            results.append(await db_call(selectors.enter_and_view)(**join))
+                        try:  # not `fresh`: a row that was there after all is updated
+                            results.append(await db_call(selectors.enter_and_view)(**{**join, "fresh": False}))
                         except Exception as error:  # noqa: BLE001 - handed to that join's consumer
                             results.append(error)
                 for (_, future), result in zip(batch, results, strict=True):

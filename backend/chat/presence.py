@@ -45,27 +45,40 @@ class Departure:
     person: Person | None  # None: a reader stopped reading (nobody the room lists went)
 
 
-def enter(*, room: str, channel_name: str, identity: Identity | None, now: datetime, ip: str | None = None) -> bool:
+def enter(
+    *,
+    room: str,
+    channel_name: str,
+    identity: Identity | None,
+    now: datetime,
+    ip: str | None = None,
+    fresh: bool = False,
+) -> bool:
     """Record the socket in the room, as a reader when ``identity`` is None. True when that changes
     what the room shows: the person was not online there before, or the reader is a new one.
     A reader's socket that authenticates enters again with its identity: its row becomes the
-    person's."""
+    person's. ``fresh``: the socket has no row in the room (it was not in it; its leaves are
+    written before its next frame is read), so the row is inserted without looking for it (a row
+    there after all fails the insert: the caller tries again without ``fresh``)."""
     if identity is None:
+        if fresh:
+            return _put_row(room, channel_name, fresh, visitor=READER, name="", staff=False, ip=ip, last_seen=now)
         with transaction.atomic():  # one commit for the two statements
-            return _put_row(room, channel_name, visitor=READER, name="", staff=False, ip=ip, last_seen=now)
+            return _put_row(room, channel_name, fresh, visitor=READER, name="", staff=False, ip=ip, last_seen=now)
     with _one_at_a_time(room, identity.visitor):
         already_here = Presence.objects.filter(room_name=room, visitor=identity.visitor).exists()
         _put_row(
-            room, channel_name, visitor=identity.visitor, name=identity.name, staff=identity.staff, ip=ip, last_seen=now
-        )
+            room, channel_name, fresh,
+            visitor=identity.visitor, name=identity.name, staff=identity.staff, ip=ip, last_seen=now,
+        )  # fmt: skip
     return not already_here
 
 
-def _put_row(room: str, channel_name: str, **fields: object) -> bool:
+def _put_row(room: str, channel_name: str, fresh: bool, **fields: object) -> bool:
     """The socket's row in the room, with ``fields``; True when it is a new row. Only this socket
     writes its rows (one frame at a time), so the update and the insert need no lock between them:
     cheaper than ``update_or_create`` (a select, a savepoint and the insert) on every join."""
-    if Presence.objects.filter(room_name=room, channel_name=channel_name).update(**fields):
+    if not fresh and Presence.objects.filter(room_name=room, channel_name=channel_name).update(**fields):
         return False
     Presence.objects.create(room_name=room, channel_name=channel_name, **fields)
     return True

@@ -252,11 +252,12 @@ def enter_and_view(
     identity: Identity | None,
     now: datetime,
     ip: str | None,
+    fresh: bool = False,
     **view: object,
 ) -> tuple[bool, RoomView]:
     """A join's database work in one call (one trip to the database thread): the socket's presence
     row (``presence.enter``: True when that is an arrival to announce), then ``room_view``."""
-    arrived = presence.enter(room=room_name, channel_name=channel_name, identity=identity, now=now, ip=ip)
+    arrived = presence.enter(room=room_name, channel_name=channel_name, identity=identity, now=now, ip=ip, fresh=fresh)
     return arrived, room_view(room_name=room_name, **view)
 
 
@@ -278,12 +279,12 @@ def enter_and_view_many(*, joins: list[dict]) -> list[tuple[bool, RoomView]]:
             join = joins[i]
             arrived[i] = presence.enter(
                 room=join["room_name"], channel_name=join["channel_name"], identity=join["identity"],
-                now=join["now"], ip=join["ip"],
+                now=join["now"], ip=join["ip"], fresh=join.get("fresh", False),
             )  # fmt: skip
     shared: dict = {}
     views = []
     for i, join in enumerate(joins):
-        view = {k: v for k, v in join.items() if k not in ("channel_name", "identity", "now", "ip")}
+        view = {k: v for k, v in join.items() if k not in ("channel_name", "identity", "now", "ip", "fresh")}
         views.append((arrived[i], room_view(**view, shared=shared)))
     return views
 
