@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from chat import moderation, sanction_cache, wordfilter
@@ -169,7 +170,7 @@ def _append(
         quote = None if reply_to is None else reply_quote(room=room, seq=reply_to)
         if reply_to is not None and (quote is None or reply_to >= seq):
             raise PostRefused(ErrorCode.NOT_FOUND, "the message this one replies to is not in this room")
-        message = Message.objects.create(
+        message = Message(
             room=room,
             seq=seq,
             author=identity.name,
@@ -182,7 +183,53 @@ def _append(
             reply_to_seq=reply_to,
             reply_quote=quote,
         )
+        insert_message(message)
     return PostResult(message, created=True)
+
+
+_INSERT_SQL: dict[str, str | None] = {}
+
+
+def insert_message(message: Message) -> None:
+    """``message.save()`` of a new message (``Message.objects.create``): the same INSERT, columns
+    and values (each field's ``pre_save`` and ``get_db_prep_save``), with the statement built once
+    per engine instead of by the ORM on every message. The ORM's own save runs instead when a
+    signal handler listens to Message saves or a field needs a placeholder of its own."""
+    sql = _INSERT_SQL.get(connection.vendor, "")
+    if sql == "":
+        sql = _INSERT_SQL[connection.vendor] = _insert_sql()
+    if sql is None or pre_save.has_listeners(Message) or post_save.has_listeners(Message):
+        message.save(force_insert=True)
+        return
+    fields = _insert_fields()
+    values = [field.get_db_prep_save(field.pre_save(message, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        if connection.features.can_return_columns_from_insert:
+            pk = cursor.fetchone()[0]
+        else:
+            pk = connection.ops.last_insert_id(cursor, Message._meta.db_table, Message._meta.pk.column)
+    message.pk = pk
+    message._state.adding = False
+    message._state.db = connection.alias
+
+
+def _insert_fields() -> list:
+    meta = Message._meta
+    return [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+
+
+def _insert_sql() -> str | None:
+    fields = _insert_fields()
+    if any(hasattr(field, "get_placeholder") for field in fields):
+        return None
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join("%s" for _ in fields)
+    sql = f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) VALUES ({placeholders})"
+    if connection.features.can_return_columns_from_insert:
+        sql += f" RETURNING {quote(Message._meta.pk.column)}"
+    return sql
 
 
 def reply_quote(*, room: Room, seq: int) -> dict | None:
@@ -262,6 +309,8 @@ def check_may_post(
         return
     if room.locked:
         raise PostRefused(ErrorCode.ROOM_LOCKED, "a moderator has locked this room; it is read-only")
+    if not room.slow_mode_secs and not conf.DUPLICATE_WINDOW_SECS:
+        return
     recent = Message.objects.filter(room=room, visitor=identity.visitor).order_by("-sent_at")
     if room.slow_mode_secs:
         last = recent.values_list("sent_at", flat=True).first()

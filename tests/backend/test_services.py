@@ -137,3 +137,39 @@ def test_concurrent_senders_get_distinct_gapless_seqs_and_resends_are_stored_onc
     side_by_side(write, WRITER_THREADS)
     seqs = sorted(Message.objects.filter(room__name="busy").values_list("seq", flat=True))
     assert seqs == list(range(1, WRITER_THREADS * MESSAGES_PER_WRITER + 1))
+
+
+def test_a_message_is_stored_as_the_orms_own_save_stores_it(db):
+    """post_message's INSERT (built once per engine) writes what Message.objects.create writes."""
+    room = Room.objects.create(name="lobby")
+    fields = [field.attname for field in Message._meta.concrete_fields if not field.primary_key]
+    stored = post(text="hello", client_id="c1", ip="203.0.113.5").message
+    reference = Message.objects.create(
+        room=room, seq=99, author=ANN.name, visitor=ANN.visitor, ip="203.0.113.5", text="hello", client_id="c2",
+        sent_at=stored.sent_at,
+    )  # fmt: skip
+    stored_row, reference_row = (Message.objects.filter(pk=m.pk).values(*fields).get() for m in (stored, reference))
+    differing = {name for name in fields if stored_row[name] != reference_row[name]}
+    assert differing == {"seq", "client_id"}
+    assert stored.pk is not None and not stored._state.adding
+    assert [getattr(stored, name) for name in fields] == [stored_row[name] for name in fields]
+    reply = post(text="re", client_id="c3", reply_to=stored.seq).message
+    assert Message.objects.get(pk=reply.pk).reply_quote == reply.reply_quote == {
+        "author": ANN.name, "excerpt": "hello", "deleted": False,
+    }  # fmt: skip
+
+
+def test_a_signal_handler_on_message_saves_still_hears_a_post(db):
+    from django.db.models.signals import post_save
+
+    heard = []
+
+    def handler(sender, instance, created, **kwargs):
+        heard.append((instance.text, created))
+
+    post_save.connect(handler, sender=Message)
+    try:
+        post(text="heard")
+    finally:
+        post_save.disconnect(handler, sender=Message)
+    assert heard == [("heard", True)]
