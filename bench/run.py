@@ -19,6 +19,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from bench import reconnect_storm
 from bench.config import DEFAULT_CLIENT_PROCESSES, SERVERS, Plan, full_plan, quick_plan
 from bench.redis_ops import as_json, render, run_redis_ops
 from bench.report import write_report
@@ -31,6 +32,10 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REDIS_OPS_SCENARIO = "redis-ops"
 REDIS_OPS_MEMBERS = 2000
 REDIS_OPS_MEMBERS_QUICK = 500
+# The reconnect storm (bench/reconnect_storm.py): every member back after a SIGTERM restart.
+RECONNECT_STORM_SCENARIO = "reconnect-storm"
+RECONNECT_STORM_MEMBERS = 5000
+RECONNECT_STORM_MEMBERS_QUICK = 1000
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -38,7 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="the short plan (about a minute or two)")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of ours,tutorial,bare")
     parser.add_argument("--scenarios", default="",
-                        help="comma-separated subset of saturate,rate,multi,idle,join-storm,redis-ops")
+                        help="comma-separated subset of saturate,rate,multi,idle,join-storm,redis-ops,"
+                        "reconnect-storm")
     parser.add_argument("--sizes", default="", help="comma-separated room sizes replacing every scenario's own")
     parser.add_argument("--clients", type=int, default=DEFAULT_CLIENT_PROCESSES,
                         help="client processes for rooms of 1000 members or more (default %(default)s)")
@@ -110,10 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     records: list[RunRecord] = []
     wanted = {s for s in args.scenarios.split(",") if s}
     redis_ops = None
+    storm = None
     with tempfile.TemporaryDirectory(prefix="backchannel-bench-") as work:
         work_dir = Path(work)
         with_redis_ops = (not wanted or REDIS_OPS_SCENARIO in wanted) and "ours" in args.servers.split(",")
-        needs_ours = with_redis_ops or any("ours" in scenario.servers for scenario in plan.scenarios)
+        with_storm = (not wanted or RECONNECT_STORM_SCENARIO in wanted) and "ours" in args.servers.split(",")
+        needs_ours = with_redis_ops or with_storm or any("ours" in scenario.servers for scenario in plan.scenarios)
         template_db = prepare_ours_template(work_dir / "template") if needs_ours else None
         context = RunContext(work_dir=work_dir, log_dir=log_dir, template_db=template_db,
                              client_processes=args.clients, connect_timeout_secs=plan.connect_timeout_secs)
@@ -126,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"bench: {REDIS_OPS_SCENARIO}, {members} members")
             redis_ops = run_redis_ops(work_dir=work_dir / REDIS_OPS_SCENARIO, log_dir=log_dir,
                                       template_db=template_db, members=members)
+        if with_storm:
+            members = RECONNECT_STORM_MEMBERS_QUICK if args.quick else RECONNECT_STORM_MEMBERS
+            progress(f"bench: {RECONNECT_STORM_SCENARIO}, {members} members")
+            storm = reconnect_storm.run_reconnect_storm(work_dir=work_dir / RECONNECT_STORM_SCENARIO,
+                                                        log_dir=log_dir, template_db=template_db, members=members)
 
     meta = {
         "plan": plan.name,
@@ -144,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         (run_dir / "results.md").write_text(markdown)
         document = json.loads((run_dir / "results.json").read_text())
         document[REDIS_OPS_SCENARIO] = as_json(redis_ops)
+        (run_dir / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
+    if storm is not None:
+        markdown += "\n" + reconnect_storm.render(storm)
+        (run_dir / "results.md").write_text(markdown)
+        document = json.loads((run_dir / "results.json").read_text())
+        document[RECONNECT_STORM_SCENARIO] = reconnect_storm.as_json(storm)
         (run_dir / "results.json").write_text(json.dumps(document, indent=2, default=str) + "\n")
     publish_latest(args.out, run_dir)
     print(markdown)

@@ -277,3 +277,20 @@ def test_small_room_target_against_the_tutorial_of_the_same_run(ours_us: float, 
     ]
     verdict = next(v for v in evaluate_targets(records) if v.target.startswith("small rooms"))
     assert (verdict.status, aim in verdict.measured, "tutorial 1,500 µs" in verdict.measured) == (status, True, True)
+
+
+def test_reconnect_storm_passes_only_when_everyone_is_back_resumed_in_time_with_nothing_lost() -> None:
+    from bench.reconnect_storm import ReconnectStormResult, render
+
+    def result(**changes) -> ReconnectStormResult:
+        fields = dict(members=1000, connected_before=1000, rejoined=1000, resumed=1000, complete=1000,
+                      expected_seqs=40, stop_secs=1.0, secs_from_sigterm=9.5, secs_from_answering=6.0,
+                      server_cpu_ms_per_rejoin=2.5)  # fmt: skip
+        return ReconnectStormResult(**{**fields, **changes})
+
+    assert "| PASS |" in render(result())
+    assert "| MISS |" in render(result(secs_from_sigterm=15.5))
+    assert "| MISS |" in render(result(complete=999))  # one member missing a message
+    assert "| MISS |" in render(result(resumed=990))  # some got a fresh page instead of a resume
+    assert "not all back" in render(result(rejoined=990, secs_from_sigterm=None, secs_from_answering=None))
+    assert result(complete=997).lost == 3
