@@ -55,7 +55,7 @@ def sqlite_suite(name: str, what: str, paths: tuple[str, ...], usual_secs: int) 
 # In the order they run: the quick ones first, so that a broken build shows in seconds.
 SUITES = [
     # A JS test that never settles would hang the run: node's own per-test timeout ends it.
-    Suite("js", "the widget's units: node --test", ("node", "--test", "--test-timeout=60000", "tests/js/"), 5),
+    Suite("js", "the widget's units: node --test", ("node", "--test", "--test-timeout=60000", "tests/js/"), 7),
     sqlite_suite(
         "backend", "the backend on SQLite (channels' communicator, no server)", ("tests/backend", "bench"), 50
     ),
@@ -72,7 +72,7 @@ SUITES = [
         ("tests/redis", "tests/scale", "tests/chaos"),
         245,
     ),
-    sqlite_suite("browser", "headless Chromium end to end, nginx, supervisord", ("tests/e2e", "tests/selfhost"), 160),
+    sqlite_suite("browser", "headless Chromium end to end, nginx, supervisord", ("tests/e2e", "tests/selfhost"), 200),
     Suite(
         "postgres",
         "the `engine` tests on PostgreSQL (tests/selection.py)",
@@ -208,9 +208,10 @@ def main() -> int:
         print(f"{suite.name:10} {minutes(elapsed):>10}  {'passed' if returncode == 0 else 'FAILED'}")
     print(f"{'all':10} {minutes(time.monotonic() - started):>10}  {'FAILED' if failed else 'passed'}")
     if failed:
+        many = len(failed) > 1
         print(
-            f"\nFAILED: the {', '.join(failed)} suite{'s' * (len(failed) != 1)} (its output is above; "
-            f"again on its own: {shown_python()} scripts/run_suites.py {' '.join(failed)})"
+            f"\nFAILED: the {' and '.join(failed)} suite{'s' * many} ({'their' if many else 'its'} output is above; "
+            f"again on {'their' if many else 'its'} own: {shown_python()} scripts/run_suites.py {' '.join(failed)})"
         )
         return 1
     return 0
