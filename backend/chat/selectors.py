@@ -132,6 +132,26 @@ def latest_page_at(*, room_name: str, limit: int, bounds: Bounds) -> tuple[Page,
     return entry.page, entry  # type: ignore[return-value]
 
 
+class _KeptPage:
+    """The room's latest page as this process keeps it (chat.page_cache), for a resume whose range
+    lies within it: a restart's reconnect storm resumes thousands of pages over the same few
+    messages. Filled by a resume only when the page will hold everything the resume adds."""
+
+    def __init__(self, *, room_name: str, bounds: Bounds, history_limit: int, after_seq: int) -> None:
+        entry = page_cache.get(room_name, bounds=bounds, limit=history_limit)
+        if entry is None and bounds[0] - after_seq < history_limit:
+            entry = latest_page_at(room_name=room_name, limit=history_limit, bounds=bounds)[1]
+        self.page: Page | None = None if entry is None else entry.page  # type: ignore[assignment]
+
+    def from_seq(self, seq: int) -> list[Message] | None:
+        """Every message with seq >= ``seq``, oldest first, or None when the page may not hold
+        them all (older messages exist and the page starts after ``seq``)."""
+        page = self.page
+        if page is None or (page.has_older and (not page.messages or page.messages[0].seq > seq)):
+            return None
+        return [message for message in page.messages if message.seq >= seq]
+
+
 def catch_up(
     *,
     room_name: str,
@@ -155,10 +175,21 @@ def catch_up(
         )  # fmt: skip
     latest, _, pruned = bounds
     if should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit, pruned_seq=pruned):
-        # Messages stored since `latest` was read come along too (the bound allows for them).
-        messages = messages_after(room_name=room_name, after_seq=after_seq, limit=resume_limit + history_limit)
+        # From the kept page when it holds the range (as the log was at `bounds`; anything newer
+        # arrives live: the join subscribed first), else from the log, where messages stored
+        # since `latest` was read come along too (the bound allows for them).
+        kept = _KeptPage(room_name=room_name, bounds=bounds, history_limit=history_limit, after_seq=after_seq)
+        messages = kept.from_seq(after_seq + 1)
+        if messages is None:
+            messages = messages_after(room_name=room_name, after_seq=after_seq, limit=resume_limit + history_limit)
         newest = messages[-1].seq if messages else latest
-        repairs = deleted_before(room_name=room_name, after_seq=after_seq, window=resume_limit) if after_seq else []
+        repairs = []
+        if after_seq:
+            window = kept.from_seq(after_seq - resume_limit + 1)
+            if window is None:
+                repairs = deleted_before(room_name=room_name, after_seq=after_seq, window=resume_limit)
+            else:
+                repairs = [message for message in window if message.seq <= after_seq and message.deleted_at]
         return CatchUp(
             latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > pruned,
             repairs=repairs,
@@ -184,14 +215,23 @@ def _catch_up_v3(
     latest, latest_rev, pruned = bounds
     resumable = should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit, pruned_seq=pruned)
     if resumable and after_rev <= latest_rev:
+        # From the kept page when it holds the range, else from the log (as version 2 above).
+        kept = _KeptPage(room_name=room_name, bounds=bounds, history_limit=history_limit, after_seq=after_seq)
         changes = []
         if after_seq:
-            changes = changed_since(
-                room_name=room_name, after_rev=after_rev, first_seq=first_seq, last_seq=after_seq,
-                limit=resume_limit + 1,
-            )  # fmt: skip
+            window = kept.from_seq(first_seq)
+            if window is None:
+                changes = changed_since(
+                    room_name=room_name, after_rev=after_rev, first_seq=first_seq, last_seq=after_seq,
+                    limit=resume_limit + 1,
+                )  # fmt: skip
+            else:
+                changed = [message for message in window if message.seq <= after_seq and message.rev > after_rev]
+                changes = sorted(changed, key=lambda message: (message.rev, message.seq))[: resume_limit + 1]
         if len(changes) <= resume_limit:  # more: the client is better off replacing its view
-            messages = messages_after(room_name=room_name, after_seq=after_seq, limit=resume_limit + history_limit)
+            messages = kept.from_seq(after_seq + 1)
+            if messages is None:
+                messages = messages_after(room_name=room_name, after_seq=after_seq, limit=resume_limit + history_limit)
             newest = messages[-1].seq if messages else latest
             return CatchUp(
                 latest_seq=max(latest, newest), resumed=True, messages=messages, has_older=after_seq > pruned,

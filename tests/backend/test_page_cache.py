@@ -109,3 +109,51 @@ def test_the_fanout_drops_a_rooms_page_on_a_log_frame_but_not_on_presence():
     assert page_cache._entries, "presence and typing leave the page"
     asyncio.run(fanout.dispatch(room_frame("lobby", "{}")))
     assert not page_cache._entries
+
+
+def answer(catch_up: selectors.CatchUp) -> tuple:
+    def seqs(messages) -> list[tuple[int, int]]:
+        return [(message.seq, message.rev) for message in messages]
+
+    return (catch_up.latest_seq, catch_up.resumed, catch_up.has_older, seqs(catch_up.messages),
+            seqs(catch_up.repairs), seqs(catch_up.changes), catch_up.latest_rev)  # fmt: skip
+
+
+@pytest.mark.parametrize("messages", [12, 40])  # within one page of 20, and more than a page
+def test_a_resume_from_the_kept_page_answers_exactly_what_the_log_answers(monkeypatch, messages):
+    for number in range(messages):
+        post(f"m{number}")
+    for seq in (3, messages - 4):
+        changes.delete_message(room_name="lobby", identity=ANN, seq=seq, client_id=f"d{seq}")
+    changes.edit_message(room_name="lobby", identity=ANN, seq=messages - 2, text="edited", client_id="e")
+    changes.react(room_name="lobby", identity=ANN, seq=messages - 6, emoji="👍", on=True, client_id="r")
+    if messages == 40:
+        retention.prune_room(room=Room.objects.get(name="lobby"), through_seq=2)
+
+    def ask(after_seq: int, protocol: int, after_rev: int, first_seq: int) -> selectors.CatchUp:
+        return selectors.catch_up(
+            room_name="lobby", after_seq=after_seq, history_limit=20, resume_limit=15, protocol=protocol,
+            after_rev=after_rev, first_seq=first_seq,
+        )  # fmt: skip
+
+    cases = [(after_seq, protocol, after_rev, first_seq)
+             for after_seq in range(0, messages + 1, 3) for protocol in (2, 3)
+             for after_rev in (0, 2) for first_seq in (1, max(1, after_seq - 5))]  # fmt: skip
+    kept = [answer(ask(*case)) for case in cases]
+    monkeypatch.setattr(selectors._KeptPage, "from_seq", lambda self, seq: None)  # the log only
+    page_cache.clear()
+    logged = [answer(ask(*case)) for case in cases]
+    for case, from_kept, from_log in zip(cases, kept, logged, strict=True):
+        assert from_kept == from_log, case
+
+
+def test_a_resume_within_the_kept_page_reads_no_message_rows():
+    for number in range(5):  # the whole log in one page: the tombstone window too
+        post(f"m{number}")
+    view()  # a first join keeps the page
+    reads, resumed = log_reads(lambda: view(after_seq=3, protocol=2))
+    assert reads == 0 and resumed.catch_up.resumed and texts(resumed) == ["m3", "m4"]
+    reads, resumed = log_reads(lambda: view(after_seq=3, protocol=3))
+    assert reads == 0 and resumed.catch_up.resumed and texts(resumed) == ["m3", "m4"]
+    reads, resumed = log_reads(lambda: view(after_seq=3, protocol=2, room="elsewhere"))
+    assert reads >= 1, "another room is read from its own log"
