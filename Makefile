@@ -20,7 +20,7 @@ help:
 	@echo "make doctor     check the deploy configuration (config.toml, .travis.yml, the workflow)"
 	@echo "                ENV_FILE=prod.env: the backend's settings too; SITE_URL=https://...: the live deployment"
 	@echo "make test       every test suite, a line per suite with its time (about 11 min on 2 cores; scripts/run_suites.py --list)"
-	@echo "make test-fast  units only: no server, browser, Redis, Hugo build or manage.py (about 20 s)"
+	@echo "make test-fast  units only: no process started, no committed data (about 15 s; tests/selection.py)"
 	@echo "make test-postgres  the engine tests (tests/selection.py) on TEST_POSTGRES_URL (make test runs it too when set)"
 	@echo "make test-mysql     the same on TEST_MYSQL_URL, a MySQL/MariaDB (make test runs it too when set)"
 	@echo "make lint       ruff check and ruff format --check, JS syntax check, .travis.yml against Travis's schema (vendor/travis-yml)"
@@ -71,10 +71,10 @@ test-postgres: $(INSTALLED)
 test-mysql: $(INSTALLED)
 	$(PY) scripts/run_suites.py mysql
 
-# Units only: no server, browser, Redis, Hugo build or manage.py (pytest --units; tests/selection.py),
-# on up to 4 cores, after the JS tests.
+# Units only: no process started (server, browser, Redis, Hugo build, manage.py) and no committed data
+# (pytest --units; tests/selection.py says what is left out), beside the JS tests on the other core.
 test-fast: $(INSTALLED)
-	$(PY) scripts/run_suites.py js units
+	$(PY) scripts/run_suites.py --together js units
 
 # Every check always runs (nothing is skipped for a missing file); .ci/run runs this before `make test`.
 lint: $(INSTALLED)

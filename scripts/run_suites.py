@@ -2,7 +2,8 @@
 `make test-fast`, `make test-postgres`, `make test-mysql`).
 
     python scripts/run_suites.py                 every suite (the engine runs when their URL is set)
-    python scripts/run_suites.py js units        the named suites only (`make test-fast`)
+    python scripts/run_suites.py js backend      the named suites only
+    python scripts/run_suites.py --together js units   both at once (`make test-fast`)
     python scripts/run_suites.py --list          the suites, what each runs, and its usual time
 
 Each suite's own output (node's, pytest's) goes straight to the terminal. A suite that fails does
@@ -20,6 +21,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,9 +94,9 @@ SUITES = [
     ),
     Suite(
         "units",
-        "pytest --units on up to 4 cores: no server, browser, Redis, Hugo or manage.py (make test-fast)",
-        pytest("--units", "-q", "--numprocesses=auto", "--maxprocesses=4"),
-        20,
+        "pytest --units: no process started, no committed data (tests/selection.py; make test-fast)",
+        pytest("--units", "-q"),
+        15,
         env=NO_ENGINE_URLS,
         in_full_run=False,
     ),
@@ -135,10 +138,76 @@ def banner(text: str) -> None:
     print(f"\n━━ {text}", flush=True)
 
 
+def shown_command(suite: Suite) -> str:
+    return "   " + " ".join(Path(part).name if part == sys.executable else part for part in suite.command)
+
+
+def finished(suite: Suite, elapsed: float, returncode: int) -> tuple[Suite, float, int]:
+    verdict = "passed" if returncode == 0 else f"FAILED (exit {returncode})"
+    banner(f"{suite.name}: {verdict} in {minutes(elapsed)} (usually ~{minutes(suite.usual_secs)})")
+    return suite, elapsed, returncode
+
+
+def run_in_turn(chosen: list[Suite]) -> list[tuple[Suite, float, int]]:
+    results = []
+    for index, suite in enumerate(chosen, 1):
+        banner(f"[{index}/{len(chosen)}] {suite.name}: {suite.what}")
+        print(shown_command(suite), flush=True)
+        suite_started = time.monotonic()
+        returncode = subprocess.run(suite.command, cwd=REPO_DIR, env={**os.environ, **suite.env}).returncode
+        results.append(finished(suite, time.monotonic() - suite_started, returncode))
+    return results
+
+
+def run_together(chosen: list[Suite]) -> list[tuple[Suite, float, int]]:
+    """All at once: the last suite's output streams; each other's goes to a file, printed after."""
+    *quiet, streamed = chosen
+    runs = []
+    for suite in chosen:
+        output = tempfile.TemporaryFile() if suite is not streamed else None
+        process = subprocess.Popen(
+            suite.command,
+            cwd=REPO_DIR,
+            env={**os.environ, **suite.env},
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+        )
+        runs.append((suite, process, output, time.monotonic(), {}))
+
+    def wait(process: subprocess.Popen, begun: float, ended: dict) -> None:
+        process.wait()
+        ended["secs"] = time.monotonic() - begun
+
+    waiters = [threading.Thread(target=wait, args=(process, begun, ended)) for _, process, _, begun, ended in runs]
+    for waiter in waiters:
+        waiter.start()
+    banner(f"{streamed.name}: {streamed.what} (beside {', '.join(suite.name for suite in quiet)})")
+    print(shown_command(streamed), flush=True)
+    for waiter in waiters:
+        waiter.join()
+    results = []
+    for suite, process, output, _, ended in runs:
+        if output is not None:
+            banner(f"{suite.name}: {suite.what}")
+            print(shown_command(suite), flush=True)
+            output.seek(0)
+            sys.stdout.buffer.write(output.read())
+            sys.stdout.flush()
+            output.close()
+        results.append(finished(suite, ended["secs"], process.returncode))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suites", nargs="*", help=f"suite names ({', '.join(BY_NAME)}); default: a full run")
     parser.add_argument("--list", action="store_true", help="list the suites and exit")
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="run the named suites at the same time (make test-fast: js beside units); the last one's "
+        "output streams, the others' is printed when it ends",
+    )
     options = parser.parse_args()
 
     if options.list:
@@ -182,25 +251,17 @@ def main() -> int:
         return 2
 
     usual = sum(suite.usual_secs for suite in chosen)
+    if options.together:
+        usual = max(suite.usual_secs for suite in chosen)
     print(
-        f"{len(chosen)} suite{'s' * (len(chosen) != 1)}: {', '.join(suite.name for suite in chosen)}; "
-        f"usually about {minutes(usual)} on 2 cores (this machine: {os.cpu_count()})",
+        f"{len(chosen)} suite{'s' * (len(chosen) != 1)}{' at once' * options.together}: "
+        f"{', '.join(suite.name for suite in chosen)}; usually about {minutes(usual)} on 2 cores "
+        f"(this machine: {os.cpu_count()})",
         flush=True,
     )
 
-    results: list[tuple[Suite, float, int]] = []
     started = time.monotonic()
-    for index, suite in enumerate(chosen, 1):
-        banner(f"[{index}/{len(chosen)}] {suite.name}: {suite.what}")
-        print(
-            "   " + " ".join(Path(part).name if part == sys.executable else part for part in suite.command), flush=True
-        )
-        suite_started = time.monotonic()
-        returncode = subprocess.run(suite.command, cwd=REPO_DIR, env={**os.environ, **suite.env}).returncode
-        elapsed = time.monotonic() - suite_started
-        results.append((suite, elapsed, returncode))
-        verdict = "passed" if returncode == 0 else f"FAILED (exit {returncode})"
-        banner(f"{suite.name}: {verdict} in {minutes(elapsed)} (usually ~{minutes(suite.usual_secs)})")
+    results = run_together(chosen) if options.together else run_in_turn(chosen)
 
     failed = [suite.name for suite, _, returncode in results if returncode != 0]
     print("\nsuite      time        result")

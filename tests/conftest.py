@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 
 from scripts.processes import find_chromium
 from tests import selection
-from tests.selection import ENGINE_MODULES, NOT_UNITS, refuse_servers_in_units_run
+from tests.selection import ENGINE_MODULES, NOT_UNITS, needs_committed_data, refuse_servers_in_units_run
 
 # The suite runs the production code path (DEBUG off) with a throwaway key; a developer's own
 # REDIS_URL / DATABASE_URL must not leak into tests that expect the embedded defaults.
@@ -45,8 +45,9 @@ def pytest_addoption(parser):
     parser.addoption(
         "--units",
         action="store_true",
-        help=f"units only (make test-fast): deselect tests marked {', '.join(NOT_UNITS)}, and fail any test "
-        "that starts a server, a browser or the Hugo build (tests/selection.py)",
+        help=f"units only (make test-fast): deselect tests marked {', '.join(NOT_UNITS)} and those with "
+        "django_db(transaction=True), and fail any test that starts a server, a browser or the Hugo build "
+        "(tests/selection.py)",
     )
 
 
@@ -83,7 +84,9 @@ def pytest_collection_modifyitems(config, items):
     def deselected(item) -> bool:
         if item.get_closest_marker("mysql") is not None and not mysql_run:
             return True
-        return config.getoption("units") and any(item.get_closest_marker(name) for name in NOT_UNITS)
+        if not config.getoption("units"):
+            return False
+        return any(item.get_closest_marker(name) for name in NOT_UNITS) or needs_committed_data(item)
 
     dropped = [item for item in items if deselected(item)]
     if dropped:

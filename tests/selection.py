@@ -18,12 +18,18 @@ depends on what differs between engines:
 Add such a module to ENGINE_MODULES below (one place; a module listed before it exists is fine), or
 mark a single test elsewhere with ``@pytest.mark.engine``.
 
-**Units** (`pytest --units`, `make test-fast`, under 20 s): everything not marked with one of
-NOT_UNITS: a unit starts no process. A test that starts a server (daphne, gunicorn, nginx,
-supervisord, honcho), a redis-server, a browser, the Hugo build, or one of the project's own commands
-(a Python and Django start-up, about a second each) carries one of those markers (pytest.ini says
-what each means). In a units run, starting a server, a browser or Hugo fails the test, naming the
-markers, so the slowest kinds cannot slip into the inner loop unnoticed.
+**Units** (`pytest --units`, `make test-fast`, under 20 s): a unit starts no process and runs in
+one transaction. So a units run leaves out
+
+- the tests marked with one of NOT_UNITS: those that start a server (daphne, gunicorn, nginx,
+  supervisord, honcho), a redis-server, a browser, the Hugo build, or one of the project's own
+  commands (a Python and Django start-up, about a second each; pytest.ini says what each marker
+  means). In a units run, starting a server, a browser or Hugo fails the test, naming the markers,
+  so the slowest kinds cannot slip into the inner loop unnoticed;
+- the tests that need committed data, `django_db(transaction=True)`: the consumer through
+  channels' communicator, whose database calls run in another thread (the socket tests of
+  tests/backend, two thirds of its time; `python scripts/run_suites.py backend` runs them all,
+  about 45 s). Nothing to mark: the `django_db` marker says it.
 """
 
 from __future__ import annotations
@@ -52,6 +58,14 @@ NOT_UNITS = ("e2e", "redis", "slow", "chaos", "scale", "hostile", "live", "hugo"
 
 # Set by tests/conftest.py when this is a units run (`pytest --units`), before test modules load.
 units_run = False
+
+
+def needs_committed_data(item) -> bool:
+    """Whether a test runs with ``django_db(transaction=True)`` (not a unit)."""
+    marker = item.get_closest_marker("django_db")
+    if marker is None:
+        return False
+    return bool(marker.kwargs.get("transaction", marker.args[0] if marker.args else False))
 
 
 def examples(full: int) -> int:
