@@ -171,10 +171,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.refuse(ProtocolError(ErrorCode.TOO_MANY_SOCKETS, message), CloseCode.TOO_MANY_SOCKETS)
                 return
             # This process's copy of the sanctions in force (chat.sanction_cache): the database
-            # only when the address is not in it.
+            # only when the address is not in it, or before refusing it.
             now = timezone.now()
             known, ban = sanction_cache.cached_address_ban(ip=self.ip, now=now)
-            if not known:
+            if not known or ban is not None:
                 ban = await db_call(sanction_cache.address_ban)(ip=self.ip, now=now)
             if ban is not None:
                 await self.refuse(ProtocolError(ErrorCode.BANNED, moderation.describe(ban)), CloseCode.BANNED)
@@ -297,7 +297,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise ProtocolError(ErrorCode.BAD_TOKEN, STAFF_REVOKED_MESSAGE)
         now = timezone.now()
         in_force = sanction_cache.cached_in_force(visitor=token.identity.visitor, ip=self.ip, now=now)
-        if in_force is None:
+        if in_force is None or in_force:  # not in the copy, or a ban or mute: the database says
             in_force = await db_call(sanction_cache.in_force)(visitor=token.identity.visitor, ip=self.ip, now=now)
         if Sanction.Kind.BAN in in_force:
             raise ProtocolError(ErrorCode.BANNED, moderation.describe(in_force[Sanction.Kind.BAN]))

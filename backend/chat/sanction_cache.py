@@ -16,7 +16,10 @@ last read them, and drops everything whenever a sanction changes anywhere:
   copy and caches nothing until its fan-out is in the group again;
 - a read that began before an invalidation does not store what it read (a generation count);
 - an entry is read again after ``MAX_AGE_SECS`` whatever happens (a publication that failed);
-- ``until`` is checked on every use, so a sanction that runs out ends on time.
+- ``until`` is checked on every use, so a sanction that runs out ends on time;
+- only "nothing in force" is answered from the copy: a copy that holds a ban or a mute is read
+  again from the database before the socket is refused or told it is muted (a refused page is
+  rare, and a lift written any way at all, even by hand in the database, lets it in at once).
 """
 
 from __future__ import annotations
@@ -106,10 +109,7 @@ def cached_in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str,
 
 
 def in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str, Sanction]:
-    """As ``cached_in_force``, reading what is not cached from the database (and caching it)."""
-    cached = cached_in_force(visitor=visitor, ip=ip, now=now)
-    if cached is not None:
-        return cached
+    """As ``cached_in_force``, read from the database (and kept)."""
     with _lock:
         generation, keep = _generation, _listening > 0
     target = Q(pk__in=[])

@@ -143,3 +143,16 @@ def strongest_as_the_database_orders_them() -> tuple[dict, dict]:
 async def test_the_kept_copy_answers_what_the_database_answers():
     expected, cached = await strongest_as_the_database_orders_them()
     assert cached == expected
+
+
+@sync_to_async
+def lift_by_hand(ip: str) -> None:
+    """What an operator's UPDATE in the database does: no signal, no announcement."""
+    Sanction.objects.filter(ip=ip).update(lifted_at=timezone.now())
+
+
+async def test_a_kept_ban_is_read_again_before_refusing_so_a_lift_by_hand_lets_the_page_in():
+    await ban_as_another_process_would(ip="10.1.0.6")
+    assert await refused_at_connect("10.1.0.6")  # the ban is now in the copy
+    await lift_by_hand("10.1.0.6")
+    assert not await refused_at_connect("10.1.0.6")
