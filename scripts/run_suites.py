@@ -88,7 +88,7 @@ SUITES = [
         "mysql",
         "the `engine` tests on MySQL/MariaDB (tests/selection.py)",
         pytest("--create-db", "-m", "engine"),
-        35,
+        30,
         env={"TEST_POSTGRES_URL": ""},
         needs="TEST_MYSQL_URL",
     ),

@@ -50,6 +50,10 @@ ENGINE_MODULES = {
     "MySQL), reports unique per visitor",
     "tests/backend/test_admin_moderation.py": "the admin's report counts (a correlated subquery), searches by name",
     "tests/backend/test_search.py": "text search, which each engine does its own way",
+    "tests/backend/test_retention.py": "pruning by seq ranges in batches while people post",
+    "tests/backend/test_export.py": "a room's log read a batch at a time as it streams out",
+    "tests/backend/test_join_batch.py": "joins sharing one trip to the database: one transaction each, none on MySQL "
+    "(its presence takes named locks)",
     "tests/redis/test_cluster_order.py": "two processes writing one room at once on one database",
 }
 
