@@ -1,0 +1,208 @@
+"""The internals of Twisted, autobahn, asgiref and daphne that our code leans on, held to the shape
+it expects on the installed versions.
+
+backend/requirements.txt pins daphne and channels, but Twisted, autobahn and asgiref come with them
+and re-resolve on every install. Two files reach past their public APIs:
+
+- backend/backchannel/serve.py: ``FrameWriter.can_write_now`` reads Twisted's private write queue
+  of a ``tcp.Server`` transport (``_tempDataBuffer``, ``dataBuffer``, ``offset``, ``connected``,
+  ``disconnecting``, ``getHandle()``) to send a frame straight to the socket when nothing is queued;
+  ``BudgetedWebSocketProtocol`` overrides autobahn's ``processControlFrame`` and ``sendData`` and
+  reads ``current_frame.opcode``, ``control_frame_data``, ``send_queue``, ``state``/``STATE_OPEN``,
+  ``maxMessagePayloadSize``; it sends ``sendCloseFrame(code=, reasonUtf8=)`` and
+  ``dropConnection(abort=)``; the module replaces autobahn's ``pformat``; ``BoundedServer``
+  overrides daphne's ``Server`` (``ws_factory``, ``listen_success``, ``kill_all_applications``,
+  ``create_application``, ``handle_reply``, ``connections``, ``protocol_disconnected``) and
+  answers a handshake through daphne's ``handshake_deferred`` with autobahn's ``ConnectionDeny``.
+- backend/chat/db.py: ``DatabaseCall`` overrides asgiref's ``SyncToAsync.thread_handler(loop, ...)``
+  to run a check on the database thread before every call.
+
+When a check here fails, an upgrade changed one of these: the message names the package, the
+version these checks were written against, the installed one and the file to revisit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from importlib.metadata import version
+
+# The versions the code above was written and checked against (the ones installed when it was).
+CHECKED_AGAINST = {"Twisted": "26.10.0", "autobahn": "26.11.1", "asgiref": "3.13.0", "daphne": "4.2.3"}
+
+SERVE = "backend/backchannel/serve.py"
+DB = "backend/chat/db.py"
+
+
+def changed(distribution: str, what: str, where: str) -> str:
+    path = SERVE if where == "serve" else DB
+    return (
+        f"{distribution} {version(distribution)} is installed, and it changed what {path} relies on: {what}, "
+        f"as in {distribution} {CHECKED_AGAINST[distribution]} (the version {path} was checked against). "
+        f"Revisit {path} for this {distribution}, or pin {distribution}=={CHECKED_AGAINST[distribution]} "
+        f"in backend/requirements.txt."
+    )
+
+
+def parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+# Twisted ------------------------------------------------------------------------------------------
+
+
+class _Reactor:
+    """Just what FileDescriptor's write path asks of a reactor (no global reactor is installed)."""
+
+    def addWriter(self, _):  # noqa: N802 - Twisted's interface
+        pass
+
+    def removeWriter(self, _):  # noqa: N802
+        pass
+
+
+def test_twisted_tcp_server_keeps_its_write_queue_where_frame_writer_reads_it():
+    from twisted.internet import abstract, tcp
+
+    assert issubclass(tcp.Server, abstract.FileDescriptor), changed(
+        "Twisted", "tcp.Server being an abstract.FileDescriptor (its write queue)", "serve"
+    )
+    assert callable(getattr(tcp.Server, "getHandle", None)), changed("Twisted", "tcp.Server.getHandle()", "serve")
+    for name in ("connected", "disconnecting", "dataBuffer", "offset"):
+        assert hasattr(abstract.FileDescriptor, name), changed("Twisted", f"FileDescriptor.{name}", "serve")
+
+    descriptor = abstract.FileDescriptor(reactor=_Reactor())
+    descriptor.connected = 1
+    assert descriptor._tempDataBuffer == [], changed("Twisted", "FileDescriptor._tempDataBuffer (a list)", "serve")
+
+    def queued_nothing() -> bool:  # FrameWriter.can_write_now's test of Twisted's queue, verbatim
+        return not descriptor._tempDataBuffer and len(descriptor.dataBuffer) == descriptor.offset
+
+    assert queued_nothing(), changed("Twisted", "an idle transport's empty write queue", "serve")
+    descriptor.write(b"frame")
+    assert not queued_nothing(), changed(
+        "Twisted", "transport.write() queuing bytes in _tempDataBuffer/dataBuffer (not sending at once)", "serve"
+    )
+    written: list[bytes] = []
+    descriptor.writeSomeData = lambda data: written.append(bytes(data)) or len(data)
+    descriptor.doWrite()
+    assert b"".join(written) == b"frame" and queued_nothing(), changed(
+        "Twisted", "doWrite() draining the queue so that not _tempDataBuffer and len(dataBuffer) == offset", "serve"
+    )
+
+
+def test_twisted_apis_serve_uses():
+    from twisted.internet import defer
+    from twisted.internet.interfaces import IPushProducer
+
+    from_future = changed("Twisted", "Deferred.fromFuture(future)", "serve")
+    assert parameters(defer.Deferred.fromFuture) == ["future"], from_future
+    assert {"pauseProducing", "resumeProducing", "stopProducing"} <= set(IPushProducer.names(all=True)), changed(
+        "Twisted", "IPushProducer's pause/resume/stopProducing (WriteBudget implements them)", "serve"
+    )
+
+
+# autobahn -----------------------------------------------------------------------------------------
+
+
+def test_autobahn_protocol_methods_serve_overrides_and_calls():
+    from autobahn.websocket.protocol import WebSocketProtocol
+
+    expected = {
+        "processControlFrame": ["self"],
+        "sendData": ["self", "data", "sync", "chopsize"],
+        "sendCloseFrame": ["self", "code", "reasonUtf8", "isReply"],
+        "dropConnection": ["self", "abort"],
+    }
+    for name, names in expected.items():
+        method = getattr(WebSocketProtocol, name, None)
+        assert method is not None and parameters(method)[: len(names)] == names, changed(
+            "autobahn", f"WebSocketProtocol.{name}({', '.join(names[1:])})", "serve"
+        )
+    assert isinstance(getattr(WebSocketProtocol, "STATE_OPEN", None), int), changed(
+        "autobahn", "WebSocketProtocol.STATE_OPEN", "serve"
+    )
+
+
+def test_autobahn_protocol_attributes_serve_reads():
+    import autobahn.websocket.protocol as autobahn_protocol
+
+    source = inspect.getsource(autobahn_protocol)
+    for attribute in ("send_queue", "control_frame_data", "current_frame", "state", "maxMessagePayloadSize"):
+        assert f"self.{attribute} = " in source, changed("autobahn", f"the protocol attribute {attribute}", "serve")
+    assert "self.current_frame.opcode" in source, changed("autobahn", "current_frame.opcode", "serve")
+    # serve.py replaces the module's pformat (a debug line's argument on every connection).
+    assert hasattr(autobahn_protocol, "pformat") and "pformat(" in source, changed(
+        "autobahn", "autobahn.websocket.protocol calling the module-level pformat()", "serve"
+    )
+
+
+def test_autobahn_connection_deny():
+    from autobahn.websocket.types import ConnectionDeny
+
+    assert parameters(ConnectionDeny.__init__)[:3] == ["self", "code", "reason"], changed(
+        "autobahn", "ConnectionDeny(code=, reason=)", "serve"
+    )
+
+
+# daphne (pinned itself, but BoundedServer subclasses its internals) ----------------------------------
+
+
+def test_daphne_server_methods_bounded_server_overrides():
+    from daphne import ws_protocol
+    from daphne.cli import CommandLineInterface
+    from daphne.server import Server
+
+    expected = {
+        "listen_success": ["self", "port"],
+        "kill_all_applications": ["self"],
+        "create_application": ["self", "protocol", "scope"],
+        "handle_reply": ["self", "protocol", "message"],
+        "protocol_disconnected": ["self", "protocol"],
+    }
+    for name, names in expected.items():
+        method = getattr(Server, name, None)
+        assert method is not None and parameters(method) == names, changed(
+            "daphne", f"Server.{name}({', '.join(names[1:])})", "serve"
+        )
+    assert inspect.iscoroutinefunction(Server.handle_reply), changed("daphne", "async Server.handle_reply", "serve")
+    server_source = inspect.getsource(Server)
+    for assignment in ("self.ws_factory = ", "self.connections = "):
+        assert assignment in server_source, changed("daphne", f"Server.run()'s {assignment.strip()} ...", "serve")
+    assert "handshake_deferred" in inspect.getsource(ws_protocol), changed(
+        "daphne", "WebSocketProtocol.handshake_deferred", "serve"
+    )
+    assert "server_class" in inspect.getsource(CommandLineInterface), changed(
+        "daphne", "CommandLineInterface.server_class", "serve"
+    )
+
+
+# asgiref ------------------------------------------------------------------------------------------
+
+
+def test_asgiref_thread_handler_signature():
+    from asgiref.sync import SyncToAsync
+
+    handler = getattr(SyncToAsync, "thread_handler", None)
+    assert handler is not None and parameters(handler)[:2] == ["self", "loop"], changed(
+        "asgiref", "SyncToAsync.thread_handler(self, loop, *args, **kwargs)", "db"
+    )
+    assert "self.thread_handler" in inspect.getsource(SyncToAsync.__call__), changed(
+        "asgiref", "SyncToAsync.__call__ running each call through self.thread_handler", "db"
+    )
+
+
+def test_asgiref_runs_the_overridden_thread_handler_on_the_calls_thread(monkeypatch):
+    from chat import db
+
+    checks: list[int] = []
+    monkeypatch.setattr(db, "close_broken_connections", lambda: checks.append(threading.get_ident()))
+
+    def call() -> int:
+        return threading.get_ident()
+
+    ran_on = asyncio.run(db.db_call(call)())
+    assert checks == [ran_on], changed(
+        "asgiref", "thread_handler running once per call, on the thread that then runs the function", "db"
+    )
