@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+from backchannel import __version__  # the checkout's version (no Django setup)
 from chat.challenge import solve  # the server's own proof of work (pure, no Django setup)
 from scripts.doctor_findings import (
     BackendPlatform,
@@ -235,7 +236,7 @@ def check_health(target: LiveTarget, health: HttpResult, platform: BackendPlatfo
     report = health.json()
     shown = json.dumps(report, sort_keys=True) if isinstance(report, dict) else repr(health.body[:200])
     if health.status == 200 and isinstance(report, dict) and report.get("status") == "ok":
-        return ok("live.health", f"GET {url}: 200 {shown}")
+        return ok("live.health", f"GET {url}: 200 {shown}{running_version(health)}")
     if isinstance(report, dict) and report.get("status") == "error":
         broken = [part for part, state in report.items() if part != "status" and state != "ok"]
         hints = {"database": "DATABASE_URL (heroku pg:info)", "channel_layer": "REDIS_URL (heroku redis:info)"}
@@ -243,6 +244,14 @@ def check_health(target: LiveTarget, health: HttpResult, platform: BackendPlatfo
                     f"check {', '.join(hints.get(part, part) for part in broken)}; {platform.logs_command()}")
     return fail("live.health", f"GET {url}: HTTP {health.status} {shown}: not a Backchannel backend's answer",
                 "check backend_url's host and path in config.toml (or --backend-url)")
+
+
+def running_version(health: HttpResult) -> str:
+    """The backend's version (/healthz's X-Backchannel-Version) beside this checkout's."""
+    deployed = health.headers.get("x-backchannel-version")
+    if not deployed:
+        return ", version not shown (a backend older than 0.2.0)"
+    return f", Backchannel {deployed}" + ("" if deployed == __version__ else f" (this checkout: {__version__})")
 
 
 def _allowed_origins_fix(target: LiveTarget, platform: BackendPlatform) -> str:

@@ -9,9 +9,12 @@ from __future__ import annotations
 from asgiref.sync import markcoroutinefunction
 from django.http import HttpRequest, JsonResponse
 
+from backchannel import __version__
 from chat.health import health_report
 
 HEALTH_PATH = "/healthz"
+# The running version, for whoever checks a deploy (make doctor SITE_URL=... shows it).
+VERSION_HEADER = "X-Backchannel-Version"
 
 
 class HealthCheckMiddleware:
@@ -25,5 +28,7 @@ class HealthCheckMiddleware:
     async def __call__(self, request: HttpRequest):
         if request.path == HEALTH_PATH:
             report = await health_report()
-            return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+            response = JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+            response[VERSION_HEADER] = __version__
+            return response
         return await self.get_response(request)

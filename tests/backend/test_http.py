@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from backchannel import __version__
 from chat import moderation, presence, services
 from chat.challenge import solve
 from chat.identity import Identity, issue_token, verify_token
@@ -51,6 +52,7 @@ def test_healthz_reports_database_and_channel_layer(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "channel_layer": "ok", "status": "ok"}
+    assert response["X-Backchannel-Version"] == __version__
 
 
 def test_healthz_answers_whatever_host_and_scheme_the_checker_uses(client):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from backchannel import __version__
 from scripts.processes import (
     free_port,
     loopback_backend_env,
@@ -106,6 +107,7 @@ def test_every_live_check_passes_against_a_backend_that_allows_the_site(live):
     round_trip = lines_of(result, "live.round_trip")[0]
     assert "ack in" in round_trip and "message back in" in round_trip and " ms" in round_trip
     assert '"status": "ok"' in lines_of(result, "live.health")[0]  # the JSON is shown
+    assert f"Backchannel {__version__}" in lines_of(result, "live.health")[0]  # and the version running
     assert "[doctor] GET" in result.stderr  # progress while waiting on the network
 
 
