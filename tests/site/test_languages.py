@@ -56,6 +56,11 @@ def widget_strings(language: str) -> dict[str, str]:
     return read_i18n(COMPONENT_DIR, language)
 
 
+def language_name(language: str) -> str:
+    """The switcher's name of a language: its params' language_name (README, "Languages")."""
+    return CONFIG["languages"][language]["params"]["language_name"]
+
+
 def configured_rooms(language: str) -> list[dict]:
     """The rooms a language's landing page lists: its own, else the site's."""
     own = CONFIG["languages"][language].get("params", {}).get("backchannel", {}).get("rooms")
@@ -96,7 +101,7 @@ def test_english_is_the_default_language_at_the_root_and_japanese_is_the_second(
     languages = CONFIG["languages"]
     assert list(languages) == ["en", "ja"]
     assert languages["en"]["weight"] < languages["ja"]["weight"]
-    assert (languages["en"]["languageName"], languages["ja"]["languageName"]) == ("English", "日本語")
+    assert (language_name("en"), language_name("ja")) == ("English", "日本語")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -291,9 +296,9 @@ def test_the_language_switcher_links_this_page_in_the_other_language(
     assert [(a.attrs.get("hreflang"), a.attrs.get("lang")) for a in links] == [(lang, lang) for lang in others]
     target_kind = "home" if kind == "404" else kind
     assert [a.attrs["href"] for a in links] == [PAGES[lang][target_kind][1] for lang in others]
-    assert [a.text.strip() for a in links] == [CONFIG["languages"][lang]["languageName"] for lang in others]
+    assert [a.text.strip() for a in links] == [language_name(lang) for lang in others]
     assert len(current) == 1 and current[0].tag != "a" and current[0].attrs.get("lang") == language
-    assert CONFIG["languages"][language]["languageName"] in page.text
+    assert language_name(language) in page.text
 
 
 def test_there_is_no_language_switcher_on_a_single_language_site(tmp_path: Path) -> None:
