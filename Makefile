@@ -30,6 +30,8 @@ help:
 	@echo "                sizes, for a fresh local backend; artifacts/report/; fails below 95 or on any violation"
 	@echo "make bench      benchmark ours vs the Channels tutorial vs bare websockets (~10 min; bench/README.md)"
 	@echo "make bench-quick  the same, smaller and shorter (~2 min); results in bench/results/latest/"
+	@echo "make install    everything into .venv: what running needs, then the test, lint and bench tools (CI)"
+	@echo "make install-run  only what running needs (requirements-run.txt; run, backend and site do this first)"
 	@echo "make clean      remove the virtualenv, build output and the local database"
 
 # Two sets, installed in two steps: what running needs (requirements-run.txt: the backend's
