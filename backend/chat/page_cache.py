@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 from chat.rooms import group_name_for
 
-# Rooms kept at most (the least recently filled go first): a process reads few rooms at once.
-MAX_ROOMS = 512
+# Rooms kept at most (the least recently filled go first): a storm is into a few rooms at once,
+# and each entry holds up to a page of messages and their encoded events (tens of KiB).
+MAX_ROOMS = 128
 
 
 @dataclass

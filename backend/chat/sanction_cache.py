@@ -37,6 +37,9 @@ from chat.models import Sanction
 GROUP = "sanctions"  # the layer group every process's fan-out joins
 CHANGED = "sanctions.changed"  # the layer message type: drop every cached sanction
 MAX_AGE_SECS = 60.0
+# Entries kept per table (visitor ids, addresses) at most, the oldest dropped first: a client
+# cycling through identities or addresses must not grow the process.
+MAX_ENTRIES = 10_000
 
 _lock = threading.Lock()
 _generation = 0
@@ -127,10 +130,17 @@ def in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str, Sancti
         with _lock:
             if generation == _generation:  # no sanction changed while we read
                 if visitor:
-                    _by_visitor[visitor] = (now_mono, tuple(row for row in rows if row.visitor == visitor))
+                    _keep(_by_visitor, visitor, (now_mono, tuple(row for row in rows if row.visitor == visitor)))
                 if ip:
-                    _by_ip[ip] = (now_mono, tuple(row for row in rows if row.ip == ip))
+                    _keep(_by_ip, ip, (now_mono, tuple(row for row in rows if row.ip == ip)))
     return _strongest(rows, now)
+
+
+def _keep(table: dict, key: str, entry: tuple) -> None:
+    table.pop(key, None)
+    table[key] = entry
+    while len(table) > MAX_ENTRIES:
+        table.pop(next(iter(table)))
 
 
 def address_ban(*, ip: str, now: datetime) -> Sanction | None:

@@ -156,3 +156,20 @@ async def test_a_kept_ban_is_read_again_before_refusing_so_a_lift_by_hand_lets_t
     assert await refused_at_connect("10.1.0.6")  # the ban is now in the copy
     await lift_by_hand("10.1.0.6")
     assert not await refused_at_connect("10.1.0.6")
+
+
+@sync_to_async
+def fill_with(count: int) -> int:
+    sanction_cache.listening(True)
+    try:
+        now = timezone.now()
+        for number in range(count):
+            sanction_cache.in_force(visitor=f"v-many-{number}", ip=None, now=now)
+        return len(sanction_cache._by_visitor)
+    finally:
+        sanction_cache.listening(False)
+
+
+async def test_the_copy_is_bounded(monkeypatch):
+    monkeypatch.setattr(sanction_cache, "MAX_ENTRIES", 5)
+    assert await fill_with(12) == 5
