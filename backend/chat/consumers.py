@@ -308,7 +308,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         now = timezone.now()
         in_force = sanction_cache.cached_in_force(visitor=token.identity.visitor, ip=self.ip, now=now)
         if in_force is None or in_force:  # not in the copy, or a ban or mute: the database says
-            in_force = await db_call(sanction_cache.in_force)(visitor=token.identity.visitor, ip=self.ip, now=now)
+            in_force = await db_call(sanction_cache.read_in_force)(visitor=token.identity.visitor, ip=self.ip, now=now)
         if Sanction.Kind.BAN in in_force:
             raise ProtocolError(ErrorCode.BANNED, moderation.describe(in_force[Sanction.Kind.BAN]))
         mute = in_force.get(Sanction.Kind.MUTE)

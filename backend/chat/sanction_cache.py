@@ -112,7 +112,15 @@ def cached_in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str,
 
 
 def in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str, Sanction]:
-    """As ``cached_in_force``, read from the database (and kept)."""
+    """As ``cached_in_force``, reading what is not cached from the database (and keeping it)."""
+    cached = cached_in_force(visitor=visitor, ip=ip, now=now)
+    if cached is not None:
+        return cached
+    return read_in_force(visitor=visitor, ip=ip, now=now)
+
+
+def read_in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str, Sanction]:
+    """As ``cached_in_force``, read from the database whatever is kept (and kept)."""
     with _lock:
         generation, keep = _generation, _listening > 0
     target = Q(pk__in=[])
@@ -144,8 +152,9 @@ def _keep(table: dict, key: str, entry: tuple) -> None:
 
 
 def address_ban(*, ip: str, now: datetime) -> Sanction | None:
-    """The ban in force for the address (connect's check), as ``chat.moderation.active_sanction``."""
-    return in_force(visitor="", ip=ip, now=now).get(Sanction.Kind.BAN)
+    """The ban in force for the address (connect's check), as ``chat.moderation.active_sanction``,
+    read from the database."""
+    return read_in_force(visitor="", ip=ip, now=now).get(Sanction.Kind.BAN)
 
 
 def cached_address_ban(*, ip: str, now: datetime) -> tuple[bool, Sanction | None]:

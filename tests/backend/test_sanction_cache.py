@@ -108,7 +108,7 @@ def read_racing_an_invalidation() -> tuple[bool, bool]:
             return execute(sql, params, many, context)
 
         with connection.execute_wrapper(changed_meanwhile):
-            sanction_cache.in_force(visitor="v-race", ip=None, now=timezone.now())
+            sanction_cache.read_in_force(visitor="v-race", ip=None, now=timezone.now())
         raced = sanction_cache.cached_in_force(visitor="v-race", ip=None, now=timezone.now()) is None
         sanction_cache.in_force(visitor="v-race", ip=None, now=timezone.now())
         kept = sanction_cache.cached_in_force(visitor="v-race", ip=None, now=timezone.now()) is not None
