@@ -249,8 +249,25 @@ class BoundedServer(Server):
         then let daphne cancel whatever is still running."""
         closing = defer.Deferred.fromFuture(asyncio.ensure_future(self.close_websockets_for_shutdown()))
         closing.addErrback(lambda failure: logger.error("graceful shutdown failed: %s", failure.getErrorMessage()))
-        closing.addCallback(lambda _: super(BoundedServer, self).kill_all_applications())
+        closing.addCallback(lambda _: self.cancel_what_still_runs())
         return closing
+
+    def cancel_what_still_runs(self):
+        """daphne's kill_all_applications, without its KeyError: daphne's application_checker drops
+        `application_instance` from a connection whose consumer finished before its socket was
+        marked closed (which a graceful shutdown makes common), and daphne's own loop then stopped
+        at the first such entry: nothing after it was cancelled and nothing was logged."""
+        still_running = [
+            details["application_instance"]
+            for details in self.connections.values()
+            if details.get("application_instance") is not None and not details["application_instance"].done()
+        ]
+        for instance in still_running:
+            instance.cancel()
+        logger.info("Killed %i pending application instances", len(still_running))
+        waiting = defer.Deferred.fromFuture(asyncio.gather(*still_running))
+        waiting.addErrback(lambda _: None)
+        return waiting
 
     async def close_websockets_for_shutdown(self) -> None:
         for port in self.ports:
