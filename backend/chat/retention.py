@@ -53,16 +53,20 @@ def cutoff_for(days: int, now: datetime | None = None) -> datetime:
 def prunable_through(*, room: Room, cutoff: datetime) -> int:
     """The last seq of the room's prefix of messages sent before ``cutoff`` (``room.pruned_seq``
     when there is none): the seq before the first newer message, else the room's newest one."""
+    # The newest seq first, and only then the first newer message at or before it: read the other
+    # way round, a message posted between the two reads (nothing newer yet, then a newest that is
+    # the new message) was pruned with the old ones. Messages commit in seq order (each takes its
+    # seq under the room's row lock), so one posted after the first read is past it.
+    newest = Message.objects.filter(room=room).aggregate(newest=Max("seq"))["newest"] or 0
     newer = (
-        Message.objects.filter(room=room, seq__gt=room.pruned_seq, sent_at__gte=cutoff)
+        Message.objects.filter(room=room, seq__gt=room.pruned_seq, seq__lte=newest, sent_at__gte=cutoff)
         .order_by("seq")
         .values_list("seq", flat=True)
         .first()
     )
     if newer is not None:
         return newer - 1
-    newest = Message.objects.filter(room=room).aggregate(newest=Max("seq"))["newest"]
-    return max(room.pruned_seq, newest or 0)
+    return max(room.pruned_seq, newest)
 
 
 def prune(
