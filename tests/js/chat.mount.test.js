@@ -1241,10 +1241,14 @@ describe("mountChat: protocol version 3 (replies, reactions, edits, reading aids
     assert.equal(more.getAttribute("aria-expanded"), "true");
   });
 
-  it("against a version-2 server: no change is offered, and the ⋯ of own messages is gone", () => {
+  it("against a version-2 server: no change is offered, and the ⋯ of own messages is gone", async () => {
     const widget = mount();
     connect([message(1), message(2, { author: "Ann", visitor: "v-ann", client_id: "a2" })]);
     assert.equal(messageElement(widget, 2).querySelector(".bc-menu-button"), null);
     click(messageElement(widget, 1).querySelector(".bc-menu-button"));
+    await settle();
+    // Only what version 2 had: no reaction row, no reply.
+    assert.equal(widget.$(".bc-menu__reactions"), null);
+    assert.deepEqual(widget.$(".bc-menu").querySelectorAll("button").map((button) => button.textContent), ["chat_report", "chat_cancel"]);
   });
 });
