@@ -193,6 +193,7 @@ export function createConversation(widget) {
   const ownName = () => widget.identity?.name ?? null;
 
   // Names @-mentions may name: people online and the authors shown.
+  let namesThisRender = [];
   function mentionNames() {
     const names = new Set((session.presence?.people ?? []).map((person) => person.name));
     for (const entry of widget.list.entries) names.add(entry.author);
@@ -272,7 +273,7 @@ export function createConversation(widget) {
   function decorateText(article, entry) {
     const text = article.querySelector(".bc-message__text");
     text.replaceChildren();
-    appendFormattedText(document, text, entry.text, { mentionNames: mentionNames(), ownName: ownName() });
+    appendFormattedText(document, text, entry.text, { mentionNames: namesThisRender, ownName: ownName() });
     if (mentionsMe(entry)) article.classList.add("bc-message--mention");
     if (!isLongText(entry.text)) return;
     article.classList.add("bc-message--long", "bc-message--folded");
@@ -330,6 +331,8 @@ export function createConversation(widget) {
   return {
     /** Sets each entry's `mark` (what decorate adds beyond the message: a day, the divider). */
     annotate(entries) {
+      // Once per render, not once per message drawn (a full redraw draws them all).
+      namesThisRender = mentionNames();
       let day = null;
       // Placed once, with the first page joined: a message that arrives while the visitor is
       // here is not "since the last visit".
