@@ -44,6 +44,14 @@ JOIN_TARGET_CPU_MS = 1.0
 JOIN_TARGET_P99_MS = 200
 TOKEN_TARGET_CPU_MS = 1.0
 
+# Big rooms (issue 19): server CPU per delivery at 1000 members, saturating, at most this many
+# times bare's in the same run, and at least this many times below the tutorial's; idle memory per
+# connection ((RSS_N - RSS_0) / N) at most this, at the largest single-process run measured.
+FANOUT_TARGET_MEMBERS = 1000
+FANOUT_TARGET_MAX_VS_BARE = 1.5
+FANOUT_TARGET_MIN_TUTORIAL_OVER_OURS = 10
+IDLE_MEMORY_TARGET_KIB = 20
+
 
 @dataclass(frozen=True)
 class Traffic:

@@ -13,6 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.config import (
+    FANOUT_TARGET_MAX_VS_BARE,
+    FANOUT_TARGET_MEMBERS,
+    FANOUT_TARGET_MIN_TUTORIAL_OVER_OURS,
+    IDLE_MEMORY_TARGET_KIB,
     JOIN_STORM,
     JOIN_TARGET_CPU_MS,
     JOIN_TARGET_P99_MS,
@@ -159,13 +163,14 @@ def evaluate_targets(records: list[RunRecord]) -> list[TargetVerdict]:
     verdicts = []
 
     # 1. Fan-out cost at 1000 members, saturating sender.
-    ours, tutorial, bare = (_metric(find_run(records, "saturate", s, 1000), "server_cpu_us_per_delivery")
-                            for s in SERVER_COLUMNS)
+    ours, tutorial, bare = (_metric(find_run(records, "saturate", s, FANOUT_TARGET_MEMBERS),
+                                    "server_cpu_us_per_delivery") for s in SERVER_COLUMNS)
     vs_bare, tutorial_over_ours = ratio(ours, bare), ratio(tutorial, ours)
     status = "n/a" if vs_bare is None or tutorial_over_ours is None else (
-        "PASS" if vs_bare <= 3 and tutorial_over_ours >= 10 else "MISS")
+        "PASS" if vs_bare <= FANOUT_TARGET_MAX_VS_BARE and tutorial_over_ours >= FANOUT_TARGET_MIN_TUTORIAL_OVER_OURS
+        else "MISS")
     verdicts.append(TargetVerdict(
-        "server CPU per delivery at 1000 members ≤ 3× bare and ≥ 10× less than tutorial",
+        fanout_target_text(),
         f"ours {format_value(ours)} µs = {format_ratio(vs_bare)} bare; "
         f"tutorial/ours = {format_ratio(tutorial_over_ours)}",
         status,
@@ -206,19 +211,27 @@ def evaluate_targets(records: list[RunRecord]) -> list[TargetVerdict]:
     memory_runs = [r for r in records if r.server == "ours" and r.error is None and r.server_processes == 1
                    and r.metrics.get("memory_per_conn_kib") is not None and r.members >= 1000]
     if not memory_runs:
-        verdicts.append(TargetVerdict("idle memory per connection ≤ 36 KiB (aim 25 KiB)", "not measured", "n/a"))
+        verdicts.append(TargetVerdict(idle_memory_target_text(), "not measured", "n/a"))
     else:
         largest = max(memory_runs, key=lambda r: r.members)
         kib = float(largest.metrics["memory_per_conn_kib"])
-        aim = "aim met" if kib <= 25 else "aim (25 KiB) not met"
         verdicts.append(TargetVerdict(
-            "idle memory per connection ≤ 36 KiB (aim 25 KiB)",
-            f"{format_value(kib)} KiB at {largest.members} sockets; {aim}",
-            "PASS" if kib <= 36 else "MISS",
+            idle_memory_target_text(),
+            f"{format_value(kib)} KiB at {largest.members} sockets",
+            "PASS" if kib <= IDLE_MEMORY_TARGET_KIB else "MISS",
         ))  # fmt: skip
     verdicts.append(small_room_target(records))
     verdicts += join_storm_targets(records)
     return verdicts
+
+
+def fanout_target_text() -> str:
+    return (f"server CPU per delivery at {FANOUT_TARGET_MEMBERS} members ≤ {FANOUT_TARGET_MAX_VS_BARE:g}× bare "
+            f"and ≥ {FANOUT_TARGET_MIN_TUTORIAL_OVER_OURS:g}× less than tutorial (issue 19)")
+
+
+def idle_memory_target_text() -> str:
+    return f"idle memory per connection ≤ {IDLE_MEMORY_TARGET_KIB:g} KiB (issue 19)"
 
 
 SMALL_ROOM_MEMBERS = 10
@@ -386,9 +399,9 @@ def plot(records: list[RunRecord], path: Path, title: str = "") -> None:
             axes.plot([n for n, _, _ in points], [value for _, value, _ in points], marker=markers[server],
                       label=server)
             bound_points[panel] += [(n, value) for n, value, bound in points if bound]
-            if panel == 0 and server == "bare":  # the target: ours at most 3x the floor
-                axes.plot([n for n, _, _ in points], [3 * value for _, value, _ in points], linestyle=":",
-                          color="grey", label="3× bare (target for ours)")
+            if panel == 0 and server == "bare":  # the target: ours at most FANOUT_TARGET_MAX_VS_BARE x the floor
+                axes.plot([n for n, _, _ in points], [FANOUT_TARGET_MAX_VS_BARE * value for _, value, _ in points],
+                          linestyle=":", color="grey", label=f"{FANOUT_TARGET_MAX_VS_BARE:g}× bare (target for ours)")
     for panel, axes in enumerate((cpu_axes, latency_axes)):
         if bound_points[panel]:  # there the load generator, not the server, set the pace
             axes.scatter(*zip(*bound_points[panel], strict=True), s=160, facecolors="none", edgecolors="red",
