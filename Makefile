@@ -52,6 +52,8 @@ $(RUNTIME): requirements-run.txt backend/requirements.txt | $(VENV)/bin/python
 $(INSTALLED): requirements-dev.txt $(RUNTIME)
 	@echo "==> Installing the test, lint and benchmark tools (requirements-dev.txt: pytest, Playwright, ruff, matplotlib...)"
 	$(PY) -m pip install --progress-bar on -r requirements-dev.txt
+	@echo "==> Fetching the oldest Hugo the themes support (Debian's package; tests/site/test_minimum_hugo.py builds with it)"
+	$(PY) -m scripts.minimum_hugo
 	@touch $@
 
 # Everything (CI's install step); `make install-run` only what running needs.

@@ -93,14 +93,16 @@ def build_site(
     base_url: str = "http://127.0.0.1/",
     *,
     source: Path = REPO_ROOT,
+    hugo: str | None = None,
 ) -> Path:
     """Run the production Hugo build of ``source`` into ``destination`` (emptied first) with
     the chat widget pointed at ``backend_url`` (ws:// or wss://), then print the chat bundles'
-    sizes (scripts/bundle_budget.py). Returns ``destination``. Raises SiteBuildError with Hugo's
+    sizes (scripts/bundle_budget.py). ``hugo``: another Hugo binary than the pinned one (the
+    minimum version's, scripts/minimum_hugo.py). Returns ``destination``. Raises SiteBuildError with Hugo's
     stderr when the build fails, or naming the bundle when one is over its budget."""
     destination = Path(destination).resolve()
     command = [
-        find_hugo(),
+        hugo or find_hugo(),
         "--source", str(source),
         "--destination", str(destination),
         "--baseURL", base_url,

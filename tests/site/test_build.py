@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from scripts import site as site_support
+from scripts.minimum_hugo import minimum_hugo_version
 from scripts.site import REPO_ROOT, SiteBuildError, build_site
 from tests.site.support import (
     COMPONENT_DIR,
@@ -322,12 +323,14 @@ def test_the_japanese_strings_cover_every_english_one(theme: Path) -> None:
 
 
 def test_the_theme_declares_its_minimum_hugo_version() -> None:
-    theme = tomllib.loads((COMPONENT_DIR / "theme.toml").read_text(encoding="utf-8"))
     module = tomllib.loads((COMPONENT_DIR / "hugo.toml").read_text(encoding="utf-8"))
     site_theme = tomllib.loads((SITE_THEME_DIR / "theme.toml").read_text(encoding="utf-8"))
-    assert theme["min_version"] == module["module"]["hugoVersion"]["min"] == site_theme["min_version"] == "0.128.0"
+    minimum = minimum_hugo_version()  # the component's theme.toml: the one source
+    assert module["module"]["hugoVersion"]["min"] == site_theme["min_version"] == minimum, "keep them in step"
     check = (COMPONENT_DIR / "layouts" / "partials" / "backchannel" / "require-hugo.html").read_text(encoding="utf-8")
-    assert '$minimum := "0.128.0"' in check
+    assert f'$minimum := "{minimum}"' in check
+    for readme in (COMPONENT_DIR / "README.md", COMPONENT_DIR / "exampleSite" / "README.md"):
+        assert f"Hugo {minimum} or newer" in readme.read_text(encoding="utf-8").replace("**", ""), readme
     for caller in (SITE_THEME_DIR / "layouts" / "partials" / "backchannel-site" / "head.html",
                    COMPONENT_DIR / "layouts" / "shortcodes" / "chat.html"):
         assert 'partial "backchannel/require-hugo.html"' in caller.read_text(encoding="utf-8"), caller.name

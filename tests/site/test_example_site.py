@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.minimum_hugo import minimum_hugo_version
 from scripts.processes import free_port
 from scripts.site import SiteBuildError, build_site, find_hugo
 from tests.site.support import (
@@ -49,7 +50,7 @@ EXAMPLE_SITE = THEME_DIR / "exampleSite"
 REQUIRE_HUGO = THEME_DIR / "layouts" / "partials" / "backchannel" / "require-hugo.html"
 BACKEND_URL = "ws://127.0.0.1:45679"
 BASE_URL = "http://127.0.0.1:8081/"
-MINIMUM_HUGO = "0.128.0"
+MINIMUM_HUGO = minimum_hugo_version()
 # What a site running somebody else's theme writes, with this theme in themes/backchannel.
 THEME_LINE = 'theme = ["host-theme", "../.."]'
 # Build output of `hugo` run inside the exampleSite, which a copy of the theme must leave behind.

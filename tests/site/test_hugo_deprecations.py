@@ -3,7 +3,7 @@
 `make run` and `make site` print) nor at Hugo's info level, where Hugo announces a deprecation
 before it turns it into a warning and then an error.
 
-The themes support Hugo 0.128+ (theme.toml's min_version), so config and templates keep to what
+The themes support Hugo 0.131+ (theme.toml's min_version), so config and templates keep to what
 both ends know: a language sets neither languageCode/languageName (deprecated in 0.158) nor
 locale/label (unknown before 0.158); the switcher reads the language's params' language_name
 (README, "Languages")."""
@@ -57,6 +57,6 @@ def test_no_language_sets_a_key_only_one_end_of_the_hugo_range_knows() -> None:
         versioned = sorted(key for key in language if key.lower() in VERSIONED_LANGUAGE_KEYS)
         assert not versioned, (
             f"[languages.{code}] sets {versioned}: Hugo 0.158+ warns on languageCode/languageName/"
-            "languageDirection and Hugo 0.128-0.157 ignores locale/label/direction; put the name in "
+            "languageDirection and Hugo 0.131-0.157 ignores locale/label/direction; put the name in "
             f"[languages.{code}.params] language_name (README, 'Languages')"
         )
