@@ -26,9 +26,19 @@ def load_yaml(path: Path) -> dict:
     return YAML(typ="safe").load(path.read_text())
 
 
+def travis_stages() -> dict[str, list[dict]]:
+    """Stage name → its jobs, in order (a job without `stage:` is in the one before it, as Travis reads it)."""
+    stages: dict[str, list[dict]] = {}
+    stage = None
+    for job in load_yaml(TRAVIS_FILE)["jobs"]["include"]:
+        stage = job.get("stage", stage)
+        stages.setdefault(stage, []).append(job)
+    return stages
+
+
 def travis_jobs() -> dict[str, dict]:
-    """Stage name → its one job."""
-    return {job["stage"]: job for job in load_yaml(TRAVIS_FILE)["jobs"]["include"]}
+    """Stage name → its first job."""
+    return {stage: jobs[0] for stage, jobs in travis_stages().items()}
 
 
 def site_domain() -> str:
@@ -53,6 +63,14 @@ def test_every_push_and_pull_request_runs_the_readme_test_command():
     steps = [step.get("run") for step in load_yaml(WORKFLOW_FILE)["jobs"]["test"]["steps"]]
     assert "make test" in steps
     assert (REPO_DIR / ".ci" / "run").read_text().rstrip().endswith("make test")
+
+
+def test_every_ci_runs_make_lint_beside_the_tests():
+    """Lint gates every CI: Travis in a job of the test stage, the workflow before its tests, .ci/run first."""
+    assert [job["script"] for job in travis_stages()["test"]] == ["make test", "make lint"]
+    steps = [step.get("run") for step in load_yaml(WORKFLOW_FILE)["jobs"]["test"]["steps"]]
+    assert steps.index("make lint") < steps.index("make test")
+    assert "if ! make lint; then" in (REPO_DIR / ".ci" / "run").read_text()
 
 
 def test_deploys_happen_only_for_pushes_to_main_backend_first():
