@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+from backchannel.setting_specs import SettingSpec
+
+# The doctor (scripts/doctor_backend.py) reads an env file's booleans with these same words.
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
 
 class Env:
@@ -21,6 +25,25 @@ class Env:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
+
+    def setting(self, spec: SettingSpec) -> Any:
+        """``spec``'s variable, parsed by its kind, within its bounds, else its default."""
+        if not spec.from_env:
+            raise ValueError(f"{spec.name} is an internal constant, not an environment variable")
+        if spec.kind == "bool":
+            return self.boolean(spec.name, spec.default)
+        if spec.kind == "int":
+            minimum, maximum = int(spec.minimum or 0), None if spec.maximum is None else int(spec.maximum)
+            return self.integer(spec.name, spec.default, minimum=minimum, maximum=maximum)
+        if spec.kind == "float":
+            return self.number(spec.name, spec.default, minimum=spec.minimum or 0.0, maximum=spec.maximum)
+        if spec.kind == "choice":
+            return self.choice(spec.name, spec.default, list(spec.choices))
+        if spec.kind == "list":
+            return self.items(spec.name, list(spec.default))
+        if spec.kind == "origins":
+            return self.origins(spec.name, list(spec.default))
+        return self.text(spec.name) or spec.default  # blank reads as unset
 
     def text(self, name: str, default: str | None = None) -> str | None:
         value = self._environ.get(name)
@@ -37,13 +60,13 @@ class Env:
         if raw is None:
             return default
         word = raw.strip().lower()
-        if word in _TRUE_WORDS:
+        if word in TRUE_WORDS:
             return True
-        if word in _FALSE_WORDS:
+        if word in FALSE_WORDS:
             return False
         raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
 
-    def integer(self, name: str, default: int, *, minimum: int = 0) -> int:
+    def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
         raw = self._environ.get(name)
         if raw is None or not raw.strip():
             return default
@@ -53,9 +76,11 @@ class Env:
             raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
         if value < minimum:
             raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise ImproperlyConfigured(f"{name}={value} must be at most {maximum}")
         return value
 
-    def number(self, name: str, default: float, *, minimum: float = 0.0) -> float:
+    def number(self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None) -> float:
         raw = self._environ.get(name)
         if raw is None or not raw.strip():
             return default
@@ -65,6 +90,8 @@ class Env:
             raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
         if not value >= minimum:  # also refuses nan
             raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise ImproperlyConfigured(f"{name}={value} must be at most {maximum}")
         return value
 
     def choice(self, name: str, default: str, choices: list[str]) -> str:

@@ -9,12 +9,13 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from backchannel.setting_specs import ENVIRONMENT_SETTINGS
+
 REPO_DIR = Path(__file__).resolve().parents[2]
 BACKEND_DIR = REPO_DIR / "backend"
 PROCFILE = BACKEND_DIR / "Procfile"
 APP_JSON = BACKEND_DIR / "app.json"
 RENDER_YAML = REPO_DIR / "render.yaml"
-SETTINGS = BACKEND_DIR / "backchannel" / "settings.py"
 
 _PROCESS_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+):\s*(?P<command>.+)$")
 
@@ -43,5 +44,6 @@ def render_blueprint() -> dict:
 
 
 def settings_variables() -> set[str]:
-    """Every environment variable the backend's settings read (env.text("X"), env.integer("X", …))."""
-    return set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', SETTINGS.read_text()))
+    """Every environment variable the backend's settings read: its table of settings (settings.py
+    reads exactly those, tests/backend/test_documented_settings.py checks)."""
+    return {spec.name for spec in ENVIRONMENT_SETTINGS}
