@@ -30,7 +30,6 @@ from chat.events import (
     presence_dict,
     presence_event,
 )
-from chat.fanout import process_fanout
 from chat.identity import (
     Identity,
     TokenError,
@@ -40,8 +39,7 @@ from chat.identity import (
     verify_token,
     visitor_tag,
 )
-from chat.join_batch import process_join_batcher
-from chat.limits import process_limits, socket_frame_bucket, socket_tally
+from chat.limits import socket_frame_bucket
 from chat.models import Sanction
 from chat.outbox import BOUNDED_WRITES_SCOPE_KEY, SocketOutbox
 from chat.protocol import (
@@ -68,7 +66,7 @@ from chat.protocol import (
     ready_event,
 )
 from chat.rooms import group_name_for, ip_group_for, visitor_group_for
-from chat.shutdown import ShutdownState
+from chat.runtime import runtime
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +86,6 @@ def over_message_limit(text_data: str | None, bytes_data: bytes | None) -> bool:
     if text_data is not None:  # a character is at most 4 bytes: most frames need no encoding to tell
         return len(text_data) * 4 > MAX_MESSAGE_BYTES and len(text_data.encode()) > MAX_MESSAGE_BYTES
     return len(bytes_data or b"") > MAX_MESSAGE_BYTES
-
-
-class ProcessState:
-    """What one process remembers across its sockets to keep presence traffic bounded."""
-
-    last_sweep = 0.0
-    # room -> when this process last sent a count-only presence update (rooms over the list limit,
-    # and readers coming or going)
-    last_count_update: dict[str, float] = {}  # noqa: RUF012 - process-wide on purpose
-    # room -> the online count this process last computed (typing is not relayed in big rooms)
-    online_counts: dict[str, int] = {}  # noqa: RUF012
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -158,7 +145,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.socket_id = f"socket.{uuid.uuid4().hex}"  # presence rows and skip lists name sockets by it
         # Asked for in the URL (/ws/?protocol=3); without it today's version 2, exactly.
         self.protocol = negotiated_protocol(self.scope.get("query_string", b""))
-        self.fanout = process_fanout()
+        self.fanout = runtime().loop().fanout
         self.identity: Identity | None = None
         self.token: VerifiedToken | None = None
         self.joined_rooms: set[str] = set()
@@ -174,7 +161,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.holds_socket_slot = False  # counted against its address (on every process with Redis)
         await self.accept()
         if self.ip is not None:
-            self.holds_socket_slot = await socket_tally().acquire(self.ip, limit=conf.MAX_SOCKETS_PER_IP)
+            tally = runtime().loop().socket_tally()
+            self.holds_socket_slot = await tally.acquire(self.ip, limit=conf.MAX_SOCKETS_PER_IP)
             await self.fanout.subscribe(ip_group_for(self.ip), self)
             if not self.holds_socket_slot:
                 message = f"at most {conf.MAX_SOCKETS_PER_IP} sockets per address"
@@ -227,13 +215,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.ip is not None:
             if self.holds_socket_slot:
                 self.holds_socket_slot = False
-                await socket_tally().release(self.ip)
+                await runtime().loop().socket_tally().release(self.ip)
             await self.fanout.unsubscribe(ip_group_for(self.ip), self)
         if self.identity is not None:
             await self.fanout.unsubscribe(visitor_group_for(self.identity.visitor), self)
         for room in self.joined_rooms:
             await self.fanout.unsubscribe(group_name_for(room), self)
-        if self.joined_rooms and not ShutdownState.left_together:  # on shutdown, chat.shutdown did it
+        if self.joined_rooms and not runtime().left_together:  # on shutdown, chat.shutdown did it
             departures = await db_call(presence.leave_all)(channel_name=self.socket_id)
             for departure in departures:
                 await self.announce_departure(departure)
@@ -386,7 +374,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # One trip to the database thread, shared with the joins that queued meanwhile
         # (chat.join_batch): the presence row, then what `joined` shows (its presence snapshot
         # includes this socket).
-        arrived, view = await process_join_batcher().enter_and_view(
+        batcher = runtime().loop().join_batcher
+        arrived, view = await batcher.enter_and_view(
             room_name=event.room,
             channel_name=self.socket_id,
             identity=self.identity,
@@ -401,7 +390,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             after_rev=event.after_rev,
             first_seq=event.first_seq,
         )
-        ProcessState.online_counts[event.room] = view.presence.online_count
+        runtime().presence.online_counts[event.room] = view.presence.online_count
         entry = view.catch_up.page_entry  # the room's latest page, shared by this process's joins
         if entry is not None:
             fitted = entry.events.get(self.protocol)
@@ -490,25 +479,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         if snapshot is None:
             snapshot = await db_call(presence.snapshot)(room=room, list_limit=conf.PRESENCE_LIST_LIMIT)
-        ProcessState.online_counts[room] = snapshot.online_count
+        runtime().presence.online_counts[room] = snapshot.online_count
         if snapshot.people is None or change is None:
             # A count update at most every interval, not one per arrival: in a big room, and for
             # readers, who may come and go with every page view of a popular page.
             if self.count_update_throttled(room):
                 return
-            ProcessState.last_count_update[room] = time.monotonic()
+            runtime().presence.last_count_update_mono[room] = time.monotonic()
         await publish(room_frame(room, encode_event(presence_event(room, snapshot, change)), log_unchanged=True))
 
     @staticmethod
     def count_update_throttled(room: str) -> bool:
         """This process sent the room a count-only update less than the interval ago."""
-        last = ProcessState.last_count_update.get(room, -1e9)
+        last = runtime().presence.last_count_update_mono.get(room, -1e9)
         return time.monotonic() - last < conf.PRESENCE_COUNT_INTERVAL_SECS
 
     async def post(self, event: Send) -> None:
         identity = self.require_identity(event.room, event.client_id)
         self.require_joined(event.room, client_id=event.client_id)
-        wait = process_limits().message_wait_secs(visitor=identity.visitor, ip=self.ip, now=time.monotonic())
+        wait = runtime().limits.message_wait_secs(visitor=identity.visitor, ip=self.ip, now=time.monotonic())
         if wait:
             metrics.rate_limit_refusals.labels("messages").inc()
             raise ProtocolError(
@@ -574,7 +563,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         it, the sender gets its ack. Changes share the message buckets."""
         self.require_joined(room, client_id=client_id)
         assert self.identity is not None
-        wait = process_limits().message_wait_secs(visitor=self.identity.visitor, ip=self.ip, now=time.monotonic())
+        wait = runtime().limits.message_wait_secs(visitor=self.identity.visitor, ip=self.ip, now=time.monotonic())
         if wait:
             metrics.rate_limit_refusals.labels("messages").inc()
             raise ProtocolError(
@@ -605,7 +594,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if now - self.last_typing.get(event.room, -1e9) < conf.TYPING_INTERVAL_SECS:
             return  # throttled: the others already know
         self.last_typing[event.room] = now
-        if ProcessState.online_counts.get(event.room, 0) > conf.PRESENCE_LIST_LIMIT:
+        if runtime().presence.online_counts.get(event.room, 0) > conf.PRESENCE_LIST_LIMIT:
             return  # nobody can follow who types in a crowd; it would only cost bandwidth
         frame = encode_event(
             {
@@ -649,9 +638,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def sweep_presence_if_due(self) -> None:
         now = time.monotonic()
-        if now - ProcessState.last_sweep < PRESENCE_SWEEP_INTERVAL_SECS:
+        throttles = runtime().presence
+        if now - throttles.last_sweep_mono < PRESENCE_SWEEP_INTERVAL_SECS:
             return
-        ProcessState.last_sweep = now
+        throttles.last_sweep_mono = now
         departures = await db_call(presence.sweep_stale)(now=timezone.now(), stale_secs=conf.PRESENCE_STALE_SECS)
         for departure in departures:
             await self.announce_departure(departure)

@@ -22,10 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from typing import Protocol
 
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer
 
 from chat import metrics, page_cache, sanction_cache
 from chat.broadcast import ROOM_FRAME, LayerMessage
@@ -221,25 +220,3 @@ class Fanout:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(task.cancel)  # tests call this from outside the loop
         self.tasks = []
-
-
-# One fan-out per event loop: daphne runs one loop per process; tests may run several loops.
-_fanouts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Fanout] = weakref.WeakKeyDictionary()
-
-
-def process_fanout() -> Fanout:
-    loop = asyncio.get_running_loop()
-    fanout = _fanouts.get(loop)
-    if fanout is None:
-        fanout = _fanouts[loop] = Fanout(get_channel_layer())
-    return fanout
-
-
-def reset_process_fanout() -> None:
-    """Forget every fan-out (tests: the layer was flushed, so their memberships are gone)."""
-    fanouts = list(_fanouts.values())
-    _fanouts.clear()
-    for fanout in fanouts:
-        fanout.stop()
-    sanction_cache.reset()  # and what the process cached with them
-    page_cache.clear()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 
 from chat import selectors
 from chat.db import db_call
@@ -69,14 +68,3 @@ class JoinBatcher:
                 if not future.done():
                     future.cancel()
             self.pending = []
-
-
-_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, JoinBatcher] = weakref.WeakKeyDictionary()
-
-
-def process_join_batcher() -> JoinBatcher:
-    loop = asyncio.get_running_loop()
-    batcher = _batchers.get(loop)
-    if batcher is None:
-        batcher = _batchers[loop] = JoinBatcher()
-    return batcher

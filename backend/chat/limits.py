@@ -5,21 +5,21 @@ an attacker could multiply by the number of processes (new names, staff sign-ins
 challenges, sockets per address) are shared through Redis when ``REDIS_URL`` is set
 (``chat.shared_limits``) and live in the process otherwise (one process serves everything then).
 
-Created from the settings on first use; tests that change a limit call ``reset_process_limits``.
+The buckets are made from the settings on first use and kept in the process's runtime
+(``chat.runtime``: ``runtime().limits``); tests that change a limit call ``reset_runtime``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 import unicodedata
-import weakref
 
 from django.conf import settings
 
 from chat.challenge import SpentChallenges
 from chat.conf import conf
 from chat.ratelimit import BucketMap, TokenBucket
+from chat.runtime import runtime
 from chat.shared_limits import (
     LimitsUnavailable,
     LocalSocketTally,
@@ -91,29 +91,6 @@ def socket_frame_bucket(scope: dict) -> TokenBucket:
     return scope.get(FRAME_BUCKET_SCOPE_KEY) or frame_bucket()
 
 
-_current: ProcessLimits | None = None
-_shared_identity: dict[str, SharedIdentityLimits] = {}  # Redis URL -> client (settings may change in tests)
-# One socket tally per event loop: daphne runs one loop per process; tests may run several loops.
-_tallies: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalSocketTally] = weakref.WeakKeyDictionary()
-
-
-def process_limits() -> ProcessLimits:
-    global _current
-    if _current is None:
-        _current = ProcessLimits()
-    return _current
-
-
-def reset_process_limits() -> None:
-    global _current
-    _current = None
-    _shared_identity.clear()
-    tallies = list(_tallies.values())
-    _tallies.clear()
-    for tally in tallies:
-        tally.stop()
-
-
 # --- Token requests ----------------------------------------------------------------------------
 
 
@@ -121,9 +98,10 @@ def _shared_identity_limits() -> SharedIdentityLimits | None:
     url = conf.LIMITS_REDIS_URL
     if url is None:
         return None
-    if url not in _shared_identity:
-        _shared_identity[url] = SharedIdentityLimits(url, secret=settings.SECRET_KEY, verify_tls=conf.REDIS_TLS_VERIFY)
-    return _shared_identity[url]
+    clients = runtime().shared_identity_limits
+    if url not in clients:
+        clients[url] = SharedIdentityLimits(url, secret=settings.SECRET_KEY, verify_tls=conf.REDIS_TLS_VERIFY)
+    return clients[url]
 
 
 def redeem_challenge(challenge: str, *, ip: str, new_identity: bool) -> Redemption:
@@ -140,7 +118,7 @@ def redeem_challenge(challenge: str, *, ip: str, new_identity: bool) -> Redempti
             per_sec=conf.IDENTITY_PER_MIN / 60,
             challenge_ttl_secs=conf.CHALLENGE_TTL_SECS,
         )
-    limits = process_limits()
+    limits = runtime().limits
     if limits.spent_challenges.is_spent(challenge):
         return Redemption(spent=True)
     if new_identity:
@@ -164,7 +142,7 @@ def staff_sign_in_wait_secs(*, ip: str, username: str) -> float:
         return shared.take(STAFF_SIGN_INS_BUCKET, ip=ip, **sizes) or shared.take(
             STAFF_SIGN_INS_PER_ACCOUNT_BUCKET, ip=account, **sizes
         )
-    limits, now = process_limits(), time.monotonic()
+    limits, now = runtime().limits, time.monotonic()
     return limits.staff_sign_ins_per_ip.take(ip, now) or limits.staff_sign_ins_per_account.take(account, now)
 
 
@@ -184,23 +162,18 @@ def search_wait_secs(*, ip: str) -> float:
             return shared.take(SEARCH_BUCKET, ip=ip, burst=SEARCH_BURST, per_sec=SEARCHES_PER_SEC)
         except LimitsUnavailable:
             pass
-    return process_limits().searches_per_ip.take(ip, time.monotonic())
+    return runtime().limits.searches_per_ip.take(ip, time.monotonic())
 
 
 # --- Sockets per address -----------------------------------------------------------------------
 
 
-def socket_tally() -> LocalSocketTally:
-    """This event loop's count of open sockets per address (shared through Redis when set)."""
-    loop = asyncio.get_running_loop()
-    tally = _tallies.get(loop)
-    if tally is None:
-        url = conf.LIMITS_REDIS_URL
-        if url is None:
-            tally = LocalSocketTally()
-        else:
-            tally = SharedSocketTally(
-                url, secret=settings.SECRET_KEY, lease_secs=conf.SOCKET_LEASE_SECS, verify_tls=conf.REDIS_TLS_VERIFY
-            )
-        _tallies[loop] = tally
-    return tally
+def new_socket_tally() -> LocalSocketTally:
+    """A count of open sockets per address for one event loop (``runtime().loop().socket_tally()``):
+    shared through Redis when set."""
+    url = conf.LIMITS_REDIS_URL
+    if url is None:
+        return LocalSocketTally()
+    return SharedSocketTally(
+        url, secret=settings.SECRET_KEY, lease_secs=conf.SOCKET_LEASE_SECS, verify_tls=conf.REDIS_TLS_VERIFY
+    )

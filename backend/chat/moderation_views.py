@@ -20,10 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 from chat import moderation, selectors
 from chat.conf import conf
 from chat.identity import Identity, TokenError, verify_token
-from chat.limits import process_limits
 from chat.models import VISITOR_ID_MAX_CHARS
 from chat.protocol import MAX_INT_LITERAL_DIGITS, MAX_SEQ, ErrorCode
 from chat.rooms import is_valid_room_name
+from chat.runtime import runtime
 from chat.views import JSON_CONTENT_TYPE, MAX_BODY_BYTES, MAX_SEQ_DIGITS, ApiError, _client_ip, _error
 
 ACTIONS = ("delete", "mute", "ban")
@@ -105,7 +105,7 @@ def report_message(request: HttpRequest) -> JsonResponse:
     """A visitor reports someone else's message to the moderators (once per message)."""
     try:
         identity = _bearer(request)
-        _take(process_limits().reports, identity.visitor, "reports")
+        _take(runtime().limits.reports, identity.visitor, "reports")
         body = _body(request)
         room = _room(body)
         seq, _ = _target(body, seq_required=True)
@@ -142,7 +142,7 @@ def _staff(request: HttpRequest) -> Identity:
     identity = _bearer(request)
     if not identity.staff or not selectors.is_staff_account(visitor=identity.visitor):
         raise Invalid(_error(ErrorCode.NOT_STAFF, "only signed-in staff may moderate", status=403))
-    _take(process_limits().moderation_actions, identity.visitor, "moderation requests")
+    _take(runtime().limits.moderation_actions, identity.visitor, "moderation requests")
     return identity
 
 

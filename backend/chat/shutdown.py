@@ -17,26 +17,21 @@ from chat.broadcast import publish, room_frame
 from chat.conf import conf
 from chat.db import db_call
 from chat.events import presence_event
-from chat.fanout import process_fanout
 from chat.protocol import encode_event
 from chat.rooms import group_name_for
+from chat.runtime import runtime
 
 logger = logging.getLogger(__name__)
-
-
-class ShutdownState:
-    # Set once the sockets' presence is gone: a consumer's disconnect then skips its own leave.
-    left_together = False
 
 
 async def leave_all_rooms() -> int:
     """Every local socket leaves every room: one delete, one announcement per room. Returns the
     number of rooms told."""
-    fanout = process_fanout()
+    fanout = runtime().loop().fanout
     room_prefix = group_name_for("")
     sockets = sorted({socket for group, members in fanout.members.items() if group.startswith(room_prefix)
                       for socket in members})  # fmt: skip
-    ShutdownState.left_together = True
+    runtime().left_together = True  # the consumers' disconnects then skip their own leave
     if not sockets:
         return 0
     rooms = await db_call(presence.leave_many)(channel_names=sockets)

@@ -6,9 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from chat.consumers import ProcessState
-from chat.fanout import reset_process_fanout
-from chat.limits import reset_process_limits
+from chat.runtime import reset_runtime
 
 
 @pytest.fixture(autouse=True)
@@ -22,14 +20,10 @@ def fresh_process_state():
     """Rate buckets, socket counts, spent challenges and presence throttles live in the process;
     without a reset one test's traffic would rate-limit the next. The in-memory channel layer is
     emptied too, so no group outlives the test that filled it."""
-    reset_process_limits()
-    ProcessState.last_sweep = 0.0
-    ProcessState.last_count_update.clear()
-    ProcessState.online_counts.clear()
+    reset_runtime()
     async_to_sync(get_channel_layer().flush)()
-    reset_process_fanout()
     yield
-    reset_process_limits()
+    reset_runtime()
 
 
 @pytest.fixture(scope="session")

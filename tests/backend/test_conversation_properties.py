@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from backchannel.asgi import application
 from chat.events import message_event_for
-from chat.limits import reset_process_limits
 from chat.models import Message, Presence, Room
 from chat.protocol import REACTION_EMOJI
+from chat.runtime import reset_runtime
 from tests.backend.sockets import token_for
 from tests.selection import examples
 
@@ -189,7 +189,7 @@ def roomy_limits(settings):
 def test_every_version_3_client_ends_up_showing_the_current_state_of_every_message(roomy_limits, steps):
     Room.objects.all().delete()
     Presence.objects.all().delete()
-    reset_process_limits()
+    reset_runtime()
     async_to_sync(get_channel_layer().flush)()
     clients, current = async_to_sync(run_scenario)(steps)
 

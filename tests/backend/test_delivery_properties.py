@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backchannel.asgi import application
-from chat.limits import reset_process_limits
 from chat.models import Message, Presence, Room
+from chat.runtime import reset_runtime
 from tests.backend.sockets import token_for
 from tests.selection import examples
 
@@ -176,7 +176,7 @@ def test_every_client_ends_up_showing_exactly_the_log(roomy_limits, steps):
     # a socket of an earlier example.
     Room.objects.all().delete()
     Presence.objects.all().delete()
-    reset_process_limits()
+    reset_runtime()
     async_to_sync(get_channel_layer().flush)()
     clients, log = async_to_sync(run_scenario)(steps)
 

@@ -11,8 +11,9 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from chat import sanction_cache
 from chat.broadcast import LayerMessage, room_frame
-from chat.fanout import Fanout, process_fanout
+from chat.fanout import Fanout
 from chat.rooms import group_name_for
+from chat.runtime import runtime
 from tests.backend.sockets import connected
 
 pytestmark = pytest.mark.asyncio
@@ -58,7 +59,7 @@ async def test_the_fanout_channel_gets_the_deep_queue_the_settings_give_it(setti
     # A burst over the layer's default capacity (100) would be dropped without a word.
     async with connected("Ann") as ann:
         await ann.join("lobby")
-        channel = process_fanout().channel
+        channel = runtime().loop().fanout.channel
         assert get_channel_layer().get_capacity(channel) == settings.FANOUT_QUEUE_MESSAGES > 100
 
 
@@ -73,7 +74,7 @@ async def test_the_process_leaves_the_group_with_its_last_member():
         await bob.send(type="leave", room="lobby")
         await bob.expect("left")
         assert layer_channels_in(group_name_for("lobby")) == []
-        assert process_fanout().local_count(group_name_for("lobby")) == 0
+        assert runtime().loop().fanout.local_count(group_name_for("lobby")) == 0
 
 
 # --- The fan-out on its own, with the in-memory layer and stand-in members ----------------------

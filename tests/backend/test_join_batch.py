@@ -85,11 +85,11 @@ async def test_a_fresh_join_whose_row_was_there_after_all_is_written_again_as_an
     from django.utils import timezone
 
     from chat.identity import Identity
-    from chat.join_batch import process_join_batcher
     from chat.models import Presence
+    from chat.runtime import runtime
 
     await Presence.objects.acreate(room_name="lobby", channel_name="socket.x", visitor="v-x", name="Old")
-    arrived, view = await process_join_batcher().enter_and_view(
+    arrived, view = await runtime().loop().join_batcher.enter_and_view(
         room_name="lobby", channel_name="socket.x", identity=Identity(visitor="v-x", name="New"),
         now=timezone.now(), ip=None, fresh=True, after_seq=None, history_limit=5, resume_limit=50,
         presence_list_limit=100,

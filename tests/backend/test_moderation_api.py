@@ -14,8 +14,8 @@ from channels.db import database_sync_to_async
 
 from chat import limits, moderation
 from chat.challenge import solve
-from chat.limits import reset_process_limits
 from chat.models import Message, Report, Sanction
+from chat.runtime import reset_runtime
 from tests.backend.sockets import Socket, communicator_for, connected, opened, staff_token_for, token_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -117,7 +117,7 @@ async def test_unknown_rooms_messages_and_visitors_are_not_found(client, mod):
 
 async def test_a_moderator_who_clicks_without_pause_is_slowed_down(client, mod, monkeypatch):
     monkeypatch.setattr(limits, "MODERATION_ACTIONS_PER_SEC", 0.001)  # no refill while the test runs
-    reset_process_limits()
+    reset_runtime()
     token, _ = mod
     async with connected("Ann") as ann:
         await ann.join("lobby")

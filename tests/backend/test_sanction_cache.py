@@ -15,8 +15,8 @@ from django.db import connection
 from django.utils import timezone
 
 from chat import moderation, sanction_cache
-from chat.fanout import process_fanout
 from chat.models import Sanction
+from chat.runtime import runtime
 from tests.backend.sockets import Socket, communicator_for, connected, opened, token_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -84,7 +84,7 @@ async def test_a_sanction_written_by_another_process_reaches_this_one_through_th
 async def test_a_process_whose_layer_reconnected_forgets_what_it_kept():
     assert not await refused_at_connect("10.1.0.3")
     await ban_as_another_process_would(ip="10.1.0.3")  # its announcement lost in the outage
-    fanout = process_fanout()
+    fanout = runtime().loop().fanout
     fanout._resubscribe_when_back()  # what the Redis layer's reconnect listener calls
     assert sanction_cache.cached_in_force(visitor="", ip="10.1.0.3", now=timezone.now()) is None
     assert await refused_at_connect("10.1.0.3")

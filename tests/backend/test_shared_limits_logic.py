@@ -9,7 +9,8 @@ import asyncio
 import pytest
 
 from chat.conf import conf
-from chat.limits import redeem_challenge, socket_tally
+from chat.limits import redeem_challenge
+from chat.runtime import runtime
 from chat.shared_limits import (
     KEY_PREFIX,
     LocalSocketTally,
@@ -78,7 +79,7 @@ class TestStoreChoice:
         assert conf.LIMITS_REDIS_URL is None
 
         async def tally():
-            return type(socket_tally())
+            return type(runtime().loop().socket_tally())
 
         assert asyncio.run(tally()) is LocalSocketTally
 
@@ -87,8 +88,8 @@ class TestStoreChoice:
         assert conf.LIMITS_REDIS_URL == "redis://10.0.0.1:6380/0"
 
         async def tally():
-            current = socket_tally()
-            assert current is socket_tally(), "one per event loop"
+            current = runtime().loop().socket_tally()
+            assert current is runtime().loop().socket_tally(), "one per event loop"
             return current
 
         shared = asyncio.run(tally())
