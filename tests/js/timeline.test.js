@@ -412,6 +412,19 @@ describe("timeline: a rev of several parts (version 3)", () => {
     assert.equal(timeline.hasGap(), false, "both parts: nothing to fetch, no re-join");
   });
 
+  it("an older page read before a change to one of its messages does not bring back the old state", () => {
+    const timeline = createTimeline();
+    timeline.applyJoined(joined({ history: [], latest_seq: 2, has_older: true }));
+    const edited = { ...requoted, seq: 1, rev: 7, text: "m1, edited", reply_to: null };
+    // The change comes live while the page holding seq 1 is on its way, read before the edit.
+    timeline.applyChanged({ rev: 7, parts: 1, message: edited });
+    timeline.applyChanged({ rev: 6, parts: 1, message: { ...edited, rev: 6, text: "an earlier edit" } });
+    timeline.applyOlder({ messages: joined().history, has_older: false }, 3);
+    assert.deepEqual(timeline.entries().map((entry) => entry.text), ["m1, edited", "m2"]);
+    timeline.applyChanged({ rev: 8, parts: 2, message: { ...tombstone, rev: 8 } });
+    assert.deepEqual(timeline.entries().map((entry) => entry.text), ["m2"], "a deletion of a shown message applies");
+  });
+
   it("does not count a copy for the sender alone (parts 0)", () => {
     const timeline = createTimeline();
     timeline.applyJoined(joined());

@@ -104,7 +104,7 @@ export function mountChat(
     roomParam,
     strings = {},
     loadWrite,
-    loadConversation = () => Promise.reject(new Error("no conversation chunk")),
+    loadConversation = () => Promise.reject(), // none: plain text only (its failure is silent)
     titleElement = null,
     homeUrl = "/",
     touch = false,

@@ -49,6 +49,8 @@ export function createTimeline() {
   let revsAhead = new Set();
   // rev → the seqs of its `changed` events come so far (a rev of several parts: a deletion).
   const revParts = {};
+  // seq → the newest `changed` state of a message before the view (older pages not loaded yet).
+  const changedBefore = new Map();
   let knownLatestRev = 0;
 
   function advance() {
@@ -84,13 +86,19 @@ export function createTimeline() {
     return deletedSeqs.has(message.seq) && !message.deleted ? { ...message, author: "", text: "", deleted: true } : message;
   }
 
+  // A newer state (version 3), or a tombstone, replaces the copy shown (a resume after missing
+  // a `deleted`, or a `changed`).
+  const isNewer = (message, shown) => (message.rev ?? 0) > (shown.rev ?? 0) || (message.deleted && !shown.deleted);
+
   function insert(message, sent) {
     if (message.client_id !== null) confirm(message.client_id, message.seq, sent);
-    if (message.seq <= floor) return;
-    // A newer state (version 3), or a tombstone, replaces the copy shown (a resume after missing
-    // a `deleted`, or a `changed`).
+    if (message.seq <= floor) {
+      // A change to a message before the view: an older page read before it must not undo it.
+      if (isNewer(message, changedBefore.get(message.seq) ?? {})) changedBefore.set(message.seq, message);
+      return;
+    }
     const shown = messages.get(message.seq);
-    if (shown && !((message.rev ?? 0) > (shown.rev ?? 0) || (message.deleted && !shown.deleted))) return;
+    if (shown && !isNewer(message, shown)) return;
     messages.set(message.seq, tombstoneIfDeleted(message));
     advance();
   }
@@ -188,9 +196,11 @@ export function createTimeline() {
       if (beforeSeq !== floor + 1) return { gap: false, sent: [], added: 0 };
       const sent = [];
       let added = 0;
-      for (const message of older.messages) {
+      for (let message of older.messages) {
         if (message.client_id !== null) confirm(message.client_id, message.seq, sent);
         if (message.seq > floor || messages.has(message.seq)) continue;
+        const kept = changedBefore.get(message.seq) ?? message;
+        if (isNewer(kept, message)) message = kept;
         const stored = tombstoneIfDeleted(message);
         messages.set(message.seq, stored);
         if (!stored.deleted) added += 1;
