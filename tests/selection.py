@@ -54,6 +54,8 @@ ENGINE_MODULES = {
     "tests/backend/test_export.py": "a room's log read a batch at a time as it streams out",
     "tests/backend/test_join_batch.py": "joins sharing one trip to the database: one transaction each, none on MySQL "
     "(its presence takes named locks)",
+    "tests/backend/test_presence_batch.py": "a batch's presence rows in one statement under per-person locks; two "
+    "processes' batches at once",
     "tests/redis/test_cluster_order.py": "two processes writing one room at once on one database",
 }
 

@@ -9,6 +9,7 @@ server never trusts a name a socket sends; it shows the token's. Pure apart from
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -66,6 +67,13 @@ def staff_user_pk(visitor: str) -> int | None:
     return int(pk)
 
 
+# Tags kept per process (the least recently used dropped first): every `joined` and `presence`
+# event tags each person listed, up to PRESENCE_LIST_LIMIT of them, so a join storm derived the
+# same few hundred tags again for every join. About 150 bytes an entry.
+VISITOR_TAG_CACHE_SIZE = 10_000
+
+
+@functools.lru_cache(maxsize=VISITOR_TAG_CACHE_SIZE)
 def visitor_tag(visitor: str) -> str:
     """A short, stable tag for a visitor id, shown beside a name so that two people who chose the
     same (or a look-alike) name never look the same. Derived, not stored: the same id always

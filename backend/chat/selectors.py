@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -303,30 +302,58 @@ def enter_and_view(
 
 def enter_and_view_many(*, joins: list[dict]) -> list[tuple[bool, RoomView]]:
     """Several joins' ``enter_and_view`` (each a dict of its arguments) in one trip, answered in
-    their order. The presence rows are written first, in one transaction (one commit), taking
-    their per-person locks in (room, visitor) order so two processes' batches cannot deadlock;
-    MySQL's named locks are released before an outer commit, so there each row keeps a transaction
-    of its own. Then each room's row and presence snapshot are read once for all of its joins
-    (every row of the batch counted, as each join's own snapshot counts its own row)."""
-    order = sorted(
-        range(len(joins)),
-        key=lambda i: (joins[i]["room_name"], joins[i]["identity"].visitor if joins[i]["identity"] else "", i),
-    )
+    their order. The presence rows are written first, in one transaction (one commit): the rows of
+    sockets new to their room (``fresh``, a storm's joins) in one statement
+    (``presence.enter_fresh_many``), any others one by one before them, each person's lock taken
+    in (room, visitor) order so two processes' batches cannot deadlock. MySQL's named locks are
+    released before an outer commit, so there each row keeps a transaction of its own. Then each
+    room's row and presence snapshot are read once for all of its joins (every row of the batch
+    counted, as each join's own snapshot counts its own row)."""
+    order = sorted(range(len(joins)), key=lambda i: (joins[i]["room_name"], _visitor_of(joins[i]), i))
     arrived: dict[int, bool] = {}
-    writing = nullcontext() if connection.vendor == "mysql" else transaction.atomic()
-    with writing:
+    if connection.vendor == "mysql":
         for i in order:
-            join = joins[i]
-            arrived[i] = presence.enter(
-                room=join["room_name"], channel_name=join["channel_name"], identity=join["identity"],
-                now=join["now"], ip=join["ip"], fresh=join.get("fresh", False),
-            )  # fmt: skip
+            arrived[i] = _enter(joins[i], fresh=joins[i].get("fresh", False))
+    else:
+        with transaction.atomic():
+            fresh = [i for i in order if joins[i].get("fresh", False)]
+            if connection.vendor == "postgresql":
+                # Every person's lock of the batch first, in order (taking one again in the same
+                # transaction, below, does not wait): a global order across processes.
+                presence.lock_people(
+                    {(joins[i]["room_name"], joins[i]["identity"].visitor) for i in order if joins[i]["identity"]}
+                )
+            for i in order:
+                if not joins[i].get("fresh", False):
+                    arrived[i] = _enter(joins[i], fresh=False)
+            entering = [
+                presence.Entering(
+                    room=joins[i]["room_name"],
+                    channel_name=joins[i]["channel_name"],
+                    identity=joins[i]["identity"],
+                    now=joins[i]["now"],
+                    ip=joins[i]["ip"],
+                )
+                for i in fresh
+            ]
+            arrived.update(zip(fresh, presence.enter_fresh_many(entering), strict=True))
     shared: dict = {}
     views = []
     for i, join in enumerate(joins):
         view = {k: v for k, v in join.items() if k not in ("channel_name", "identity", "now", "ip", "fresh")}
         views.append((arrived[i], room_view(**view, shared=shared)))
     return views
+
+
+def _visitor_of(join: dict) -> str:
+    return join["identity"].visitor if join["identity"] else presence.READER
+
+
+def _enter(join: dict, *, fresh: bool) -> bool:
+    return presence.enter(
+        room=join["room_name"], channel_name=join["channel_name"], identity=join["identity"],
+        now=join["now"], ip=join["ip"], fresh=fresh,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
