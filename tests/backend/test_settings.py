@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -173,30 +171,3 @@ class TestStartUp:
         result = run_backend("import backchannel.asgi; print('ok')", {"DEBUG": "1"})
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == "ok"
-
-
-class TestReadme:
-    @pytest.mark.process
-    def test_the_readme_settings_table_states_the_numeric_defaults(self):
-        """Each number in the README's "Backend (environment variables)" table is what a backend
-        started without that variable uses (the defaults live in chat/conf.py and settings.py)."""
-        readme = (BACKEND_DIR.parent / "README.md").read_text()
-        table = readme[readme.index("### Backend (environment variables)") :].split("\n\n")[1]
-        stated: dict[str, float] = {}
-        for row in table.splitlines()[2:]:
-            names_cell, defaults_cell = row.split(" | ")[:2]
-            names = re.findall(r"`([A-Z_]+)`", names_cell)
-            defaults = re.findall(r"`([^`]*)`", defaults_cell)
-            if len(names) == len(defaults) and all(re.fullmatch(r"\d+(\.\d+)?", value) for value in defaults):
-                stated.update(zip(names, map(float, defaults), strict=True))
-        assert {"IDENTITY_BURST", "IDENTITY_PER_MIN", "AUTH_TIMEOUT_SECS", "MAX_SOCKETS_PER_IP"} <= stated.keys()
-        code = (
-            "import json, django; django.setup(); from django.conf import settings;"
-            f"names = {sorted(stated)!r};"
-            "print(json.dumps({name: getattr(settings, 'BACKCHANNEL_' + name, getattr(settings, name, None))"
-            " for name in names}))"
-        )
-        result = run_backend(code, {"DEBUG": "1"})
-        assert result.returncode == 0, result.stderr
-        actual = json.loads(result.stdout.strip().splitlines()[-1])
-        assert {name: float(value) for name, value in actual.items()} == stated
