@@ -17,6 +17,8 @@ from enum import StrEnum
 
 from django.core import signing
 
+from chat.errors import BackchannelError
+
 TOKEN_SALT = "backchannel.identity"
 VISITOR_ID_BYTES = 12  # 16 URL-safe characters: unguessable, and safe in a channel-layer group name
 # A visitor's tag: 4 characters of Crockford's base32 (no i, l, o, u: nothing to misread), 20 bits.
@@ -44,11 +46,12 @@ class TokenProblem(StrEnum):
     EXPIRED = "token_expired"
 
 
-class TokenError(Exception):
+class TokenError(BackchannelError):
+    """A token that proves nothing; ``code`` is the problem's wire code (``bad_token``...)."""
+
     def __init__(self, problem: TokenProblem, message: str) -> None:
-        super().__init__(message)
+        super().__init__(problem, message)
         self.problem = problem
-        self.message = message
 
 
 def new_visitor_id() -> str:

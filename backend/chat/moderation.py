@@ -14,6 +14,7 @@ from django.utils import timezone
 from chat import changes, presence, sanction_cache, selectors, services
 from chat.broadcast import moderation_notice, send_frames_to_room, send_to_group, send_to_room
 from chat.conf import conf
+from chat.errors import BackchannelError
 from chat.events import change_frames, message_frames, room_state_event_for
 from chat.identity import Identity, staff_user_pk
 from chat.models import HeldMessage, Message, Report, Room, Sanction
@@ -46,14 +47,13 @@ def reject_held_message(*, held: HeldMessage, by: str) -> bool:
     return services.reject_held(held=held, by=by)
 
 
-class Refused(Exception):
+class Refused(BackchannelError):
     """A moderation request the service will not carry out; ``code`` says why (the API answers it)."""
 
-    code = ErrorCode.BAD_FIELD
+    code: ErrorCode = ErrorCode.BAD_FIELD
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(self.code, message)
 
 
 class NotFound(Refused):

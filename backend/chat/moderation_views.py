@@ -19,12 +19,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat import moderation, selectors
 from chat.conf import conf
+from chat.errors import BackchannelError
 from chat.identity import Identity, TokenError, verify_token
 from chat.models import VISITOR_ID_MAX_CHARS
 from chat.protocol import MAX_INT_LITERAL_DIGITS, MAX_SEQ, ErrorCode
 from chat.rooms import is_valid_room_name
 from chat.runtime import runtime
-from chat.views import JSON_CONTENT_TYPE, MAX_BODY_BYTES, MAX_SEQ_DIGITS, ApiError, _client_ip, _error
+from chat.views import JSON_CONTENT_TYPE, MAX_BODY_BYTES, MAX_SEQ_DIGITS, ApiError, _client_ip, _error_of
 
 ACTIONS = ("delete", "mute", "ban")
 SCOPES = ("identity", "address")
@@ -33,11 +34,21 @@ REASON_MAX_CHARS = 200
 MAX_SANCTION_SECS = 10 * 365 * 24 * 3600
 
 
-class Invalid(Exception):
-    """A request the API refuses before acting; carries the JSON error response."""
+class Invalid(BackchannelError):
+    """A request the API refuses before acting: its error, and the HTTP status it is answered with."""
 
-    def __init__(self, response: JsonResponse) -> None:
-        self.response = response
+    def __init__(self, code: str, message: str, *, status: int = 400, retry_after_secs: float | None = None) -> None:
+        super().__init__(code, message, retry_after_secs=retry_after_secs)
+        self.status = status
+
+    @property
+    def response(self) -> JsonResponse:
+        response = _error_of(self, status=self.status)
+        if self.status == 401:
+            response["WWW-Authenticate"] = "Bearer"
+        if self.retry_after_secs is not None:
+            response["Retry-After"] = str(max(1, math.ceil(self.retry_after_secs)))
+        return response
 
 
 @csrf_exempt
@@ -128,11 +139,11 @@ def report_message(request: HttpRequest) -> JsonResponse:
 def _bearer(request: HttpRequest) -> Identity:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Invalid(_unauthorized(ErrorCode.BAD_TOKEN, "send 'Authorization: Bearer <token>'"))
+        raise Invalid(ErrorCode.BAD_TOKEN, "send 'Authorization: Bearer <token>'", status=401)
     try:
         verified = verify_token(token.strip(), now=time.time(), max_age_secs=conf.TOKEN_TTL_SECS)
     except TokenError as error:
-        raise Invalid(_unauthorized(ErrorCode(error.problem), error.message)) from None
+        raise Invalid(error.code, error.message, status=401) from None
     return verified.identity
 
 
@@ -141,7 +152,7 @@ def _staff(request: HttpRequest) -> Identity:
     proves a sign-in, not that the account kept the right), within its rate."""
     identity = _bearer(request)
     if not identity.staff or not selectors.is_staff_account(visitor=identity.visitor):
-        raise Invalid(_error(ErrorCode.NOT_STAFF, "only signed-in staff may moderate", status=403))
+        raise Invalid(ErrorCode.NOT_STAFF, "only signed-in staff may moderate", status=403)
     _take(runtime().limits.moderation_actions, identity.visitor, "moderation requests")
     return identity
 
@@ -149,9 +160,7 @@ def _staff(request: HttpRequest) -> Identity:
 def _take(buckets, key: str, what: str) -> None:
     wait = buckets.take(key, time.monotonic())
     if wait:
-        response = _error(ErrorCode.RATE_LIMITED, f"too many {what}; slow down", status=429, retry_after_secs=wait)
-        response["Retry-After"] = str(max(1, math.ceil(wait)))
-        raise Invalid(response)
+        raise Invalid(ErrorCode.RATE_LIMITED, f"too many {what}; slow down", status=429, retry_after_secs=wait)
 
 
 def _body(request: HttpRequest) -> dict:
@@ -159,15 +168,15 @@ def _body(request: HttpRequest) -> dict:
     length), so a huge one is the field's bad_field, never a 500 or bad_request."""
     if request.content_type != JSON_CONTENT_TYPE:
         message = f"send the body as JSON with Content-Type: {JSON_CONTENT_TYPE}"
-        raise Invalid(_error(ApiError.UNSUPPORTED_MEDIA_TYPE, message, status=415))
+        raise Invalid(ApiError.UNSUPPORTED_MEDIA_TYPE, message, status=415)
     if len(request.body) > MAX_BODY_BYTES:
-        raise Invalid(_error(ApiError.BAD_REQUEST, f"the body is limited to {MAX_BODY_BYTES} bytes", status=413))
+        raise Invalid(ApiError.BAD_REQUEST, f"the body is limited to {MAX_BODY_BYTES} bytes", status=413)
     try:
         body = json.loads(request.body, parse_int=_bounded_int)
     except (ValueError, RecursionError):
-        raise Invalid(_error(ApiError.BAD_REQUEST, "the body must be JSON")) from None
+        raise Invalid(ApiError.BAD_REQUEST, "the body must be JSON") from None
     if not isinstance(body, dict):
-        raise Invalid(_error(ApiError.BAD_REQUEST, "the body must be a JSON object"))
+        raise Invalid(ApiError.BAD_REQUEST, "the body must be a JSON object")
     return body
 
 
@@ -229,17 +238,11 @@ def _query_seq(value: str | None) -> int | None:
 
 
 def _bad_field(message: str) -> Invalid:
-    return Invalid(_error(ErrorCode.BAD_FIELD, message))
-
-
-def _unauthorized(code: ErrorCode, message: str) -> JsonResponse:
-    response = _error(code, message, status=401)
-    response["WWW-Authenticate"] = "Bearer"
-    return response
+    return Invalid(ErrorCode.BAD_FIELD, message)
 
 
 REFUSAL_STATUS = {ErrorCode.BAD_FIELD: 400, ErrorCode.NOT_FOUND: 404, ErrorCode.PROTECTED: 409}
 
 
 def _refused(refused: moderation.Refused) -> JsonResponse:
-    return _error(refused.code, refused.message, status=REFUSAL_STATUS[refused.code])
+    return _error_of(refused, status=REFUSAL_STATUS[refused.code])

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, NotRequired, TypedDict
 
+from chat.errors import BackchannelError
 from chat.rooms import is_valid_room_name
 
 # What a socket speaks without asking (today's widgets), and the newest version this server
@@ -92,8 +93,10 @@ class ErrorCode(StrEnum):
     SERVER_ERROR = "server_error"
 
 
-class ProtocolError(Exception):
+class ProtocolError(BackchannelError):
     """A frame the server refuses; it becomes an ``error`` event and the socket stays open."""
+
+    code: ErrorCode
 
     def __init__(
         self,
@@ -104,12 +107,9 @@ class ProtocolError(Exception):
         *,
         retry_after_secs: float | None = None,
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, retry_after_secs=retry_after_secs)
         self.room = room
         self.client_id = client_id
-        self.retry_after_secs = retry_after_secs
 
 
 class CloseCode:

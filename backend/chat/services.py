@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from chat import moderation, sanction_cache, wordfilter
 from chat.conf import conf
+from chat.errors import BackchannelError
 from chat.identity import Identity
 from chat.models import HeldMessage, Message, Room, Sanction
 from chat.protocol import ErrorCode, quote_of
@@ -28,14 +29,13 @@ class PostResult:
     created: bool  # False: the client_id was already stored; ``message`` is that stored copy
 
 
-class PostRefused(Exception):
+class PostRefused(BackchannelError):
     """The message may not be posted now (moderation or an anti-spam rule); nothing was stored."""
 
+    code: ErrorCode
+
     def __init__(self, code: ErrorCode, message: str, retry_after_secs: float | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after_secs = retry_after_secs
+        super().__init__(code, message, retry_after_secs=retry_after_secs)
 
 
 class PostHeld(PostRefused):

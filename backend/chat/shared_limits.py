@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import redis
 import redis.asyncio
 
+from chat.errors import BackchannelError
+from chat.protocol import ErrorCode
 from chat.ratelimit import Counter
 from chat.redis_pool import async_pool, sync_pool
 
@@ -48,14 +50,29 @@ PROCESSES_KEY = f"{KEY_PREFIX}:sockets:processes"
 # A Redis that does not answer within this is treated as down: a token request fails (503) rather
 # than hang a worker thread, a handshake falls back to the local count rather than stall.
 REDIS_TIMEOUT_SECS = 1.0
+# When Redis does not answer a check that must not be skipped, the request is refused (503) with
+# this wait: minting tokens unchecked would let one proof of work buy a token on every process,
+# and staff sign-ins unchecked would let a guesser through unlimited.
+LIMITS_UNAVAILABLE_RETRY_SECS = 5
 # A process renews its socket lease this many times per lease: two renewals may fail in a row
 # (a Redis blip) before its sockets stop counting elsewhere.
 RENEWALS_PER_LEASE = 3
 ADDRESS_DIGEST_BYTES = 16
 
 
-class LimitsUnavailable(Exception):
-    """Redis did not answer a check that must not be skipped (a token request)."""
+class LimitsUnavailable(BackchannelError):
+    """Redis did not answer a check that must not be skipped (a token request, a staff sign-in).
+    ``detail`` is Redis's error, for the log; the client is told to come back in a few seconds."""
+
+    retry_after_secs: float
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            ErrorCode.SERVER_ERROR,
+            "the server cannot check its limits right now; try again in a few seconds",
+            retry_after_secs=LIMITS_UNAVAILABLE_RETRY_SECS,
+        )
+        self.detail = detail
 
 
 # --- Keys (pure) ---------------------------------------------------------------------------------

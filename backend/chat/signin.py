@@ -23,10 +23,6 @@ from django.http import HttpRequest, HttpResponse
 from chat.limits import staff_sign_in_wait_secs
 from chat.shared_limits import LimitsUnavailable
 
-# When the shared limits (Redis) do not answer, the page refuses (503) rather than let a guesser
-# through unlimited; it says to come back after this.
-LIMITS_UNAVAILABLE_RETRY_SECS = 5
-
 
 class StaffSignInForm(AdminAuthenticationForm):
     """The admin's login form, which spends the staff sign-in budget before it checks a password."""
@@ -40,11 +36,11 @@ class StaffSignInForm(AdminAuthenticationForm):
             ip = self.request.META.get("REMOTE_ADDR") or "unknown"  # the visitor, behind proxies too
             try:
                 wait = staff_sign_in_wait_secs(ip=ip, username=username)
-            except LimitsUnavailable:
-                self.refused_status, self.retry_after_secs = 503, LIMITS_UNAVAILABLE_RETRY_SECS
+            except LimitsUnavailable as unavailable:
+                self.refused_status, self.retry_after_secs = 503, unavailable.retry_after_secs
                 raise ValidationError(
                     "Sign-in is unavailable for a moment (the server cannot check its limits). "
-                    f"Try again in {LIMITS_UNAVAILABLE_RETRY_SECS} seconds.",
+                    f"Try again in {math.ceil(self.retry_after_secs)} seconds.",
                     code="limits_unavailable",
                 ) from None
             if wait:

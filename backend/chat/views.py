@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from chat import moderation, presence, search, selectors
 from chat.challenge import challenge_problem, new_challenge
 from chat.conf import conf
+from chat.errors import BackchannelError
 from chat.events import message_event_for
 from chat.identity import (
     Identity,
@@ -55,9 +56,6 @@ MAX_ROOMS_PER_COUNT_REQUEST = 50
 # Online counts change by the second but a card showing "3 online" may lag a little: browsers and
 # shared caches keep the answer this long, so a busy landing page costs the backend little.
 ONLINE_COUNTS_MAX_AGE_SECS = 10
-# When the shared limits (Redis) do not answer, a token request is refused (503) with this wait:
-# minting tokens unchecked would let one proof of work buy a token on every process.
-LIMITS_UNAVAILABLE_RETRY_SECS = 5
 
 
 class ApiError(StrEnum):
@@ -226,8 +224,8 @@ def redeem_token_request(checked: TokenRequest, ip: str | None) -> JsonResponse 
     # retry after the wait; else the challenge is spent.
     try:
         redemption = redeem_challenge(checked.challenge, ip=ip or "unknown", new_identity=checked.visitor is None)
-    except LimitsUnavailable:
-        return _limits_unavailable()
+    except LimitsUnavailable as unavailable:
+        return _limits_unavailable(unavailable)
     if redemption.spent:
         return _error(ApiError.BAD_CHALLENGE, "this challenge was already used; fetch a new one")
     if redemption.wait_secs:
@@ -303,8 +301,8 @@ def staff_identity(request: HttpRequest) -> JsonResponse:
         return _error(ApiError.BAD_REQUEST, "'username' and 'password' must be strings")
     try:  # password guessing; counted before the password is hashed, refused or not
         wait = staff_sign_in_wait_secs(ip=_client_ip(request) or "unknown", username=username)
-    except LimitsUnavailable:
-        return _limits_unavailable()
+    except LimitsUnavailable as unavailable:
+        return _limits_unavailable(unavailable)
     if wait:
         return _too_many(wait, "staff sign-ins", "from this address or for this username")
     user = authenticate(request, username=username, password=password)
@@ -359,14 +357,9 @@ def _too_many(
     return response
 
 
-def _limits_unavailable() -> JsonResponse:
-    response = _error(
-        ErrorCode.SERVER_ERROR,
-        "the server cannot check its limits right now; try again in a few seconds",
-        status=503,
-        retry_after_secs=LIMITS_UNAVAILABLE_RETRY_SECS,
-    )
-    response["Retry-After"] = str(LIMITS_UNAVAILABLE_RETRY_SECS)
+def _limits_unavailable(unavailable: LimitsUnavailable) -> JsonResponse:
+    response = _error_of(unavailable, status=503)
+    response["Retry-After"] = str(math.ceil(unavailable.retry_after_secs))
     return response
 
 
@@ -399,3 +392,7 @@ def _error(code: str, message: str, *, status: int = 400, retry_after_secs: floa
     if retry_after_secs is not None:
         error["retry_after_secs"] = round_up_secs(retry_after_secs)
     return JsonResponse({"error": error}, status=status)
+
+
+def _error_of(error: BackchannelError, *, status: int) -> JsonResponse:
+    return _error(error.code, error.message, status=status, retry_after_secs=error.retry_after_secs)
