@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from backchannel.env import origin_problem  # the backend's own origin rule, not a copy
+from backchannel import setting_specs
+from backchannel.env import FALSE_WORDS, TRUE_WORDS, origin_problem  # the backend's own rules, not copies
+from backchannel.setting_specs import DEVELOPMENT_SECRET_KEY
 from scripts.doctor_findings import (
     EPHEMERAL_DISK_HOST_SUFFIXES,
     BackendPlatform,
@@ -35,11 +37,7 @@ from scripts.doctor_findings import (
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHECK_DEPLOY_TIMEOUT_SECS = 120
-# The backend's development key (backend/backchannel/settings.py): accepted only with DEBUG on.
-DEVELOPMENT_SECRET_KEY = "development-only-not-secret-backchannel-0123456789abcdefghijkl"
 SECRET_KEY_MIN_CHARS = 50  # what Django's check --deploy asks for (security.W009)
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})  # as backend/backchannel/env.py reads booleans
-FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 NEW_SECRET_KEY_COMMAND = "$(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
 # Environment variables the check --deploy subprocess takes from the doctor's own environment;
 # everything else comes from the env file, so the developer's shell cannot leak into the check.
@@ -163,7 +161,8 @@ def check_backend_env(env: BackendEnv, deployment: Deployment) -> list[Finding]:
 def check_redis_tls_verify(values: Mapping[str, str], platform: BackendPlatform) -> Finding:
     """Heroku Redis serves rediss:// with a self-signed certificate, which verification refuses."""
     urls = [url.strip() for url in values.get("REDIS_URL", "").split(",") if url.strip()]
-    verify = values.get("REDIS_TLS_VERIFY", "1").strip().lower() not in FALSE_WORDS
+    raw = values.get(setting_specs.REDIS_TLS_VERIFY.name)
+    verify = setting_specs.REDIS_TLS_VERIFY.default if raw is None else raw.strip().lower() not in FALSE_WORDS
     if not any(url.startswith("rediss://") for url in urls):
         return ok("backend.redis_tls", "no rediss:// URL: nothing to verify")
     if verify and platform.heroku_app:
@@ -177,7 +176,7 @@ def check_redis_tls_verify(values: Mapping[str, str], platform: BackendPlatform)
 def check_trusted_proxy_hops(raw: str | None, platform: BackendPlatform) -> Finding:
     """Behind a PaaS router the TCP peer is the router: without TRUSTED_PROXY_HOPS every visitor
     shares one address, so per-address limits hit everyone and a ban bans the router."""
-    hops = (raw or "0").strip()
+    hops = (raw or str(setting_specs.TRUSTED_PROXY_HOPS.default)).strip()
     if not hops.isdigit():
         return fail("backend.trusted_proxy_hops", f"TRUSTED_PROXY_HOPS={raw!r} is not a whole number: the backend "
                     "refuses to start", platform.set_command("TRUSTED_PROXY_HOPS", "1"))
