@@ -7,11 +7,13 @@ which a uvicorn worker must not get.
 
 from __future__ import annotations
 
+from backchannel.setting_specs import MAX_FRAME_BYTES
+
 # The largest WebSocket message, either way. daphne drops a larger inbound frame with the connection
 # before our code runs; under uvicorn the consumer closes the socket with 1009 itself (uvicorn takes
 # frames up to --ws-max-size). Twice MAX_FRAME_BYTES' default, so a frame between the two still
 # gets a readable `frame_too_large`; it caps outbound pages too (chat.conf PAGE_BUDGET_BYTES).
-MAX_MESSAGE_BYTES = 64 * 1024
+MAX_MESSAGE_BYTES = 2 * MAX_FRAME_BYTES.default  # 64 KiB
 # Server pings keep idle sockets busy: platforms cut idle connections (Heroku after 55 s, many
 # load balancers after 60 s). The widget also pings every 25 s.
 PING_INTERVAL_SECS = 20

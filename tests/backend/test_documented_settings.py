@@ -13,6 +13,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from backchannel import setting_specs as specs
+from backchannel import websocket_limits
 from backchannel.env import Env
 from backchannel.setting_specs import ENVIRONMENT_SETTINGS, SETTINGS, SettingSpec
 from chat.conf import conf
@@ -130,6 +131,12 @@ def test_defaults_quoted_in_prose_are_the_tables():
                 )
     assert quoted >= 5, "the pattern no longer finds the quoted defaults: update QUOTED_DEFAULT"
     assert not problems, "\n".join(problems)
+
+
+def test_a_page_of_messages_fits_in_the_servers_largest_frame():
+    """daphne's and uvicorn's frame limit (twice MAX_FRAME_BYTES' default) caps outbound frames too."""
+    assert websocket_limits.MAX_MESSAGE_BYTES == 2 * specs.MAX_FRAME_BYTES.default
+    assert specs.PAGE_BUDGET_BYTES.default < websocket_limits.MAX_MESSAGE_BYTES
 
 
 def test_nginx_holds_sockets_per_address_to_the_backends_limit():
