@@ -171,7 +171,8 @@ def start_tutorial(*, work_dir: Path, log_dir: Path, label: str, processes: int)
     try:
         server.redis, redis_url = _start_redis_if(processes, work_dir)
         env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-        env.update({"DJANGO_SETTINGS_MODULE": "bench.tutorial.settings", "PYTHONPATH": str(REPO_DIR),
+        # bench.tutorial imports from the working directory (REPO_DIR): `python -m` puts it on the path.
+        env.update({"DJANGO_SETTINGS_MODULE": "bench.tutorial.settings",
                     "TUTORIAL_DB_PATH": str(work_dir / "tutorial.sqlite3")})
         if redis_url:
             env["REDIS_URL"] = redis_url

@@ -1,6 +1,6 @@
 """`make doctor`: does the production configuration hang together, and does the deployment work?
 
-    python scripts/doctor.py [--repo DIR] [--env-file FILE|-] [--site-url URL] [--backend-url URL]
+    python -m scripts.doctor [--repo DIR] [--env-file FILE|-] [--site-url URL] [--backend-url URL]
                              [--room NAME] [--timeout-secs N] [--default-branch NAME]
 
 Offline checks (always; no network):
@@ -44,19 +44,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-for _import_path in (REPO_ROOT, REPO_ROOT / "backend"):  # `python scripts/doctor.py` has only scripts/
-    if str(_import_path) not in sys.path:
-        sys.path.insert(0, str(_import_path))
-
-from scripts.doctor_backend import (  # noqa: E402
+from scripts.doctor_backend import (
     backend_dir_for,
     check_backend_env,
     check_deploy_findings,
     load_backend_env,
     run_check_deploy,
 )
-from scripts.doctor_findings import (  # noqa: E402
+from scripts.doctor_findings import (
     BackendPlatform,
     Deployment,
     Finding,
@@ -74,6 +69,7 @@ from scripts.doctor_findings import (  # noqa: E402
     warn,
 )
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 HUGO_DEFAULT_PUBLISH_DIR = "public"
 GITHUB_PAGES_HOST_SUFFIX = ".github.io"
 CNAME_GLOBS = ("static/CNAME", "site/**/CNAME", "themes/*/static/CNAME")

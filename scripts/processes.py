@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import os
 import shutil
 import signal
@@ -23,6 +22,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+# The one source of the WebSocket limits; it imports nothing, so the scripts load no Django for it.
+from backchannel.websocket_limits import MAX_MESSAGE_BYTES
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 BACKEND_DIR = REPO_DIR / "backend"
@@ -165,19 +167,8 @@ def find_chromium() -> str:
     raise FileNotFoundError(f"Chromium is needed ({where}). {CHROMIUM_INSTALL_HINT}")
 
 
-def _websocket_limits():
-    """backend/backchannel/websocket_limits.py, the one source of the WebSocket limits, loaded by its
-    path: scripts and the bench run without the backend on sys.path, and the module imports nothing."""
-    spec = importlib.util.spec_from_file_location(
-        "backchannel_websocket_limits", BACKEND_DIR / "backchannel" / "websocket_limits.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 # For a stock daphne (the bench's tutorial): ours (backchannel.serve) sets it itself.
-DAPHNE_MAX_MESSAGE_BYTES = _websocket_limits().MAX_MESSAGE_BYTES
+DAPHNE_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES
 
 
 def daphne_command(port: int, host: str = "127.0.0.1", *, listen_fd: int | None = None,

@@ -1,6 +1,6 @@
 """`make run`: migrate, build the site, start the backend and serve the site; Ctrl-C stops both.
 
-    SITE_PORT=1313 BACKEND_PORT=8000 python scripts/run.py [--processes N] [--backend-only]
+    SITE_PORT=1313 BACKEND_PORT=8000 python -m scripts.run [--processes N] [--backend-only]
 
 Uses the embedded defaults (SQLite in backend/db.sqlite3, the in-memory channel layer) unless
 DATABASE_URL / REDIS_URL are set. The site is built against this backend and served as plain
@@ -22,9 +22,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.processes import (  # noqa: E402
+from scripts.processes import (
     REPO_DIR,
     ServerFailed,
     backend_env,
@@ -37,7 +35,7 @@ from scripts.processes import (  # noqa: E402
     start_redis,
     stop_process,
 )
-from scripts.site import SiteBuildError, build_site  # noqa: E402
+from scripts.site import SiteBuildError, build_site
 
 
 def main() -> int:

@@ -1,10 +1,10 @@
 """Run the test suites one after the other, a line per suite with its time (`make test`,
 `make test-fast`, `make test-postgres`, `make test-mysql`).
 
-    python scripts/run_suites.py                 every suite (the engine runs when their URL is set)
-    python scripts/run_suites.py js backend      the named suites only
-    python scripts/run_suites.py --together js units   both at once (`make test-fast`)
-    python scripts/run_suites.py --list          the suites, what each runs, and its usual time
+    python -m scripts.run_suites                 every suite (the engine runs when their URL is set)
+    python -m scripts.run_suites js backend      the named suites only
+    python -m scripts.run_suites --together js units   both at once (`make test-fast`)
+    python -m scripts.run_suites --list          the suites, what each runs, and its usual time
 
 Each suite's own output (node's, pytest's) goes straight to the terminal. A suite that fails does
 not stop the others; the run ends with a table of every suite's time and result, names the suites
@@ -272,7 +272,7 @@ def main() -> int:
         many = len(failed) > 1
         print(
             f"\nFAILED: the {' and '.join(failed)} suite{'s' * many} ({'their' if many else 'its'} output is above; "
-            f"again on {'their' if many else 'its'} own: {shown_python()} scripts/run_suites.py {' '.join(failed)})"
+            f"again on {'their' if many else 'its'} own: {shown_python()} -m scripts.run_suites {' '.join(failed)})"
         )
         return 1
     return 0

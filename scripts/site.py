@@ -1,7 +1,7 @@
 """Build the Hugo site against a given chat backend: used by `make run`, `make site` and the tests.
 
-    python scripts/site.py --backend-url wss://chat.example.com --base-url https://www.example.com/
-    python scripts/site.py --production    # `make site-production`: config.toml's own values
+    python -m scripts.site --backend-url wss://chat.example.com --base-url https://www.example.com/
+    python -m scripts.site --production    # `make site-production`: config.toml's own values
 
 ``--production`` builds the site to deploy (GitHub Pages): with config.toml's baseURL and
 backend_url as they are, after checking that they are https:// and wss://. The theme then also
@@ -29,10 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-if str(Path(__file__).resolve().parent.parent) not in sys.path:  # `python scripts/site.py` has only scripts/
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from scripts.bundle_budget import BudgetExceeded, check_budget, measure_bundles  # noqa: E402
+from scripts.bundle_budget import BudgetExceeded, check_budget, measure_bundles
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BACKEND_URL_ENV = "HUGOxPARAMSxBACKCHANNELxBACKEND_URL"

@@ -17,8 +17,8 @@ Exit status: 0 when every score meets the target, axe finds nothing and every bu
 its budget; 1 when something misses
 (the last line says what); 2 when a tool is missing (the line says how to install it).
 
-    python scripts/ui_report.py                    # everything (~2 min)
-    python scripts/ui_report.py --skip-lighthouse  # axe and sizes only (~20 s)
+    python -m scripts.ui_report                    # everything (~2 min)
+    python -m scripts.ui_report --skip-lighthouse  # axe and sizes only (~20 s)
 """
 
 from __future__ import annotations
@@ -35,13 +35,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO_DIR), str(REPO_DIR / "backend")]
+from scripts.bundle_budget import measure_bundles
+from scripts.loopback import LoopbackSystem, loopback_system
+from scripts.processes import ServerFailed, find_chromium
+from scripts.site import SiteBuildError, build_site
 
-from scripts.bundle_budget import measure_bundles  # noqa: E402
-from scripts.loopback import LoopbackSystem, loopback_system  # noqa: E402
-from scripts.processes import ServerFailed, find_chromium  # noqa: E402
-from scripts.site import SiteBuildError, build_site  # noqa: E402
+REPO_DIR = Path(__file__).resolve().parent.parent
 
 TARGET_SCORE = 95
 REPORT_DIR = REPO_DIR / "artifacts" / "report"

@@ -1,8 +1,9 @@
 """The internals of Twisted, autobahn, asgiref and daphne that our code leans on, held to the shape
 it expects on the installed versions.
 
-backend/requirements.txt pins daphne and channels, but Twisted, autobahn and asgiref come with them
-and re-resolve on every install. Two files reach past their public APIs:
+backend/requirements.in names daphne and channels; Twisted, autobahn and asgiref come with them, pinned
+and hashed in the lock compiled from it (backend/requirements.txt, `make lock`), so they move only
+when the lock is compiled again. Two files reach past their public APIs:
 
 - backend/backchannel/serve.py: ``FrameWriter.can_write_now`` reads Twisted's private write queue
   of a ``tcp.Server`` transport (``_tempDataBuffer``, ``dataBuffer``, ``offset``, ``connected``,
@@ -17,8 +18,9 @@ and re-resolve on every install. Two files reach past their public APIs:
 - backend/chat/db.py: ``DatabaseCall`` overrides asgiref's ``SyncToAsync.thread_handler(loop, ...)``
   to run a check on the database thread before every call.
 
-When a check here fails, an upgrade changed one of these: the message names the package, the
-version these checks were written against, the installed one and the file to revisit.
+When a check here fails, an upgrade changed one of these (`make lock UPGRADE=1` or a new pin): the
+message names the package, the version these checks were written against, the installed one and the
+file to revisit.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def changed(distribution: str, what: str, where: str) -> str:
         f"{distribution} {version(distribution)} is installed, and it changed what {path} relies on: {what}, "
         f"as in {distribution} {CHECKED_AGAINST[distribution]} (the version {path} was checked against). "
         f"Revisit {path} for this {distribution}, or pin {distribution}=={CHECKED_AGAINST[distribution]} "
-        f"in backend/requirements.txt."
+        f"in backend/requirements.in and run `make lock`."
     )
 
 

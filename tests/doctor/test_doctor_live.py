@@ -1,5 +1,5 @@
 """The doctor's live checks against a real daphne and the real Hugo build served over HTTP
-(127.0.0.1, free ports), run as a person runs them: `scripts/doctor.py` in a subprocess.
+(127.0.0.1, free ports), run as a person runs them: `python -m scripts.doctor` in a subprocess.
 
 One backend allows the site's origin: every live check passes. Then seeded breakage: the same
 site served from an origin the backend does not allow (CORS and the WebSocket FAIL, naming the
@@ -77,9 +77,9 @@ def live(tmp_path_factory) -> LiveDeployment:
 def run_doctor(*arguments: str) -> tuple[subprocess.CompletedProcess, float]:
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "scripts" / "doctor.py"), "--default-branch", "main",
+        [sys.executable, "-m", "scripts.doctor", "--default-branch", "main",
          "--timeout-secs", str(LIVE_TIMEOUT_SECS), *arguments],
-        capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     return result, time.monotonic() - started
 
@@ -97,7 +97,7 @@ def test_every_live_check_passes_against_a_backend_that_allows_the_site(live):
     result, _ = run_doctor("--repo", str(live.good_repo), "--site-url", live.site_url,
                            "--backend-url", live.backend_url)
     save_artifact("doctor-good.txt", result,
-                  f"python scripts/doctor.py --repo <seeded good configuration> --site-url {live.site_url} "
+                  f"python -m scripts.doctor --repo <seeded good configuration> --site-url {live.site_url} "
                   f"--backend-url {live.backend_url}")
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -117,7 +117,7 @@ def test_a_site_origin_the_backend_does_not_allow_fails_cors_and_the_websocket(l
     result, _ = run_doctor("--repo", str(live.broken_repo), "--env-file", str(live.broken_env_file),
                            "--site-url", live.other_site_url, "--backend-url", live.backend_url)
     save_artifact("doctor-broken.txt", result,
-                  f"python scripts/doctor.py --repo <seeded broken configuration> --env-file backend.env "
+                  f"python -m scripts.doctor --repo <seeded broken configuration> --env-file backend.env "
                   f"--site-url {live.other_site_url} "
                   f"--backend-url {live.backend_url}")
 

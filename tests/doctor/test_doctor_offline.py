@@ -313,8 +313,8 @@ def test_the_repository_as_shipped_is_consistent_apart_from_placeholders():
 
 
 def run_cli(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "doctor.py"), *arguments],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "scripts.doctor", *arguments],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
 
 
 def test_cli_on_a_good_configuration_exits_0(tmp_path):
@@ -363,8 +363,8 @@ def test_cli_reads_the_env_file_from_standard_input(tmp_path):
     repo, env_file = GOOD.write(tmp_path)
 
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "scripts" / "doctor.py"), "--repo", str(repo), "--env-file", "-"],
-        input=env_file.read_text(), capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "scripts.doctor", "--repo", str(repo), "--env-file", "-"],
+        cwd=REPO_ROOT, input=env_file.read_text(), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
     assert result.returncode == 0, result.stdout + result.stderr
