@@ -20,6 +20,12 @@ last read them, and drops everything whenever a sanction changes anywhere:
 - only "nothing in force" is answered from the copy: a copy that holds a ban or a mute is read
   again from the database before the socket is refused or told it is muted (a refused page is
   rare, and a lift written any way at all, even by hand in the database, lets it in at once).
+
+While few sanctions are in force anywhere (at most ``MAX_WHOLE_ROWS``, as on most sites), the
+first read keeps all of them, and every visitor id and address is answered from that one copy,
+under the same rules: a restart's reconnect storm brings thousands of visitors this process has
+never seen, and each one cost a trip to the database thread of its own before its `auth` was
+answered.
 """
 
 from __future__ import annotations
@@ -46,15 +52,19 @@ _generation = 0
 _listening = 0  # fan-outs in the group: invalidations published elsewhere reach this process
 _by_visitor: dict[str, tuple[float, tuple[Sanction, ...]]] = {}
 _by_ip: dict[str, tuple[float, tuple[Sanction, ...]]] = {}
+# Every sanction in force, when there were at most this many: (read at, by visitor id, by address).
+MAX_WHOLE_ROWS = 1_000
+_whole: tuple[float, dict[str, list[Sanction]], dict[str, list[Sanction]]] | None = None
 
 
 def clear() -> None:
     """Forget every cached sanction (a sanction changed, or an invalidation may have been missed)."""
-    global _generation
+    global _generation, _whole
     with _lock:
         _generation += 1
         _by_visitor.clear()
         _by_ip.clear()
+        _whole = None
 
 
 def listening(on: bool) -> None:
@@ -97,6 +107,9 @@ def cached_in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str,
     """The strongest ban and mute in force for ``visitor`` (may be "") or address ``ip``, from
     this process's copy; None when part of it is not cached (ask ``in_force``). No database."""
     now_mono = time.monotonic()
+    whole = _whole
+    if whole is not None and now_mono - whole[0] <= MAX_AGE_SECS:
+        return _strongest(_of(visitor, ip, by_visitor=whole[1], by_ip=whole[2]), now)
     rows: dict[int, Sanction] = {}
     if visitor:
         found = _fresh(_by_visitor, visitor, now_mono)
@@ -123,16 +136,27 @@ def read_in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str, S
     """As ``cached_in_force``, read from the database whatever is kept (and kept)."""
     with _lock:
         generation, keep = _generation, _listening > 0
+        whole = _whole
+    if keep and (whole is None or time.monotonic() - whole[0] > MAX_AGE_SECS):
+        # No copy of every sanction in force: try to make one (a confirmation of a ban or a mute
+        # the copy holds reads only this visitor's and address's rows, below).
+        rows = list(_running(now).order_by("pk")[: MAX_WHOLE_ROWS + 1])
+        if len(rows) <= MAX_WHOLE_ROWS:
+            by_visitor: dict[str, list[Sanction]] = {}
+            by_ip: dict[str, list[Sanction]] = {}
+            for row in rows:
+                if row.visitor:
+                    by_visitor.setdefault(row.visitor, []).append(row)
+                if row.ip:
+                    by_ip.setdefault(row.ip, []).append(row)
+            _keep_whole(generation, (time.monotonic(), by_visitor, by_ip))
+            return _strongest(_of(visitor, ip, by_visitor=by_visitor, by_ip=by_ip), now)
     target = Q(pk__in=[])
     if visitor:
         target |= Q(visitor=visitor)
     if ip:
         target |= Q(ip=ip)
-    rows = list(
-        Sanction.objects.filter(target, lifted_at__isnull=True)
-        .filter(Q(until__isnull=True) | Q(until__gt=now))
-        .order_by(F("until").desc(nulls_first=True), "pk")
-    )
+    rows = list(_running(now).filter(target).order_by(F("until").desc(nulls_first=True), "pk"))
     if keep:
         now_mono = time.monotonic()
         with _lock:
@@ -142,6 +166,32 @@ def read_in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str, S
                 if ip:
                     _keep(_by_ip, ip, (now_mono, tuple(row for row in rows if row.ip == ip)))
     return _strongest(rows, now)
+
+
+def _running(now: datetime):
+    return Sanction.objects.filter(lifted_at__isnull=True).filter(Q(until__isnull=True) | Q(until__gt=now))
+
+
+def _of(
+    visitor: str, ip: str | None, *, by_visitor: dict[str, list[Sanction]], by_ip: dict[str, list[Sanction]]
+) -> list[Sanction]:
+    """The rows of the whole copy that name ``visitor`` or address ``ip`` (each once)."""
+    rows = list(by_visitor.get(visitor, ())) if visitor else []
+    if ip:
+        if ":" in ip:  # as stored: the model field writes IPv6 addresses in their shortest form
+            ip = _IP_FIELD.get_prep_value(ip)
+        rows += [row for row in by_ip.get(ip, ()) if row not in rows]
+    return rows
+
+
+_IP_FIELD = Sanction._meta.get_field("ip")
+
+
+def _keep_whole(generation: int, whole: tuple) -> None:
+    global _whole
+    with _lock:
+        if generation == _generation:  # no sanction changed while we read
+            _whole = whole
 
 
 def _keep(table: dict, key: str, entry: tuple) -> None:
