@@ -82,8 +82,7 @@ def reported_version(binary: Path) -> str:
         raise MinimumHugoUnavailable(f"{binary} does not run: {error}") from None
     if result.returncode != 0:
         raise MinimumHugoUnavailable(
-            f"{binary} does not run: {result.stderr.strip()[:500]}\n"
-            f"Debian's Hugo needs its libraries: {LIBRARIES_HINT}"
+            f"{binary} does not run: {result.stderr.strip()[:500]}\nDebian's Hugo needs its libraries: {LIBRARIES_HINT}"
         )
     # "hugo v0.131.0+extended linux/amd64 BuildDate=..."
     word = result.stdout.split()[1]

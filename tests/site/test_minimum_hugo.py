@@ -7,6 +7,7 @@ theme.toml still promises the old one (hugo.Sites and strings.TrimSpace once bro
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def minimum_hugo() -> str:
 
 def is_redirect(path: Path) -> bool:
     """One of Hugo's alias pages: a meta refresh to another address, nothing else."""
-    return 'http-equiv="refresh"' in path.read_text(encoding="utf-8").replace("http-equiv=refresh", 'http-equiv="refresh"')
+    return re.search(r'http-equiv="?refresh', path.read_text(encoding="utf-8")) is not None
 
 
 def built_pages(site: Path) -> dict[str, int]:
