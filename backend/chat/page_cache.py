@@ -36,6 +36,9 @@ class Entry:
     page: object  # chat.selectors.Page
     # Encoded forms, per protocol version, filled by the first join that needs them.
     events: dict[int, object] = field(default_factory=dict)
+    # Those events as JSON, per protocol version: every `joined` from this page carries it as is
+    # (chat.events.encode_with_encoded), not encoded again per join.
+    events_json: dict[int, str] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
