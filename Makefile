@@ -25,7 +25,7 @@ help:
 	@echo "make test-fast  units only: no process started, no committed data (about 15 s; tests/selection.py)"
 	@echo "make test-postgres  the engine tests (tests/selection.py) on TEST_POSTGRES_URL (make test runs it too when set)"
 	@echo "make test-mysql     the same on TEST_MYSQL_URL, a MySQL/MariaDB (make test runs it too when set)"
-	@echo "make lint       ruff check and ruff format --check, JS syntax check, .travis.yml against Travis's schema (vendor/travis-yml)"
+	@echo "make lint       ruff check and ruff format --check, mypy on backend/ (mypy.ini), JS syntax check, .travis.yml against Travis's schema (vendor/travis-yml)"
 	@echo "make report     the measured UI report: Lighthouse 12 scores (npx), axe-core violations, gzipped asset"
 	@echo "                sizes, for a fresh local backend; artifacts/report/; fails below 95 or on any violation"
 	@echo "make bench      benchmark ours vs the Channels tutorial vs bare websockets (~10 min; bench/README.md)"
@@ -108,9 +108,13 @@ test-fast: $(INSTALLED)
 	$(PY) -m scripts.run_suites --together js units
 
 # Every check always runs (nothing is skipped for a missing file); .ci/run runs this before `make test`.
+# mypy checks backend/ as mypy.ini says; its django-stubs plugin loads the settings, which need no
+# environment with DEBUG=1.
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check backend scripts tests bench
 	$(VENV)/bin/ruff format --check backend scripts tests bench || { echo "Run: $(VENV)/bin/ruff format <each file above> (ruff.toml's [format] exclude lists the files left unformatted for now)"; exit 1; }
+	@test -x $(VENV)/bin/mypy || { echo "mypy is not installed: run make install (requirements-dev.txt pins it)"; exit 1; }
+	DEBUG=1 $(VENV)/bin/mypy
 	@for file in themes/backchannel/assets/backchannel/js/*.js themes/backchannel-site/assets/backchannel-site/js/*.js tests/js/*.js; do node --check $$file || exit 1; done
 	$(PY) -m scripts.check_travis
 	$(PY) -m scripts.lock --check

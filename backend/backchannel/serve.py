@@ -66,8 +66,8 @@ from chat.ratelimit import TokenBucket
 
 # autobahn pretty-prints its ~40 options on every new connection for a debug line that is never
 # written unless debug logging is on (about 3 % of a join storm's CPU): its log gets the list as it
-# is, which its logger formats only when it writes the line.
-autobahn_protocol.pformat = lambda value: value
+# is, which its logger formats only when it writes the line. (A stand-in, not pformat's type.)
+autobahn_protocol.pformat = lambda value: value  # type: ignore[assignment,misc]
 
 logger = logging.getLogger("backchannel.serve")
 
@@ -202,7 +202,7 @@ class FrameWriter:
             protocol.state == protocol.STATE_OPEN
             and not protocol.send_queue  # autobahn's own queue (unused by daphne; checked anyway)
             and type(transport) is tcp.Server  # plain TCP: under TLS the socket must not be written raw
-            and transport.connected
+            and transport.connected == 1  # Twisted's flag is 1 or 0: compared, the answer is a bool
             and not transport.disconnecting
             # Nothing queued in Twisted, so these bytes go out after everything written before.
             and not transport._tempDataBuffer

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django import forms
@@ -31,6 +32,14 @@ from chat.models import (
     Room,
     Sanction,
 )
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations  # a model with the attributes its queryset annotated
+
+    class ReportCounts(TypedDict):  # ReportAdmin.get_queryset's annotation
+        reports_on_message: int
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -232,7 +241,7 @@ class RoomAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{export.filename(room, fmt, now=now)}"'
         return response
 
-    def _set_state(self, request: HttpRequest, rooms: QuerySet[Room], done: str, **changes: object) -> None:
+    def _set_state(self, request: HttpRequest, rooms: QuerySet[Room], done: str, **changes: Any) -> None:
         for room in rooms:
             state = {"locked": room.locked, "slow_mode_secs": room.slow_mode_secs, **changes}
             moderation.set_room_state(room=room, **state)
@@ -373,10 +382,11 @@ def _streamed(request: HttpRequest, chunks: Iterator[str]) -> Iterator[str] | As
     the response goes out. Under WSGI (gunicorn) the plain iterator streams as it is."""
     if not isinstance(request, ASGIRequest):
         return chunks
-    end = object()
+    def next_chunk() -> str | None:
+        return next(chunks, None)
 
     async def one_at_a_time() -> AsyncIterator[str]:
-        while (chunk := await sync_to_async(next)(chunks, end)) is not end:
+        while (chunk := await sync_to_async(next_chunk)()) is not None:
             yield chunk
 
     return one_at_a_time()
@@ -391,6 +401,7 @@ def _change_summary(change: MessageChange, message: Message, names: dict[str, st
     # A moderator's deletion in the admin or the API has no visitor, only the moderator's name.
     name = names.get(change.visitor) or payload.get("by") or ""
     by = _who(name, change.visitor) if change.visitor else payload.get("by") or "(a moderator)"
+    details: str  # HTML-safe where it is made by format_html
     match change.kind:
         case MessageChange.Kind.EDIT:
             details = format_html("<del>{}</del> → <ins>{}</ins>", payload.get("previous", ""), payload.get("text", ""))
@@ -417,7 +428,8 @@ class SanctionForm(forms.ModelForm):
         labels = {"ip": "Address (bans or mutes everyone on it)"}
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns
         visitor, ip = data.get("visitor", ""), data.get("ip")
         if not visitor and not ip:
             raise ValidationError("Name a visitor id, an address or both.")
@@ -458,8 +470,9 @@ class SanctionAdmin(admin.ModelAdmin):
     search_fields = ["visitor", "visitor_name", "ip", "seen_ip", "reason"]
     actions = ["lift_selected"]
 
-    def get_form(self, request: HttpRequest, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(self, request: HttpRequest, obj: Sanction | None = None, change: bool = False, **kwargs: Any):
+        form = super().get_form(request, obj, change, **kwargs)
+        assert issubclass(form, SanctionForm)  # made from self.form
         form.moderator_ip = _moderator_ip(request)
         return form
 
@@ -622,7 +635,7 @@ class ReportAdmin(admin.ModelAdmin):
         return _who(report.message.author, report.message.visitor)
 
     @admin.display(description="reports of it", ordering="reports_on_message")
-    def reports_on_message(self, report: Report) -> int:
+    def reports_on_message(self, report: WithAnnotations[Report, ReportCounts]) -> int:
         return report.reports_on_message
 
     @admin.display(description="reported by", ordering="name")

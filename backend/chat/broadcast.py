@@ -9,7 +9,7 @@ catch up from the log (and moderation state is re-read on every send).
 from __future__ import annotations
 
 import logging
-from typing import Literal, NotRequired, TypedDict
+from typing import Final, Literal, NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -21,9 +21,9 @@ from chat.rooms import group_name_for
 logger = logging.getLogger(__name__)
 
 # Layer message types. chat.fanout hands each message to the member sockets of its group.
-ROOM_FRAME = "room.frame"  # written to every member of a room
-MODERATION_NOTICE = "moderation.notice"  # written to a visitor's/IP's sockets, which may then close
-SANCTIONS_CHANGED = "sanctions.changed"  # to every process (chat.sanction_cache): drop its copy
+ROOM_FRAME: Final = "room.frame"  # written to every member of a room
+MODERATION_NOTICE: Final = "moderation.notice"  # written to a visitor's/IP's sockets, which may then close
+SANCTIONS_CHANGED: Final = "sanctions.changed"  # to every process (chat.sanction_cache): drop its copy
 
 
 class LayerMessage(TypedDict):

@@ -34,6 +34,11 @@ class ChangeRefused(PostRefused):
     was stored."""
 
 
+# What a change's ``apply`` returns (``_apply``): the messages it changed, and the payload recorded
+# with the change.
+Outcome = tuple[list[Message], dict[str, str]]
+
+
 @dataclass(frozen=True)
 class ChangeResult:
     rev: int  # the change's rev; a repeat's first rev; the message's own rev when nothing changed
@@ -61,7 +66,7 @@ def edit_message(
     if not identity.staff and wordfilter.active_filter().verdict(text) is not None:
         raise ChangeRefused(ErrorCode.BLOCKED_WORD, "your edit contains a word this chat does not allow")
 
-    def apply(message: Message) -> list[Message]:
+    def apply(message: Message) -> Outcome:
         if message.visitor != identity.visitor:
             raise ChangeRefused(ErrorCode.NOT_AUTHOR, "only its author may edit a message")
         window = conf.EDIT_WINDOW_SECS
@@ -91,7 +96,7 @@ def delete_message(
     if repeat is not None:
         return repeat
 
-    def apply(message: Message) -> list[Message] | None:
+    def apply(message: Message) -> Outcome | None:
         if message.visitor != identity.visitor and not identity.staff:
             raise ChangeRefused(ErrorCode.NOT_AUTHOR, "only its author or a moderator may delete a message")
         by_author = message.visitor == identity.visitor
@@ -109,7 +114,7 @@ def moderator_delete(*, message: Message, by: str, reason: str = "", now: dateti
     now = now or timezone.now()
     moderator = Identity(visitor="", name=by, staff=True)
 
-    def apply(found: Message) -> list[Message]:
+    def apply(found: Message) -> Outcome:
         return _tombstone(found, by=by, reason=reason, now=now), {"by": by, "reason": reason}
 
     return _change(
@@ -144,7 +149,7 @@ def react(
         return repeat
     check_may_write(room_name=room_name, identity=identity, ip=ip, now=now)
 
-    def apply(message: Message) -> list[Message] | None:
+    def apply(message: Message) -> Outcome | None:
         mine = Reaction.objects.filter(message=message, emoji=emoji_key(emoji), visitor=identity.visitor)
         if on == mine.exists():
             return None  # already so: nothing to record

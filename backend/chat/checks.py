@@ -70,7 +70,7 @@ def is_remote_plain_http(origin: str) -> bool:
 
 @checks.register()
 def check_limits(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    problems = []
+    problems: list[checks.CheckMessage] = []
     smallest_frame_bytes = conf.MAX_TEXT_CHARS * UTF8_MAX_BYTES_PER_CHAR + SEND_FRAME_OVERHEAD_BYTES
     if conf.MAX_FRAME_BYTES < smallest_frame_bytes:
         problems.append(
@@ -160,7 +160,8 @@ def check_metrics_token(app_configs=None, **kwargs) -> list[checks.CheckMessage]
 
 @checks.register(checks.Tags.compatibility, deploy=True)
 def check_channel_layer_for_production(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+    # A string in every layer's settings; the settings module's literal reads to mypy as a union.
+    backend = str(settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", ""))
     if backend.endswith("InMemoryChannelLayer"):
         return [
             checks.Warning(

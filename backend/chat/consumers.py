@@ -24,8 +24,6 @@ from chat.db import db_call
 from chat.events import (
     change_frames,
     changed_event_for,
-    encode_json,
-    encode_with_encoded,
     message_event_for,
     message_frames,
     newest_that_fit,
@@ -51,10 +49,12 @@ from chat.protocol import (
     Edit,
     ErrorCode,
     Join,
+    JoinedEvent,
     Leave,
     Limits,
     LoadOlder,
     Ping,
+    PongEvent,
     ProtocolError,
     React,
     Send,
@@ -406,7 +406,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # Version 2: tombstones before after_seq, first in history; version 3: the messages
             # the client shows that changed since its after_rev, in `changes`.
             repairs = [message_event_for(message) for message in view.catch_up.repairs]
-            changed = [message_event_for(message, self.protocol) for message in view.catch_up.changes]
+            changed = [message_event_for(message, 3) for message in view.catch_up.changes]  # version 3 only
             history, trimmed = newest_that_fit(changed + repairs + messages, conf.PAGE_BUDGET_BYTES)
         if trimmed and (repairs or changed):
             # Tombstones and changes before after_seq belong only in a resume; a page cut short
@@ -418,7 +418,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # its view (deleted messages and all) and can load older pages, as when the gap is over
         # resume_limit.
         resumed = view.catch_up.resumed and not trimmed
-        joined = {
+        joined: JoinedEvent = {
             "type": "joined",
             "room": event.room,
             "latest_seq": view.catch_up.latest_seq,
@@ -433,14 +433,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             joined["latest_rev"] = view.catch_up.latest_rev
             if resumed:
                 joined["changes"] = changed
-        if entry is None:
-            await self.send_event(joined)
-        else:  # the room's latest page, encoded once for every join that shows it (chat.page_cache)
-            history_json = entry.events_json.get(self.protocol)
-            if history_json is None:
-                history_json = entry.events_json[self.protocol] = encode_json(history)
-            rest = {key: value for key, value in joined.items() if key != "history"}
-            await self.write(encode_with_encoded(rest, "history", history_json))
+        await self.send_event(joined)
         metrics.join_seconds.observe(time.perf_counter() - started)
         if arrived:  # announced with the snapshot `joined` carries, read after this socket's row
             await self.announce_presence(event.room, self.arrival(), snapshot=view.presence)
@@ -636,7 +629,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def pong(self) -> None:
         rooms = sorted(self.joined_rooms)
-        pong = {"type": "pong", "rooms": await db_call(selectors.latest_seqs)(room_names=rooms)}
+        pong: PongEvent = {"type": "pong", "rooms": await db_call(selectors.latest_seqs)(room_names=rooms)}
         if self.protocol >= 3:
             pong["revs"] = await db_call(selectors.latest_revs)(room_names=rooms)
         await self.send_event(pong)

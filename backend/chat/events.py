@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, cast, overload
 
 from chat.identity import visitor_tag
 from chat.models import Message, Room
@@ -17,6 +16,7 @@ from chat.protocol import (
     PersonDict,
     PresenceDict,
     PresenceEvent,
+    QuoteDict,
     RoomStateEvent,
     encode_event,
     message_event,
@@ -24,6 +24,10 @@ from chat.protocol import (
 )
 
 
+@overload
+def message_event_for(message: Message, protocol: Literal[3]) -> MessageEventV3: ...
+@overload
+def message_event_for(message: Message, protocol: int = PROTOCOL_VERSION) -> MessageEvent | MessageEventV3: ...
 def message_event_for(message: Message, protocol: int = PROTOCOL_VERSION) -> MessageEvent | MessageEventV3:
     """The message as a socket of ``protocol`` gets it: version 3 adds its current state."""
     event = message_event(
@@ -40,7 +44,9 @@ def message_event_for(message: Message, protocol: int = PROTOCOL_VERSION) -> Mes
     )
     if protocol < 3:
         return event
-    quote = None if message.reply_to_seq is None else {"seq": message.reply_to_seq, **(message.reply_quote or {})}
+    quote = None
+    if message.reply_to_seq is not None:  # the stored quote is the rest (chat.services.reply_quote)
+        quote = cast(QuoteDict, {"seq": message.reply_to_seq, **(message.reply_quote or {})})
     return message_event_v3(
         event,
         rev=message.rev,
@@ -118,19 +124,3 @@ def presence_event(
         kind, person = change
         event["change"] = {"kind": kind, "person": person_dict(person)}
     return event
-
-
-def encode_json(value: object) -> str:
-    """As ``encode_event`` (its separators and text), for any JSON value: a page of events, an
-    event without the field that ``encode_with_encoded`` adds."""
-    return encode_event(value)  # type: ignore[arg-type]
-
-
-def encode_with_encoded(event: Mapping[str, object], key: str, encoded_value: str) -> str:
-    """The frame ``encode_event`` makes of ``event`` with ``key`` added, whose value comes encoded
-    already (``encoded_value``; ``key`` goes last, and ``event`` must not hold it). A `joined`
-    frame carries its room's latest page: a storm of joins into one room encoded the same page
-    (tens of KiB of JSON, about 70 µs at 50 messages) into every frame; now once per page and
-    protocol version (chat.page_cache), and each `joined` encodes only its own few fields."""
-    head = encode_json(event)
-    return f"{head[:-1]},{encode_json(key)}:{encoded_value}}}"

@@ -138,9 +138,9 @@ def staff_sign_in_wait_secs(*, ip: str, username: str) -> float:
     account = sign_in_account_key(username)
     shared = _shared_identity_limits()
     if shared is not None:
-        sizes = {"burst": conf.IDENTITY_BURST, "per_sec": conf.IDENTITY_PER_MIN / 60}
-        return shared.take(STAFF_SIGN_INS_BUCKET, ip=ip, **sizes) or shared.take(
-            STAFF_SIGN_INS_PER_ACCOUNT_BUCKET, ip=account, **sizes
+        burst, per_sec = conf.IDENTITY_BURST, conf.IDENTITY_PER_MIN / 60
+        return shared.take(STAFF_SIGN_INS_BUCKET, ip=ip, burst=burst, per_sec=per_sec) or shared.take(
+            STAFF_SIGN_INS_PER_ACCOUNT_BUCKET, ip=account, burst=burst, per_sec=per_sec
         )
     limits, now = runtime().limits, time.monotonic()
     return limits.staff_sign_ins_per_ip.take(ip, now) or limits.staff_sign_ins_per_account.take(account, now)

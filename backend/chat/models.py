@@ -13,6 +13,14 @@ from chat.rooms import ROOM_NAME_MAX_CHARS, is_valid_room_name
 VISITOR_ID_MAX_CHARS = 40
 
 
+def column_of(model: type[models.Model], field_name: str) -> str:
+    """The database column of one of ``model``'s concrete fields, for SQL written out."""
+    field = model._meta.get_field(field_name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise ValueError(f"{model.__name__}.{field_name} has no column of its own")
+    return field.column
+
+
 def validate_room_name(value: str) -> None:
     if not is_valid_room_name(value):
         raise ValidationError("1-40 of a-z 0-9 and '-', starting and ending with a letter or digit")

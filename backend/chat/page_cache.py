@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from chat.rooms import group_name_for
+
+if TYPE_CHECKING:
+    from chat.protocol import MessageEvent
 
 # Rooms kept at most (the least recently filled go first): a storm is into a few rooms at once,
 # and each entry holds up to a page of messages and their encoded events (tens of KiB).
@@ -34,8 +38,9 @@ class Entry:
     bounds: tuple[int, int, int]  # (last_seq, last_rev, pruned_seq) the page was read at
     limit: int
     page: object  # chat.selectors.Page
-    # Encoded forms, per protocol version, filled by the first join that needs them.
-    events: dict[int, object] = field(default_factory=dict)
+    # The page as events, per protocol version, cut to the page budget (chat.events.newest_that_fit:
+    # the events, and whether any were left out), filled by the first join that needs them.
+    events: dict[int, tuple[list[MessageEvent], bool]] = field(default_factory=dict)
     # Those events as JSON, per protocol version: every `joined` from this page carries it as is
     # (chat.events.encode_with_encoded), not encoded again per join.
     events_json: dict[int, str] = field(default_factory=dict)

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Q
 
 from chat.identity import Identity
-from chat.models import Presence
+from chat.models import Presence, column_of
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def enter_fresh_many(entering: list[Entering]) -> list[bool]:
         present = Presence.objects.filter(room_name=room, visitor__in=visitors)
         here.update((room, visitor) for visitor in present.values_list("visitor", flat=True).distinct())
     arrived = []
-    rows: list[object] = []
+    rows: list[Any] = []  # each row's values, as the database adapter takes them
     adapt_time = connection.ops.adapt_datetimefield_value
     ip_field = Presence._meta.get_field("ip")
     for entry in entering:
@@ -140,7 +141,7 @@ _INSERT_ROWS_AT_MOST = 999 // len(_ROW_COLUMNS)
 
 def _insert_rows_sql(count: int) -> str:
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(Presence._meta.get_field(column).column) for column in _ROW_COLUMNS)
+    columns = ", ".join(quote(column_of(Presence, column)) for column in _ROW_COLUMNS)
     values = ", ".join(["(" + ", ".join(["%s"] * len(_ROW_COLUMNS)) + ")"] * count)
     return f"INSERT INTO {quote(Presence._meta.db_table)} ({columns}) VALUES {values}"
 
@@ -259,8 +260,8 @@ def snapshot(*, room: str, list_limit: int) -> Snapshot:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE room_name = %s AND visitor = %s", [room, READER])
         (readers,) = cursor.fetchone()
-        people = f"SELECT DISTINCT visitor FROM {table} WHERE room_name = %s AND visitor <> %s"
-        cursor.execute(f"SELECT COUNT(*) FROM ({people}) people", [room, READER])
+        people_sql = f"SELECT DISTINCT visitor FROM {table} WHERE room_name = %s AND visitor <> %s"
+        cursor.execute(f"SELECT COUNT(*) FROM ({people_sql}) people", [room, READER])
         (online,) = cursor.fetchone()
     if online > list_limit:
         return Snapshot(online, None, readers)
@@ -290,7 +291,8 @@ def online_counts(*, rooms: list[str]) -> dict[str, int]:
 
 def staff_addresses() -> set[str]:
     """Addresses signed-in staff are online from: never banned or muted (an office, a campus)."""
-    return set(Presence.objects.filter(staff=True, ip__isnull=False).values_list("ip", flat=True).distinct())
+    addresses = Presence.objects.filter(staff=True, ip__isnull=False).values_list("ip", flat=True).distinct()
+    return {ip for ip in addresses if ip is not None}  # none is; the filter is in SQL
 
 
 def online_from_address(*, ip: str) -> int:

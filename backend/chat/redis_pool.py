@@ -22,6 +22,7 @@ stale connection. Used by the channel layer (chat.redis_layer) and the shared li
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import redis
 import redis.asyncio
@@ -65,7 +66,7 @@ def reconnect_hook(on_reconnect: Callable[[], None]):
 
 def async_pool(
     url: str, *, max_connections: int, wait_secs: float, on_reconnect: Callable[[], None] | None = None,
-    **options: object,
+    **options: Any,
 ):  # fmt: skip
     """A waiting pool for ``url`` (``options``: redis-py connection options, e.g. socket_timeout)."""
     options.setdefault("socket_connect_timeout", CONNECT_TIMEOUT_SECS)
@@ -80,7 +81,7 @@ def async_pool(
     )
 
 
-def sync_pool(url: str, *, max_connections: int, wait_secs: float, **options: object):
+def sync_pool(url: str, *, max_connections: int, wait_secs: float, **options: Any):
     """The same for a synchronous client (the identity views, in Django's worker threads)."""
     options.setdefault("socket_connect_timeout", CONNECT_TIMEOUT_SECS)
     return redis.BlockingConnectionPool.from_url(

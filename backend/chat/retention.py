@@ -156,7 +156,9 @@ def _remove_quotes(*, room: Room, start: int, end_seq: int) -> list[Message]:
     Message.objects.filter(pk__in=[reply.pk for reply in replies]).update(reply_quote=REMOVED_QUOTE)
     if not shown:
         return []
-    _, rev = bump_room_counter(room.name, "last_rev")
+    bumped = bump_room_counter(room.name, "last_rev")
+    assert bumped is not None, "the room has a row: its messages are being pruned"
+    _, rev = bumped
     Message.objects.filter(pk__in=[reply.pk for reply in shown]).update(rev=rev)
     for reply in shown:
         reply.reply_quote, reply.rev, reply.room = dict(REMOVED_QUOTE), rev, room

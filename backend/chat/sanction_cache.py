@@ -33,6 +33,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
+from typing import Final
 
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -41,7 +42,7 @@ from django.db.models.signals import post_delete, post_save
 from chat.models import Sanction
 
 GROUP = "sanctions"  # the layer group every process's fan-out joins
-CHANGED = "sanctions.changed"  # the layer message type: drop every cached sanction
+CHANGED: Final = "sanctions.changed"  # the layer message type: drop every cached sanction
 MAX_AGE_SECS = 60.0
 # Entries kept per table (visitor ids, addresses) at most, the oldest dropped first: a client
 # cycling through identities or addresses must not grow the process.

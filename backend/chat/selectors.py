@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -173,7 +174,8 @@ def catch_up(
             after_rev=after_rev or 0, first_seq=first_seq or 1, bounds=bounds,
         )  # fmt: skip
     latest, _, pruned = bounds
-    if should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit, pruned_seq=pruned):
+    resumable = should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit, pruned_seq=pruned)
+    if resumable and after_seq is not None:  # (should_resume is False without after_seq)
         # From the kept page when it holds the range (as the log was at `bounds`; anything newer
         # arrives live: the join subscribed first), else from the log, where messages stored
         # since `latest` was read come along too (the bound allows for them).
@@ -213,7 +215,7 @@ def _catch_up_v3(
 ) -> CatchUp:
     latest, latest_rev, pruned = bounds
     resumable = should_resume(after_seq=after_seq, latest_seq=latest, resume_limit=resume_limit, pruned_seq=pruned)
-    if resumable and after_rev <= latest_rev:
+    if resumable and after_seq is not None and after_rev <= latest_rev:  # (not resumable without after_seq)
         # From the kept page when it holds the range, else from the log (as version 2 above).
         kept = _KeptPage(room_name=room_name, bounds=bounds, history_limit=history_limit, after_seq=after_seq)
         changes = []
@@ -292,7 +294,7 @@ def enter_and_view(
     now: datetime,
     ip: str | None,
     fresh: bool = False,
-    **view: object,
+    **view: Any,
 ) -> tuple[bool, RoomView]:
     """A join's database work in one call (one trip to the database thread): the socket's presence
     row (``presence.enter``: True when that is an arrival to announce), then ``room_view``."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from enum import Enum
+from typing import Final, NamedTuple
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models.signals import post_save, pre_save
@@ -16,7 +17,7 @@ from chat import moderation, sanction_cache, wordfilter
 from chat.conf import conf
 from chat.errors import BackchannelError
 from chat.identity import Identity
-from chat.models import HeldMessage, Message, Room, Sanction
+from chat.models import HeldMessage, Message, Room, Sanction, column_of
 from chat.protocol import ErrorCode, quote_of
 
 # How many of a visitor's recent messages the duplicate check compares with.
@@ -208,7 +209,7 @@ def insert_message(message: Message) -> None:
         if connection.features.can_return_columns_from_insert:
             pk = cursor.fetchone()[0]
         else:
-            pk = connection.ops.last_insert_id(cursor, Message._meta.db_table, Message._meta.pk.column)
+            pk = connection.ops.last_insert_id(cursor, Message._meta.db_table, column_of(Message, "id"))
     message.pk = pk
     message._state.adding = False
     message._state.db = connection.alias
@@ -228,7 +229,7 @@ def _insert_sql() -> str | None:
     placeholders = ", ".join("%s" for _ in fields)
     sql = f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) VALUES ({placeholders})"
     if connection.features.can_return_columns_from_insert:
-        sql += f" RETURNING {quote(Message._meta.pk.column)}"
+        sql += f" RETURNING {quote(column_of(Message, 'id'))}"
     return sql
 
 
@@ -280,7 +281,13 @@ def bump_room_counter(room_name: str, counter: str) -> tuple[int, int] | None:
     return (row[0], row[1]) if row is not None else None
 
 
-_UNREAD = object()
+class _Unread(Enum):
+    """``check_may_post``'s room when the caller has not read it (None means: no such room)."""
+
+    UNREAD = "unread"
+
+
+_UNREAD: Final = _Unread.UNREAD
 
 
 def check_may_post(
@@ -290,7 +297,7 @@ def check_may_post(
     text: str,
     ip: str | None,
     now: datetime,
-    room: Room | None | object = _UNREAD,
+    room: Room | None | _Unread = _UNREAD,
 ) -> None:
     """Raise ``PostRefused`` when a sanction, the room's state or an anti-spam rule forbids this.
     ``room``: the room's ``locked`` and ``slow_mode_secs`` when the caller read them already (None:
@@ -333,11 +340,15 @@ class _PostState(NamedTuple):
     held_status: str | None  # the status of a held message of the room with the client_id
 
 
-_NO_ROOM = object()  # the room has no row yet (its first message)
+class _NoRoom(Enum):
+    NO_ROOM = "no room"
+
+
+_NO_ROOM: Final = _NoRoom.NO_ROOM  # the room has no row yet (its first message)
 _POST_STATE_SQL: dict[str, str] = {}
 
 
-def _post_state(room_name: str, client_id: str | None) -> _PostState | object:
+def _post_state(room_name: str, client_id: str | None) -> _PostState | _NoRoom:
     """What ``post_message`` reads before the insert, in one query built once per engine: the
     room's row, whether ``client_id`` is stored in it and the status of a held message with it.
     ``_NO_ROOM`` when the room has no row."""

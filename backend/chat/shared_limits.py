@@ -34,6 +34,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 import redis.asyncio
@@ -214,8 +215,8 @@ return 0
 """
 
 
-def _client_options(url: str, *, verify_tls: bool) -> dict[str, object]:
-    options: dict[str, object] = {"socket_timeout": REDIS_TIMEOUT_SECS, "socket_connect_timeout": REDIS_TIMEOUT_SECS}
+def _client_options(url: str, *, verify_tls: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {"socket_timeout": REDIS_TIMEOUT_SECS, "socket_connect_timeout": REDIS_TIMEOUT_SECS}
     if url.startswith("rediss://") and not verify_tls:
         options["ssl_cert_reqs"] = None  # REDIS_TLS_VERIFY=0, as for the channel layer
     return options
@@ -335,7 +336,7 @@ class SharedSocketTally(LocalSocketTally):
 
     async def renew(self) -> None:
         """Renew this process's lease and rewrite its tally from its own count."""
-        pairs: list[object] = []
+        pairs: list[str | int] = []
         for ip, count in self.counts.items():
             pairs += [address_digest(ip, secret=self.secret), count]
         await self._renew(keys=[PROCESSES_KEY, self.tally_key], args=[self.process_id, self.lease_ms, *pairs])

@@ -33,7 +33,8 @@ class StaffSignInForm(AdminAuthenticationForm):
     def clean(self):
         username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
         if username is not None and password:  # what Django's form needs to try the password
-            ip = self.request.META.get("REMOTE_ADDR") or "unknown"  # the visitor, behind proxies too
+            # The visitor, behind proxies too (the admin's login view always passes its request).
+            ip = (self.request.META.get("REMOTE_ADDR") if self.request else None) or "unknown"
             try:
                 wait = staff_sign_in_wait_secs(ip=ip, username=username)
             except LimitsUnavailable as unavailable:

@@ -35,7 +35,7 @@ from chat.identity import (
     verify_token,
 )
 from chat.limits import redeem_challenge, search_wait_secs, staff_sign_in_wait_secs
-from chat.models import Sanction
+from chat.models import Sanction, column_of
 from chat.names import display_name_problem, is_reserved_name
 from chat.protocol import MAX_SEQ, ErrorCode, round_up_secs
 from chat.rooms import is_valid_room_name
@@ -188,7 +188,7 @@ class TokenRequest(NamedTuple):
 # (the database) and the token.
 
 
-def check_token_request(content_type: str, read_body: Callable[[], bytes]) -> TokenRequest | JsonResponse:
+def check_token_request(content_type: str | None, read_body: Callable[[], bytes]) -> TokenRequest | JsonResponse:
     body = _json_body(content_type, read_body)
     if isinstance(body, JsonResponse):
         return body
@@ -276,7 +276,7 @@ def _sanction_probe_sql(connection) -> str:
     quote = connection.ops.quote_name
 
     def column(field: str) -> str:
-        return quote(Sanction._meta.get_field(field).column)
+        return quote(column_of(Sanction, field))
 
     lifted_at, until, visitor = column("lifted_at"), column("until"), column("visitor")
     ip, seen_ip = column("ip"), column("seen_ip")
@@ -363,7 +363,7 @@ def _limits_unavailable(unavailable: LimitsUnavailable) -> JsonResponse:
     return response
 
 
-def _json_body(content_type: str, read_body: Callable[[], bytes]) -> dict | JsonResponse:
+def _json_body(content_type: str | None, read_body: Callable[[], bytes]) -> dict | JsonResponse:
     if content_type != JSON_CONTENT_TYPE:  # parameters such as charset=utf-8 are fine
         return _error(
             ApiError.UNSUPPORTED_MEDIA_TYPE,

@@ -84,7 +84,9 @@ def add_reactor_ids(apps, schema_editor):
     Reaction = apps.get_model("chat", "Reaction")
     reacted = Reaction.objects.values_list("message_id", flat=True).distinct().order_by("message_id")
     for message_id in list(reacted):
-        counts, names, visitors = {}, {}, {}
+        counts: dict[str, int] = {}
+        names: dict[str, list[str]] = {}
+        visitors: dict[str, list[str]] = {}
         rows = Reaction.objects.filter(message_id=message_id).order_by("id").values_list("emoji", "name", "visitor")
         for key, name, visitor in rows:
             emoji = "".join(chr(int(code, 16)) for code in key.split("-"))
