@@ -24,6 +24,8 @@ from chat.db import db_call
 from chat.events import (
     change_frames,
     changed_event_for,
+    encode_json,
+    encode_with_encoded,
     message_event_for,
     message_frames,
     newest_that_fit,
@@ -433,7 +435,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             joined["latest_rev"] = view.catch_up.latest_rev
             if resumed:
                 joined["changes"] = changed
-        await self.send_event(joined)
+        if entry is None:
+            await self.send_event(joined)
+        else:  # the room's latest page, encoded once for every join that shows it (chat.page_cache)
+            history_json = entry.events_json.get(self.protocol)
+            if history_json is None:
+                history_json = entry.events_json[self.protocol] = encode_json(history)
+            rest = {key: value for key, value in joined.items() if key != "history"}
+            await self.write(encode_with_encoded(rest, "history", history_json))
         metrics.join_seconds.observe(time.perf_counter() - started)
         if arrived:  # announced with the snapshot `joined` carries, read after this socket's row
             await self.announce_presence(event.room, self.arrival(), snapshot=view.presence)
