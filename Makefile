@@ -25,7 +25,7 @@ help:
 	@echo "make test-fast  units only: no process started, no committed data (about 15 s; tests/selection.py)"
 	@echo "make test-postgres  the engine tests (tests/selection.py) on TEST_POSTGRES_URL (make test runs it too when set)"
 	@echo "make test-mysql     the same on TEST_MYSQL_URL, a MySQL/MariaDB (make test runs it too when set)"
-	@echo "make lint       ruff check and ruff format --check, mypy on backend/ (mypy.ini), JS syntax check, .travis.yml against Travis's schema (vendor/travis-yml)"
+	@echo "make lint       ruff check and ruff format --check, mypy on backend/ (mypy.ini), JS syntax check, .travis.yml against Travis's schema (vendor/travis-yml), each requirements lock against its .in"
 	@echo "make report     the measured UI report: Lighthouse 12 scores (npx), axe-core violations, gzipped asset"
 	@echo "                sizes, for a fresh local backend; artifacts/report/; fails below 95 or on any violation"
 	@echo "make bench      benchmark ours vs the Channels tutorial vs bare websockets (~10 min; bench/README.md)"
