@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     class ReportCounts(TypedDict):  # ReportAdmin.get_queryset's annotation
         reports_on_message: int
 
+
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 REASON_MAX_CHARS = 200
@@ -382,6 +383,7 @@ def _streamed(request: HttpRequest, chunks: Iterator[str]) -> Iterator[str] | As
     the response goes out. Under WSGI (gunicorn) the plain iterator streams as it is."""
     if not isinstance(request, ASGIRequest):
         return chunks
+
     def next_chunk() -> str | None:
         return next(chunks, None)
 
