@@ -26,7 +26,17 @@ own write path costs about half of it: every write registers the socket with the
 the next loop turn sends and unregisters it (py-spy, 1000 members). ``FrameWriter`` builds a room
 frame's WebSocket bytes once for all members (the fan-out hands every member the same str) and
 sends them on the socket at once when Twisted holds nothing queued for it; whatever the kernel
-does not take goes to Twisted's queue as before, so bytes never reorder.
+does not take goes to Twisted's queue as before, so bytes never reorder. The scope offers it to
+the consumer as a plain function (``write_text_now``, chat.outbox): the fan-out writes a room frame
+to each member without a coroutine per member (chat.fanout, ``deliver_now``).
+
+An idle socket costs what it holds, times every open socket (issue 19: at most 20 KiB each,
+``make bench``'s idle scenario). Per socket, the stack would keep what only the handshake needed
+(the request's headers, twice, and autobahn's raw request and response), autobahn's ~30 options
+copied from its factory into every protocol's attributes, a send queue daphne never uses, and
+an ``asyncio.Queue`` (four deques and an Event) for the frames a client sends. Here the options
+are read from the factory, the handshake's leftovers are released once the socket is open, the
+send queue is made only if autobahn needs one, and the input queue is ``InputQueue``.
 
 Graceful shutdown: on SIGTERM (a deploy, a platform restart) the server stops accepting, closes
 every WebSocket with 1012 "service restart" and gives the consumers ``SHUTDOWN_GRACE_SECS`` to
@@ -50,6 +60,8 @@ import socket
 import struct
 import sys
 import time
+from collections import deque
+from functools import partial
 from http import HTTPStatus
 
 import autobahn.websocket.protocol as autobahn_protocol
@@ -142,13 +154,95 @@ def text_frame(payload: bytes) -> bytes:
     return header + payload
 
 
+class InputQueue:
+    """What daphne hands the application as ``receive``: the frames and events of one connection,
+    in order, for its one reader. daphne makes an ``asyncio.Queue`` (four deques of ~760 bytes and
+    an Event) per connection; this holds a list while something waits to be read, else nothing."""
+
+    __slots__ = ("items", "waiter")
+
+    def __init__(self) -> None:
+        self.items: list[dict] | None = None
+        self.waiter: asyncio.Future | None = None
+
+    def put_nowait(self, item: dict) -> None:
+        if self.items is None:
+            self.items = [item]
+        else:
+            self.items.append(item)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> dict:
+        while not self.items:
+            # A reader cancelled while waiting leaves the items in place for the next get().
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        items = self.items
+        item = items.pop(0)
+        if not items:
+            self.items = None
+        return item
+
+    def qsize(self) -> int:
+        return len(self.items or ())
+
+
+class FactoryOption:
+    """An autobahn option read from the protocol's factory: autobahn copies each option it does
+    not find on the protocol into the protocol's own attributes, for every connection. A non-data
+    descriptor, so a protocol given a value of its own (autobahn's setTrackTimings) keeps it."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, protocol, owner=None):
+        return self if protocol is None else getattr(protocol.factory, self.name)
+
+
+# Attributes only the opening handshake reads: autobahn's parsed and raw request and response.
+HANDSHAKE_ONLY_ATTRIBUTES = (
+    "http_request_data", "http_response_data", "http_headers", "http_status_line", "http_request_uri",
+    "http_request_path", "http_request_params", "http_request_host", "websocket_origin",
+    "websocket_protocols", "websocket_extensions",
+)  # fmt: skip
+
+
+class HandshakeRequest:
+    """What daphne reads of autobahn's ``ConnectionRequest`` once the socket is open: its path."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
 class BudgetedWebSocketProtocol(WebSocketProtocol):
     """daphne's WebSocket protocol, with what autobahn does on its own under the socket's budgets:
-    the pongs it writes (``write_budget``) and the control frames it reads (``frame_bucket``)."""
+    the pongs it writes (``write_budget``) and the control frames it reads (``frame_bucket``);
+    and without the per-socket state an open socket no longer needs (module docstring)."""
 
     write_budget: WriteBudget | None = None  # None once the socket is dropped
     frame_bucket: TokenBucket | None = None  # shared with the socket's consumer (its scope)
     refused_in_a_row = 0  # control frames ignored since the last one the bucket admitted
+
+    def _connectionMade(self) -> None:  # noqa: N802 - autobahn's name
+        super()._connectionMade()
+        # A deque is ~760 bytes; autobahn queues only chopped or "sync" writes (sendData below),
+        # and never empties an empty queue.
+        self.send_queue = ()
+
+    def onOpen(self) -> None:  # noqa: N802 - autobahn's name
+        super().onOpen()
+        self.request = HandshakeRequest(self.request.path)
+        for name in HANDSHAKE_ONLY_ATTRIBUTES:
+            self.__dict__.pop(name, None)
 
     def processControlFrame(self) -> bool:  # noqa: N802 - autobahn's name
         bucket = self.frame_bucket
@@ -169,6 +263,8 @@ class BudgetedWebSocketProtocol(WebSocketProtocol):
         if budget is not None and not budget.admits(len(data)):
             self.factory.server_class.drop_slow_reader(self, budget)
             return
+        if (sync or chopsize) and not isinstance(self.send_queue, deque):
+            self.send_queue = deque()  # autobahn queues these writes (_connectionMade left none)
         super().sendData(data, sync, chopsize)
 
     def close_for_flooding(self) -> None:
@@ -179,6 +275,11 @@ class BudgetedWebSocketProtocol(WebSocketProtocol):
         pause = getattr(self.transport, "pauseProducing", None)
         if pause is not None:
             pause()
+
+
+# Found on the class, autobahn's _connectionMade copies none of them into the instance.
+for _option in WebSocketProtocol.CONFIG_ATTRS:
+    setattr(BudgetedWebSocketProtocol, _option, FactoryOption(_option))
 
 
 class FrameWriter:
@@ -310,7 +411,7 @@ class BoundedServer(Server):
         if isinstance(protocol, BudgetedWebSocketProtocol):
             # Django is set up by now.
             from chat.limits import FRAME_BUCKET_SCOPE_KEY, frame_bucket
-            from chat.outbox import BOUNDED_WRITES_SCOPE_KEY
+            from chat.outbox import BOUNDED_WRITES_SCOPE_KEY, WRITE_TEXT_NOW_SCOPE_KEY
             from chat.routing import DENIAL_RESPONSE_EXTENSION
 
             budget = WriteBudget(slow_socket_buffer_bytes())
@@ -323,16 +424,27 @@ class BoundedServer(Server):
             handle = protocol.transport.getHandle()
             if isinstance(handle, socket.socket):
                 handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES)
-            extensions = {**(scope.get("extensions") or {}), DENIAL_RESPONSE_EXTENSION: {}}
-            scope = {
-                **scope,
-                "extensions": extensions,
-                FRAME_BUCKET_SCOPE_KEY: protocol.frame_bucket,
-                # This socket's writes are bounded here (WriteBudget) and never wait: the consumer
-                # writes directly instead of through its own queue (chat.outbox).
-                BOUNDED_WRITES_SCOPE_KEY: True,
-            }
-        return super().create_application(protocol, scope)
+            # daphne builds a scope per connection: completed in place, not copied.
+            scope["extensions"] = {**(scope.get("extensions") or {}), DENIAL_RESPONSE_EXTENSION: {}}
+            scope[FRAME_BUCKET_SCOPE_KEY] = protocol.frame_bucket
+            # This socket's writes are bounded here (WriteBudget) and never wait: the consumer
+            # writes directly instead of through its own queue (chat.outbox).
+            scope[BOUNDED_WRITES_SCOPE_KEY] = True
+            scope[WRITE_TEXT_NOW_SCOPE_KEY] = partial(self.write_text_now, protocol)
+        return self.start_application(protocol, scope)
+
+    def start_application(self, protocol, scope) -> InputQueue | None:
+        """daphne's create_application, with an ``InputQueue`` for the connection's input."""
+        assert "application_instance" not in self.connections[protocol]
+        input_queue = InputQueue()
+        scope.setdefault("asgi", {"version": "3.0"})
+        application_instance = self.application(
+            scope=scope, receive=input_queue.get, send=partial(self.handle_reply, protocol)
+        )
+        if protocol not in self.connections:
+            return None
+        self.connections[protocol]["application_instance"] = asyncio.ensure_future(application_instance)
+        return input_queue
 
     async def handle_reply(self, protocol, message) -> None:
         if message["type"] == "websocket.http.response.start":
@@ -340,22 +452,32 @@ class BoundedServer(Server):
         if message["type"] == "websocket.http.response.body":
             return None  # autobahn writes the status's own short body
         if message["type"] == "websocket.send":
-            budget = getattr(protocol, "write_budget", None)
-            if budget is None or self.connections.get(protocol, {}).get("disconnected"):
-                return await super().handle_reply(protocol, message)  # daphne's path and checks
             text = message.get("text")
-            # A frame that may be over autobahn's outbound limit (daphne's
-            # --websocket-max-message-size) takes daphne's path, which enforces it.
-            limit = protocol.maxMessagePayloadSize
-            if text is not None and protocol.state == protocol.STATE_OPEN and (not limit or len(text) * 4 <= limit):
-                frame = self.frames.frame_for(text)
-                if budget.admits(len(frame)):
-                    FrameWriter.write(protocol, frame)
-                else:
-                    self.drop_slow_reader(protocol, budget)
+            if text is not None and self.write_text_now(protocol, text):
                 return None
             # Anything else goes through autobahn's sendData, which charges the budget.
         return await super().handle_reply(protocol, message)
+
+    def write_text_now(self, protocol: BudgetedWebSocketProtocol, text: str) -> bool:
+        """Write a text frame to an open socket under its budget (or drop the socket as a slow
+        reader): True. False when daphne's path must send it (its checks, autobahn's limits)."""
+        budget = getattr(protocol, "write_budget", None)
+        if budget is None or protocol.state != protocol.STATE_OPEN:
+            return False
+        details = self.connections.get(protocol)
+        if details is None or "disconnected" in details:
+            return False
+        # A frame that may be over autobahn's outbound limit (daphne's
+        # --websocket-max-message-size) takes daphne's path, which enforces it.
+        limit = protocol.maxMessagePayloadSize
+        if limit and len(text) * 4 > limit:
+            return False
+        frame = self.frames.frame_for(text)
+        if budget.admits(len(frame)):
+            FrameWriter.write(protocol, frame)
+        else:
+            self.drop_slow_reader(protocol, budget)
+        return True
 
     def deny_handshake(self, protocol, status: int) -> None:
         """The application answered the handshake with an HTTP status (ASGI's denial response)."""

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Literal
 
 from channels.consumer import get_handler_name
@@ -43,7 +44,7 @@ from chat.identity import (
 )
 from chat.limits import socket_frame_bucket
 from chat.models import Sanction
-from chat.outbox import BOUNDED_WRITES_SCOPE_KEY, SocketOutbox
+from chat.outbox import BOUNDED_WRITES_SCOPE_KEY, WRITE_TEXT_NOW_SCOPE_KEY, SocketOutbox
 from chat.protocol import (
     Auth,
     CloseCode,
@@ -101,10 +102,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # On a server whose send waits for the peer (uvicorn, gunicorn's uvicorn workers), frames go
         # through a bounded queue of their own (chat.outbox), so no member ever waits for another;
         # our daphne launcher bounds each socket itself and is written to directly.
-        self.dropped = asyncio.Event()  # set when the socket falls SLOW_SOCKET_BUFFER_BYTES behind
         self.outbox: SocketOutbox | None = None
+        # Room frames written synchronously, when the server offers it (backchannel.serve).
+        self.write_text_now: Callable[[str], bool] | None = scope.get(WRITE_TEXT_NOW_SCOPE_KEY)
         if not scope.get(BOUNDED_WRITES_SCOPE_KEY):
             self.outbox = SocketOutbox(send, limit_bytes=conf.SLOW_SOCKET_BUFFER_BYTES)
+            # Set when the socket falls SLOW_SOCKET_BUFFER_BYTES behind its outbox (an Event and
+            # its deque, ~1 KB: only the sockets with an outbox have one).
+            self.dropped = asyncio.Event()
             receive = self.receive_unless_dropped(receive)
         await super().__call__(scope, receive, send)
 
@@ -309,6 +314,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.staff_watch = asyncio.create_task(self.watch_staff_account())
         if self.auth_timer is not None:
             self.auth_timer.cancel()
+            self.auth_timer = None  # a cancelled task keeps its exception, traceback and frames
         await self.fanout.subscribe(visitor_group_for(self.identity.visitor), self)
         await self.send_event(
             {
@@ -658,6 +664,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.announce_departure(departure)
 
     # --- Frames from the fan-out ---------------------------------------------------------------
+
+    def deliver_now(self, message: LayerMessage) -> bool:
+        """A room frame written without a coroutine when the server can (chat.fanout tries this
+        first, for every member): True once handled, False to ``deliver`` it instead."""
+        write_text_now = self.write_text_now
+        if write_text_now is None or message["type"] != broadcast.ROOM_FRAME:
+            return False
+        frame = frame_for(message, self.protocol)
+        return not frame or write_text_now(frame)
 
     async def deliver(self, message: LayerMessage) -> None:
         """A layer message for one of this socket's groups (chat.fanout calls this)."""

@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 # Set (true) in the scope by a server that bounds each socket's writes itself and whose send never
 # waits for the peer: backchannel.serve.
 BOUNDED_WRITES_SCOPE_KEY = "backchannel.bounded_writes"
+# Set in the scope by backchannel.serve: ``write_text_now(text) -> bool`` writes a text frame
+# synchronously (no coroutine, no loop turn) and says True, or says False when the socket needs
+# the usual ``send`` (closing, TLS, a frame over the outbound limit): the fan-out's path, run once
+# per member of a room for every message.
+WRITE_TEXT_NOW_SCOPE_KEY = "backchannel.write_text_now"
 
 Send = Callable[[dict], Awaitable[None]]
 

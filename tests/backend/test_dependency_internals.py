@@ -10,11 +10,15 @@ when the lock is compiled again. Two files reach past their public APIs:
   ``disconnecting``, ``getHandle()``) to send a frame straight to the socket when nothing is queued;
   ``BudgetedWebSocketProtocol`` overrides autobahn's ``processControlFrame`` and ``sendData`` and
   reads ``current_frame.opcode``, ``control_frame_data``, ``send_queue``, ``state``/``STATE_OPEN``,
-  ``maxMessagePayloadSize``; it sends ``sendCloseFrame(code=, reasonUtf8=)`` and
-  ``dropConnection(abort=)``; the module replaces autobahn's ``pformat``; ``BoundedServer``
-  overrides daphne's ``Server`` (``ws_factory``, ``listen_success``, ``kill_all_applications``,
+  ``maxMessagePayloadSize``; it reads autobahn's options through the class (``_connectionMade`` copies
+  only those a protocol lacks), leaves ``send_queue`` empty until ``sendData`` queues, and releases the
+  handshake's attributes once open (daphne reads only ``request.path`` after); it sends
+  ``sendCloseFrame(code=, reasonUtf8=)`` and ``dropConnection(abort=)``; the module replaces
+  autobahn's ``pformat``; ``BoundedServer`` overrides daphne's ``Server`` (``ws_factory``, ``listen_success``, ``kill_all_applications``,
   ``create_application``, ``handle_reply``, ``connections``, ``protocol_disconnected``) and
-  answers a handshake through daphne's ``handshake_deferred`` with autobahn's ``ConnectionDeny``.
+  answers a handshake through daphne's ``handshake_deferred`` with autobahn's ``ConnectionDeny``;
+  ``BoundedServer.start_application`` is daphne's ``create_application`` with a lighter input
+  queue (daphne's protocols only ``put_nowait`` into it).
 - backend/chat/db.py: ``DatabaseCall`` overrides asgiref's ``SyncToAsync.thread_handler(loop, ...)``
   to run a check on the database thread before every call.
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import threading
 from importlib.metadata import version
 
@@ -140,6 +145,32 @@ def test_autobahn_protocol_attributes_serve_reads():
     )
 
 
+def test_autobahn_copies_only_the_options_a_protocol_lacks_and_queues_writes_only_in_send_data():
+    from autobahn.websocket.protocol import WebSocketProtocol, WebSocketServerProtocol
+
+    # serve.py's FactoryOption: options found on the protocol's class are not copied per socket.
+    connection_made = inspect.getsource(WebSocketProtocol._connectionMade)
+    assert "for configAttr in self.CONFIG_ATTRS" in connection_made and "if not hasattr(self, configAttr)" in (
+        connection_made
+    ), changed("autobahn", "_connectionMade copying each CONFIG_ATTRS option the protocol lacks", "serve")
+    assert "maxMessagePayloadSize" in WebSocketServerProtocol.CONFIG_ATTRS, changed(
+        "autobahn", "WebSocketServerProtocol.CONFIG_ATTRS", "serve"
+    )
+    # serve.py leaves an empty tuple as the send queue until sendData is asked to queue.
+    source = inspect.getsource(WebSocketProtocol)
+    assert (
+        source.count("send_queue.append(")
+        == inspect.getsource(WebSocketProtocol.sendData).count("send_queue.append(")
+        == 2
+    ), changed("autobahn", "send_queue appended to only in sendData (chopsize, sync)", "serve")
+    # serve.py's HANDSHAKE_ONLY_ATTRIBUTES, released once the socket is open.
+    server_source = inspect.getsource(WebSocketServerProtocol)
+    for attribute in ("http_request_data", "http_headers", "http_request_params", "websocket_origin"):
+        assert f"self.{attribute}" in server_source, changed(
+            "autobahn", f"the handshake attribute {attribute}", "serve"
+        )
+
+
 def test_autobahn_connection_deny():
     from autobahn.websocket.types import ConnectionDeny
 
@@ -174,6 +205,18 @@ def test_daphne_server_methods_bounded_server_overrides():
         assert assignment in server_source, changed("daphne", f"Server.run()'s {assignment.strip()} ...", "serve")
     assert "handshake_deferred" in inspect.getsource(ws_protocol), changed(
         "daphne", "WebSocketProtocol.handshake_deferred", "serve"
+    )
+    # BoundedServer.start_application is create_application with an InputQueue: daphne's
+    # protocols put into it and never read it (put_nowait only).
+    create = inspect.getsource(Server.create_application)
+    assert "asyncio.Queue()" in create and "receive=input_queue.get" in create, changed(
+        "daphne", "Server.create_application (copied by BoundedServer.start_application)", "serve"
+    )
+    uses = set(re.findall(r"application_queue\.(\w+)", inspect.getsource(ws_protocol)))
+    assert uses == {"put_nowait"}, changed("daphne", "the protocols' use of the input queue (put_nowait)", "serve")
+    # BudgetedWebSocketProtocol.onOpen keeps only request.path of the handshake's request.
+    assert set(re.findall(r"self\.request\.(\w+)", inspect.getsource(ws_protocol))) == {"path"}, changed(
+        "daphne", "WebSocketProtocol reading only request.path after the handshake", "serve"
     )
     assert "server_class" in inspect.getsource(CommandLineInterface), changed(
         "daphne", "CommandLineInterface.server_class", "serve"

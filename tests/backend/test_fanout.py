@@ -83,12 +83,23 @@ async def test_the_process_leaves_the_group_with_its_last_member():
 class Recorder:
     """A stand-in socket that remembers the frames it was handed."""
 
-    def __init__(self, socket_id: str, *, broken: bool = False) -> None:
+    def __init__(self, socket_id: str, *, broken: bool = False, synchronous: bool = False) -> None:
         self.socket_id = socket_id
         self.frames: list[str] = []
         self.broken = broken
+        self.synchronous = synchronous  # writes in deliver_now, as a consumer under our daphne does
+
+    def deliver_now(self, message: LayerMessage) -> bool:
+        if not self.synchronous:
+            return False
+        self.record(message)
+        return True
 
     async def deliver(self, message: LayerMessage) -> None:
+        assert not self.synchronous, "delivered twice: deliver_now had written it"
+        self.record(message)
+
+    def record(self, message: LayerMessage) -> None:
         if self.broken:
             raise ConnectionError("this socket's transport is gone")
         self.frames.append(message["frame"])
@@ -110,6 +121,22 @@ async def test_a_failing_member_does_not_keep_the_frame_from_the_others():
     await layer.group_send(group_name_for("lobby"), room_frame("lobby", '{"type":"message"}'))
     await eventually(lambda: members[0].frames and members[2].frames)
     assert members[0].frames == members[2].frames == ['{"type":"message"}']
+    fanout.stop()
+
+
+async def test_members_that_write_at_once_and_members_that_await_each_get_every_frame_once_in_order():
+    layer = InMemoryChannelLayer()
+    fanout = Fanout(layer)
+    members = [Recorder(f"m{number}", synchronous=number % 2 == 0, broken=number == 2) for number in range(6)]
+    for member in members:
+        await fanout.subscribe(group_name_for("lobby"), member)
+    frames = [f'{{"type":"message","seq":{seq}}}' for seq in range(1, 4)]
+    for frame in frames:
+        await layer.group_send(group_name_for("lobby"), room_frame("lobby", frame))
+    working = [member for member in members if not member.broken]
+    await eventually(lambda: all(len(member.frames) == len(frames) for member in working))
+    assert all(member.frames == frames for member in working)
+    assert members[2].frames == []  # a broken socket that writes at once starves nobody either
     fanout.stop()
 
 

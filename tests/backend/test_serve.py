@@ -3,11 +3,20 @@ RFC 6455 lays them out, built once per room frame; the write budget of a slow re
 
 from __future__ import annotations
 
+import asyncio
 import struct
 
 import pytest
+from autobahn.twisted.websocket import WebSocketServerFactory
 
-from backchannel.serve import FrameWriter, WriteBudget, text_frame
+from backchannel.serve import (
+    HANDSHAKE_ONLY_ATTRIBUTES,
+    BudgetedWebSocketProtocol,
+    FrameWriter,
+    InputQueue,
+    WriteBudget,
+    text_frame,
+)
 
 
 def parse_frame(frame: bytes) -> tuple[int, bytes]:
@@ -51,3 +60,52 @@ def test_the_budget_counts_only_while_the_socket_is_full():
     assert not budget.admits(600), "1200 bytes queued behind a full socket"
     budget.resumeProducing()
     assert budget.admits(600), "the reader caught up: the count starts again"
+
+
+# --- What an open socket keeps (issue 19: idle memory per socket) ---------------------------------
+
+
+@pytest.mark.asyncio
+async def test_the_input_queue_hands_out_items_in_order_and_a_cancelled_read_loses_none():
+    queue = InputQueue()
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    waiting.cancel()  # the consumer ended while waiting for a frame
+    queue.put_nowait({"n": 1})
+    queue.put_nowait({"n": 2})
+    assert queue.qsize() == 2
+    assert [await queue.get(), await queue.get()] == [{"n": 1}, {"n": 2}]
+    later = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert not later.done(), "nothing to read: the reader waits"
+    queue.put_nowait({"n": 3})
+    assert await asyncio.wait_for(later, 1) == {"n": 3}
+    assert (queue.items, queue.waiter) == (None, None), "an empty queue holds nothing"
+
+
+def test_a_protocol_reads_autobahns_options_from_its_factory_instead_of_copying_them():
+    factory = WebSocketServerFactory()
+    factory.setProtocolOptions(autoPingInterval=7, maxMessagePayloadSize=4096)
+    protocol = BudgetedWebSocketProtocol()
+    protocol.factory = factory
+    assert (protocol.autoPingInterval, protocol.maxMessagePayloadSize) == (7, 4096)
+    # autobahn's _connectionMade copies each option the protocol lacks: it lacks none.
+    assert all(hasattr(protocol, name) for name in protocol.CONFIG_ATTRS)
+    assert not set(protocol.CONFIG_ATTRS) & set(vars(protocol))
+    protocol.trackTimings = True  # autobahn's setTrackTimings: a protocol's own value wins
+    assert protocol.trackTimings is True and factory.trackTimings is False
+
+
+def test_an_open_socket_keeps_only_the_path_of_its_handshake():
+    class Server:
+        def log_action(self, *_args) -> None:
+            pass
+
+    protocol = BudgetedWebSocketProtocol()
+    protocol.server, protocol.client_addr = Server(), ["127.0.0.1", 5000]
+    protocol.request = type("ConnectionRequest", (), {"path": "/ws/", "headers": {"user-agent": "x" * 200}})()
+    for name in HANDSHAKE_ONLY_ATTRIBUTES:
+        setattr(protocol, name, b"what the handshake read and wrote")
+    protocol.onOpen()
+    assert protocol.request.path == "/ws/" and not hasattr(protocol.request, "headers")
+    assert not set(HANDSHAKE_ONLY_ATTRIBUTES) & set(vars(protocol))
