@@ -63,9 +63,10 @@ import time
 from collections import deque
 from functools import partial
 from http import HTTPStatus
+from typing import Any
 
 import autobahn.websocket.protocol as autobahn_protocol
-from autobahn.websocket.types import ConnectionDeny
+from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
@@ -231,6 +232,9 @@ class BudgetedWebSocketProtocol(WebSocketProtocol):
     write_budget: WriteBudget | None = None  # None once the socket is dropped
     frame_bucket: TokenBucket | None = None  # shared with the socket's consumer (its scope)
     refused_in_a_row = 0  # control frames ignored since the last one the bucket admitted
+    # autobahn's, until onOpen: its ConnectionRequest, then only what daphne reads of it.
+    request: ConnectionRequest | HandshakeRequest
+    send_queue: deque[Any] | tuple[()]  # autobahn's write queue, made only when used (sendData)
 
     def _connectionMade(self) -> None:  # noqa: N802 - autobahn's name
         super()._connectionMade()
