@@ -291,13 +291,17 @@ class FrameWriter:
 
     def __init__(self) -> None:
         self.last_text: str | None = None
-        self.last_frame = b""
+        self.last_frame: bytes | None = b""
 
-    def frame_for(self, text: str) -> bytes:
+    def frame_for(self, text: str, limit_bytes: int = 0) -> bytes | None:
+        """The frame of ``text``; None when its payload is over ``limit_bytes`` (0: no limit).
+        One server has one limit (its factory's), so the answer is kept with the frame."""
         # The fan-out passes one str object to all of a room's members: an identity check finds
         # the frame built for the previous member.
         if text is not self.last_text:
-            self.last_text, self.last_frame = text, text_frame(text.encode("utf-8"))
+            payload = text.encode("utf-8")
+            self.last_text = text
+            self.last_frame = None if limit_bytes and len(payload) > limit_bytes else text_frame(payload)
         return self.last_frame
 
     @staticmethod
@@ -457,7 +461,8 @@ class BoundedServer(Server):
             return None  # autobahn writes the status's own short body
         if message["type"] == "websocket.send":
             text = message.get("text")
-            if text is not None and self.write_text_now(protocol, text):
+            budgeted = isinstance(protocol, BudgetedWebSocketProtocol)
+            if text is not None and budgeted and self.write_text_now(protocol, text):
                 return None
             # Anything else goes through autobahn's sendData, which charges the budget.
         return await super().handle_reply(protocol, message)
@@ -465,23 +470,26 @@ class BoundedServer(Server):
     def write_text_now(self, protocol: BudgetedWebSocketProtocol, text: str) -> bool:
         """Write a text frame to an open socket under its budget (or drop the socket as a slow
         reader): True. False when daphne's path must send it (its checks, autobahn's limits)."""
-        budget = getattr(protocol, "write_budget", None)
+        budget = protocol.write_budget  # None once daphne was told of the disconnect (below)
         if budget is None or protocol.state != protocol.STATE_OPEN:
             return False
-        details = self.connections.get(protocol)
-        if details is None or "disconnected" in details:
+        # A frame over autobahn's outbound limit (daphne's --websocket-max-message-size) takes
+        # daphne's path, which enforces it.
+        frame = self.frames.frame_for(text, self._ws_factory.maxMessagePayloadSize)
+        if frame is None:
             return False
-        # A frame that may be over autobahn's outbound limit (daphne's
-        # --websocket-max-message-size) takes daphne's path, which enforces it.
-        limit = protocol.maxMessagePayloadSize
-        if limit and len(text) * 4 > limit:
-            return False
-        frame = self.frames.frame_for(text)
         if budget.admits(len(frame)):
             FrameWriter.write(protocol, frame)
         else:
             self.drop_slow_reader(protocol, budget)
         return True
+
+    def protocol_disconnected(self, protocol) -> None:
+        # write_text_now reads this instead of looking the protocol up in self.connections
+        # (daphne's protocols hash in Python: a lookup per member of every room message).
+        if isinstance(protocol, BudgetedWebSocketProtocol):
+            protocol.write_budget = None
+        super().protocol_disconnected(protocol)
 
     def deny_handshake(self, protocol, status: int) -> None:
         """The application answered the handshake with an HTTP status (ASGI's denial response)."""

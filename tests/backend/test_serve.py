@@ -52,6 +52,13 @@ def test_a_room_frame_is_encoded_once_for_all_members():
     assert parse_frame(other)[1] == b'{"type":"ack"}'
 
 
+def test_a_frame_over_the_outbound_limit_is_left_to_daphne_which_enforces_it():
+    writer = FrameWriter()
+    assert writer.frame_for("☃" * 10, limit_bytes=30) is not None, "30 bytes of UTF-8: at the limit"
+    assert writer.frame_for("☃" * 11, limit_bytes=30) is None, "33 bytes: over it"
+    assert writer.frame_for("☃" * 11) is not None, "no limit"
+
+
 def test_the_budget_counts_only_while_the_socket_is_full():
     budget = WriteBudget(limit_bytes=1000)
     assert all(budget.admits(600) for _ in range(10)), "a reader that keeps up is never charged"
