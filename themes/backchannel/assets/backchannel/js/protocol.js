@@ -216,12 +216,7 @@ function pick(event, rules, into = { type: event.type }) {
 }
 
 function decodeList(event, field, decodeItem) {
-  return requireField(event, field, Array.isArray).map((item) => {
-    if (!isPlainObject(item)) {
-      throw new ProtocolError(ErrorCode.BAD_FIELD, `bad ${event.type}.${field}`);
-    }
-    return decodeItem(item);
-  });
+  return requireField(event, field, (list) => Array.isArray(list) && list.every(isPlainObject)).map(decodeItem);
 }
 
 function decodeMessage(event) {
@@ -241,9 +236,7 @@ const V3_MESSAGE_FIELDS = ["edited", "reply_to", "reactions"];
 
 // An optional field of counts by room name (`pong.rooms`, version 3's `pong.revs`).
 function decodeCounts(event, field) {
-  const counts = requireField(event, field, isPlainObject);
-  if (!Object.values(counts).every(isCount)) throw new ProtocolError(ErrorCode.BAD_FIELD, `bad pong.${field}`);
-  return { ...counts };
+  return { ...requireField(event, field, (counts) => isPlainObject(counts) && Object.values(counts).every(isCount)) };
 }
 
 // A sanction's { reason, until } (`moderated`, `authenticated.muted`): the reason may be absent,
