@@ -95,8 +95,8 @@ def over_message_limit(text_data: str | None, bytes_data: bytes | None) -> bool:
 
 class ChatConsumer(AsyncWebsocketConsumer):
     # No layer channel per socket: the process's fan-out reads the layer once for all of them
-    # (chat.fanout). An alias that names no layer makes channels skip the per-socket reader.
-    channel_layer_alias = "backchannel-no-per-socket-layer"
+    # (chat.fanout), and __call__ below reads only the socket.
+    channel_layer = None
 
     async def __call__(self, scope, receive, send) -> None:
         # On a server whose send waits for the peer (uvicorn, gunicorn's uvicorn workers), frames go
@@ -111,7 +111,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # its deque, ~1 KB: only the sockets with an outbox have one).
             self.dropped = asyncio.Event()
             receive = self.receive_unless_dropped(receive)
-        await super().__call__(scope, receive, send)
+        # channels' AsyncConsumer.__call__ without its await_many_dispatch, which reads even one
+        # source through a task of its own and asyncio.wait (a task, a future, a set and three
+        # coroutine frames held per idle socket, and a task made per frame received).
+        self.scope = scope
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     def receive_unless_dropped(self, receive):
         """``receive``, which answers a disconnect once the socket is dropped: the peer may never

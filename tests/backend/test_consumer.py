@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -9,9 +10,11 @@ from channels.testing import WebsocketCommunicator
 
 from backchannel.asgi import application
 from chat.models import Message
+from chat.outbox import BOUNDED_WRITES_SCOPE_KEY
 from tests.backend.sockets import (
     REPLY_TIMEOUT_SECS,
     SITE_ORIGIN,
+    Socket,
     communicator_for,
     connected,
     of_type,
@@ -37,6 +40,35 @@ async def test_ready_announces_protocol_2_and_the_limits(settings):
             "typing_interval_secs": 1.5,
             "read_without_auth": True,
         }
+
+
+async def bounded_socket(name: str) -> Socket:
+    """An authenticated socket whose scope says what backchannel.serve's does: the server bounds
+    its writes (no outbox, and so no outbox task)."""
+    socket = Socket(communicator_for())
+    socket.communicator.scope[BOUNDED_WRITES_SCOPE_KEY] = True
+    assert (await socket.communicator.connect(timeout=REPLY_TIMEOUT_SECS))[0]
+    assert (await socket.next())["type"] == "ready"
+    await socket.auth(token_for(name))
+    return socket
+
+
+async def test_an_idle_member_under_our_daphne_costs_only_the_task_its_socket_runs_in():
+    """Idle memory per socket (issue 19, bench/README.md): the consumer reads its socket in the
+    socket's own task, without a reading task per socket (channels' await_many_dispatch)."""
+    ann = await bounded_socket("Ann")
+    await ann.join("lobby")
+    tasks_before = len(asyncio.all_tasks())
+    bob = await bounded_socket("Bob")
+    await bob.join("lobby")
+    await ann.expect("presence")
+    await bob.post("lobby", "hi", client_id="m1")
+    await bob.until("message", "ack")
+    assert (await ann.expect("message"))["text"] == "hi"
+    # The communicator's task for Bob's socket; nothing else of his is left running.
+    assert len(asyncio.all_tasks()) - tasks_before == 1
+    for socket in (ann, bob):
+        await socket.communicator.disconnect()
 
 
 async def test_join_then_send_reaches_every_member_of_the_room_only():
