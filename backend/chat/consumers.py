@@ -27,6 +27,7 @@ from chat.events import (
     changed_event_for,
     encode_json,
     encode_with_encoded,
+    fit_encoded,
     message_event_for,
     message_frames,
     newest_that_fit,
@@ -411,26 +412,32 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
         runtime().presence.online_counts[event.room] = view.presence.online_count
         entry = view.catch_up.page_entry  # the room's latest page, shared by this process's joins
+        history_json: str | None  # `history` as the frame carries it, when encoded already
         if entry is not None:
             fitted = entry.events.get(self.protocol)
             if fitted is None:
                 page = [message_event_for(message, self.protocol) for message in view.catch_up.messages]
-                fitted = entry.events[self.protocol] = newest_that_fit(page, conf.PAGE_BUDGET_BYTES)
+                kept, cut, kept_json = fit_encoded(page, conf.PAGE_BUDGET_BYTES)
+                fitted = entry.events[self.protocol] = kept, cut
+                entry.events_json[self.protocol] = kept_json if kept_json is not None else encode_json(kept)
             messages, repairs, changed = [], [], []
             history, trimmed = fitted
+            history_json = entry.events_json[self.protocol]  # once per page, not per join
         else:
             messages = [message_event_for(message, self.protocol) for message in view.catch_up.messages]
             # Version 2: tombstones before after_seq, first in history; version 3: the messages
             # the client shows that changed since its after_rev, in `changes`.
             repairs = [message_event_for(message) for message in view.catch_up.repairs]
             changed = [message_event_for(message, 3) for message in view.catch_up.changes]  # version 3 only
-            history, trimmed = newest_that_fit(changed + repairs + messages, conf.PAGE_BUDGET_BYTES)
+            history, trimmed, history_json = fit_encoded(changed + repairs + messages, conf.PAGE_BUDGET_BYTES)
         if trimmed and (repairs or changed):
             # Tombstones and changes before after_seq belong only in a resume; a page cut short
             # is a new view.
             history, _ = newest_that_fit(messages, conf.PAGE_BUDGET_BYTES)
+            history_json = None
         elif changed:
             history = history[len(changed) :]
+            history_json = None
         # A resume too big for one frame becomes the latest page that fits: the client replaces
         # its view (deleted messages and all) and can load older pages, as when the gap is over
         # resume_limit.
@@ -450,12 +457,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             joined["latest_rev"] = view.catch_up.latest_rev
             if resumed:
                 joined["changes"] = changed
-        if entry is None:
+        if history_json is None:
             await self.send_event(joined)
-        else:  # the room's latest page, encoded once for every join that shows it (chat.page_cache)
-            history_json = entry.events_json.get(self.protocol)
-            if history_json is None:
-                history_json = entry.events_json[self.protocol] = encode_json(history)
+        else:
             rest = {key: value for key, value in joined.items() if key != "history"}
             await self.write(encode_with_encoded(rest, "history", history_json))
         metrics.join_seconds.observe(time.perf_counter() - started)

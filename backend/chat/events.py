@@ -88,6 +88,20 @@ def newest_that_fit(events: list[MessageEvent], budget_bytes: int) -> tuple[list
     """The newest ``events`` (oldest first, as given) whose encoded sizes add up to at most
     ``budget_bytes``, and whether any had to be left out. One frame carries a whole page, and
     daphne refuses to send a frame over its message size limit (the limit covers both ways)."""
+    kept, trimmed, _ = fit_encoded(events, budget_bytes)
+    return kept, trimmed
+
+
+def fit_encoded(events: list[MessageEvent], budget_bytes: int) -> tuple[list[MessageEvent], bool, str | None]:
+    """As ``newest_that_fit``, with the kept events as JSON when all of them fit (else None). The
+    list is encoded whole first: its size is the sum of the events' sizes and their commas (what
+    is counted below), and when it fits, as nearly every page does, that JSON is what the frame
+    carries (``encode_with_encoded``). A reconnect storm's resumes encoded each event twice."""
+    if not events:
+        return events, False, "[]"
+    whole = encode_json(events)
+    if len(whole.encode()) - 1 <= budget_bytes:  # "[a,b]": each event's size plus a comma, plus one
+        return events, False, whole
     kept = 0
     used = 0
     for event in reversed(events):
@@ -95,7 +109,7 @@ def newest_that_fit(events: list[MessageEvent], budget_bytes: int) -> tuple[list
         if used > budget_bytes:
             break
         kept += 1
-    return events[len(events) - kept :], kept < len(events)
+    return events[len(events) - kept :], kept < len(events), None
 
 
 def deleted_event_for(message: Message) -> DeletedEvent:

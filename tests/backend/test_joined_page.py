@@ -21,6 +21,17 @@ def test_a_value_given_encoded_makes_the_frame_encoding_it_whole_makes():
     assert len(frame) == len(encode_event({**rest, "history": page}))  # the same separators, UTF-8 kept
 
 
+def test_a_list_that_fits_comes_with_its_json_and_one_that_does_not_is_cut_as_before():
+    page = [{"type": "message", "seq": seq, "text": "é" * seq} for seq in range(1, 6)]
+    sizes = [len(encode_event(event).encode()) + 1 for event in page]  # each event and its comma
+    kept, trimmed, kept_json = events.fit_encoded(page, sum(sizes))
+    assert (kept, trimmed) == (page, False) and kept_json == encode_event(page)  # type: ignore[arg-type]
+    kept, trimmed, kept_json = events.fit_encoded(page, sum(sizes) - 1)
+    assert (kept, trimmed, kept_json) == (page[1:], True, None)
+    assert events.newest_that_fit(page, sum(sizes[2:])) == (page[2:], True)
+    assert events.fit_encoded([], 0) == ([], False, "[]")
+
+
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_joins_show_the_page_and_a_post_shows_in_the_next_join(monkeypatch):
@@ -32,7 +43,7 @@ async def test_joins_show_the_page_and_a_post_shows_in_the_next_join(monkeypatch
             encoded_pages.append(value)
         return real(value)
 
-    monkeypatch.setattr("chat.consumers.encode_json", counted)
+    monkeypatch.setattr("chat.events.encode_json", counted)
     async with connected("Ann") as ann:
         await ann.join("lobby")
         for number in range(3):
