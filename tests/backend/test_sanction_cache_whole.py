@@ -78,3 +78,10 @@ def test_nothing_is_kept_while_invalidations_may_be_missed():
     now = timezone.now()
     sanction_cache.read_in_force(visitor="v-first", ip=None, now=now)
     assert sanction_cache.cached_in_force(visitor="v-never-seen", ip=None, now=now) is None
+
+
+def test_architecture_states_the_limit_the_code_has():
+    from pathlib import Path
+
+    text = " ".join((Path(__file__).resolve().parents[2] / "ARCHITECTURE.md").read_text().split())
+    assert f"While at most {sanction_cache.MAX_WHOLE_ROWS:,} sanctions are in force anywhere (`MAX_WHOLE_ROWS`)" in text
