@@ -14,8 +14,9 @@ when the lock is compiled again. Two files reach past their public APIs:
   only those a protocol lacks), leaves ``send_queue`` empty until ``sendData`` queues, and releases the
   handshake's attributes once open (daphne reads only ``request.path`` after); it sends
   ``sendCloseFrame(code=, reasonUtf8=)`` and ``dropConnection(abort=)``; the module replaces
-  autobahn's ``pformat``; ``BoundedServer`` overrides daphne's ``Server`` (``ws_factory``, ``listen_success``, ``kill_all_applications``,
-  ``create_application``, ``handle_reply``, ``connections``, ``protocol_disconnected``) and
+  autobahn's ``pformat``; ``BoundedServer`` overrides daphne's ``Server`` (``ws_factory``,
+  ``listen_success``, ``kill_all_applications``, ``create_application``, ``handle_reply``,
+  ``connections``, ``protocol_disconnected``) and
   answers a handshake through daphne's ``handshake_deferred`` with autobahn's ``ConnectionDeny``;
   ``BoundedServer.start_application`` is daphne's ``create_application`` with a lighter input
   queue (daphne's protocols only ``put_nowait`` into it).
