@@ -157,3 +157,12 @@ def test_a_resume_within_the_kept_page_reads_no_message_rows():
     assert reads == 0 and resumed.catch_up.resumed and texts(resumed) == ["m3", "m4"]
     reads, resumed = log_reads(lambda: view(after_seq=3, protocol=2, room="elsewhere"))
     assert reads >= 1, "another room is read from its own log"
+
+
+def test_the_rooms_row_is_read_as_the_model_holds_it():
+    """room_row is SQL written out (every join batch reads it): ``locked`` is a bool on every engine."""
+    assert selectors.room_row(room_name="nowhere") == ((0, 0, 0), False, 0)
+    post("m0")
+    Room.objects.filter(name="lobby").update(locked=True, slow_mode_secs=7, pruned_seq=0)
+    bounds, locked, slow_mode_secs = selectors.room_row(room_name="lobby")
+    assert (bounds, locked, slow_mode_secs) == ((1, 0, 0), True, 7) and locked is True
