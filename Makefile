@@ -112,7 +112,7 @@ test-fast: $(INSTALLED)
 # environment with DEBUG=1.
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check backend scripts tests bench
-	$(VENV)/bin/ruff format --check backend scripts tests bench || { echo "Run: $(VENV)/bin/ruff format <each file above> (ruff.toml's [format] exclude lists the files left unformatted for now)"; exit 1; }
+	$(VENV)/bin/ruff format --check backend scripts tests bench || { echo "Run: $(VENV)/bin/ruff format <each file above>"; exit 1; }
 	@test -x $(VENV)/bin/mypy || { echo "mypy is not installed: run make install (requirements-dev.txt pins it)"; exit 1; }
 	DEBUG=1 $(VENV)/bin/mypy
 	@for file in themes/backchannel/assets/backchannel/js/*.js themes/backchannel-site/assets/backchannel-site/js/*.js tests/js/*.js; do node --check $$file || exit 1; done

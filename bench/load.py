@@ -281,8 +281,9 @@ class Worker:
             if time.monotonic() >= end or sender.closed:
                 break
             sent_ns = time.perf_counter_ns()
-            frame = wire.send_frame(dialect, room=room, text=make_payload(run_id, sent, sent_ns),
-                                    client_id=self.client_id(sent))
+            frame = wire.send_frame(
+                dialect, room=room, text=make_payload(run_id, sent, sent_ns), client_id=self.client_id(sent)
+            )
             if self.window is not None:
                 self.window.add(sent)
             if dialect == "ours":
@@ -391,8 +392,9 @@ class ClientPool:
         context = multiprocessing.get_context("spawn")  # no inherited threads, sockets or loops
         for spec in self.specs:
             parent_end, child_end = context.Pipe()
-            process = context.Process(target=worker_main, args=(spec, child_end), daemon=True,
-                                      name=f"bench-client-{spec.worker_index}")
+            process = context.Process(
+                target=worker_main, args=(spec, child_end), daemon=True, name=f"bench-client-{spec.worker_index}"
+            )
             process.start()
             child_end.close()
             self.processes.append(process)
@@ -402,8 +404,14 @@ class ClientPool:
     def pids(self) -> list[int]:
         return [process.pid for process in self.processes if process.pid is not None]
 
-    def _receive(self, wanted: str, *, from_indexes: list[int], timeout_secs: float,
-                 on_progress: Callable[[int, int], None] | None = None) -> dict[int, object]:
+    def _receive(
+        self,
+        wanted: str,
+        *,
+        from_indexes: list[int],
+        timeout_secs: float,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> dict[int, object]:
         """One ``wanted`` message from each listed client; progress messages go to ``on_progress``."""
         answers: dict[int, object] = {}
         progress: dict[int, tuple[int, int]] = {}
@@ -424,8 +432,9 @@ class ClientPool:
                 if message[0] == "progress":
                     progress[index] = (message[1], message[2])
                     if on_progress is not None:
-                        on_progress(sum(done for done, _ in progress.values()),
-                                    sum(failed for _, failed in progress.values()))
+                        on_progress(
+                            sum(done for done, _ in progress.values()), sum(failed for _, failed in progress.values())
+                        )
                 elif message[0] == wanted:
                     answers[index] = message[1]
                 else:
@@ -434,8 +443,7 @@ class ClientPool:
 
     def wait_connected(self, *, timeout_secs: float, on_progress: Callable[[int, int], None]) -> list[ConnectReport]:
         everyone = list(range(len(self.conns)))
-        answers = self._receive("connected", from_indexes=everyone, timeout_secs=timeout_secs,
-                                on_progress=on_progress)
+        answers = self._receive("connected", from_indexes=everyone, timeout_secs=timeout_secs, on_progress=on_progress)
         return [answers[index] for index in everyone]
 
     def tell_all(self, *message: object) -> None:
@@ -468,8 +476,9 @@ class ClientPool:
             conn.close()
 
 
-def split_members(members: int, *, urls: list[str], tokens: list[str | None],
-                  clients: int) -> list[list[tuple[str, str | None]]]:
+def split_members(
+    members: int, *, urls: list[str], tokens: list[str | None], clients: int
+) -> list[list[tuple[str, str | None]]]:
     """``clients + 1`` shares of (url, token). Share 0 is the sender alone (member 0: the first
     server process, the first token), so its send schedule never waits behind other members'
     deliveries in its event loop. Receivers 1 .. members-1 go round-robin to shares 1 .. clients,

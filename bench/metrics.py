@@ -65,8 +65,9 @@ def merge_latencies_ms(reports: list[DeliveryReport], field_name: str = "latenci
     return values
 
 
-def delivery_figures(*, sent: SendReport, reports: list[DeliveryReport], cpu: CpuUse, go_ns: int,
-                     members_connected: int) -> dict[str, object]:
+def delivery_figures(
+    *, sent: SendReport, reports: list[DeliveryReport], cpu: CpuUse, go_ns: int, members_connected: int
+) -> dict[str, object]:
     deliveries = sum(report.deliveries for report in reports)
     unique = sum(report.unique_deliveries for report in reports)
     last_ns = max((r.last_delivery_ns for r in reports if r.last_delivery_ns is not None), default=None)

@@ -64,12 +64,28 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("rss_connected_kib", "server RSS with members (KiB)"),
     ("memory_per_conn_kib", "memory per connection (KiB)"),
 )
-IDLE_FIGURES = ("members_connected", "connect_failures", "connect_p50_ms", "connect_p99_ms", "connect_total_secs",
-                "connect_server_cpu_ms_per_member", "rss_idle_kib", "rss_connected_kib", "memory_per_conn_kib")
+IDLE_FIGURES = (
+    "members_connected",
+    "connect_failures",
+    "connect_p50_ms",
+    "connect_p99_ms",
+    "connect_total_secs",
+    "connect_server_cpu_ms_per_member",
+    "rss_idle_kib",
+    "rss_connected_kib",
+    "memory_per_conn_kib",
+)
 # The join storm's figures: connect-only, like the idle run, with the join rate and the token cost.
-JOIN_STORM_FIGURES = ("members_connected", "connect_failures", "connect_p50_ms", "connect_p99_ms",
-                      "connect_total_secs", "joins_per_sec", "connect_server_cpu_ms_per_member",
-                      "token_server_cpu_ms")
+JOIN_STORM_FIGURES = (
+    "members_connected",
+    "connect_failures",
+    "connect_p50_ms",
+    "connect_p99_ms",
+    "connect_total_secs",
+    "joins_per_sec",
+    "connect_server_cpu_ms_per_member",
+    "token_server_cpu_ms",
+)
 CONNECT_ONLY_FIGURES = {"idle": IDLE_FIGURES, JOIN_STORM: JOIN_STORM_FIGURES}
 
 
@@ -118,8 +134,9 @@ def numeric(value: object) -> float | None:
     return float(value)
 
 
-def comparison_rows(by_server: dict[str, dict[str, object]], figures: Iterable[tuple[str, str]],
-                    servers: Iterable[str] = SERVER_COLUMNS) -> list[list[str]]:
+def comparison_rows(
+    by_server: dict[str, dict[str, object]], figures: Iterable[tuple[str, str]], servers: Iterable[str] = SERVER_COLUMNS
+) -> list[list[str]]:
     """Rows of [label, ours, tutorial, bare, ours/tutorial, ours/bare]; a missing server shows n/a."""
     servers = tuple(servers)
     rows = []
@@ -143,8 +160,14 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def find_run(records: list[RunRecord], scenario: str, server: str, members: int | None = None) -> RunRecord | None:
     """The successful run of ``server`` in ``scenario`` (the largest when ``members`` is None)."""
-    matches = [r for r in records if r.scenario == scenario and r.server == server and r.error is None
-               and (members is None or r.members == members)]
+    matches = [
+        r
+        for r in records
+        if r.scenario == scenario
+        and r.server == server
+        and r.error is None
+        and (members is None or r.members == members)
+    ]
     return max(matches, key=lambda r: r.members) if matches else None
 
 
@@ -163,12 +186,20 @@ def evaluate_targets(records: list[RunRecord]) -> list[TargetVerdict]:
     verdicts = []
 
     # 1. Fan-out cost at 1000 members, saturating sender.
-    ours, tutorial, bare = (_metric(find_run(records, "saturate", s, FANOUT_TARGET_MEMBERS),
-                                    "server_cpu_us_per_delivery") for s in SERVER_COLUMNS)
+    ours, tutorial, bare = (
+        _metric(find_run(records, "saturate", s, FANOUT_TARGET_MEMBERS), "server_cpu_us_per_delivery")
+        for s in SERVER_COLUMNS
+    )
     vs_bare, tutorial_over_ours = ratio(ours, bare), ratio(tutorial, ours)
-    status = "n/a" if vs_bare is None or tutorial_over_ours is None else (
-        "PASS" if vs_bare <= FANOUT_TARGET_MAX_VS_BARE and tutorial_over_ours >= FANOUT_TARGET_MIN_TUTORIAL_OVER_OURS
-        else "MISS")
+    status = (
+        "n/a"
+        if vs_bare is None or tutorial_over_ours is None
+        else (
+            "PASS"
+            if vs_bare <= FANOUT_TARGET_MAX_VS_BARE and tutorial_over_ours >= FANOUT_TARGET_MIN_TUTORIAL_OVER_OURS
+            else "MISS"
+        )
+    )
     verdicts.append(TargetVerdict(
         fanout_target_text(),
         f"ours {format_value(ours)} µs = {format_ratio(vs_bare)} bare; "
@@ -181,8 +212,11 @@ def evaluate_targets(records: list[RunRecord]) -> list[TargetVerdict]:
     lost = _metric(ours_run, "lost")
     p99, bare_p99 = _metric(ours_run, "latency_p99_ms"), _metric(bare_run, "latency_p99_ms")
     complete = ours_run is not None and ours_run.metrics.get("members_connected") == ours_run.members
-    status = "n/a" if lost is None or ratio(p99, bare_p99) is None else (
-        "PASS" if complete and lost == 0 and ratio(p99, bare_p99) <= 2 else "MISS")
+    status = (
+        "n/a"
+        if lost is None or ratio(p99, bare_p99) is None
+        else ("PASS" if complete and lost == 0 and ratio(p99, bare_p99) <= 2 else "MISS")
+    )
     verdicts.append(TargetVerdict(
         "500 members at 20 msg/s: nothing lost and p99 ≤ 2× bare",
         f"lost {format_value(lost)}; p99 {format_value(p99)} ms = {format_ratio(ratio(p99, bare_p99))} bare",
@@ -192,12 +226,16 @@ def evaluate_targets(records: list[RunRecord]) -> list[TargetVerdict]:
     # 3. Two processes + Redis, 5 msg/s (5000 members in full mode; the quick plan's size otherwise).
     multi = find_run(records, "multi", "ours")
     if multi is None:
-        verdicts.append(TargetVerdict("2 processes + Redis, 5000 members, 5 msg/s: all delivered, p99 < 1 s",
-                                      "not run", "n/a"))
+        verdicts.append(
+            TargetVerdict("2 processes + Redis, 5000 members, 5 msg/s: all delivered, p99 < 1 s", "not run", "n/a")
+        )
     else:
         m = multi.metrics
-        delivered_all = (m.get("members_connected") == multi.members and m.get("lost") == 0
-                         and m.get("unique_deliveries") == m.get("expected_deliveries"))
+        delivered_all = (
+            m.get("members_connected") == multi.members
+            and m.get("lost") == 0
+            and m.get("unique_deliveries") == m.get("expected_deliveries")
+        )
         p99 = _metric(multi, "latency_p99_ms")
         status = "PASS" if delivered_all and p99 is not None and p99 < 1000 else "MISS"
         verdicts.append(TargetVerdict(
@@ -208,8 +246,15 @@ def evaluate_targets(records: list[RunRecord]) -> list[TargetVerdict]:
         ))  # fmt: skip
 
     # 4. Idle memory per connection, at the largest size measured.
-    memory_runs = [r for r in records if r.server == "ours" and r.error is None and r.server_processes == 1
-                   and r.metrics.get("memory_per_conn_kib") is not None and r.members >= 1000]
+    memory_runs = [
+        r
+        for r in records
+        if r.server == "ours"
+        and r.error is None
+        and r.server_processes == 1
+        and r.metrics.get("memory_per_conn_kib") is not None
+        and r.members >= 1000
+    ]
     if not memory_runs:
         verdicts.append(TargetVerdict(idle_memory_target_text(), "not measured", "n/a"))
     else:
@@ -226,8 +271,10 @@ def evaluate_targets(records: list[RunRecord]) -> list[TargetVerdict]:
 
 
 def fanout_target_text() -> str:
-    return (f"server CPU per delivery at {FANOUT_TARGET_MEMBERS} members ≤ {FANOUT_TARGET_MAX_VS_BARE:g}× bare "
-            f"and ≥ {FANOUT_TARGET_MIN_TUTORIAL_OVER_OURS:g}× less than tutorial (issue 19)")
+    return (
+        f"server CPU per delivery at {FANOUT_TARGET_MEMBERS} members ≤ {FANOUT_TARGET_MAX_VS_BARE:g}× bare "
+        f"and ≥ {FANOUT_TARGET_MIN_TUTORIAL_OVER_OURS:g}× less than tutorial (issue 19)"
+    )
 
 
 def idle_memory_target_text() -> str:
@@ -241,8 +288,10 @@ def small_room_target(records: list[RunRecord]) -> TargetVerdict:
     """Issue 19: at 10 members, saturating, ours' server CPU per message sent (storing it included)
     at most the tutorial's (which stores nothing), in the same run; the aim is half."""
     target = f"small rooms: server CPU per message at {SMALL_ROOM_MEMBERS} members ≤ tutorial's (aim: half)"
-    ours, tutorial = (_metric(find_run(records, "saturate", server, SMALL_ROOM_MEMBERS), "server_cpu_us_per_message")
-                      for server in ("ours", "tutorial"))
+    ours, tutorial = (
+        _metric(find_run(records, "saturate", server, SMALL_ROOM_MEMBERS), "server_cpu_us_per_message")
+        for server in ("ours", "tutorial")
+    )
     vs_tutorial = ratio(ours, tutorial)
     if vs_tutorial is None:
         return TargetVerdict(target, "not run (saturate, ours and tutorial)", "n/a")
@@ -256,9 +305,12 @@ def small_room_target(records: list[RunRecord]) -> TargetVerdict:
 
 
 def _baselines(records: list[RunRecord], scenario: str, members: int, key: str) -> str:
-    """"tutorial X, bare Y" for a figure, measured in the same run."""
-    shown = [f"{server} {format_value(_metric(find_run(records, scenario, server, members), key))}"
-             for server in SERVER_COLUMNS[1:] if find_run(records, scenario, server, members) is not None]
+    """ "tutorial X, bare Y" for a figure, measured in the same run."""
+    shown = [
+        f"{server} {format_value(_metric(find_run(records, scenario, server, members), key))}"
+        for server in SERVER_COLUMNS[1:]
+        if find_run(records, scenario, server, members) is not None
+    ]
     return f" (same run: {', '.join(shown)})" if shown else ""
 
 
@@ -268,15 +320,25 @@ def join_storm_targets(records: list[RunRecord]) -> list[TargetVerdict]:
     verdicts = []
     sizes = sorted({r.members for r in records if r.scenario == JOIN_STORM and r.server == "ours"})
     if not sizes:
-        return [TargetVerdict(f"join storm: ≥ {JOIN_TARGET_PER_SEC:,} joins/s, ≤ {JOIN_TARGET_CPU_MS:g} ms CPU "
-                              f"per join, connect p99 ≤ {JOIN_TARGET_P99_MS} ms", "not run", "n/a")]
+        return [
+            TargetVerdict(
+                f"join storm: ≥ {JOIN_TARGET_PER_SEC:,} joins/s, ≤ {JOIN_TARGET_CPU_MS:g} ms CPU "
+                f"per join, connect p99 ≤ {JOIN_TARGET_P99_MS} ms",
+                "not run",
+                "n/a",
+            )
+        ]
     for members in sizes:
         run = find_run(records, JOIN_STORM, "ours", members)
         complete = run is not None and run.metrics.get("members_connected") == members
         checks = (
             ("joins_per_sec", f"≥ {JOIN_TARGET_PER_SEC:,} joins/s", "joins/s", lambda v: v >= JOIN_TARGET_PER_SEC),
-            ("connect_server_cpu_ms_per_member", f"≤ {JOIN_TARGET_CPU_MS:g} ms server CPU per connect+auth+join",
-             "ms", lambda v: v <= JOIN_TARGET_CPU_MS),
+            (
+                "connect_server_cpu_ms_per_member",
+                f"≤ {JOIN_TARGET_CPU_MS:g} ms server CPU per connect+auth+join",
+                "ms",
+                lambda v: v <= JOIN_TARGET_CPU_MS,
+            ),
             ("connect_p99_ms", f"connect p99 ≤ {JOIN_TARGET_P99_MS} ms", "ms", lambda v: v <= JOIN_TARGET_P99_MS),
         )
         for key, target, unit, met in checks:
@@ -290,8 +352,11 @@ def join_storm_targets(records: list[RunRecord]) -> list[TargetVerdict]:
             ))  # fmt: skip
     minted = [r for r in records if r.server == "ours" and r.error is None and r.metrics.get("token_server_cpu_ms")]
     if minted:
-        run = max(minted, key=lambda r: r.members) if not any(r.scenario == JOIN_STORM for r in minted) else \
-            next(r for r in minted if r.scenario == JOIN_STORM)
+        run = (
+            max(minted, key=lambda r: r.members)
+            if not any(r.scenario == JOIN_STORM for r in minted)
+            else next(r for r in minted if r.scenario == JOIN_STORM)
+        )
         value = float(run.metrics["token_server_cpu_ms"])
         verdicts.append(TargetVerdict(
             f"token minting ≤ {TOKEN_TARGET_CPU_MS:g} ms server CPU (challenge + POST)",
@@ -315,18 +380,30 @@ def scenario_sections(records: list[RunRecord], scenario_titles: dict[str, str])
                 figures = [f for f in figures if f[0] != "redis_cpu_us_per_delivery"]
             else:  # RSS per connection is measured for one process only
                 figures = [f for f in figures if not f[0].startswith("rss_") and f[0] != "memory_per_conn_kib"]
-            title = (f"### {scenario_titles.get(key, key)}: {members:,} members "
-                     f"({plural(sample.server_processes, 'server process')}, "
-                     f"{plural(sample.client_processes, 'receiving client process')} + the sender's own)")
-            body = markdown_table(["figure", *SERVER_COLUMNS, "ours/tutorial", "ours/bare"],
-                                  comparison_rows(by_server, figures))
+            title = (
+                f"### {scenario_titles.get(key, key)}: {members:,} members "
+                f"({plural(sample.server_processes, 'server process')}, "
+                f"{plural(sample.client_processes, 'receiving client process')} + the sender's own)"
+            )
+            body = markdown_table(
+                ["figure", *SERVER_COLUMNS, "ours/tutorial", "ours/bare"], comparison_rows(by_server, figures)
+            )
             notes = [f"- **{server} failed**: {run.error}" for server, run in runs.items() if run.error]
-            notes += [f"- {server}: {run.log_problem_lines} error line(s) in its log, "
-                      f"e.g. `{run.log_problem_samples[0]}`" for server, run in runs.items() if run.log_problem_lines]
-            notes += [f"- {server}: errors from the server: {run.metrics['errors']}"
-                      for server, run in runs.items() if run.metrics.get("errors")]
-            notes += [f"- {server}: connect failures: {run.metrics['connect_failure_reasons']}"
-                      for server, run in runs.items() if run.metrics.get("connect_failure_reasons")]
+            notes += [
+                f"- {server}: {run.log_problem_lines} error line(s) in its log, e.g. `{run.log_problem_samples[0]}`"
+                for server, run in runs.items()
+                if run.log_problem_lines
+            ]
+            notes += [
+                f"- {server}: errors from the server: {run.metrics['errors']}"
+                for server, run in runs.items()
+                if run.metrics.get("errors")
+            ]
+            notes += [
+                f"- {server}: connect failures: {run.metrics['connect_failure_reasons']}"
+                for server, run in runs.items()
+                if run.metrics.get("connect_failure_reasons")
+            ]
             if sample.server_processes > 1:
                 notes.append("- bare: n/a (one process only)")
             sections.append("\n".join([title, "", body, *([""] + notes if notes else [])]))
@@ -336,15 +413,17 @@ def scenario_sections(records: list[RunRecord], scenario_titles: dict[str, str])
 def cpu_summary(records: list[RunRecord]) -> str:
     rows = []
     for members in sorted({r.members for r in records if r.scenario == "saturate"}):
-        by_server = {s: (find_run(records, "saturate", s, members) or RunRecord("", s, 0, 1, 1)).metrics
-                     for s in SERVER_COLUMNS}
+        by_server = {
+            s: (find_run(records, "saturate", s, members) or RunRecord("", s, 0, 1, 1)).metrics for s in SERVER_COLUMNS
+        }
         row = comparison_rows(by_server, [("server_cpu_us_per_delivery", f"{members:,} members")])[0]
         rows.append(row)
     return markdown_table(["saturating, server CPU µs/delivery", *SERVER_COLUMNS, "ours/tutorial", "ours/bare"], rows)
 
 
-def render_markdown(records: list[RunRecord], verdicts: list[TargetVerdict], meta: dict[str, object],
-                    scenario_titles: dict[str, str]) -> str:
+def render_markdown(
+    records: list[RunRecord], verdicts: list[TargetVerdict], meta: dict[str, object], scenario_titles: dict[str, str]
+) -> str:
     parts = [
         f"# Backchannel benchmark ({meta['plan']}), {meta['started_utc']}",
         "",
@@ -369,9 +448,10 @@ def render_markdown(records: list[RunRecord], verdicts: list[TargetVerdict], met
         "",
         "## Runs",
         "",
-        markdown_table(["scenario", "server", "members", "wall (s)", "status"],
-                       [[r.scenario, r.server, f"{r.members:,}", f"{r.wall_secs:.1f}", r.error or "ok"]
-                        for r in records]),
+        markdown_table(
+            ["scenario", "server", "members", "wall (s)", "status"],
+            [[r.scenario, r.server, f"{r.members:,}", f"{r.wall_secs:.1f}", r.error or "ok"] for r in records],
+        ),
         "",
     ]
     return "\n".join(parts)
@@ -388,26 +468,43 @@ def plot(records: list[RunRecord], path: Path, title: str = "") -> None:
     markers = {"ours": "o", "tutorial": "s", "bare": "^"}
     bound_points: dict[int, list[tuple[int, float]]] = {0: [], 1: []}  # panel -> client-bound points
     for server in SERVER_COLUMNS:
-        runs = sorted((r for r in records if r.scenario == "saturate" and r.server == server and r.error is None),
-                      key=lambda r: r.members)
-        for panel, (axes, key) in enumerate(((cpu_axes, "server_cpu_us_per_delivery"),
-                                             (latency_axes, "latency_p99_ms"))):
+        runs = sorted(
+            (r for r in records if r.scenario == "saturate" and r.server == server and r.error is None),
+            key=lambda r: r.members,
+        )
+        for panel, (axes, key) in enumerate(
+            ((cpu_axes, "server_cpu_us_per_delivery"), (latency_axes, "latency_p99_ms"))
+        ):
             points = [(r.members, r.metrics.get(key), r.metrics.get("client_bound")) for r in runs]
             points = [(n, value, bound) for n, value, bound in points if value]
             if not points:
                 continue
-            axes.plot([n for n, _, _ in points], [value for _, value, _ in points], marker=markers[server],
-                      label=server)
+            axes.plot(
+                [n for n, _, _ in points], [value for _, value, _ in points], marker=markers[server], label=server
+            )
             bound_points[panel] += [(n, value) for n, value, bound in points if bound]
             if panel == 0 and server == "bare":  # the target: ours at most FANOUT_TARGET_MAX_VS_BARE x the floor
-                axes.plot([n for n, _, _ in points], [FANOUT_TARGET_MAX_VS_BARE * value for _, value, _ in points],
-                          linestyle=":", color="grey", label=f"{FANOUT_TARGET_MAX_VS_BARE:g}× bare (target for ours)")
+                axes.plot(
+                    [n for n, _, _ in points],
+                    [FANOUT_TARGET_MAX_VS_BARE * value for _, value, _ in points],
+                    linestyle=":",
+                    color="grey",
+                    label=f"{FANOUT_TARGET_MAX_VS_BARE:g}× bare (target for ours)",
+                )
     for panel, axes in enumerate((cpu_axes, latency_axes)):
         if bound_points[panel]:  # there the load generator, not the server, set the pace
-            axes.scatter(*zip(*bound_points[panel], strict=True), s=160, facecolors="none", edgecolors="red",
-                         label="client-bound", zorder=3)
-    for axes, panel_title, unit in ((cpu_axes, "Server CPU per delivery", "µs per delivered message"),
-                                    (latency_axes, "Latency p99", "ms")):
+            axes.scatter(
+                *zip(*bound_points[panel], strict=True),
+                s=160,
+                facecolors="none",
+                edgecolors="red",
+                label="client-bound",
+                zorder=3,
+            )
+    for axes, panel_title, unit in (
+        (cpu_axes, "Server CPU per delivery", "µs per delivered message"),
+        (latency_axes, "Latency p99", "ms"),
+    ):
         axes.set_xscale("log")
         axes.set_yscale("log")
         axes.set_xlabel("members in the room (saturating sender)")
@@ -425,8 +522,9 @@ def plot(records: list[RunRecord], path: Path, title: str = "") -> None:
     plt.close(figure)
 
 
-def write_report(out_dir: Path, records: list[RunRecord], meta: dict[str, object],
-                 scenario_titles: dict[str, str]) -> str:
+def write_report(
+    out_dir: Path, records: list[RunRecord], meta: dict[str, object], scenario_titles: dict[str, str]
+) -> str:
     """results.md, results.json and results.png in ``out_dir``; returns the markdown."""
     verdicts = evaluate_targets(records)
     markdown = render_markdown(records, verdicts, meta, scenario_titles)

@@ -42,12 +42,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the short plan (about a minute or two)")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of ours,tutorial,bare")
-    parser.add_argument("--scenarios", default="",
-                        help="comma-separated subset of saturate,rate,multi,idle,join-storm,redis-ops,"
-                        "reconnect-storm")
+    parser.add_argument(
+        "--scenarios",
+        default="",
+        help="comma-separated subset of saturate,rate,multi,idle,join-storm,redis-ops,reconnect-storm",
+    )
     parser.add_argument("--sizes", default="", help="comma-separated room sizes replacing every scenario's own")
-    parser.add_argument("--clients", type=int, default=DEFAULT_CLIENT_PROCESSES,
-                        help="client processes for rooms of 1000 members or more (default %(default)s)")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=DEFAULT_CLIENT_PROCESSES,
+        help="client processes for rooms of 1000 members or more (default %(default)s)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the timestamped folder goes")
     return parser.parse_args(argv)
 
@@ -72,10 +78,15 @@ def select(plan: Plan, args: argparse.Namespace) -> Plan:
 
 def git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, capture_output=True,
-                              text=True, check=True).stdout.strip() + (" (with local changes)" if subprocess.run(
-                                  ["git", "status", "--porcelain", "--", "backend"], cwd=REPO_DIR,
-                                  capture_output=True, text=True).stdout.strip() else "")
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True, check=True
+        ).stdout.strip() + (
+            " (with local changes)"
+            if subprocess.run(
+                ["git", "status", "--porcelain", "--", "backend"], cwd=REPO_DIR, capture_output=True, text=True
+            ).stdout.strip()
+            else ""
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -123,8 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         with_storm = (not wanted or RECONNECT_STORM_SCENARIO in wanted) and "ours" in args.servers.split(",")
         needs_ours = with_redis_ops or with_storm or any("ours" in scenario.servers for scenario in plan.scenarios)
         template_db = prepare_ours_template(work_dir / "template") if needs_ours else None
-        context = RunContext(work_dir=work_dir, log_dir=log_dir, template_db=template_db,
-                             client_processes=args.clients, connect_timeout_secs=plan.connect_timeout_secs)
+        context = RunContext(
+            work_dir=work_dir,
+            log_dir=log_dir,
+            template_db=template_db,
+            client_processes=args.clients,
+            connect_timeout_secs=plan.connect_timeout_secs,
+        )
         for scenario in plan.scenarios:
             for members in scenario.members:
                 for server in scenario.servers:
@@ -132,13 +148,15 @@ def main(argv: list[str] | None = None) -> int:
         if with_redis_ops:
             members = REDIS_OPS_MEMBERS_QUICK if args.quick else REDIS_OPS_MEMBERS
             progress(f"bench: {REDIS_OPS_SCENARIO}, {members} members")
-            redis_ops = run_redis_ops(work_dir=work_dir / REDIS_OPS_SCENARIO, log_dir=log_dir,
-                                      template_db=template_db, members=members)
+            redis_ops = run_redis_ops(
+                work_dir=work_dir / REDIS_OPS_SCENARIO, log_dir=log_dir, template_db=template_db, members=members
+            )
         if with_storm:
             members = RECONNECT_STORM_MEMBERS_QUICK if args.quick else RECONNECT_STORM_MEMBERS
             progress(f"bench: {RECONNECT_STORM_SCENARIO}, {members} members")
-            storm = reconnect_storm.run_reconnect_storm(work_dir=work_dir / RECONNECT_STORM_SCENARIO,
-                                                        log_dir=log_dir, template_db=template_db, members=members)
+            storm = reconnect_storm.run_reconnect_storm(
+                work_dir=work_dir / RECONNECT_STORM_SCENARIO, log_dir=log_dir, template_db=template_db, members=members
+            )
 
     meta = {
         "plan": plan.name,

@@ -102,8 +102,14 @@ def run_one(kind: str, scenario: Scenario, members: int, context: RunContext) ->
     server: RunningServer | None = None
     pool: ClientPool | None = None
     try:
-        server = start_server(kind, work_dir=context.work_dir / f"{label}-{kind}", log_dir=context.log_dir,
-                              label=label, processes=scenario.server_processes, template_db=context.template_db)
+        server = start_server(
+            kind,
+            work_dir=context.work_dir / f"{label}-{kind}",
+            log_dir=context.log_dir,
+            label=label,
+            processes=scenario.server_processes,
+            template_db=context.template_db,
+        )
         tokens: list[str | None] = [None]
         if kind == "ours":
             progress(f"{what}: minting {min(TOKEN_POOL_SIZE, members)} identity tokens")
@@ -125,18 +131,23 @@ def run_one(kind: str, scenario: Scenario, members: int, context: RunContext) ->
         ])  # fmt: skip
         server_cpu_before_connect = total_cpu_secs(server.server_pids)
         pool.start()
-        connects = pool.wait_connected(timeout_secs=context.connect_timeout_secs + PHASE_SLACK_SECS,
-                                       on_progress=ProgressLine(what, members))
+        connects = pool.wait_connected(
+            timeout_secs=context.connect_timeout_secs + PHASE_SLACK_SECS, on_progress=ProgressLine(what, members)
+        )
         record.metrics.update(connect_figures(connects, members))
-        connect_cpu_us = cpu_us_per(total_cpu_secs(server.server_pids) - server_cpu_before_connect,
-                                    int(record.metrics["members_connected"]))
+        connect_cpu_us = cpu_us_per(
+            total_cpu_secs(server.server_pids) - server_cpu_before_connect, int(record.metrics["members_connected"])
+        )
         record.metrics["connect_server_cpu_ms_per_member"] = None if connect_cpu_us is None else connect_cpu_us / 1000
         if not connects[0].sender_connected:
             raise LoadFailed("the sender could not connect")
         time.sleep(SETTLE_SECS)
         connected = int(record.metrics["members_connected"])
-        record.metrics.update(memory_figures(rss_idle_kib=rss_idle_kib,
-                                             rss_connected_kib=total_rss_kib(server.server_pids), connected=connected))
+        record.metrics.update(
+            memory_figures(
+                rss_idle_kib=rss_idle_kib, rss_connected_kib=total_rss_kib(server.server_pids), connected=connected
+            )
+        )
         traffic = scenario.traffic
         if traffic.mode != "none":  # a connect-only run ends here; the clients go when told to exit
             progress(f"{what}: {connected} members joined; sending ({traffic.mode}, {traffic.duration_secs:g} s)")
@@ -155,8 +166,9 @@ def run_one(kind: str, scenario: Scenario, members: int, context: RunContext) ->
                 redis_secs=None if server.redis is None else after[1] - before[1],
                 client_secs=tuple(end - start for start, end in zip(before[2], after[2], strict=True)),
             )
-            record.metrics.update(delivery_figures(sent=sent, reports=reports, cpu=cpu, go_ns=go_ns,
-                                                   members_connected=connected))
+            record.metrics.update(
+                delivery_figures(sent=sent, reports=reports, cpu=cpu, go_ns=go_ns, members_connected=connected)
+            )
             _say_result(what, record.metrics)
     except (ServerFailed, LoadFailed, OSError) as error:
         record.error = f"{type(error).__name__}: {error}"

@@ -132,8 +132,9 @@ def start_ours(*, work_dir: Path, log_dir: Path, label: str, processes: int, tem
         for index in range(processes):
             port = free_port()
             log_path = log_dir / f"{label}-ours-p{index}.log"
-            server.processes.append(start_daphne(port=port, env=env, log_path=log_path,
-                                                 timeout_secs=SERVER_START_TIMEOUT_SECS))
+            server.processes.append(
+                start_daphne(port=port, env=env, log_path=log_path, timeout_secs=SERVER_START_TIMEOUT_SECS)
+            )
             server.ports.append(port)
             server.log_paths.append(log_path)
     except BaseException:
@@ -142,8 +143,9 @@ def start_ours(*, work_dir: Path, log_dir: Path, label: str, processes: int, tem
     return server
 
 
-def _spawn_and_wait(command: list[str], *, env: dict[str, str], log_path: Path, what: str,
-                    ready: Callable[[], bool]) -> subprocess.Popen:
+def _spawn_and_wait(
+    command: list[str], *, env: dict[str, str], log_path: Path, what: str, ready: Callable[[], bool]
+) -> subprocess.Popen:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, cwd=REPO_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -172,8 +174,12 @@ def start_tutorial(*, work_dir: Path, log_dir: Path, label: str, processes: int)
         server.redis, redis_url = _start_redis_if(processes, work_dir)
         env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
         # bench.tutorial imports from the working directory (REPO_DIR): `python -m` puts it on the path.
-        env.update({"DJANGO_SETTINGS_MODULE": "bench.tutorial.settings",
-                    "TUTORIAL_DB_PATH": str(work_dir / "tutorial.sqlite3")})
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "bench.tutorial.settings",
+                "TUTORIAL_DB_PATH": str(work_dir / "tutorial.sqlite3"),
+            }
+        )
         if redis_url:
             env["REDIS_URL"] = redis_url
         for index in range(processes):
@@ -211,13 +217,13 @@ def start_bare(*, log_dir: Path, label: str) -> RunningServer:
     return RunningServer("bare", [port], [process], [log_path])
 
 
-def start_server(kind: str, *, work_dir: Path, log_dir: Path, label: str, processes: int,
-                 template_db: Path | None) -> RunningServer:
+def start_server(
+    kind: str, *, work_dir: Path, log_dir: Path, label: str, processes: int, template_db: Path | None
+) -> RunningServer:
     if kind == "ours":
         if template_db is None:
             raise ValueError("ours needs the migrated template database")
-        return start_ours(work_dir=work_dir, log_dir=log_dir, label=label, processes=processes,
-                          template_db=template_db)
+        return start_ours(work_dir=work_dir, log_dir=log_dir, label=label, processes=processes, template_db=template_db)
     if kind == "tutorial":
         return start_tutorial(work_dir=work_dir, log_dir=log_dir, label=label, processes=processes)
     if kind == "bare":

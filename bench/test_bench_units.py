@@ -1,6 +1,6 @@
 """Unit tests of the benchmark's pure parts (no server, no sockets).
 
-    .venv/bin/python -m pytest bench/test_bench_units.py -q
+.venv/bin/python -m pytest bench/test_bench_units.py -q
 """
 
 from __future__ import annotations
@@ -238,8 +238,17 @@ def test_targets_pass_and_miss() -> None:
         _run("saturate", "bare", 1000, server_cpu_us_per_delivery=8.0),
         _run("rate", "ours", 500, lost=0, latency_p99_ms=50.0, members_connected=500),
         _run("rate", "bare", 500, latency_p99_ms=40.0, members_connected=500),
-        _run("multi", "ours", 5000, 2, lost=3, latency_p99_ms=200.0, members_connected=5000,
-             unique_deliveries=249_997, expected_deliveries=250_000),
+        _run(
+            "multi",
+            "ours",
+            5000,
+            2,
+            lost=3,
+            latency_p99_ms=200.0,
+            members_connected=5000,
+            unique_deliveries=249_997,
+            expected_deliveries=250_000,
+        ),
     ]
     # CPU 1.5x bare and 33x below tutorial; nothing lost at p99 1.25x bare; 3 lost with 2 processes; 19 KiB
     assert [verdict.status for verdict in evaluate_targets(records)][:4] == ["PASS", "PASS", "MISS", "PASS"]

@@ -65,8 +65,10 @@ class BundleSize:
         over_bytes = self.gzip_bytes - self.budget_gzip_bytes
         verdict = f"OVER BUDGET by {over_bytes:,} B" if self.over_budget else f"{share:.0f} %"
         name = _FINGERPRINT.sub("", self.path)
-        return (f"{self.kind:<4} {name:<32} {self.gzip_bytes:>7,} B gzipped of {self.budget_gzip_bytes:,} "
-                f"({verdict}; {self.raw_bytes:,} B raw)")
+        return (
+            f"{self.kind:<4} {name:<32} {self.gzip_bytes:>7,} B gzipped of {self.budget_gzip_bytes:,} "
+            f"({verdict}; {self.raw_bytes:,} B raw)"
+        )
 
 
 class BudgetExceeded(RuntimeError):

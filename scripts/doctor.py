@@ -259,8 +259,9 @@ def find_deploys(document: object) -> list[Deploy]:
     top_script = _commands(document.get("script"))
     top_before_deploy = _commands(document.get("before_deploy"))
     for entry in _as_list(document.get("deploy")):
-        deploys.extend(_deploy(entry, "deploy", str(document.get("if") or ""), top_script + top_before_deploy,
-                               top_before_deploy))
+        deploys.extend(
+            _deploy(entry, "deploy", str(document.get("if") or ""), top_script + top_before_deploy, top_before_deploy)
+        )
     stage_conditions = {
         str(stage.get("name", "")).lower(): str(stage.get("if") or "")
         for stage in _as_list(document.get("stages"))
@@ -282,8 +283,9 @@ def find_deploys(document: object) -> list[Deploy]:
     return deploys
 
 
-def _deploy(entry: object, where: str, condition: str, commands: tuple[str, ...],
-            before_deploy: tuple[str, ...]) -> list[Deploy]:
+def _deploy(
+    entry: object, where: str, condition: str, commands: tuple[str, ...], before_deploy: tuple[str, ...]
+) -> list[Deploy]:
     if isinstance(entry, str):  # the shorthand `deploy: pages`
         entry = {"provider": entry}
     if not isinstance(entry, dict):
@@ -317,8 +319,14 @@ def deployment_for(site: SiteConfig, deploys: Iterable[Deploy], branch: str) -> 
 def check_site_config(site: SiteConfig, *, heroku_app: str | None = None) -> list[Finding]:
     """``heroku_app``: the app the Heroku deploy goes to, if any (named in fixes)."""
     if site.problem:
-        return [fail("site.config", site.problem, "the repository root needs config.toml with baseURL and "
-                     "[params.backchannel] backend_url (see README, Configuration)")]
+        return [
+            fail(
+                "site.config",
+                site.problem,
+                "the repository root needs config.toml with baseURL and "
+                "[params.backchannel] backend_url (see README, Configuration)",
+            )
+        ]
     return [check_base_url(site), check_backend_url(site, heroku_app=heroku_app)]
 
 
@@ -338,11 +346,17 @@ def check_base_url(site: SiteConfig) -> Finding:
             f'set baseURL = "{https_url}" in {name} (and tick "Enforce HTTPS" in the repository\'s Pages settings)',
         )
     if is_loopback(host):
-        return fail("site.base_url", f"baseURL {site.base_url!r} is a local address, not the published site",
-                    f"set {example} in {name} (local builds override it: make run / make site BASE_URL=...)")
+        return fail(
+            "site.base_url",
+            f"baseURL {site.base_url!r} is a local address, not the published site",
+            f"set {example} in {name} (local builds override it: make run / make site BASE_URL=...)",
+        )
     if is_placeholder_host(host):
-        return warn("site.base_url", f"baseURL {site.base_url!r} is a placeholder",
-                    f"placeholder: set your domain: {example} in {name}")
+        return warn(
+            "site.base_url",
+            f"baseURL {site.base_url!r} is a placeholder",
+            f"placeholder: set your domain: {example} in {name}",
+        )
     return ok("site.base_url", f"baseURL {site.base_url} (site origin {site.site_origin})")
 
 
@@ -351,44 +365,69 @@ def check_backend_url(site: SiteConfig, *, heroku_app: str | None = None) -> Fin
     where = f"[params.backchannel] backend_url in {name}"
     example = 'backend_url = "wss://your-backend.herokuapp.com"'
     if not site.backend_url:
-        return fail("site.backend_url", f"{name} has no [params.backchannel] backend_url: the theme's build fails",
-                    f"set {example} under [params.backchannel] in {name}")
+        return fail(
+            "site.backend_url",
+            f"{name} has no [params.backchannel] backend_url: the theme's build fails",
+            f"set {example} under [params.backchannel] in {name}",
+        )
     try:
         parts = urlsplit(site.backend_url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as error:
-        return fail("site.backend_url", f"backend_url {site.backend_url!r} is malformed ({error})",
-                    f"set {example} ({where})")
+        return fail(
+            "site.backend_url", f"backend_url {site.backend_url!r} is malformed ({error})", f"set {example} ({where})"
+        )
     host = site.backend_host
     if parts.scheme == "ws":
         secure = site.backend_url.replace("ws://", "wss://", 1)
-        return fail("site.backend_url",
-                    f"backend_url {site.backend_url!r} is ws://: browsers block ws:// from https pages",
-                    f'set backend_url = "{secure}" ({where})')
+        return fail(
+            "site.backend_url",
+            f"backend_url {site.backend_url!r} is ws://: browsers block ws:// from https pages",
+            f'set backend_url = "{secure}" ({where})',
+        )
     if parts.scheme != "wss" or not host:
-        return fail("site.backend_url", f"backend_url {site.backend_url!r} is not wss://<host>",
-                    f"set {example} ({where})")
+        return fail(
+            "site.backend_url", f"backend_url {site.backend_url!r} is not wss://<host>", f"set {example} ({where})"
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
-        return fail("site.backend_url", f"backend_url {site.backend_url!r} carries a query, fragment or user name",
-                    f'set backend_url = "wss://{parts.netloc.rpartition("@")[2]}" ({where})')
+        return fail(
+            "site.backend_url",
+            f"backend_url {site.backend_url!r} carries a query, fragment or user name",
+            f'set backend_url = "wss://{parts.netloc.rpartition("@")[2]}" ({where})',
+        )
     prefix = parts.path.rstrip("/")
     if prefix.split("/")[-1] == "ws":
-        return fail("site.backend_url", f"backend_url {site.backend_url!r} ends in /ws: the widget appends /ws/ itself "
-                    f"and would connect to {site.backend_url.rstrip('/')}/ws/",
-                    f'set backend_url = "wss://{parts.netloc}{prefix[: -len("/ws")]}" ({where})')
+        return fail(
+            "site.backend_url",
+            f"backend_url {site.backend_url!r} ends in /ws: the widget appends /ws/ itself "
+            f"and would connect to {site.backend_url.rstrip('/')}/ws/",
+            f'set backend_url = "wss://{parts.netloc}{prefix[: -len("/ws")]}" ({where})',
+        )
     if is_loopback(host):
-        return fail("site.backend_url", f"backend_url {site.backend_url!r} is a local address: visitors' browsers "
-                    "would connect to their own machine", f"set {example} ({where})")
+        return fail(
+            "site.backend_url",
+            f"backend_url {site.backend_url!r} is a local address: visitors' browsers "
+            "would connect to their own machine",
+            f"set {example} ({where})",
+        )
     static_host = static_site_host(host, site.base_host)
     if static_host:
-        return fail("site.backend_url", f"backend_url {site.backend_url!r} points at {static_host}, where the "
-                    "static site is served: GitHub Pages serves files only and cannot answer the chat's WebSocket "
-                    "or API; the chat backend is the Django app, deployed on a host of its own",
-                    f'set backend_url = "wss://{heroku_app}.herokuapp.com" ({where}): the host of the Heroku app '
-                    "the deploy stage updates" if heroku_app else f"set {example} ({where}): your backend's host")
+        return fail(
+            "site.backend_url",
+            f"backend_url {site.backend_url!r} points at {static_host}, where the "
+            "static site is served: GitHub Pages serves files only and cannot answer the chat's WebSocket "
+            "or API; the chat backend is the Django app, deployed on a host of its own",
+            f'set backend_url = "wss://{heroku_app}.herokuapp.com" ({where}): the host of the Heroku app '
+            "the deploy stage updates"
+            if heroku_app
+            else f"set {example} ({where}): your backend's host",
+        )
     if is_placeholder_host(host):
-        return warn("site.backend_url", f"backend_url {site.backend_url!r} is a placeholder",
-                    f"placeholder: set your backend's host: {example} ({where})")
+        return warn(
+            "site.backend_url",
+            f"backend_url {site.backend_url!r} is a placeholder",
+            f"placeholder: set your backend's host: {example} ({where})",
+        )
     socket_url = f"wss://{parts.netloc}{prefix}/ws/"
     return ok("site.backend_url", f"backend_url {site.backend_url} (the widget connects to {socket_url})")
 
@@ -418,12 +457,24 @@ def check_cname_files(cnames: Iterable[CnameFile], site_host: str | None) -> lis
         if not cname.domain:
             findings.append(warn("site.cname_file", f"{cname.relative_path} is empty", delete))
         elif site_host.endswith(GITHUB_PAGES_HOST_SUFFIX):
-            findings.append(fail("site.cname_file", f"{cname.relative_path} sets the custom domain {cname.domain}, but "
-                                 f"baseURL's host is {site_host}: GitHub Pages would move the site there", delete))
+            findings.append(
+                fail(
+                    "site.cname_file",
+                    f"{cname.relative_path} sets the custom domain {cname.domain}, but "
+                    f"baseURL's host is {site_host}: GitHub Pages would move the site there",
+                    delete,
+                )
+            )
         elif cname.domain != site_host:
-            findings.append(fail("site.cname_file", f"{cname.relative_path} says {cname.domain}, but baseURL's host is "
-                                 f"{site_host}: GitHub Pages would serve the site at {cname.domain}, an origin the "
-                                 "backend does not allow", f"{delete}, or write {site_host} in it"))
+            findings.append(
+                fail(
+                    "site.cname_file",
+                    f"{cname.relative_path} says {cname.domain}, but baseURL's host is "
+                    f"{site_host}: GitHub Pages would serve the site at {cname.domain}, an origin the "
+                    "backend does not allow",
+                    f"{delete}, or write {site_host} in it",
+                )
+            )
         else:
             findings.append(ok("site.cname_file", f"{cname.relative_path} says {cname.domain}, baseURL's host"))
     return findings
@@ -480,11 +531,21 @@ def check_travis(travis: YamlFile, site: SiteConfig, branch: str, *, workflows_d
     if not travis.exists:
         if workflows_deploy:
             return [ok("travis.file", f"no {name}: the deploy is in .github/workflows")]
-        return [fail("travis.file", f"no {name} and no .github/workflows/*.yml: nothing publishes the site",
-                     f"restore {name} with its deploy stage (git checkout {name})")]
+        return [
+            fail(
+                "travis.file",
+                f"no {name} and no .github/workflows/*.yml: nothing publishes the site",
+                f"restore {name} with its deploy stage (git checkout {name})",
+            )
+        ]
     if travis.problem:
-        return [fail("travis.file", f"{name} is not valid YAML: {travis.problem}",
-                     f"fix the syntax in {name}; `make lint` checks it")]
+        return [
+            fail(
+                "travis.file",
+                f"{name} is not valid YAML: {travis.problem}",
+                f"fix the syntax in {name}; `make lint` checks it",
+            )
+        ]
     if not isinstance(travis.document, dict):
         return [fail("travis.file", f"{name} is not a mapping of keys", f"restore {name} (git checkout {name})")]
     deploys = find_deploys(travis.document)
@@ -495,25 +556,35 @@ def check_travis(travis: YamlFile, site: SiteConfig, branch: str, *, workflows_d
         if workflows_deploy:
             findings.append(ok("travis.pages_deploy", f"no pages deploy in {name}: .github/workflows deploys the site"))
         else:
-            findings.append(fail("travis.pages_deploy",
-                                 f"{name} has no `provider: pages` deploy: nothing publishes public/",
-                                 f"add to the deploy stage in {name}: deploy: {{provider: pages, strategy: git, "
-                                 f"token: $GITHUB_TOKEN, local_dir: {site.publish_dir}, keep_history: true, "
-                                 f"fqdn: {site.base_host or '<your domain>'}, on: {{branch: {branch}}}}}"))
+            findings.append(
+                fail(
+                    "travis.pages_deploy",
+                    f"{name} has no `provider: pages` deploy: nothing publishes public/",
+                    f"add to the deploy stage in {name}: deploy: {{provider: pages, strategy: git, "
+                    f"token: $GITHUB_TOKEN, local_dir: {site.publish_dir}, keep_history: true, "
+                    f"fqdn: {site.base_host or '<your domain>'}, on: {{branch: {branch}}}}}",
+                )
+            )
     for deploy in pages:
         findings += check_pages_deploy(deploy, site)
     for deploy in heroku:
         findings += check_heroku_deploy(deploy, site)
     if not heroku:
         if heroku_app_from_host(site.backend_host):
-            findings.append(warn("travis.heroku_deploy", f"backend_url is on Heroku ({site.backend_host}) but {name} "
-                                 "has no `provider: heroku` deploy: the backend is only updated by hand",
-                                 f"add a heroku deploy (api_key: $HEROKU_API_KEY, app: "
-                                 f"{heroku_app_from_host(site.backend_host)}) to the deploy stage, "
-                                 "after before_deploy: cd backend"))
+            findings.append(
+                warn(
+                    "travis.heroku_deploy",
+                    f"backend_url is on Heroku ({site.backend_host}) but {name} "
+                    "has no `provider: heroku` deploy: the backend is only updated by hand",
+                    f"add a heroku deploy (api_key: $HEROKU_API_KEY, app: "
+                    f"{heroku_app_from_host(site.backend_host)}) to the deploy stage, "
+                    "after before_deploy: cd backend",
+                )
+            )
         else:
-            findings.append(skip("travis.heroku_deploy",
-                                 f"no heroku deploy in {name}: the backend is deployed some other way"))
+            findings.append(
+                skip("travis.heroku_deploy", f"no heroku deploy in {name}: the backend is deployed some other way")
+            )
     for deploy in [*pages, *heroku]:
         findings += check_deploy_common(deploy, branch)
     findings.append(check_travis_env(travis.document))
@@ -579,21 +650,28 @@ def literal_credential_kind(name: str, value: str) -> str | None:
 def check_travis_env(document: dict) -> Finding:
     """Credentials are never written in .travis.yml's `env:`: the file is public with the
     repository, and stays in its history after the line is removed."""
-    found = [(where, name, kind) for where, name, value in travis_env_entries(document)
-             if (kind := literal_credential_kind(name, value))]
+    found = [
+        (where, name, kind)
+        for where, name, value in travis_env_entries(document)
+        if (kind := literal_credential_kind(name, value))
+    ]
     if not found:
-        return ok("travis.env_secrets", "no credential written in .travis.yml's env (secure values and "
-                  "repository settings only)")
+        return ok(
+            "travis.env_secrets",
+            "no credential written in .travis.yml's env (secure values and repository settings only)",
+        )
     where, name, kind = found[0]
     listed = ", ".join(f"{item_name} ({item_where})" for item_where, item_name, _ in found)
-    return fail("travis.env_secrets",
-                f"{listed} {'is' if len(found) == 1 else 'are'} written into .travis.yml in plain text ({kind}): "
-                "anyone who can read the repository can use it, and it stays in the git history",
-                f"revoke {name} where it was issued (a GitHub token: Settings -> Developer settings -> Personal "
-                f"access tokens), store the new one in the repository's Travis settings (Environment Variables, "
-                f"'Display value in build log' off: travis env set {name} ... --private) or encrypted "
-                f"(travis encrypt {name}=... --add env.global), and delete the `{name}=...` line from {where} "
-                "in .travis.yml")
+    return fail(
+        "travis.env_secrets",
+        f"{listed} {'is' if len(found) == 1 else 'are'} written into .travis.yml in plain text ({kind}): "
+        "anyone who can read the repository can use it, and it stays in the git history",
+        f"revoke {name} where it was issued (a GitHub token: Settings -> Developer settings -> Personal "
+        f"access tokens), store the new one in the repository's Travis settings (Environment Variables, "
+        f"'Display value in build log' off: travis env set {name} ... --private) or encrypted "
+        f"(travis encrypt {name}=... --add env.global), and delete the `{name}=...` line from {where} "
+        "in .travis.yml",
+    )
 
 
 def check_pages_deploy(deploy: Deploy, site: SiteConfig) -> list[Finding]:
@@ -609,33 +687,62 @@ def check_pages_deploy(deploy: Deploy, site: SiteConfig) -> list[Finding]:
     elif fqdn is None and site_host.endswith(GITHUB_PAGES_HOST_SUFFIX):
         findings.append(ok("travis.fqdn", f"no fqdn: the site is served at {site_host}, as baseURL says"))
     elif fqdn is None:
-        findings.append(fail("travis.fqdn", f"the pages deploy has no fqdn, but baseURL's host is the custom domain "
-                             f"{site_host}: GitHub Pages would lose the custom domain when a deploy lacks CNAME",
-                             f"add `fqdn: {site_host}` to the pages deploy ({where})"))
+        findings.append(
+            fail(
+                "travis.fqdn",
+                f"the pages deploy has no fqdn, but baseURL's host is the custom domain "
+                f"{site_host}: GitHub Pages would lose the custom domain when a deploy lacks CNAME",
+                f"add `fqdn: {site_host}` to the pages deploy ({where})",
+            )
+        )
     elif site_host.endswith(GITHUB_PAGES_HOST_SUFFIX):
-        findings.append(fail("travis.fqdn", f"fqdn {fqdn} sets a custom domain, but baseURL is {site.base_url}",
-                             f'remove fqdn ({where}), or set baseURL = "https://{fqdn}/" in {site.path.name}'))
+        findings.append(
+            fail(
+                "travis.fqdn",
+                f"fqdn {fqdn} sets a custom domain, but baseURL is {site.base_url}",
+                f'remove fqdn ({where}), or set baseURL = "https://{fqdn}/" in {site.path.name}',
+            )
+        )
     elif fqdn != site_host:
-        findings.append(fail("travis.fqdn", f"the pages deploy's fqdn is {fqdn}, but baseURL's host is {site_host}",
-                             f"set `fqdn: {site_host}` ({where}); or, if {fqdn} is right, set "
-                             f'baseURL = "https://{fqdn}/" in {site.path.name}'))
+        findings.append(
+            fail(
+                "travis.fqdn",
+                f"the pages deploy's fqdn is {fqdn}, but baseURL's host is {site_host}",
+                f"set `fqdn: {site_host}` ({where}); or, if {fqdn} is right, set "
+                f'baseURL = "https://{fqdn}/" in {site.path.name}',
+            )
+        )
     else:
         findings.append(ok("travis.fqdn", f"fqdn {fqdn} = baseURL's host"))
 
     local_dir = options.get("local_dir")
     normalized = _relative_dir(str(local_dir)) if local_dir else None
     if normalized is None:
-        findings.append(fail("travis.local_dir", "the pages deploy has no local_dir: dpl would publish the whole "
-                             f"checkout instead of Hugo's output ({site.publish_dir}/)",
-                             f"add `local_dir: {site.publish_dir}` ({where})"))
+        findings.append(
+            fail(
+                "travis.local_dir",
+                "the pages deploy has no local_dir: dpl would publish the whole "
+                f"checkout instead of Hugo's output ({site.publish_dir}/)",
+                f"add `local_dir: {site.publish_dir}` ({where})",
+            )
+        )
     elif normalized != _relative_dir(site.publish_dir):
-        findings.append(fail("travis.local_dir", f"local_dir is {local_dir!r}, but Hugo writes the site to "
-                             f"{site.publish_dir}/", f"set `local_dir: {site.publish_dir}` ({where})"))
+        findings.append(
+            fail(
+                "travis.local_dir",
+                f"local_dir is {local_dir!r}, but Hugo writes the site to {site.publish_dir}/",
+                f"set `local_dir: {site.publish_dir}` ({where})",
+            )
+        )
     elif not str(local_dir).startswith("$") and (moved := _directory_change(deploy.before_deploy)):
-        findings.append(warn("travis.local_dir", f"local_dir {local_dir!r} is relative, and this job's before_deploy "
-                             f"runs `cd {moved}` first: dpl would look for {moved}/{normalized}",
-                             f"set `local_dir: $TRAVIS_BUILD_DIR/{normalized}` ({where}), "
-                             "or deploy Heroku from its own job"))
+        findings.append(
+            warn(
+                "travis.local_dir",
+                f"local_dir {local_dir!r} is relative, and this job's before_deploy "
+                f"runs `cd {moved}` first: dpl would look for {moved}/{normalized}",
+                f"set `local_dir: $TRAVIS_BUILD_DIR/{normalized}` ({where}), or deploy Heroku from its own job",
+            )
+        )
     else:
         findings.append(ok("travis.local_dir", f"local_dir {local_dir} = Hugo's output directory"))
 
@@ -644,8 +751,13 @@ def check_pages_deploy(deploy: Deploy, site: SiteConfig) -> list[Finding]:
         findings.append(ok("travis.keep_history", "keep_history: true (each deploy is a commit on the pages branch)"))
     else:
         state = "false" if keep_history is False else "not set (dpl v1 defaults it to false)"
-        findings.append(warn("travis.keep_history", f"keep_history is {state}: each deploy force-pushes the pages "
-                             "branch and erases its history", f"add `keep_history: true` ({where})"))
+        findings.append(
+            warn(
+                "travis.keep_history",
+                f"keep_history is {state}: each deploy force-pushes the pages branch and erases its history",
+                f"add `keep_history: true` ({where})",
+            )
+        )
 
     token_key = "token" if "token" in options else "github_token" if "github_token" in options else None
     if token_key is None and options.get("deploy_key"):
@@ -656,23 +768,36 @@ def check_pages_deploy(deploy: Deploy, site: SiteConfig) -> list[Finding]:
         if problem is None:
             findings.append(ok("travis.token", f"{token_key} comes from {_describe_secret(token)}"))
         elif token is not None and problem.endswith("literally"):
-            findings.append(fail("travis.token",
-                                 f"the pages deploy's {token_key} is written into .travis.yml literally: "
-                                 "anyone who can read the repository can push to it",
-                                 "revoke that token on GitHub (Settings -> Developer settings -> "
-                                 "Personal access tokens), "
-                                 "store a new one as GITHUB_TOKEN in the repository's Travis settings "
-                                 f"(travis env set GITHUB_TOKEN ... --private), "
-                                 f"and write `token: $GITHUB_TOKEN` ({where})"))
+            findings.append(
+                fail(
+                    "travis.token",
+                    f"the pages deploy's {token_key} is written into .travis.yml literally: "
+                    "anyone who can read the repository can push to it",
+                    "revoke that token on GitHub (Settings -> Developer settings -> "
+                    "Personal access tokens), "
+                    "store a new one as GITHUB_TOKEN in the repository's Travis settings "
+                    f"(travis env set GITHUB_TOKEN ... --private), "
+                    f"and write `token: $GITHUB_TOKEN` ({where})",
+                )
+            )
         else:
-            findings.append(fail("travis.token", "the pages deploy has no token: dpl cannot push to GitHub",
-                                 "set GITHUB_TOKEN in the repository's Travis settings and add "
-                                 f"`token: $GITHUB_TOKEN` ({where})"))
+            findings.append(
+                fail(
+                    "travis.token",
+                    "the pages deploy has no token: dpl cannot push to GitHub",
+                    f"set GITHUB_TOKEN in the repository's Travis settings and add `token: $GITHUB_TOKEN` ({where})",
+                )
+            )
 
     strategy = options.get("strategy")
     if strategy not in (None, "git"):
-        findings.append(warn("travis.strategy", f"strategy: {strategy}: fqdn, local_dir and keep_history apply to "
-                             "the git strategy", f"set `strategy: git` ({where})"))
+        findings.append(
+            warn(
+                "travis.strategy",
+                f"strategy: {strategy}: fqdn, local_dir and keep_history apply to the git strategy",
+                f"set `strategy: git` ({where})",
+            )
+        )
 
     findings.append(check_site_build(deploy, site))
     return findings
@@ -699,17 +824,21 @@ def _directory_change(commands: Iterable[str]) -> str | None:
 def check_site_build(deploy: Deploy, site: SiteConfig) -> Finding:
     builds = [command for command in deploy.job_commands if SITE_BUILD_COMMAND.search(command)]
     if not builds:
-        return warn("travis.site_build",
-                    f"the pages deploy's job ({deploy.where}) runs no site build (no `make site...`, "
-                    f"scripts/site.py or hugo): it would publish whatever {site.publish_dir}/ holds",
-                    "add `script: make site-production` to the deploy job in .travis.yml")
+        return warn(
+            "travis.site_build",
+            f"the pages deploy's job ({deploy.where}) runs no site build (no `make site...`, "
+            f"scripts/site.py or hugo): it would publish whatever {site.publish_dir}/ holds",
+            "add `script: make site-production` to the deploy job in .travis.yml",
+        )
     overrides = [command for command in builds if BUILD_OVERRIDE.search(command)]
     if overrides:
-        return warn("travis.site_build",
-                    f"the deploy builds with overridden URLs ({overrides[0]!r}), not config.toml's "
-                    "baseURL/backend_url: the doctor checks config.toml, so it cannot vouch for what is published",
-                    "build with config.toml's values (`make site-production`), or keep those variables equal to "
-                    "config.toml's baseURL and backend_url")
+        return warn(
+            "travis.site_build",
+            f"the deploy builds with overridden URLs ({overrides[0]!r}), not config.toml's "
+            "baseURL/backend_url: the doctor checks config.toml, so it cannot vouch for what is published",
+            "build with config.toml's values (`make site-production`), or keep those variables equal to "
+            "config.toml's baseURL and backend_url",
+        )
     return ok("travis.site_build", f"the deploy job builds the site with config.toml's values ({builds[0]!r})")
 
 
@@ -722,51 +851,85 @@ def check_heroku_deploy(deploy: Deploy, site: SiteConfig) -> list[Finding]:
     if problem is None:
         findings.append(ok("travis.heroku_api_key", f"api_key comes from {_describe_secret(api_key)}"))
     elif api_key is not None and problem.endswith("literally"):
-        findings.append(fail("travis.heroku_api_key", "the heroku deploy's api_key is written into .travis.yml "
-                             "literally: anyone who can read the repository can deploy (and delete) the app",
-                             "revoke it (heroku authorizations:revoke <id>, or regenerate the key in "
-                             "Account settings), "
-                             "store a new one as HEROKU_API_KEY in the repository's Travis settings, and write "
-                             f"`api_key: $HEROKU_API_KEY` ({where})"))
+        findings.append(
+            fail(
+                "travis.heroku_api_key",
+                "the heroku deploy's api_key is written into .travis.yml "
+                "literally: anyone who can read the repository can deploy (and delete) the app",
+                "revoke it (heroku authorizations:revoke <id>, or regenerate the key in "
+                "Account settings), "
+                "store a new one as HEROKU_API_KEY in the repository's Travis settings, and write "
+                f"`api_key: $HEROKU_API_KEY` ({where})",
+            )
+        )
     else:
-        findings.append(fail("travis.heroku_api_key", "the heroku deploy has no api_key",
-                             "store one as HEROKU_API_KEY in the repository's Travis settings "
-                             "(heroku authorizations:create) "
-                             f"and add `api_key: $HEROKU_API_KEY` ({where})"))
+        findings.append(
+            fail(
+                "travis.heroku_api_key",
+                "the heroku deploy has no api_key",
+                "store one as HEROKU_API_KEY in the repository's Travis settings "
+                "(heroku authorizations:create) "
+                f"and add `api_key: $HEROKU_API_KEY` ({where})",
+            )
+        )
 
     app = options.get("app")
     apps = [str(value) for value in app.values()] if isinstance(app, dict) else [str(app)] if app else []
     backend_app = heroku_app_from_host(site.backend_host)
     if not apps:
-        findings.append(fail("travis.heroku_app",
-                             "the heroku deploy has no app: dpl would guess it from the repository name",
-                             f"add `app: {backend_app or '<your app>'}` ({where})"))
+        findings.append(
+            fail(
+                "travis.heroku_app",
+                "the heroku deploy has no app: dpl would guess it from the repository name",
+                f"add `app: {backend_app or '<your app>'}` ({where})",
+            )
+        )
     elif backend_app is None:
-        findings.append(ok("travis.heroku_app", f"deploys to app {', '.join(apps)} (backend_url's host "
-                           f"{site.backend_host} is not a herokuapp.com name, so not compared)"))
+        findings.append(
+            ok(
+                "travis.heroku_app",
+                f"deploys to app {', '.join(apps)} (backend_url's host "
+                f"{site.backend_host} is not a herokuapp.com name, so not compared)",
+            )
+        )
     elif not any(is_heroku_app_host(backend_app, name) for name in apps):
         if any(backend_app.startswith(f"{name}-") for name in apps):
             # Another app named after the deployed one (myapp-staging, myapp-dev): the site would talk to
             # a backend this deploy never updates, usually with another database and settings.
-            findings.append(fail("travis.heroku_app", f"the heroku deploy goes to app {', '.join(apps)}, but "
-                                 f"backend_url points at {site.backend_host}, the host of another app "
-                                 f"({backend_app}): the published site would talk to a backend this deploy "
-                                 "never updates",
-                                 f'set backend_url = "wss://{apps[0]}.herokuapp.com" in {site.path.name} (or the '
-                                 f"host `heroku domains -a {apps[0]}` shows), or, if {backend_app} is the "
-                                 f"production app, set `app: {backend_app}` ({where})"))
+            findings.append(
+                fail(
+                    "travis.heroku_app",
+                    f"the heroku deploy goes to app {', '.join(apps)}, but "
+                    f"backend_url points at {site.backend_host}, the host of another app "
+                    f"({backend_app}): the published site would talk to a backend this deploy "
+                    "never updates",
+                    f'set backend_url = "wss://{apps[0]}.herokuapp.com" in {site.path.name} (or the '
+                    f"host `heroku domains -a {apps[0]}` shows), or, if {backend_app} is the "
+                    f"production app, set `app: {backend_app}` ({where})",
+                )
+            )
         else:
-            findings.append(fail("travis.heroku_app", f"the heroku deploy goes to app {', '.join(apps)}, but "
-                                 f"backend_url points at {site.backend_host}", f"set `app: {backend_app}` ({where}), "
-                                 f"or point backend_url at wss://{apps[0]}.herokuapp.com in {site.path.name}"))
+            findings.append(
+                fail(
+                    "travis.heroku_app",
+                    f"the heroku deploy goes to app {', '.join(apps)}, but backend_url points at {site.backend_host}",
+                    f"set `app: {backend_app}` ({where}), "
+                    f"or point backend_url at wss://{apps[0]}.herokuapp.com in {site.path.name}",
+                )
+            )
     else:
         findings.append(ok("travis.heroku_app", f"deploys to app {', '.join(apps)}, the host of backend_url"))
 
     if not any(re.search(r"\bcd\s+(\S*/)?backend\b", command) for command in deploy.before_deploy):
-        findings.append(warn("travis.heroku_dir", "the heroku deploy's job does not `cd backend` first: dpl uploads "
-                             "the working directory, and the Django project (manage.py, requirements.txt) "
-                             "is in backend/",
-                             f"add `before_deploy: cd backend` to that job ({where})"))
+        findings.append(
+            warn(
+                "travis.heroku_dir",
+                "the heroku deploy's job does not `cd backend` first: dpl uploads "
+                "the working directory, and the Django project (manage.py, requirements.txt) "
+                "is in backend/",
+                f"add `before_deploy: cd backend` to that job ({where})",
+            )
+        )
     return findings
 
 
@@ -785,33 +948,57 @@ def check_deploy_common(deploy: Deploy, branch: str) -> list[Finding]:
     where = f".travis.yml {deploy.where}, provider: {deploy.provider}"
     findings: list[Finding] = []
     if "skip_cleanup" in deploy.options:
-        findings.append(fail("travis.cleanup",
-                             f"the {deploy.provider} deploy uses skip_cleanup, a dpl v1 key that dpl v2 "
-                             "does not support", f"replace `skip_cleanup: true` with `cleanup: false` ({where})"))
+        findings.append(
+            fail(
+                "travis.cleanup",
+                f"the {deploy.provider} deploy uses skip_cleanup, a dpl v1 key that dpl v2 does not support",
+                f"replace `skip_cleanup: true` with `cleanup: false` ({where})",
+            )
+        )
     elif deploy.options.get("cleanup") is True:
-        findings.append(fail("travis.cleanup", f"the {deploy.provider} deploy has cleanup: true: dpl would clean the "
-                             "working directory, build output included, before deploying",
-                             f"set `cleanup: false` ({where})"))
+        findings.append(
+            fail(
+                "travis.cleanup",
+                f"the {deploy.provider} deploy has cleanup: true: dpl would clean the "
+                "working directory, build output included, before deploying",
+                f"set `cleanup: false` ({where})",
+            )
+        )
     else:
         findings.append(ok("travis.cleanup", f"the {deploy.provider} deploy keeps the build output (dpl v2 `cleanup`)"))
 
     branches, all_branches = deploy_branches(deploy)
     restrict = f"add `on: {{branch: {branch}}}` ({where})"
     if all_branches and branches != {branch}:
-        findings.append(fail("travis.branch", f"the {deploy.provider} deploy runs on every branch (all_branches: true)",
-                             f"remove all_branches and {restrict}"))
+        findings.append(
+            fail(
+                "travis.branch",
+                f"the {deploy.provider} deploy runs on every branch (all_branches: true)",
+                f"remove all_branches and {restrict}",
+            )
+        )
     elif not branches:
-        findings.append(warn("travis.branch", f"the {deploy.provider} deploy does not say which branch it runs from",
-                             restrict))
+        findings.append(
+            warn("travis.branch", f"the {deploy.provider} deploy does not say which branch it runs from", restrict)
+        )
     elif branch not in branches:
-        findings.append(fail("travis.branch",
-                             f"the {deploy.provider} deploy runs only from {', '.join(sorted(branches))}, "
-                             f"but the default branch is {branch}: pushes to {branch} never deploy",
-                             f"set `on: {{branch: {branch}}}` and `if: branch = {branch}` ({where})"))
+        findings.append(
+            fail(
+                "travis.branch",
+                f"the {deploy.provider} deploy runs only from {', '.join(sorted(branches))}, "
+                f"but the default branch is {branch}: pushes to {branch} never deploy",
+                f"set `on: {{branch: {branch}}}` and `if: branch = {branch}` ({where})",
+            )
+        )
     elif len(branches) > 1:
         others = ", ".join(sorted(branches - {branch}))
-        findings.append(fail("travis.branch", f"the {deploy.provider} deploy also runs from {others}: those pushes "
-                             "would publish unreviewed work", f"limit it to {branch}: {restrict}"))
+        findings.append(
+            fail(
+                "travis.branch",
+                f"the {deploy.provider} deploy also runs from {others}: those pushes would publish unreviewed work",
+                f"limit it to {branch}: {restrict}",
+            )
+        )
     else:
         findings.append(ok("travis.branch", f"the {deploy.provider} deploy runs from {branch} only"))
     return findings
@@ -848,8 +1035,13 @@ def check_workflows(workflows: Iterable[YamlFile], site_host: str | None) -> lis
     for workflow in workflows:
         relative = f".github/workflows/{workflow.path.name}"
         if workflow.problem:
-            findings.append(fail("workflows.file", f"{relative} is not valid YAML: {workflow.problem}",
-                                 f"fix the syntax in {relative}"))
+            findings.append(
+                fail(
+                    "workflows.file",
+                    f"{relative} is not valid YAML: {workflow.problem}",
+                    f"fix the syntax in {relative}",
+                )
+            )
             continue
         domains: list[tuple[str, str]] = []
         for path, key, value in _walk(workflow.document):
@@ -859,15 +1051,25 @@ def check_workflows(workflows: Iterable[YamlFile], site_host: str | None) -> lis
             if key == "run" and isinstance(value, str):
                 domains += [(location, domain.lower()) for domain in CNAME_WRITE.findall(value)]
             if _is_literal_credential(path, key, value):
-                findings.append(fail("workflows.secrets", f"{location} is written into the file literally",
-                                     f"revoke it, store a new one as a repository secret and write "
-                                     f"`{key}: ${{{{ secrets.NAME }}}}` ({relative})"))
+                findings.append(
+                    fail(
+                        "workflows.secrets",
+                        f"{location} is written into the file literally",
+                        f"revoke it, store a new one as a repository secret and write "
+                        f"`{key}: ${{{{ secrets.NAME }}}}` ({relative})",
+                    )
+                )
         for location, domain in domains:
             if site_host is None:
                 findings.append(skip("workflows.cname", f"{location} ({domain}) not compared: baseURL has no host"))
             elif domain != site_host:
-                findings.append(fail("workflows.cname", f"{location} sets the custom domain {domain}, but "
-                                     f"baseURL's host is {site_host}", f"set it to {site_host} ({relative})"))
+                findings.append(
+                    fail(
+                        "workflows.cname",
+                        f"{location} sets the custom domain {domain}, but baseURL's host is {site_host}",
+                        f"set it to {site_host} ({relative})",
+                    )
+                )
             else:
                 findings.append(ok("workflows.cname", f"{location} = baseURL's host {site_host}"))
         if not domains:
@@ -910,9 +1112,12 @@ def offline_findings(repo: Path, *, env_file: str | None, branch: str | None = N
 
     if env_file is None:
         app = deployment.platform.heroku_app or "<app>"
-        yield skip("backend.settings", "backend settings not checked (no --env-file)",
-                   f"heroku config --shell -a {app} > /tmp/backend.env && make doctor ENV_FILE=/tmp/backend.env "
-                   "(or pipe it: --env-file -)")
+        yield skip(
+            "backend.settings",
+            "backend settings not checked (no --env-file)",
+            f"heroku config --shell -a {app} > /tmp/backend.env && make doctor ENV_FILE=/tmp/backend.env "
+            "(or pipe it: --env-file -)",
+        )
         return
     env = load_backend_env(env_file)
     yield from check_backend_env(env, deployment)
@@ -938,26 +1143,39 @@ def check_site_url(site_url: str, site: SiteConfig) -> Finding | None:
     host = _host_of(site_url)
     if is_loopback(host) or site.site_origin is None or origin_of(site_url) == site.site_origin:
         return None
-    return warn("live.site_url", f"--site-url {site_url} is not config.toml's baseURL {site.base_url}: the live "
-                "checks test another site than the one configured", f"run with --site-url {site.base_url}")
+    return warn(
+        "live.site_url",
+        f"--site-url {site_url} is not config.toml's baseURL {site.base_url}: the live "
+        "checks test another site than the one configured",
+        f"run with --site-url {site.base_url}",
+    )
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Check that config.toml, the deploy configuration and the backend's settings agree, "
-                    "and (with --site-url) that the deployed site and backend work together.",
+        "and (with --site-url) that the deployed site and backend work together.",
     )
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="the repository to check (default: this one)")
-    parser.add_argument("--env-file", help="the backend's settings as KEY=VALUE lines (heroku config --shell -a APP); "
-                                           "'-' reads standard input")
+    parser.add_argument(
+        "--env-file",
+        help="the backend's settings as KEY=VALUE lines (heroku config --shell -a APP); '-' reads standard input",
+    )
     parser.add_argument("--site-url", help="the published site, e.g. https://chat.example.com/: runs the live checks")
-    parser.add_argument("--backend-url", help="the backend (wss://... or https://...) for the live checks; "
-                                              "default: config.toml's backend_url")
+    parser.add_argument(
+        "--backend-url",
+        help="the backend (wss://... or https://...) for the live checks; default: config.toml's backend_url",
+    )
     parser.add_argument("--room", default="doctor", help="the room the live round trip posts to (default: doctor)")
-    parser.add_argument("--timeout-secs", type=float, default=10.0,
-                        help="network timeout of each live check (default: 10; a sleeping free dyno may need 30)")
-    parser.add_argument("--default-branch",
-                        help="the branch deploys must be limited to (default: origin's HEAD, else main)")
+    parser.add_argument(
+        "--timeout-secs",
+        type=float,
+        default=10.0,
+        help="network timeout of each live check (default: 10; a sleeping free dyno may need 30)",
+    )
+    parser.add_argument(
+        "--default-branch", help="the branch deploys must be limited to (default: origin's HEAD, else main)"
+    )
     return parser.parse_args(argv)
 
 
@@ -1000,8 +1218,13 @@ def main(argv: list[str] | None = None) -> int:
         ):
             report(finding)
     else:
-        report(skip("live", "the deployed site and backend were not contacted (no --site-url)",
-                    "make doctor SITE_URL=https://<your site>/ (add ENV_FILE=... for the backend's settings)"))
+        report(
+            skip(
+                "live",
+                "the deployed site and backend were not contacted (no --site-url)",
+                "make doctor SITE_URL=https://<your site>/ (add ENV_FILE=... for the backend's settings)",
+            )
+        )
 
     print(summary_line(findings), flush=True)
     return exit_status(findings)

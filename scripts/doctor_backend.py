@@ -138,13 +138,24 @@ def redacted(text: str, values: Mapping[str, str]) -> str:
 
 def check_backend_env(env: BackendEnv, deployment: Deployment) -> list[Finding]:
     if env.problem:
-        return [fail("backend.env_file", env.problem, "write the backend's settings to a file first, e.g. "
-                     f"heroku config --shell -a {deployment.platform.heroku_app or '<app>'} > backend.env")]
+        return [
+            fail(
+                "backend.env_file",
+                env.problem,
+                "write the backend's settings to a file first, e.g. "
+                f"heroku config --shell -a {deployment.platform.heroku_app or '<app>'} > backend.env",
+            )
+        ]
     findings = [ok("backend.env_file", f"{len(env.values)} variables read from {env.source} (values not shown)")]
     if env.ignored_line_numbers:
         lines = ", ".join(str(number) for number in env.ignored_line_numbers)
-        findings = [warn("backend.env_file", f"{env.source}: line(s) {lines} are not KEY=VALUE and were ignored",
-                         f"fix or remove those lines in {env.source}")]
+        findings = [
+            warn(
+                "backend.env_file",
+                f"{env.source}: line(s) {lines} are not KEY=VALUE and were ignored",
+                f"fix or remove those lines in {env.source}",
+            )
+        ]
     values = env.values
     platform = deployment.platform
     findings.append(_check_secret_key(values, platform))
@@ -166,9 +177,12 @@ def check_redis_tls_verify(values: Mapping[str, str], platform: BackendPlatform)
     if not any(url.startswith("rediss://") for url in urls):
         return ok("backend.redis_tls", "no rediss:// URL: nothing to verify")
     if verify and platform.heroku_app:
-        return warn("backend.redis_tls", "REDIS_URL is rediss:// and REDIS_TLS_VERIFY is on: Heroku Redis's "
-                    "certificate is self-signed, so the channel layer cannot connect (/healthz: channel_layer error)",
-                    platform.set_command("REDIS_TLS_VERIFY", "0"))
+        return warn(
+            "backend.redis_tls",
+            "REDIS_URL is rediss:// and REDIS_TLS_VERIFY is on: Heroku Redis's "
+            "certificate is self-signed, so the channel layer cannot connect (/healthz: channel_layer error)",
+            platform.set_command("REDIS_TLS_VERIFY", "0"),
+        )
     state = "verified" if verify else "not verified (REDIS_TLS_VERIFY=0)"
     return ok("backend.redis_tls", f"Redis over TLS, certificate {state}")
 
@@ -178,13 +192,18 @@ def check_trusted_proxy_hops(raw: str | None, platform: BackendPlatform) -> Find
     shares one address, so per-address limits hit everyone and a ban bans the router."""
     hops = (raw or str(setting_specs.TRUSTED_PROXY_HOPS.default)).strip()
     if not hops.isdigit():
-        return fail("backend.trusted_proxy_hops", f"TRUSTED_PROXY_HOPS={raw!r} is not a whole number: the backend "
-                    "refuses to start", platform.set_command("TRUSTED_PROXY_HOPS", "1"))
+        return fail(
+            "backend.trusted_proxy_hops",
+            f"TRUSTED_PROXY_HOPS={raw!r} is not a whole number: the backend refuses to start",
+            platform.set_command("TRUSTED_PROXY_HOPS", "1"),
+        )
     if hops == "0":
-        return warn("backend.trusted_proxy_hops", "TRUSTED_PROXY_HOPS is 0: behind a platform's router every visitor "
-                    "would share the router's address (per-address limits and bans would hit everyone)",
-                    platform.set_command("TRUSTED_PROXY_HOPS", "1") + " (1 proxy: Heroku's or Render's router, or "
-                    "one nginx)")
+        return warn(
+            "backend.trusted_proxy_hops",
+            "TRUSTED_PROXY_HOPS is 0: behind a platform's router every visitor "
+            "would share the router's address (per-address limits and bans would hit everyone)",
+            platform.set_command("TRUSTED_PROXY_HOPS", "1") + " (1 proxy: Heroku's or Render's router, or one nginx)",
+        )
     return ok("backend.trusted_proxy_hops", f"TRUSTED_PROXY_HOPS={hops}: visitors' addresses come from X-Forwarded-For")
 
 
@@ -194,11 +213,15 @@ def _check_secret_key(values: Mapping[str, str], platform: BackendPlatform) -> F
     if not secret_key:
         return fail("backend.secret_key", "SECRET_KEY is not set: the backend refuses to start with DEBUG off", fix)
     if secret_key == DEVELOPMENT_SECRET_KEY:
-        return fail("backend.secret_key",
-                    "SECRET_KEY is the development key from settings.py: tokens can be forged", fix)
+        return fail(
+            "backend.secret_key", "SECRET_KEY is the development key from settings.py: tokens can be forged", fix
+        )
     if len(secret_key) < SECRET_KEY_MIN_CHARS or len(set(secret_key)) < 5 or secret_key.startswith("django-insecure-"):
-        return warn("backend.secret_key", f"SECRET_KEY is weak ({len(secret_key)} characters; Django asks for "
-                    f"{SECRET_KEY_MIN_CHARS}+ varied ones)", fix)
+        return warn(
+            "backend.secret_key",
+            f"SECRET_KEY is weak ({len(secret_key)} characters; Django asks for {SECRET_KEY_MIN_CHARS}+ varied ones)",
+            fix,
+        )
     return ok("backend.secret_key", f"SECRET_KEY is set ({len(secret_key)} characters, not shown)")
 
 
@@ -208,10 +231,17 @@ def _check_debug(values: Mapping[str, str], platform: BackendPlatform) -> Findin
     if raw is None or word in FALSE_WORDS:
         return ok("backend.debug", "DEBUG is off" + ("" if raw is None else f" (DEBUG={raw})"))
     if word in TRUE_WORDS:
-        return fail("backend.debug", f"DEBUG={raw}: error pages would show settings and code to anyone, and the "
-                    "https and HSTS protections are off", platform.unset_command("DEBUG"))
-    return fail("backend.debug", f"DEBUG={raw!r} is not a boolean: the backend refuses to start",
-                platform.unset_command("DEBUG"))
+        return fail(
+            "backend.debug",
+            f"DEBUG={raw}: error pages would show settings and code to anyone, and the "
+            "https and HSTS protections are off",
+            platform.unset_command("DEBUG"),
+        )
+    return fail(
+        "backend.debug",
+        f"DEBUG={raw!r} is not a boolean: the backend refuses to start",
+        platform.unset_command("DEBUG"),
+    )
 
 
 def origin_near_miss(entry: str, site_origin: str) -> str | None:
@@ -236,8 +266,11 @@ def origin_near_miss(entry: str, site_origin: str) -> str | None:
     if entry_parts.scheme != site_parts.scheme:
         differences.append(f"{entry_parts.scheme}:// instead of {site_parts.scheme}://")
     if entry_parts.hostname != site_parts.hostname:
-        differences.append("www. where the site has none" if (entry_parts.hostname or "").startswith("www.")
-                           else "no www. where the site has it")
+        differences.append(
+            "www. where the site has none"
+            if (entry_parts.hostname or "").startswith("www.")
+            else "no www. where the site has it"
+        )
     if entry != entry.lower():
         differences.append("upper-case letters (browsers send lower case)")
     if entry_parts.port is None and raw.port is not None:
@@ -249,22 +282,32 @@ def check_allowed_origins(raw: str | None, site_origin: str | None, platform: Ba
     if site_origin is None:
         return skip("backend.allowed_origins", "not compared: config.toml's baseURL has no public origin")
     if raw is None or not raw.strip():
-        return fail("backend.allowed_origins", "ALLOWED_ORIGINS is not set: the backend allows only "
-                    "http://localhost:1313 and http://127.0.0.1:1313, so every visitor's socket is refused (403)",
-                    platform.set_command("ALLOWED_ORIGINS", site_origin))
+        return fail(
+            "backend.allowed_origins",
+            "ALLOWED_ORIGINS is not set: the backend allows only "
+            "http://localhost:1313 and http://127.0.0.1:1313, so every visitor's socket is refused (403)",
+            platform.set_command("ALLOWED_ORIGINS", site_origin),
+        )
     entries = [item.strip() for item in raw.split(",") if item.strip()]
     if site_origin in entries:
         others = len(entries) - 1
-        return ok("backend.allowed_origins", f"ALLOWED_ORIGINS holds {site_origin}"
-                  + (f" (and {others} other origin{'s' if others > 1 else ''})" if others else ""))
+        return ok(
+            "backend.allowed_origins",
+            f"ALLOWED_ORIGINS holds {site_origin}"
+            + (f" (and {others} other origin{'s' if others > 1 else ''})" if others else ""),
+        )
     near_misses = {entry: origin_near_miss(entry, site_origin) for entry in entries}
     near_misses = {entry: how for entry, how in near_misses.items() if how}
     kept = [entry for entry in entries if entry not in near_misses and origin_problem(entry) is None]
     fix = platform.set_command("ALLOWED_ORIGINS", ",".join([*kept, site_origin]))
     if near_misses:
         described = "; ".join(f"{entry!r} has {how}" for entry, how in near_misses.items())
-        return fail("backend.allowed_origins", f"ALLOWED_ORIGINS lacks the site's origin {site_origin} exactly: "
-                    f"{described}; browsers send exactly {site_origin}", fix)
+        return fail(
+            "backend.allowed_origins",
+            f"ALLOWED_ORIGINS lacks the site's origin {site_origin} exactly: "
+            f"{described}; browsers send exactly {site_origin}",
+            fix,
+        )
     malformed = [f"{entry!r} {origin_problem(entry)}" for entry in entries if origin_problem(entry)]
     found = f" (it holds {', '.join(entries)})" if entries else ""
     problem = f"; also, {'; '.join(malformed)} (the backend refuses to start)" if malformed else ""
@@ -288,20 +331,31 @@ def check_allowed_hosts(raw: str | None, backend_host: str | None, platform: Bac
     if backend_host is None:
         return skip("backend.allowed_hosts", "not compared: config.toml's backend_url has no public host")
     if raw is None or not raw.strip():
-        return fail("backend.allowed_hosts", f"ALLOWED_HOSTS is not set: with DEBUG off Django answers only "
-                    f"localhost and 127.0.0.1, so every request to {backend_host} gets 400",
-                    platform.set_command("ALLOWED_HOSTS", backend_host))
+        return fail(
+            "backend.allowed_hosts",
+            f"ALLOWED_HOSTS is not set: with DEBUG off Django answers only "
+            f"localhost and 127.0.0.1, so every request to {backend_host} gets 400",
+            platform.set_command("ALLOWED_HOSTS", backend_host),
+        )
     entries = [item.strip() for item in raw.split(",") if item.strip()]
     match = host_allowed(backend_host, entries)
     if match == "*":
-        return warn("backend.allowed_hosts", "ALLOWED_HOSTS is *: the backend answers any Host header",
-                    platform.set_command("ALLOWED_HOSTS", backend_host))
+        return warn(
+            "backend.allowed_hosts",
+            "ALLOWED_HOSTS is *: the backend answers any Host header",
+            platform.set_command("ALLOWED_HOSTS", backend_host),
+        )
     if match is None:
-        return fail("backend.allowed_hosts", f"ALLOWED_HOSTS ({', '.join(entries)}) lacks the backend's host "
-                    f"{backend_host}: Django answers 400 to its requests",
-                    platform.set_command("ALLOWED_HOSTS", ",".join([*entries, backend_host])))
-    return ok("backend.allowed_hosts", f"ALLOWED_HOSTS admits {backend_host}"
-              + ("" if match == backend_host else f" (through {match})"))
+        return fail(
+            "backend.allowed_hosts",
+            f"ALLOWED_HOSTS ({', '.join(entries)}) lacks the backend's host "
+            f"{backend_host}: Django answers 400 to its requests",
+            platform.set_command("ALLOWED_HOSTS", ",".join([*entries, backend_host])),
+        )
+    return ok(
+        "backend.allowed_hosts",
+        f"ALLOWED_HOSTS admits {backend_host}" + ("" if match == backend_host else f" (through {match})"),
+    )
 
 
 def describe_url(url: str) -> str:
@@ -324,33 +378,53 @@ def _check_database_url(raw: str | None, deployment: Deployment) -> Finding:
         if parts is not None:
             parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
-        return fail("backend.database_url", "DATABASE_URL is malformed (its port is not a number): the backend "
-                    "refuses to start", "copy it again from the database's settings (heroku config:get DATABASE_URL)")
+        return fail(
+            "backend.database_url",
+            "DATABASE_URL is malformed (its port is not a number): the backend refuses to start",
+            "copy it again from the database's settings (heroku config:get DATABASE_URL)",
+        )
     scheme = parts.scheme.lower() if parts else "sqlite"
     if scheme.startswith("postgres") or scheme in ("pgsql", "postgis"):
         return ok("backend.database_url", f"DATABASE_URL is PostgreSQL ({describe_url(raw)})")
     if scheme in MYSQL_SCHEMES:
-        return ok("backend.database_url", f"DATABASE_URL is MySQL/MariaDB ({describe_url(raw)}); its database must "
-                  "be utf8mb4 (the backend refuses to start otherwise: check backchannel.E010)")
+        return ok(
+            "backend.database_url",
+            f"DATABASE_URL is MySQL/MariaDB ({describe_url(raw)}); its database must "
+            "be utf8mb4 (the backend refuses to start otherwise: check backchannel.E010)",
+        )
     if scheme == "sqlite":
         found = "DATABASE_URL is not set (SQLite in backend/db.sqlite3)" if not raw else "DATABASE_URL is SQLite"
         fix = platform.addon_command("heroku-postgresql:essential-0") + " (it sets DATABASE_URL)"
         host = deployment.backend_host or ""
         if platform.heroku_app or host.endswith(EPHEMERAL_DISK_HOST_SUFFIXES):
-            return fail("backend.database_url", f"{found}: the platform's disk is wiped on every deploy and restart, "
-                        "taking every room's history, ban and staff account with it", fix)
-        return warn("backend.database_url", f"{found}: fine on one machine with a lasting disk, lost on a PaaS "
-                    "(every deploy starts from an empty disk)", fix)
-    return warn("backend.database_url", f"DATABASE_URL is {scheme} ({describe_url(raw)}): only SQLite, "
-                "PostgreSQL and MySQL/MariaDB are tested",
-                "use PostgreSQL: " + platform.addon_command("heroku-postgresql:essential-0"))
+            return fail(
+                "backend.database_url",
+                f"{found}: the platform's disk is wiped on every deploy and restart, "
+                "taking every room's history, ban and staff account with it",
+                fix,
+            )
+        return warn(
+            "backend.database_url",
+            f"{found}: fine on one machine with a lasting disk, lost on a PaaS "
+            "(every deploy starts from an empty disk)",
+            fix,
+        )
+    return warn(
+        "backend.database_url",
+        f"DATABASE_URL is {scheme} ({describe_url(raw)}): only SQLite, PostgreSQL and MySQL/MariaDB are tested",
+        "use PostgreSQL: " + platform.addon_command("heroku-postgresql:essential-0"),
+    )
 
 
 def _check_redis_url(raw: str | None, platform: BackendPlatform) -> Finding:
     fix = platform.addon_command("heroku-redis:mini") + " (it sets REDIS_URL)"
     if raw is None or not raw.strip():
-        return warn("backend.redis_url", "REDIS_URL is not set: the in-memory channel layer serves one process only "
-                    "(a second dyno would split every room in two)", fix)
+        return warn(
+            "backend.redis_url",
+            "REDIS_URL is not set: the in-memory channel layer serves one process only "
+            "(a second dyno would split every room in two)",
+            fix,
+        )
     urls = [item.strip() for item in raw.split(",") if item.strip()]
     bad = [describe_url(url) for url in urls if urlsplit(url).scheme not in ("redis", "rediss", "unix")]
     if bad:
@@ -374,8 +448,13 @@ CHECK_MESSAGE = re.compile(r"^(?P<object>[^\n]*?): \((?P<id>[\w.]+\.[CEWID]\d+)\
 def check_deploy_findings(result: DeployCheckResult, deployment: Deployment) -> list[Finding]:
     platform = deployment.platform
     if result.returncode is None:
-        return [fail("backend.check_deploy", f"manage.py check --deploy did not run: {result.output}",
-                     "run `make install`, then the doctor again")]
+        return [
+            fail(
+                "backend.check_deploy",
+                f"manage.py check --deploy did not run: {result.output}",
+                "run `make install`, then the doctor again",
+            )
+        ]
     messages: list[tuple[str, str, str]] = []  # (id, text, hint)
     for line in result.output.splitlines():
         if match := CHECK_MESSAGE.match(line):
@@ -386,8 +465,13 @@ def check_deploy_findings(result: DeployCheckResult, deployment: Deployment) -> 
     if not messages and result.returncode != 0:
         refused = re.findall(r"ImproperlyConfigured: (.*)", result.output)
         found = refused[-1] if refused else (result.output.strip().splitlines() or ["no output"])[-1]
-        return [fail("backend.check_deploy", f"the backend refuses to start with these settings: {found}",
-                     "fix the setting it is about (the backend.* lines above say how for each variable)")]
+        return [
+            fail(
+                "backend.check_deploy",
+                f"the backend refuses to start with these settings: {found}",
+                "fix the setting it is about (the backend.* lines above say how for each variable)",
+            )
+        ]
     if not messages:
         return [ok("backend.check_deploy", "manage.py check --deploy with these settings: no issues")]
     findings = []

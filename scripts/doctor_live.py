@@ -132,8 +132,9 @@ def describe_network_error(error: BaseException, timeout_secs: float) -> str:
     return str(reason) or type(reason).__name__
 
 
-def http_request(method: str, url: str, *, timeout_secs: float, headers: Mapping[str, str] | None = None,
-                 json_body: object = None) -> HttpResult:
+def http_request(
+    method: str, url: str, *, timeout_secs: float, headers: Mapping[str, str] | None = None, json_body: object = None
+) -> HttpResult:
     data = json.dumps(json_body).encode() if json_body is not None else None
     request_headers = dict(headers or {})
     if data is not None:
@@ -141,8 +142,13 @@ def http_request(method: str, url: str, *, timeout_secs: float, headers: Mapping
     request = urllib.request.Request(url, data=data, headers=request_headers, method=method)
     try:
         with _opener(url).open(request, timeout=timeout_secs) as response:
-            return HttpResult(url, response.status, _lower(response.headers), response.read(MAX_PAGE_BYTES),
-                              final_url=response.geturl())
+            return HttpResult(
+                url,
+                response.status,
+                _lower(response.headers),
+                response.read(MAX_PAGE_BYTES),
+                final_url=response.geturl(),
+            )
     except urllib.error.HTTPError as error:  # an answer, just not a 2xx one
         return HttpResult(url, error.code, _lower(error.headers), error.read(MAX_PAGE_BYTES), final_url=url)
     except (urllib.error.URLError, OSError, ValueError) as error:
@@ -183,43 +189,72 @@ def connect_sources(html: str) -> list[str] | None:
 def check_site_page(target: LiveTarget, page: HttpResult) -> list[Finding]:
     host = urlsplit(target.site_url).hostname
     if urlsplit(target.site_url).scheme != "https" and not is_loopback(host):
-        plain = fail("live.site", f"{target.site_url} is plain http: the backend refuses plain-http site origins "
-                     "in production (backchannel.E003), and visitors' tokens would travel in clear",
-                     f"use https://{host}/ (GitHub: Settings -> Pages -> Enforce HTTPS)")
+        plain = fail(
+            "live.site",
+            f"{target.site_url} is plain http: the backend refuses plain-http site origins "
+            "in production (backchannel.E003), and visitors' tokens would travel in clear",
+            f"use https://{host}/ (GitHub: Settings -> Pages -> Enforce HTTPS)",
+        )
         return [plain, skip("live.site_csp", "not checked: the site is not https")]
     if page.status is None:
         return [
-            fail("live.site", f"{target.site_url} is unreachable: {page.error}",
-                 f"check the DNS record of {host} (a CNAME to <user>.github.io) and the repository's Pages "
-                 "settings (custom domain, Enforce HTTPS)"),
+            fail(
+                "live.site",
+                f"{target.site_url} is unreachable: {page.error}",
+                f"check the DNS record of {host} (a CNAME to <user>.github.io) and the repository's Pages "
+                "settings (custom domain, Enforce HTTPS)",
+            ),
             skip("live.site_csp", "not checked: the site did not answer"),
         ]
     if page.status != 200:
         return [
-            fail("live.site", f"{target.site_url} answered HTTP {page.status}",
-                 "has the deploy run? Look at the deploy stage's log on Travis; the pages branch must hold index.html"),
+            fail(
+                "live.site",
+                f"{target.site_url} answered HTTP {page.status}",
+                "has the deploy run? Look at the deploy stage's log on Travis; the pages branch must hold index.html",
+            ),
             skip("live.site_csp", f"not checked: HTTP {page.status}"),
         ]
     findings = [ok("live.site", f"{target.site_url} answers 200 ({len(page.body)} bytes)")]
     final_origin = origin_of(page.final_url)
     if final_origin and final_origin != target.site_origin:
-        findings.append(warn("live.site", f"{target.site_url} redirects to {page.final_url}: browsers send "
-                             f"Origin {final_origin}, which the checks below use",
-                             f"run with --site-url {page.final_url}"))
+        findings.append(
+            warn(
+                "live.site",
+                f"{target.site_url} redirects to {page.final_url}: browsers send "
+                f"Origin {final_origin}, which the checks below use",
+                f"run with --site-url {page.final_url}",
+            )
+        )
     sources = connect_sources(page.body.decode("utf-8", errors="replace"))
     if sources is None:
-        findings.append(fail("live.site_csp", f"{page.final_url or target.site_url} has no Content-Security-Policy "
-                             "meta: it is not a page of the Backchannel theme", "check --site-url, and that the "
-                             "deploy publishes the Hugo build (local_dir: public)"))
+        findings.append(
+            fail(
+                "live.site_csp",
+                f"{page.final_url or target.site_url} has no Content-Security-Policy "
+                "meta: it is not a page of the Backchannel theme",
+                "check --site-url, and that the deploy publishes the Hugo build (local_dir: public)",
+            )
+        )
     elif target.backend_socket_origin in sources:
-        findings.append(ok("live.site_csp", f"the page's CSP connect-src names {target.backend_socket_origin}: "
-                           "the published build points at this backend"))
+        findings.append(
+            ok(
+                "live.site_csp",
+                f"the page's CSP connect-src names {target.backend_socket_origin}: "
+                "the published build points at this backend",
+            )
+        )
     else:
         named = " ".join(sources) or "(empty)"
-        findings.append(fail("live.site_csp", f"the page's CSP connect-src is {named!r}, without "
-                             f"{target.backend_socket_origin}: the published site was built for another backend",
-                             f'set backend_url = "{target.backend_socket_origin}" in config.toml and redeploy the '
-                             "site (push to the default branch), or pass --backend-url with the backend it names"))
+        findings.append(
+            fail(
+                "live.site_csp",
+                f"the page's CSP connect-src is {named!r}, without "
+                f"{target.backend_socket_origin}: the published site was built for another backend",
+                f'set backend_url = "{target.backend_socket_origin}" in config.toml and redeploy the '
+                "site (push to the default branch), or pass --backend-url with the backend it names",
+            )
+        )
     return findings
 
 
@@ -231,8 +266,11 @@ def check_health(target: LiveTarget, health: HttpResult, platform: BackendPlatfo
     if health.status is None:
         timed_out = "no answer" in (health.error or "")
         slow = "; a sleeping dyno can take 30 s to wake: --timeout-secs 30" if timed_out else ""
-        return fail("live.health", f"the backend is unreachable at {url}: {health.error}",
-                    f"is it running? {platform.logs_command()}; is backend_url (or --backend-url) right?{slow}")
+        return fail(
+            "live.health",
+            f"the backend is unreachable at {url}: {health.error}",
+            f"is it running? {platform.logs_command()}; is backend_url (or --backend-url) right?{slow}",
+        )
     report = health.json()
     shown = json.dumps(report, sort_keys=True) if isinstance(report, dict) else repr(health.body[:200])
     if health.status == 200 and isinstance(report, dict) and report.get("status") == "ok":
@@ -240,10 +278,16 @@ def check_health(target: LiveTarget, health: HttpResult, platform: BackendPlatfo
     if isinstance(report, dict) and report.get("status") == "error":
         broken = [part for part, state in report.items() if part != "status" and state != "ok"]
         hints = {"database": "DATABASE_URL (heroku pg:info)", "channel_layer": "REDIS_URL (heroku redis:info)"}
-        return fail("live.health", f"GET {url}: {health.status} {shown}",
-                    f"check {', '.join(hints.get(part, part) for part in broken)}; {platform.logs_command()}")
-    return fail("live.health", f"GET {url}: HTTP {health.status} {shown}: not a Backchannel backend's answer",
-                "check backend_url's host and path in config.toml (or --backend-url)")
+        return fail(
+            "live.health",
+            f"GET {url}: {health.status} {shown}",
+            f"check {', '.join(hints.get(part, part) for part in broken)}; {platform.logs_command()}",
+        )
+    return fail(
+        "live.health",
+        f"GET {url}: HTTP {health.status} {shown}: not a Backchannel backend's answer",
+        "check backend_url's host and path in config.toml (or --backend-url)",
+    )
 
 
 def running_version(health: HttpResult) -> str:
@@ -255,8 +299,10 @@ def running_version(health: HttpResult) -> str:
 
 
 def _allowed_origins_fix(target: LiveTarget, platform: BackendPlatform) -> str:
-    return (f"{platform.set_command('ALLOWED_ORIGINS', target.site_origin)} "
-            "(keep any other origins you need, comma-separated)")
+    return (
+        f"{platform.set_command('ALLOWED_ORIGINS', target.site_origin)} "
+        "(keep any other origins you need, comma-separated)"
+    )
 
 
 def preflight(target: LiveTarget, origin: str, timeout_secs: float) -> HttpResult:
@@ -270,15 +316,22 @@ def check_cors(target: LiveTarget, answer: HttpResult, platform: BackendPlatform
     if answer.status is None:
         return fail("live.cors", f"the preflight got no answer: {answer.error}", platform.logs_command())
     if 300 <= answer.status < 400:
-        return fail("live.cors", f"the preflight was redirected (HTTP {answer.status} to "
-                    f"{answer.headers.get('location', '?')}): browsers do not follow redirected preflights",
-                    "point backend_url at the backend's https address (wss://...)")
+        return fail(
+            "live.cors",
+            f"the preflight was redirected (HTTP {answer.status} to "
+            f"{answer.headers.get('location', '?')}): browsers do not follow redirected preflights",
+            "point backend_url at the backend's https address (wss://...)",
+        )
     allowed = answer.headers.get("access-control-allow-origin")
     if allowed == target.site_origin:
         return ok("live.cors", f"preflight from {target.site_origin}: Access-Control-Allow-Origin {allowed}")
     found = f"Access-Control-Allow-Origin is {allowed!r}" if allowed else "no Access-Control-Allow-Origin"
-    return fail("live.cors", f"preflight from {target.site_origin}: HTTP {answer.status}, {found}: ALLOWED_ORIGINS "
-                f"on the backend lacks {target.site_origin}", _allowed_origins_fix(target, platform))
+    return fail(
+        "live.cors",
+        f"preflight from {target.site_origin}: HTTP {answer.status}, {found}: ALLOWED_ORIGINS "
+        f"on the backend lacks {target.site_origin}",
+        _allowed_origins_fix(target, platform),
+    )
 
 
 def check_cors_foreign(answer: HttpResult, platform: BackendPlatform) -> Finding:
@@ -287,9 +340,12 @@ def check_cors_foreign(answer: HttpResult, platform: BackendPlatform) -> Finding
     allowed = answer.headers.get("access-control-allow-origin")
     if not allowed:
         return ok("live.cors_foreign", f"preflight from {FOREIGN_ORIGIN}: refused (no Access-Control-Allow-Origin)")
-    return fail("live.cors_foreign", f"preflight from {FOREIGN_ORIGIN}: Access-Control-Allow-Origin {allowed!r}: "
-                "any site could mint identities through its visitors",
-                platform.set_command("ALLOWED_ORIGINS", "<your site's origin only>"))
+    return fail(
+        "live.cors_foreign",
+        f"preflight from {FOREIGN_ORIGIN}: Access-Control-Allow-Origin {allowed!r}: "
+        "any site could mint identities through its visitors",
+        platform.set_command("ALLOWED_ORIGINS", "<your site's origin only>"),
+    )
 
 
 # --- The WebSocket -------------------------------------------------------------------------------
@@ -330,12 +386,18 @@ def check_websocket(target: LiveTarget, outcome: HandshakeOutcome, platform: Bac
     if outcome.accepted:
         return ok("live.websocket", f"handshake {where}: accepted, first frame {outcome.first_event!r}")
     if outcome.status == 403:
-        return fail("live.websocket", f"handshake {where}: refused (403): ALLOWED_ORIGINS on the backend lacks "
-                    f"{target.site_origin}", _allowed_origins_fix(target, platform))
+        return fail(
+            "live.websocket",
+            f"handshake {where}: refused (403): ALLOWED_ORIGINS on the backend lacks {target.site_origin}",
+            _allowed_origins_fix(target, platform),
+        )
     if outcome.status is not None:
-        return fail("live.websocket", f"handshake {where}: HTTP {outcome.status}",
-                    "a proxy or router in front of the backend must pass WebSocket upgrades to /ws/; "
-                    + platform.logs_command())
+        return fail(
+            "live.websocket",
+            f"handshake {where}: HTTP {outcome.status}",
+            "a proxy or router in front of the backend must pass WebSocket upgrades to /ws/; "
+            + platform.logs_command(),
+        )
     return fail("live.websocket", f"handshake {where}: {outcome.error}", platform.logs_command())
 
 
@@ -343,11 +405,15 @@ def check_websocket_foreign(target: LiveTarget, outcome: HandshakeOutcome, platf
     if outcome.status == 403:
         return ok("live.websocket_foreign", f"handshake from {FOREIGN_ORIGIN}: refused (403)")
     if outcome.accepted:
-        return fail("live.websocket_foreign", f"handshake from {FOREIGN_ORIGIN}: accepted: any site could open "
-                    "sockets to this backend", platform.set_command("ALLOWED_ORIGINS", target.site_origin))
+        return fail(
+            "live.websocket_foreign",
+            f"handshake from {FOREIGN_ORIGIN}: accepted: any site could open sockets to this backend",
+            platform.set_command("ALLOWED_ORIGINS", target.site_origin),
+        )
     found = f"HTTP {outcome.status}" if outcome.status else outcome.error
-    return warn("live.websocket_foreign", f"handshake from {FOREIGN_ORIGIN}: {found} (expected 403)",
-                platform.logs_command())
+    return warn(
+        "live.websocket_foreign", f"handshake from {FOREIGN_ORIGIN}: {found} (expected 403)", platform.logs_command()
+    )
 
 
 # --- A message round trip ------------------------------------------------------------------------
@@ -378,15 +444,21 @@ async def message_round_trip(target: LiveTarget, room: str, timeout_secs: float)
     from websockets.exceptions import InvalidStatus, WebSocketException
 
     headers = {"Origin": target.site_origin}
-    challenge = await asyncio.to_thread(http_request, "GET", f"{target.backend_http_url}/api/identity/challenge/",
-                                        timeout_secs=timeout_secs, headers=headers)
+    challenge = await asyncio.to_thread(
+        http_request,
+        "GET",
+        f"{target.backend_http_url}/api/identity/challenge/",
+        timeout_secs=timeout_secs,
+        headers=headers,
+    )
     puzzle = challenge.json()
     if challenge.status != 200 or not isinstance(puzzle, dict):
         return RoundTripOutcome("challenge", *_api_error(challenge))
     bits = int(puzzle.get("difficulty_bits", 0))
     if bits > MAX_PROOF_OF_WORK_BITS:
-        return RoundTripOutcome("challenge",
-                                f"the proof of work asks {bits} bits (IDENTITY_POW_BITS): too slow to solve")
+        return RoundTripOutcome(
+            "challenge", f"the proof of work asks {bits} bits (IDENTITY_POW_BITS): too slow to solve"
+        )
     nonce = await asyncio.to_thread(solve, puzzle["challenge"], bits)
     token_answer = await asyncio.to_thread(
         http_request, "POST", f"{target.backend_http_url}/api/identity/", timeout_secs=timeout_secs, headers=headers,
@@ -447,15 +519,18 @@ async def message_round_trip(target: LiveTarget, room: str, timeout_secs: float)
 
 def check_round_trip(target: LiveTarget, outcome: RoundTripOutcome, room: str, platform: BackendPlatform) -> Finding:
     if outcome.step == "done":
-        return ok("live.round_trip", f"token (proof of work {outcome.proof_of_work_bits} bits), auth, join {room!r}, "
-                  f"send: ack in {outcome.ack_ms:.0f} ms, message back in {outcome.broadcast_ms:.0f} ms "
-                  f"(seq {outcome.seq})")
+        return ok(
+            "live.round_trip",
+            f"token (proof of work {outcome.proof_of_work_bits} bits), auth, join {room!r}, "
+            f"send: ack in {outcome.ack_ms:.0f} ms, message back in {outcome.broadcast_ms:.0f} ms "
+            f"(seq {outcome.seq})",
+        )
     found = f"{outcome.step} failed: {outcome.error}" + (f" ({outcome.error_code})" if outcome.error_code else "")
     fixes = {
         "identity_rate_limited": "wait a minute (new names per address: IDENTITY_BURST, IDENTITY_PER_MIN), run again",
         "rate_limited": "wait a few seconds (messages per identity and per address) and run again",
         "bad_token": "the backend refused the token it had just issued: do all its processes share one SECRET_KEY? "
-                     + platform.logs_command(),
+        + platform.logs_command(),
         "locked": f"room {room!r} is locked: unlock it in the admin, or pass --room another-room",
         "slow_mode": f"room {room!r} is in slow mode: pass --room another-room",
         "duplicate_text": "run again in a minute",
@@ -463,8 +538,10 @@ def check_round_trip(target: LiveTarget, outcome: RoundTripOutcome, room: str, p
     if outcome.error_code in fixes:
         fix = fixes[outcome.error_code]
     elif outcome.step == "send":
-        fix = ("the message was not relayed back: check the channel layer (REDIS_URL, /healthz's channel_layer); "
-               + platform.logs_command())
+        fix = (
+            "the message was not relayed back: check the channel layer (REDIS_URL, /healthz's channel_layer); "
+            + platform.logs_command()
+        )
     elif outcome.step == "connect" and "403" in (outcome.error or ""):
         fix = _allowed_origins_fix(target, platform)
     else:
@@ -475,12 +552,16 @@ def check_round_trip(target: LiveTarget, outcome: RoundTripOutcome, room: str, p
 # --- All of it, in order -------------------------------------------------------------------------
 
 
-def run_live_checks(*, site_url: str, backend_url: str | None, room: str, timeout_secs: float,
-                    platform: BackendPlatform) -> Iterator[Finding]:
+def run_live_checks(
+    *, site_url: str, backend_url: str | None, room: str, timeout_secs: float, platform: BackendPlatform
+) -> Iterator[Finding]:
     """The live checks in order, each yielded as soon as it is known (they wait on the network)."""
     if not backend_url:
-        yield fail("live.backend_url", "no backend URL: config.toml has no backend_url and --backend-url is not given",
-                   "pass --backend-url wss://<your backend>")
+        yield fail(
+            "live.backend_url",
+            "no backend URL: config.toml has no backend_url and --backend-url is not given",
+            "pass --backend-url wss://<your backend>",
+        )
         return
     try:
         target = live_target(site_url, backend_url)
@@ -494,8 +575,13 @@ def run_live_checks(*, site_url: str, backend_url: str | None, room: str, timeou
     yield from site_findings
     final_origin = origin_of(page.final_url) if page.status == 200 else None
     if final_origin and final_origin != target.site_origin:
-        target = LiveTarget(target.site_url, final_origin, target.backend_http_url, target.backend_socket_url,
-                            target.backend_socket_origin)
+        target = LiveTarget(
+            target.site_url,
+            final_origin,
+            target.backend_http_url,
+            target.backend_socket_url,
+            target.backend_socket_origin,
+        )
 
     progress(f"GET {target.backend_http_url}/healthz ...")
     health = http_request("GET", f"{target.backend_http_url}/healthz", timeout_secs=timeout_secs)

@@ -69,11 +69,18 @@ def loopback_system(
     site_origin = f"http://127.0.0.1:{site_port}"
     env = loopback_backend_env(site_origin, work_dir / "db.sqlite3")
     migrate(env)
-    system = LoopbackSystem(site_origin=site_origin, backend_port=backend_port, backend_log=log_path(backend_port),
-                            env=env, public_dir=work_dir / "public")
+    system = LoopbackSystem(
+        site_origin=site_origin,
+        backend_port=backend_port,
+        backend_log=log_path(backend_port),
+        env=env,
+        public_dir=work_dir / "public",
+    )
     if build is None:
+
         def build(backend_url: str, public_dir: Path, base_url: str) -> object:
             return build_site(backend_url, public_dir, base_url, source=source)
+
     site: http.server.ThreadingHTTPServer | None = None
     system.start_backend()
     try:

@@ -54,8 +54,14 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "(no log written)"
 
 
-def wait_until(ready: Callable[[], bool], *, what: str, process: subprocess.Popen | None, log_path: Path | None,
-               timeout_secs: float) -> None:
+def wait_until(
+    ready: Callable[[], bool],
+    *,
+    what: str,
+    process: subprocess.Popen | None,
+    log_path: Path | None,
+    timeout_secs: float,
+) -> None:
     """Poll ``ready`` until it is true, printing progress; fail fast if ``process`` exits."""
     started = time.monotonic()
     next_report = started + 2
@@ -116,7 +122,10 @@ def migrate(env: Mapping[str, str]) -> None:
     progress("migrating the database")
     result = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-        cwd=BACKEND_DIR, env=dict(env), capture_output=True, text=True,
+        cwd=BACKEND_DIR,
+        env=dict(env),
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise ServerFailed(f"manage.py migrate failed:\n{result.stderr}")
@@ -139,14 +148,16 @@ def loopback_backend_env(site_origin: str, database_path: Path, *, unlimited_mes
     """The backend's environment for a test or report on loopback: the production code path
     (DEBUG off) over plain http, the one site origin allowed, its own SQLite file, a cheap proof
     of work and, unless told otherwise, no message limits (tests/hostile holds those to account)."""
-    return backend_env({
-        "SECRET_KEY": "loopback-only-" + "s" * 50,
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_ORIGINS": site_origin,
-        "DATABASE_URL": f"sqlite:///{database_path}",
-        **TEST_IDENTITY_ENV,
-        **(UNLIMITED_MESSAGES_ENV if unlimited_messages else {}),
-    })
+    return backend_env(
+        {
+            "SECRET_KEY": "loopback-only-" + "s" * 50,
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_ORIGINS": site_origin,
+            "DATABASE_URL": f"sqlite:///{database_path}",
+            **TEST_IDENTITY_ENV,
+            **(UNLIMITED_MESSAGES_ENV if unlimited_messages else {}),
+        }
+    )
 
 
 CHROMIUM_INSTALL_HINT = (
@@ -158,8 +169,11 @@ CHROMIUM_INSTALL_HINT = (
 def find_chromium() -> str:
     """CHROMIUM_PATH, else Debian's chromium. Raises FileNotFoundError saying how to install it."""
     configured = os.environ.get("CHROMIUM_PATH")
-    candidates = [configured] if configured else ["/usr/bin/chromium", shutil.which("chromium"),
-                                                  shutil.which("chromium-browser")]
+    candidates = (
+        [configured]
+        if configured
+        else ["/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")]
+    )
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
@@ -171,8 +185,14 @@ def find_chromium() -> str:
 DAPHNE_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES
 
 
-def daphne_command(port: int, host: str = "127.0.0.1", *, listen_fd: int | None = None,
-                   endpoint: str | None = None, extra_args: Sequence[str] = ()) -> list[str]:
+def daphne_command(
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    listen_fd: int | None = None,
+    endpoint: str | None = None,
+    extra_args: Sequence[str] = (),
+) -> list[str]:
     """The daphne command line every launcher in this repo uses (daphne with bounded per-socket
     write buffers: backend/backchannel/serve.py). With ``listen_fd`` it accepts on an inherited
     listening socket instead of binding one: several processes then share one port. With
@@ -200,13 +220,23 @@ def _escape_endpoint_value(value: str) -> str:
 def tls_endpoint(port: int, *, certificate: Path, private_key: Path, host: str = "127.0.0.1") -> str:
     """The Twisted endpoint for daphne to serve TLS (https and wss) on host:port with the PEM
     files given; pass it to ``start_daphne(endpoint=..., tls=True)``."""
-    return (f"ssl:{port}:privateKey={_escape_endpoint_value(str(private_key))}"
-            f":certKey={_escape_endpoint_value(str(certificate))}:interface={host}")
+    return (
+        f"ssl:{port}:privateKey={_escape_endpoint_value(str(private_key))}"
+        f":certKey={_escape_endpoint_value(str(certificate))}:interface={host}"
+    )
 
 
-def start_daphne(*, port: int, env: Mapping[str, str], log_path: Path, timeout_secs: float = 60,
-                 listen_socket: socket.socket | None = None, endpoint: str | None = None,
-                 extra_args: Sequence[str] = (), tls: bool = False) -> subprocess.Popen:
+def start_daphne(
+    *,
+    port: int,
+    env: Mapping[str, str],
+    log_path: Path,
+    timeout_secs: float = 60,
+    listen_socket: socket.socket | None = None,
+    endpoint: str | None = None,
+    extra_args: Sequence[str] = (),
+    tls: bool = False,
+) -> subprocess.Popen:
     """Start daphne on 127.0.0.1:port and return once /healthz answers 200. With ``listen_socket``
     (bound to ``port`` by the caller, see ``shared_listen_socket``) it accepts on that socket; with
     ``endpoint`` it listens there (``tls=True`` when that endpoint serves TLS: /healthz is then
@@ -216,13 +246,21 @@ def start_daphne(*, port: int, env: Mapping[str, str], log_path: Path, timeout_s
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             daphne_command(port, listen_fd=listen_fd, endpoint=endpoint, extra_args=extra_args),
-            cwd=BACKEND_DIR, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+            cwd=BACKEND_DIR,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             pass_fds=(listen_fd,) if listen_fd is not None else (),
         )
     health_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/healthz"
     try:
-        wait_until(lambda: http_ok(health_url), what=f"backend on port {port}",
-                   process=process, log_path=log_path, timeout_secs=timeout_secs)
+        wait_until(
+            lambda: http_ok(health_url),
+            what=f"backend on port {port}",
+            process=process,
+            log_path=log_path,
+            timeout_secs=timeout_secs,
+        )
     except BaseException:
         stop_process(process, what="daphne")
         raise
@@ -233,26 +271,58 @@ def uvicorn_command(port: int, host: str = "127.0.0.1") -> list[str]:
     """uvicorn serving the backend with our WebSocket limits (README, "Servers")."""
     from backchannel.websocket_limits import UVICORN_OPTIONS
 
-    return [sys.executable, "-m", "uvicorn", "--host", host, "--port", str(port), *UVICORN_OPTIONS,
-            "backchannel.asgi:application"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *UVICORN_OPTIONS,
+        "backchannel.asgi:application",
+    ]
 
 
 def gunicorn_command(port: int, host: str = "127.0.0.1", *, workers: int = 1) -> list[str]:
     """gunicorn with our uvicorn worker class (backchannel.workers: the same limits)."""
-    return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--worker-class", "backchannel.workers.UvicornWorker", "backchannel.asgi:application"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "backchannel.workers.UvicornWorker",
+        "backchannel.asgi:application",
+    ]
 
 
-def start_server(command: Sequence[str], *, port: int, env: Mapping[str, str], log_path: Path,
-                 what: str, timeout_secs: float = 60, cwd: Path = BACKEND_DIR) -> subprocess.Popen:
+def start_server(
+    command: Sequence[str],
+    *,
+    port: int,
+    env: Mapping[str, str],
+    log_path: Path,
+    what: str,
+    timeout_secs: float = 60,
+    cwd: Path = BACKEND_DIR,
+) -> subprocess.Popen:
     """Start any server command for the backend and return once its /healthz on 127.0.0.1:port
     answers 200 (uvicorn, gunicorn, honcho...)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(list(command), cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what=f"{what} on port {port}",
-                   process=process, log_path=log_path, timeout_secs=timeout_secs)
+        wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{port}/healthz"),
+            what=f"{what} on port {port}",
+            process=process,
+            log_path=log_path,
+            timeout_secs=timeout_secs,
+        )
     except BaseException:
         stop_process(process, what=what)
         raise
@@ -293,9 +363,23 @@ def start_redis(*, port: int, data_dir: Path, timeout_secs: float = 20) -> subpr
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "redis.log"
     process = subprocess.Popen(
-        [redis_server_path(), "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(data_dir), "--logfile", str(log_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            redis_server_path(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+            "--logfile",
+            str(log_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
 
     def answers_ping() -> bool:
@@ -307,8 +391,13 @@ def start_redis(*, port: int, data_dir: Path, timeout_secs: float = 20) -> subpr
             return False
 
     try:
-        wait_until(answers_ping, what=f"redis-server on port {port}", process=process, log_path=log_path,
-                   timeout_secs=timeout_secs)
+        wait_until(
+            answers_ping,
+            what=f"redis-server on port {port}",
+            process=process,
+            log_path=log_path,
+            timeout_secs=timeout_secs,
+        )
     except BaseException:
         stop_process(process, what="redis-server")
         raise
@@ -337,8 +426,9 @@ class _TlsThreadingHTTPServer(http.server.ThreadingHTTPServer):
             super().finish_request(tls_request, client_address)
 
 
-def serve_directory(directory: Path, *, port: int, quiet: bool = True,
-                    tls: tuple[Path, Path] | None = None) -> http.server.ThreadingHTTPServer:
+def serve_directory(
+    directory: Path, *, port: int, quiet: bool = True, tls: tuple[Path, Path] | None = None
+) -> http.server.ThreadingHTTPServer:
     """Serve ``directory`` over HTTP on 127.0.0.1:port from a daemon thread (like a static host).
     With ``tls=(certificate, private_key)`` (PEM files) it serves https instead."""
     handler_class = _QuietHandler if quiet else http.server.SimpleHTTPRequestHandler
@@ -383,5 +473,10 @@ def port_is_free(port: int) -> bool:
 
 def wait_port_free(port: int, *, what: str, timeout_secs: float = 10) -> None:
     """Wait until 127.0.0.1:port can be bound again, e.g. before restarting a killed server on it."""
-    wait_until(lambda: port_is_free(port), what=f"port {port} to be free for {what}", process=None,
-               log_path=None, timeout_secs=timeout_secs)
+    wait_until(
+        lambda: port_is_free(port),
+        what=f"port {port} to be free for {what}",
+        process=None,
+        log_path=None,
+        timeout_secs=timeout_secs,
+    )

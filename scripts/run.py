@@ -40,8 +40,12 @@ from scripts.site import SiteBuildError, build_site
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Run Backchannel locally: the backend and the site.")
-    parser.add_argument("--processes", type=int, default=int(os.environ.get("PROCESSES", "1")),
-                        help="daphne processes sharing the backend port (over 1: with Redis)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=int(os.environ.get("PROCESSES", "1")),
+        help="daphne processes sharing the backend port (over 1: with Redis)",
+    )
     parser.add_argument("--backend-only", action="store_true", help="start only the backend")
     options = parser.parse_args()
     if options.processes < 1:
@@ -52,12 +56,17 @@ def main() -> int:
     # Both spellings of the local site, since browsers send whichever the visitor typed.
     site_origins = f"http://localhost:{site_port},http://127.0.0.1:{site_port}"
 
-    env = backend_env({
-        "DEBUG": os.environ.get("DEBUG", "1"),
-        "ALLOWED_ORIGINS": os.environ.get("ALLOWED_ORIGINS", site_origins),
-        **{key: os.environ[key] for key in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS")
-           if key in os.environ},
-    })
+    env = backend_env(
+        {
+            "DEBUG": os.environ.get("DEBUG", "1"),
+            "ALLOWED_ORIGINS": os.environ.get("ALLOWED_ORIGINS", site_origins),
+            **{
+                key: os.environ[key]
+                for key in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS")
+                if key in os.environ
+            },
+        }
+    )
     public_dir = REPO_DIR / "public"
     artifacts = REPO_DIR / "artifacts"
 
@@ -107,16 +116,16 @@ def main() -> int:
             return 0
 
 
-def start_backends(count: int, port: int, env: dict[str, str], artifacts: Path, running: ExitStack
-                   ) -> list[subprocess.Popen]:
+def start_backends(
+    count: int, port: int, env: dict[str, str], artifacts: Path, running: ExitStack
+) -> list[subprocess.Popen]:
     """One daphne on ``port``, or ``count`` of them accepting on one shared listening socket."""
     listener = shared_listen_socket(port) if count > 1 else None
     if listener is not None:
         running.callback(listener.close)
     backends = []
     for number in range(1, count + 1):
-        daphne = start_daphne(port=port, env=env, log_path=artifacts / f"daphne-{number}.log",
-                              listen_socket=listener)
+        daphne = start_daphne(port=port, env=env, log_path=artifacts / f"daphne-{number}.log", listen_socket=listener)
         running.callback(stop_process, daphne, what=f"daphne {number}")
         backends.append(daphne)
     return backends

@@ -100,10 +100,14 @@ def build_site(
     destination = Path(destination).resolve()
     command = [
         hugo or find_hugo(),
-        "--source", str(source),
-        "--destination", str(destination),
-        "--baseURL", base_url,
-        "--environment", "production",
+        "--source",
+        str(source),
+        "--destination",
+        str(destination),
+        "--baseURL",
+        base_url,
+        "--environment",
+        "production",
         "--cleanDestinationDir",
         "--minify",
         # Keeps .hugo_build.lock out of the work tree.
@@ -117,9 +121,7 @@ def build_site(
     _progress(f"hugo: {source} -> {destination} (backend {backend_url}, base URL {base_url})")
     started_s = time.monotonic()
 
-    process = subprocess.Popen(
-        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # stderr is collected on a thread while stdout is relayed line by line: reading the two
     # pipes one after the other can deadlock once the other one fills up.
     stderr_lines: list[str] = []
@@ -216,32 +218,47 @@ def build_production_site(destination: Path, source: Path = REPO_ROOT) -> Produc
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the Backchannel site against a chat backend.")
-    parser.add_argument("--production", action="store_true",
-                        help=f"build the site to deploy, with {CONFIG_FILE_NAME}'s own baseURL (https) and "
-                             "backend_url (wss); writes .nojekyll, and CNAME for a custom domain")
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help=f"build the site to deploy, with {CONFIG_FILE_NAME}'s own baseURL (https) and "
+        "backend_url (wss); writes .nojekyll, and CNAME for a custom domain",
+    )
     parser.add_argument("--backend-url", help="the backend's WebSocket origin, e.g. wss://chat.example.com")
     parser.add_argument("--base-url", help=f"where the site will be served (default: {LOCAL_BASE_URL})")
     parser.add_argument("--destination", type=Path, default=REPO_ROOT / "public")
-    parser.add_argument("--source", type=Path, default=REPO_ROOT,
-                        help=f"the Hugo project to build, holding {CONFIG_FILE_NAME} (default: this repository)")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=REPO_ROOT,
+        help=f"the Hugo project to build, holding {CONFIG_FILE_NAME} (default: this repository)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.production and (arguments.backend_url or arguments.base_url):
-        parser.error(f"--production builds with {CONFIG_FILE_NAME}'s baseURL and backend_url: drop "
-                     "--backend-url/--base-url, or drop --production for a local build")
+        parser.error(
+            f"--production builds with {CONFIG_FILE_NAME}'s baseURL and backend_url: drop "
+            "--backend-url/--base-url, or drop --production for a local build"
+        )
     if not arguments.production and not arguments.backend_url:
         parser.error(f"--backend-url is required (or --production, to build with {CONFIG_FILE_NAME}'s values)")
     try:
         if arguments.production:
             built = build_production_site(arguments.destination, arguments.source)
             cname = built.cname_host or "none written (a *.github.io site, or not a custom domain)"
-            print(f"Production site in {built.destination}\n"
-                  f"  baseURL      {built.base_url}\n"
-                  f"  backend_url  {built.backend_url}\n"
-                  f"  CNAME        {cname}\n"
-                  f"  .nojekyll    written")
+            print(
+                f"Production site in {built.destination}\n"
+                f"  baseURL      {built.base_url}\n"
+                f"  backend_url  {built.backend_url}\n"
+                f"  CNAME        {cname}\n"
+                f"  .nojekyll    written"
+            )
         else:
-            build_site(arguments.backend_url, arguments.destination, arguments.base_url or LOCAL_BASE_URL,
-                       source=arguments.source)
+            build_site(
+                arguments.backend_url,
+                arguments.destination,
+                arguments.base_url or LOCAL_BASE_URL,
+                source=arguments.source,
+            )
     except SiteBuildError as error:
         print(error, file=sys.stderr)
         return 1

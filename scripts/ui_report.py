@@ -51,10 +51,18 @@ CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 PRESETS = ("mobile", "desktop")
 CHROME_FLAGS = "--headless=new --no-sandbox --disable-background-networking"
 # As tests/conftest.py launches it for the browser tests.
-PLAYWRIGHT_CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                            "--disable-component-update", "--disable-sync", "--no-first-run"]
-NODE_INSTALL_HINT = ("Lighthouse runs through npx, which comes with Node.js 18.20+: `sudo apt-get install nodejs npm` "
-                     "(macOS: `brew install node`).")
+PLAYWRIGHT_CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+NODE_INSTALL_HINT = (
+    "Lighthouse runs through npx, which comes with Node.js 18.20+: `sudo apt-get install nodejs npm` "
+    "(macOS: `brew install node`)."
+)
 MAX_AUDITS_LISTED = 12
 
 
@@ -82,6 +90,7 @@ class Output:
 
 # --- Tools ---------------------------------------------------------------------------------------
 
+
 def chromium_path() -> str:
     """CHROMIUM_PATH, else Debian's chromium (as the browser tests choose it)."""
     try:
@@ -98,18 +107,24 @@ def lighthouse_command() -> tuple[list[str], str]:
     command = [npx, "--yes", LIGHTHOUSE]
     progress(f"getting {LIGHTHOUSE} through npx (the first run downloads it, ~20 s)")
     try:
-        result = subprocess.run([*command, "--version"], capture_output=True, text=True,
-                                timeout=LIGHTHOUSE_FETCH_TIMEOUT_SECS)
+        result = subprocess.run(
+            [*command, "--version"], capture_output=True, text=True, timeout=LIGHTHOUSE_FETCH_TIMEOUT_SECS
+        )
     except subprocess.TimeoutExpired:
-        raise ToolMissing(f"`npx --yes {LIGHTHOUSE} --version` did not finish in {LIGHTHOUSE_FETCH_TIMEOUT_SECS} s: "
-                          "is the npm registry reachable?") from None
+        raise ToolMissing(
+            f"`npx --yes {LIGHTHOUSE} --version` did not finish in {LIGHTHOUSE_FETCH_TIMEOUT_SECS} s: "
+            "is the npm registry reachable?"
+        ) from None
     if result.returncode != 0:
-        raise ToolMissing(f"`npx --yes {LIGHTHOUSE} --version` failed (exit {result.returncode}):\n"
-                          f"{result.stderr.strip()[-2000:]}\n{NODE_INSTALL_HINT}")
+        raise ToolMissing(
+            f"`npx --yes {LIGHTHOUSE} --version` failed (exit {result.returncode}):\n"
+            f"{result.stderr.strip()[-2000:]}\n{NODE_INSTALL_HINT}"
+        )
     return command, result.stdout.strip().splitlines()[-1]
 
 
 # --- The system under test ----------------------------------------------------------------------
+
 
 def build_even_over_budget(backend_url: str, public_dir: Path, base_url: str) -> None:
     """build_site, except that a bundle over its weight budget (which fails the build after Hugo
@@ -118,12 +133,14 @@ def build_even_over_budget(backend_url: str, public_dir: Path, base_url: str) ->
         build_site(backend_url, public_dir, base_url)
     except SiteBuildError:
         if not (public_dir / "index.html").is_file() or not any(
-                size.over_budget for size in measure_bundles(public_dir)):
+            size.over_budget for size in measure_bundles(public_dir)
+        ):
             raise
         progress("a bundle is over its weight budget (reported below); measuring the site all the same")
 
 
 # --- Sizes ---------------------------------------------------------------------------------------
+
 
 def size_section(out: Output, public_dir: Path) -> list[str]:
     """The built chat scripts and stylesheets, gzipped, against their budgets; the ones over."""
@@ -136,6 +153,7 @@ def size_section(out: Output, public_dir: Path) -> list[str]:
 
 
 # --- Lighthouse ----------------------------------------------------------------------------------
+
 
 @dataclass
 class LighthouseRun:
@@ -162,44 +180,63 @@ def audits_costing_points(report: dict, category: str) -> list[str]:
         if not passed:
             shown = f" ({audit['displayValue']})" if audit.get("displayValue") else ""
             weight = ref.get("weight", 0)
-            missed.append((-weight, f"{ref['id']}: {audit.get('title', '')}{shown}"
-                                    f"{'' if weight else ' [diagnostic]'}"))
+            missed.append((-weight, f"{ref['id']}: {audit.get('title', '')}{shown}{'' if weight else ' [diagnostic]'}"))
     return [line for _, line in sorted(missed)]
 
 
-def run_lighthouse(command: Sequence[str], url: str, page: str, preset: str, chrome: str,
-                   report_dir: Path) -> LighthouseRun:
+def run_lighthouse(
+    command: Sequence[str], url: str, page: str, preset: str, chrome: str, report_dir: Path
+) -> LighthouseRun:
     base = report_dir / f"lighthouse-{page}-{preset}"
     for stale in report_dir.glob(f"{base.name}.report.*"):
         stale.unlink()
-    arguments = [*command, url, "--output=json", "--output=html", f"--output-path={base}",
-                 f"--chrome-flags={CHROME_FLAGS}", "--quiet"]
+    arguments = [
+        *command,
+        url,
+        "--output=json",
+        "--output=html",
+        f"--output-path={base}",
+        f"--chrome-flags={CHROME_FLAGS}",
+        "--quiet",
+    ]
     if preset == "desktop":
         arguments.append("--preset=desktop")
     started = time.monotonic()
     try:
-        result = subprocess.run(arguments, env={**os.environ, "CHROME_PATH": chrome}, capture_output=True, text=True,
-                                timeout=LIGHTHOUSE_TIMEOUT_SECS)
+        result = subprocess.run(
+            arguments,
+            env={**os.environ, "CHROME_PATH": chrome},
+            capture_output=True,
+            text=True,
+            timeout=LIGHTHOUSE_TIMEOUT_SECS,
+        )
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"Lighthouse did not finish {page} ({preset}) in {LIGHTHOUSE_TIMEOUT_SECS} s") from None
     json_path, html_path = base.with_name(f"{base.name}.report.json"), base.with_name(f"{base.name}.report.html")
     if result.returncode != 0 or not json_path.is_file():
-        raise RuntimeError(f"Lighthouse failed on {url} ({preset}, exit {result.returncode}):\n"
-                           f"{result.stderr.strip()[-3000:]}")
+        raise RuntimeError(
+            f"Lighthouse failed on {url} ({preset}, exit {result.returncode}):\n{result.stderr.strip()[-3000:]}"
+        )
     report = json.loads(json_path.read_text(encoding="utf-8"))
     if report.get("runtimeError"):
         raise RuntimeError(f"Lighthouse could not measure {url} ({preset}): {report['runtimeError']}")
     scores = {category: score_of(report["categories"][category]["score"]) for category in CATEGORIES}
     # Every category short of 100 (the target is 95): what cost the points is worth knowing either way.
-    failing = {category: audits_costing_points(report, category)
-               for category, score in scores.items() if score is None or score < 100}
-    progress(f"  {page} ({preset}) done in {time.monotonic() - started:.0f} s: "
-             + ", ".join(f"{category} {score}" for category, score in scores.items()))
+    failing = {
+        category: audits_costing_points(report, category)
+        for category, score in scores.items()
+        if score is None or score < 100
+    }
+    progress(
+        f"  {page} ({preset}) done in {time.monotonic() - started:.0f} s: "
+        + ", ".join(f"{category} {score}" for category, score in scores.items())
+    )
     return LighthouseRun(page, preset, scores, failing, html_path)
 
 
-def lighthouse_section(out: Output, site: LoopbackSystem, command: Sequence[str], version: str, chrome: str,
-                       report_dir: Path) -> list[str]:
+def lighthouse_section(
+    out: Output, site: LoopbackSystem, command: Sequence[str], version: str, chrome: str, report_dir: Path
+) -> list[str]:
     """Runs Lighthouse on each page and preset, prints the table and what missed; the problems."""
     pages = {"landing": site.site_url, "room": site.room_url("lobby")}
     runs = []
@@ -227,8 +264,10 @@ def lighthouse_section(out: Output, site: LoopbackSystem, command: Sequence[str]
         for category, audits in run.failing.items():
             score = run.scores[category]
             verdict = "MISSES THE TARGET" if score is None or score < TARGET_SCORE else "meets the target"
-            out(f"  {run.page}/{run.preset} {category} {score} ({verdict}); audits that cost points "
-                f"(see {run.html_path.name}):")
+            out(
+                f"  {run.page}/{run.preset} {category} {score} ({verdict}); audits that cost points "
+                f"(see {run.html_path.name}):"
+            )
             for line in audits[:MAX_AUDITS_LISTED] or ["(none listed: open the HTML report)"]:
                 out(f"    - {line}")
             if len(audits) > MAX_AUDITS_LISTED:
@@ -238,6 +277,7 @@ def lighthouse_section(out: Output, site: LoopbackSystem, command: Sequence[str]
 
 
 # --- axe-core ------------------------------------------------------------------------------------
+
 
 def axe_section(out: Output, site: LoopbackSystem, chrome: str, report_dir: Path) -> list[str]:
     """axe on the landing page and the room page's two states, light and dark; the problems."""
@@ -270,8 +310,12 @@ def axe_section(out: Output, site: LoopbackSystem, chrome: str, report_dir: Path
                 people = enter_people(open_page, site.room_url("axe-chatting"), ["Ann", "Bob"])
                 play(people, TWO_PEOPLE_CHAT)
                 expect(people["Ann"].locator(".bc-presence__people li")).to_have_count(2)
-                states = {"landing page": landing, "room, reading": reading, "room, name picker": first_visit,
-                          "room, two people chatting": people["Ann"]}
+                states = {
+                    "landing page": landing,
+                    "room, reading": reading,
+                    "room, name picker": first_visit,
+                    "room, two people chatting": people["Ann"],
+                }
                 for label, page in states.items():
                     for scheme in COLOR_SCHEMES:
                         set_color_scheme(page, scheme)
@@ -294,6 +338,7 @@ def axe_section(out: Output, site: LoopbackSystem, chrome: str, report_dir: Path
 
 
 # --- Main ----------------------------------------------------------------------------------------
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Lighthouse scores, axe-core violations and asset sizes of the site.")
@@ -322,9 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems: list[str] = []
     started = time.monotonic()
     try:
-        with tempfile.TemporaryDirectory(prefix="backchannel-report-") as work_dir, \
-                loopback_system(Path(work_dir), log_path=lambda port: report_dir / "daphne.log",
-                                build=build_even_over_budget) as site:
+        with (
+            tempfile.TemporaryDirectory(prefix="backchannel-report-") as work_dir,
+            loopback_system(
+                Path(work_dir), log_path=lambda port: report_dir / "daphne.log", build=build_even_over_budget
+            ) as site,
+        ):
             out(f"UI report for {site.site_url} (a fresh local backend, DEBUG off)")
             out()
             problems += size_section(out, site.public_dir)
@@ -338,13 +386,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     if problems:
-        out(f"FAILED: {len(problems)} missed the target "
-            f"(Lighthouse >= {TARGET_SCORE}, no axe violations, bundles within budget):")
+        out(
+            f"FAILED: {len(problems)} missed the target "
+            f"(Lighthouse >= {TARGET_SCORE}, no axe violations, bundles within budget):"
+        )
         for problem in problems:
             out(f"  - {problem}")
     else:
-        out(f"OK: every Lighthouse score >= {TARGET_SCORE}, no axe violations, bundles within budget "
-            f"({time.monotonic() - started:.0f} s)")
+        out(
+            f"OK: every Lighthouse score >= {TARGET_SCORE}, no axe violations, bundles within budget "
+            f"({time.monotonic() - started:.0f} s)"
+        )
     out.save(report_dir / "summary.txt")
     print(f"(this summary: {report_dir / 'summary.txt'})", file=sys.stderr)
     return 1 if problems else 0

@@ -404,7 +404,10 @@ class BoundedServer(Server):
         left = sum(self.still_running(protocol) for protocol in sockets)
         logger.info(
             "shutdown: closed %d sockets with %d in %.2f s; %d consumers still running are cancelled",
-            len(sockets), SHUTDOWN_CLOSE_CODE, time.monotonic() - started, left,
+            len(sockets),
+            SHUTDOWN_CLOSE_CODE,
+            time.monotonic() - started,
+            left,
         )
 
     def still_running(self, protocol: WebSocketProtocol) -> bool:

@@ -61,8 +61,12 @@ def changed_event_for(message: Message, *, parts: int = 1) -> ChangedEvent:
     """``parts``: how many `changed` events carry this rev (a deletion also changes the replies
     quoting the message), so a client knows when it has all of them; 0 on a copy sent only to the
     sender of a change, which does not count towards the rev. Left out when 1."""
-    event: ChangedEvent = {"type": "changed", "room": message.room.name, "rev": message.rev,
-                           "message": message_event_for(message, 3)}
+    event: ChangedEvent = {
+        "type": "changed",
+        "room": message.room.name,
+        "rev": message.rev,
+        "message": message_event_for(message, 3),
+    }
     if parts != 1:
         event["parts"] = parts
     return event

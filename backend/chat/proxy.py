@@ -20,11 +20,7 @@ FORWARDED_FOR_HEADER = b"x-forwarded-for"
 def forwarded_client(header_values: list[bytes], trusted_hops: int) -> str | None:
     """The address ``trusted_hops`` entries from the right of X-Forwarded-For (several headers
     count as one list, in order), or None when the header is missing, too short or malformed."""
-    entries = [
-        entry.strip()
-        for value in header_values
-        for entry in value.decode("latin-1").split(",")
-    ]
+    entries = [entry.strip() for value in header_values for entry in value.decode("latin-1").split(",")]
     if trusted_hops < 1 or len(entries) < trusted_hops:
         return None
     candidate = entries[-trusted_hops]

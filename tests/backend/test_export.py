@@ -43,7 +43,7 @@ def conversation() -> Room:
     post("こんにちは、東京から", who=BOB)
     post("buy pills now", who=Identity(visitor="v-spam", name="Spammer"))
     post("welcome!", who=BOB, reply_to=1)
-    post("=HYPERLINK(\"http://evil.example\",\"click\")", who=Identity(visitor="v-eve", name="@eve"))
+    post('=HYPERLINK("http://evil.example","click")', who=Identity(visitor="v-eve", name="@eve"))
     changes.edit_message(room_name="lobby", identity=ANN, seq=1, text="hello everyone", client_id="e1")
     moderation.delete_message(message=Message.objects.get(seq=3), by="mod", reason="spam")
     for number, (who, emoji) in enumerate([(BOB, "🎉"), (ANN, "🎉"), (ANN, "👍")]):
@@ -93,7 +93,7 @@ def test_csv_opens_with_one_row_per_message(conversation, tmp_path):
         ("3", "", ""),
         ("4", "Bob", "welcome!"),
         # Would be a live formula in a spreadsheet: shown as text instead.
-        ("5", "'@eve", "'=HYPERLINK(\"http://evil.example\",\"click\")"),
+        ("5", "'@eve", '\'=HYPERLINK("http://evil.example","click")'),
     ]
     first, _, deleted, reply, _ = rows
     assert (first["edited"], first["deleted"], first["reply_to"]) == ("true", "false", "")

@@ -44,8 +44,14 @@ def test_two_processes_batches_of_the_same_people_announce_each_arrival_once():
     def batch(process: int) -> list[bool]:
         joins = [
             {
-                "room_name": "lobby", "channel_name": f"socket.{process}-{person.visitor}", "identity": person,
-                "now": timezone.now(), "ip": None, "after_seq": None, "history_limit": 5, "resume_limit": 50,
+                "room_name": "lobby",
+                "channel_name": f"socket.{process}-{person.visitor}",
+                "identity": person,
+                "now": timezone.now(),
+                "ip": None,
+                "after_seq": None,
+                "history_limit": 5,
+                "resume_limit": 50,
                 "presence_list_limit": 100,
             }  # fmt: skip
             for person in (people if process == 0 else list(reversed(people)))

@@ -115,8 +115,9 @@ class BrowserClient:
         deadline = time.monotonic() + timeout
         while (status := self.status()) not in states:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{self.label}: status stayed {status!r}, expected one of {states} "
-                                     f"within {timeout:.0f} s")
+                raise AssertionError(
+                    f"{self.label}: status stayed {status!r}, expected one of {states} within {timeout:.0f} s"
+                )
             self.page.wait_for_timeout(100)
         return status
 
@@ -128,8 +129,15 @@ class BrowserClient:
 
     def entries(self) -> list[Entry]:
         raw = self.page.locator(".bc-messages .bc-message").evaluate_all(READ_MESSAGES)
-        return [Entry(seq=int(item["seq"]) if item["seq"] else None, client_id=item["clientId"],
-                      text=item["text"], state=item["state"] or "shown") for item in raw]
+        return [
+            Entry(
+                seq=int(item["seq"]) if item["seq"] else None,
+                client_id=item["clientId"],
+                text=item["text"],
+                state=item["state"] or "shown",
+            )
+            for item in raw
+        ]
 
     def observe(self) -> Observed:
         entries = self.entries() if self.page is not None else []

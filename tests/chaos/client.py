@@ -107,10 +107,22 @@ class _Connection:
 
 
 class ChaosClient:
-    def __init__(self, *, label: str, url: str, origin: str, room: str, name: str | None = None,
-                 ping_interval: float = 1.0, dead_after: float = 3.5, open_timeout: float = 3.0,
-                 backoff_base: float = 0.1, backoff_cap: float = 1.0, verbose: bool = True,
-                 urls: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        label: str,
+        url: str,
+        origin: str,
+        room: str,
+        name: str | None = None,
+        ping_interval: float = 1.0,
+        dead_after: float = 3.5,
+        open_timeout: float = 3.0,
+        backoff_base: float = 0.1,
+        backoff_cap: float = 1.0,
+        verbose: bool = True,
+        urls: list[str] | None = None,
+    ) -> None:
         self.label = label
         self.url = url
         # Where a connection may go, ``url`` first; a failed connect moves on to the next.
@@ -182,8 +194,13 @@ class ChaosClient:
 
     def view(self) -> ClientView:
         return ClientView(
-            label=self.label, shown=list(self._shown), typed=dict(self.typed), acked=dict(self.acked),
-            outbox=list(self.outbox), failed=dict(self.failed), errors=list(self.errors),
+            label=self.label,
+            shown=list(self._shown),
+            typed=dict(self.typed),
+            acked=dict(self.acked),
+            outbox=list(self.outbox),
+            failed=dict(self.failed),
+            errors=list(self.errors),
             stats=dict(vars(self.stats)),
         )
 
@@ -206,8 +223,12 @@ class ChaosClient:
             url = self.urls[self._url_index]
             try:
                 websocket = await websockets.connect(
-                    url, origin=self.origin, open_timeout=self.open_timeout,
-                    ping_interval=None, close_timeout=1, max_size=None,
+                    url,
+                    origin=self.origin,
+                    open_timeout=self.open_timeout,
+                    ping_interval=None,
+                    close_timeout=1,
+                    max_size=None,
                 )
             except (OSError, TimeoutError, InvalidHandshake) as error:
                 self.stats.connect_failures += 1
@@ -217,8 +238,9 @@ class ChaosClient:
                     self.stats.failovers += 1
                 delay = self._backoff(failures)
                 if failures == 1 or failures % 5 == 0:
-                    self._say(f"connect to {url} failed ({type(error).__name__}: {error}); "
-                              f"retry #{failures} in {delay:.2f} s")
+                    self._say(
+                        f"connect to {url} failed ({type(error).__name__}: {error}); retry #{failures} in {delay:.2f} s"
+                    )
                 await asyncio.sleep(delay)
                 continue
             self.stats.connects += 1
@@ -239,7 +261,7 @@ class ChaosClient:
 
     def _backoff(self, failures: int) -> float:
         """Capped exponential backoff with jitter, in seconds."""
-        return min(self.backoff_cap, self.backoff_base * 2 ** failures) * random.uniform(0.5, 1.0)
+        return min(self.backoff_cap, self.backoff_base * 2**failures) * random.uniform(0.5, 1.0)
 
     async def _serve(self, connection: _Connection) -> str:
         """Runs one connection until it closes or is found dead; returns why it ended."""
@@ -368,8 +390,10 @@ class ChaosClient:
         for message in history:
             self._receive(message)
         if first_join:
-            self._say(f"joined (resumed={event.get('resumed')}, {len(history)} in history, "
-                      f"latest_seq {event.get('latest_seq')}); resending {len(self.outbox)} unacked")
+            self._say(
+                f"joined (resumed={event.get('resumed')}, {len(history)} in history, "
+                f"latest_seq {event.get('latest_seq')}); resending {len(self.outbox)} unacked"
+            )
             for client_id in list(self.outbox):
                 if client_id in self.outbox:
                     self.stats.resends += 1
@@ -459,9 +483,18 @@ class ConversationClient(ChaosClient):
         self._frames: dict[str, dict] = {}  # client_id -> frame, for sends and changes
         self.changes: OrderedDict[str, dict] = OrderedDict()
         self.change_acks: dict[str, int] = {}
-        self.counts = {"sends": 0, "replies": 0, "edits": 0, "deletes": 0, "reacts_on": 0, "reacts_off": 0,
-                       "changed_events": 0, "stale_copies_ignored": 0, "revs_past_run": 0,
-                       "resume_changes": 0}
+        self.counts = {
+            "sends": 0,
+            "replies": 0,
+            "edits": 0,
+            "deletes": 0,
+            "reacts_on": 0,
+            "reacts_off": 0,
+            "changed_events": 0,
+            "stale_copies_ignored": 0,
+            "revs_past_run": 0,
+            "resume_changes": 0,
+        }
 
     @staticmethod
     def v3_url(url: str) -> str:
@@ -554,8 +587,13 @@ class ConversationClient(ChaosClient):
                 self.server_protocol = event.get("protocol")
                 self.reaction_emoji = list(event.get("reaction_emoji") or [])
                 if self.server_protocol != 3:
-                    self.errors.append({"type": "error", "code": "client:protocol",
-                                        "message": f"ready.protocol is {self.server_protocol}, not 3"})
+                    self.errors.append(
+                        {
+                            "type": "error",
+                            "code": "client:protocol",
+                            "message": f"ready.protocol is {self.server_protocol}, not 3",
+                        }
+                    )
                 await super()._handle(connection, event)
             case "authenticated":
                 self.visitor = event.get("visitor")

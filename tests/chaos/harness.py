@@ -120,8 +120,16 @@ class Backend:
             self.redis.stop()
 
 
-def start_backend(name: str, work_dir: Path, *, site_origin: str, processes: int = 1, with_redis: bool = False,
-                  ports: list[int] | None = None, cleanup: list[Callable[[], None]]) -> Backend:
+def start_backend(
+    name: str,
+    work_dir: Path,
+    *,
+    site_origin: str,
+    processes: int = 1,
+    with_redis: bool = False,
+    ports: list[int] | None = None,
+    cleanup: list[Callable[[], None]],
+) -> Backend:
     """Start the backend; ``cleanup`` gets its stop function first, so a failed start is cleaned up too."""
     backend = Backend(name=name, work_dir=work_dir, site_origin=site_origin, daphnes=[])
     cleanup.append(backend.stop)
@@ -215,8 +223,9 @@ class Swarm:
             if all(joined.values()):
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"Python clients not joined after {timeout} s: "
-                                     f"{[label for label, ok in joined.items() if not ok]}")
+                raise AssertionError(
+                    f"Python clients not joined after {timeout} s: {[label for label, ok in joined.items() if not ok]}"
+                )
             time.sleep(POLL_SECS)
 
     def type(self, label: str, text: str) -> str:
@@ -224,6 +233,7 @@ class Swarm:
 
     def talk(self, label: str, *, every: float, max_messages: int = 400) -> None:
         """Start a talker: ``label`` types "<label> #n" every ``every`` seconds until stop_talking()."""
+
         async def talker(client: ChaosClient, stop: asyncio.Event):
             for number in range(1, max_messages + 1):
                 client.type(f"{client.label} #{number}")
@@ -235,8 +245,9 @@ class Swarm:
         async def start():
             if self._stop_talking is None:
                 self._stop_talking = asyncio.Event()
-            self._talkers.append(asyncio.get_running_loop().create_task(
-                talker(self.clients[label], self._stop_talking)))
+            self._talkers.append(
+                asyncio.get_running_loop().create_task(talker(self.clients[label], self._stop_talking))
+            )
 
         self.loop.run(start())
 
@@ -282,8 +293,14 @@ class Recovery:
         return self.problem is None
 
 
-def wait_recovered(observe: Callable[[], list[Observed]], must_show: set[str], *, what: str,
-                   deadline_secs: float, since: float | None = None) -> Recovery:
+def wait_recovered(
+    observe: Callable[[], list[Observed]],
+    must_show: set[str],
+    *,
+    what: str,
+    deadline_secs: float,
+    since: float | None = None,
+) -> Recovery:
     """Poll until every client shows every text in ``must_show`` (no holes), timing it from
     ``since`` (default: now). After the deadline, the Recovery says what each client still lacks
     (the scenario goes on to its final check and report, then fails)."""
@@ -296,8 +313,10 @@ def wait_recovered(observe: Callable[[], list[Observed]], must_show: set[str], *
             log(f"{what}: all clients caught up after {now - started:.1f} s")
             return Recovery(now - started)
         if now - started > deadline_secs:
-            problem = (f"{what}: clients had not recovered {deadline_secs:.0f} s after the fault ended "
-                       f"({len(must_show)} messages typed before then): {'; '.join(behind)}")
+            problem = (
+                f"{what}: clients had not recovered {deadline_secs:.0f} s after the fault ended "
+                f"({len(must_show)} messages typed before then): {'; '.join(behind)}"
+            )
             log(problem)
             return Recovery(None, problem)
         if now >= next_report:
@@ -311,12 +330,12 @@ def assert_delivered(title: str, verdict: Verdict, *recoveries: Recovery, detail
     verdict found, then ``details`` (client statuses and counters) for context."""
     lines = [recovery.problem for recovery in recoveries if not recovery.ok] + verdict.problems
     if lines:
-        pytest.fail(f"{title}:\n  " + "\n  ".join(lines + [f"(context) {detail}" for detail in details]),
-                    pytrace=False)
+        pytest.fail(f"{title}:\n  " + "\n  ".join(lines + [f"(context) {detail}" for detail in details]), pytrace=False)
 
 
-def wait_converged(observe: Callable[[], list[Observed]], db_path: Path, room: str, *, what: str,
-                   deadline_secs: float = 15) -> Verdict:
+def wait_converged(
+    observe: Callable[[], list[Observed]], db_path: Path, room: str, *, what: str, deadline_secs: float = 15
+) -> Verdict:
     """Poll until ``judge`` finds nothing wrong (returns that verdict), or return the last,
     failing verdict once the deadline passes."""
     started = time.monotonic()

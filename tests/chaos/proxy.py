@@ -74,8 +74,10 @@ class BlackHoleProxy:
             await self._open.wait()  # during a cut the connection gets no further than the SYN-ACK
             upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
             self._writers.add(upstream_writer)
-            pumps = [asyncio.create_task(self._pump(client_reader, upstream_writer)),
-                     asyncio.create_task(self._pump(upstream_reader, client_writer))]
+            pumps = [
+                asyncio.create_task(self._pump(client_reader, upstream_writer)),
+                asyncio.create_task(self._pump(upstream_reader, client_writer)),
+            ]
             try:
                 await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
             finally:

@@ -91,21 +91,27 @@ def everyone(swarm: Swarm, pages: list[BrowserClient]):
 
 def typed_so_far(swarm: Swarm, pages: list[BrowserClient]) -> set[str]:
     return {text for view in swarm.views().values() for text in view.typed.values()} | {
-        text for page in pages for text in page.typed}
+        text for page in pages for text in page.typed
+    }
 
 
 def statuses(swarm: Swarm, pages: list[BrowserClient]) -> list[str]:
     return [f"{page.label}: {page.observe().extra}" for page in pages if page.page is not None] + [
-        f"{label}: {view.stats}" for label, view in swarm.views().items()]
+        f"{label}: {view.stats}" for label, view in swarm.views().items()
+    ]
 
 
 def assert_pending(page: BrowserClient, texts: list[str]) -> None:
     """The texts typed while the backend is unreachable show at once, as pending, without a seq."""
     entries = {entry.text: entry for entry in page.entries()}
-    wrong = {text: (entries[text].state, entries[text].seq) if text in entries else "not shown"
-             for text in texts if text not in entries or entries[text].state != "pending" or entries[text].seq}
-    assert not wrong, (f"{page.label}: messages typed while the backend is unreachable should show as pending "
-                       f"(state, seq): {wrong}")
+    wrong = {
+        text: (entries[text].state, entries[text].seq) if text in entries else "not shown"
+        for text in texts
+        if text not in entries or entries[text].state != "pending" or entries[text].seq
+    }
+    assert not wrong, (
+        f"{page.label}: messages typed while the backend is unreachable should show as pending (state, seq): {wrong}"
+    )
 
 
 def test_daphne_killed_and_restarted_while_visitors_type(live, visitors, loop_thread, cleanup, chaos_report):
@@ -147,8 +153,13 @@ def test_daphne_killed_and_restarted_while_visitors_type(live, visitors, loop_th
     daphne.start()
     restarted_at = time.monotonic()
     must_show = typed_so_far(swarm, pages)
-    recovery = wait_recovered(observe, must_show, what="after the daphne restart",
-                              deadline_secs=BROWSER_RECOVERY_DEADLINE_SECS, since=restarted_at)
+    recovery = wait_recovered(
+        observe,
+        must_show,
+        what="after the daphne restart",
+        deadline_secs=BROWSER_RECOVERY_DEADLINE_SECS,
+        since=restarted_at,
+    )
 
     ann.type("ann #6 (after recovery)")
     bob.type("bob #4 (after recovery)")
@@ -156,8 +167,7 @@ def test_daphne_killed_and_restarted_while_visitors_type(live, visitors, loop_th
     swarm.stop_talking()
     verdict = wait_converged(observe, live.backend.db_path, room, what="final")
     chaos_report(report_line("1 daphne SIGKILL+restart", verdict, recovery.seconds, f"down={DOWN_SECS}s"))
-    assert_delivered("after the daphne restart", verdict, recovery,
-                     details=statuses(swarm, pages))
+    assert_delivered("after the daphne restart", verdict, recovery, details=statuses(swarm, pages))
 
 
 def test_reload_and_a_tab_closed_with_a_pending_outbox(live, visitors, loop_thread, cleanup, chaos_report):
@@ -185,8 +195,13 @@ def test_reload_and_a_tab_closed_with_a_pending_outbox(live, visitors, loop_thre
     # A reload mid-conversation: the page starts from the log again, the others keep talking.
     reloaded_at = time.monotonic()
     ann.reload()
-    reload_recovery = wait_recovered(everyone(swarm, [ann]), typed_so_far(swarm, pages),
-                                     what="ann after reload", deadline_secs=RECOVERY_DEADLINE_SECS, since=reloaded_at)
+    reload_recovery = wait_recovered(
+        everyone(swarm, [ann]),
+        typed_so_far(swarm, pages),
+        what="ann after reload",
+        deadline_secs=RECOVERY_DEADLINE_SECS,
+        since=reloaded_at,
+    )
     ann.type("ann #2 (after reload)")
 
     # bob loses the backend; he types, closes the tab with the messages still pending, the
@@ -205,15 +220,22 @@ def test_reload_and_a_tab_closed_with_a_pending_outbox(live, visitors, loop_thre
     bob.set_reachable(True)
     reopened_at = time.monotonic()
     bob.open()
-    recovery = wait_recovered(observe, typed_so_far(swarm, pages), what="after bob reopened the room",
-                              deadline_secs=RECOVERY_DEADLINE_SECS, since=reopened_at)
+    recovery = wait_recovered(
+        observe,
+        typed_so_far(swarm, pages),
+        what="after bob reopened the room",
+        deadline_secs=RECOVERY_DEADLINE_SECS,
+        since=reopened_at,
+    )
 
     bob.type("bob #5 (after reopening)")
     countdown(2, what="talking after recovery")
     swarm.stop_talking()
     verdict = wait_converged(observe, live.backend.db_path, room, what="final")
     reload_secs = f"{reload_recovery.seconds:.1f}s" if reload_recovery.ok else "NOT-RECOVERED"
-    chaos_report(report_line("4 reload + tab closed with outbox", verdict, recovery.seconds,
-                             f"reload_recovery={reload_secs}"))
+    chaos_report(
+        report_line("4 reload + tab closed with outbox", verdict, recovery.seconds, f"reload_recovery={reload_secs}")
+    )
     assert_delivered(
-        "after the reload and the reopened tab", verdict, reload_recovery, recovery, details=statuses(swarm, pages))
+        "after the reload and the reopened tab", verdict, reload_recovery, recovery, details=statuses(swarm, pages)
+    )

@@ -54,15 +54,21 @@ def test_a_silently_cut_connection_catches_up_exactly_once(tmp_path, loop_thread
     loop_thread.call(proxy.restore)
     restored_at = time.monotonic()
     must_show = {text for view in swarm.views().values() for text in view.typed.values()}
-    recovery = wait_recovered(observe, must_show, what="after the cut", deadline_secs=RECOVERY_DEADLINE_SECS,
-                              since=restored_at)
+    recovery = wait_recovered(
+        observe, must_show, what="after the cut", deadline_secs=RECOVERY_DEADLINE_SECS, since=restored_at
+    )
 
     countdown(2, what="talking after recovery")
     swarm.stop_talking()
     verdict = wait_converged(observe, backend.db_path, ROOM, what="final")
-    chaos_report(report_line(f"3 connection cut {CUT_SECS}s", verdict, recovery.seconds,
-                             f"carol_dead_detections={dead_detected} proxy_connections={proxy.connections_accepted}"))
+    chaos_report(
+        report_line(
+            f"3 connection cut {CUT_SECS}s",
+            verdict,
+            recovery.seconds,
+            f"carol_dead_detections={dead_detected} proxy_connections={proxy.connections_accepted}",
+        )
+    )
     stats = {label: view.stats for label, view in swarm.views().items()}
-    assert_delivered("after carol's connection was cut", verdict, recovery,
-                     details=[f"client stats {stats}"])
+    assert_delivered("after carol's connection was cut", verdict, recovery, details=[f"client stats {stats}"])
     assert dead_detected >= 1, "carol's client never noticed that its connection was dead"

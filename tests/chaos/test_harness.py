@@ -32,13 +32,20 @@ def test_the_verdict_accepts_exactly_the_log():
 
 
 def test_the_verdict_names_missing_duplicated_and_out_of_order_seqs_per_client():
-    verdict = judge(rows(5), [
-        Observed("lossy", entries(1, 2, 5), typed=[]),
-        Observed("doubled", entries(1, 2, 2, 3, 4, 5), typed=[]),
-        Observed("shuffled", entries(1, 3, 2, 4, 5), typed=[]),
-        Observed("stuck", entries(1, 2, 3, 4, 5) + [Entry(None, "mine", "text 6", "pending")],
-                 typed=["text 6"], unacked=["mine"]),
-    ])
+    verdict = judge(
+        rows(5),
+        [
+            Observed("lossy", entries(1, 2, 5), typed=[]),
+            Observed("doubled", entries(1, 2, 2, 3, 4, 5), typed=[]),
+            Observed("shuffled", entries(1, 3, 2, 4, 5), typed=[]),
+            Observed(
+                "stuck",
+                entries(1, 2, 3, 4, 5) + [Entry(None, "mine", "text 6", "pending")],
+                typed=["text 6"],
+                unacked=["mine"],
+            ),
+        ],
+    )
     text = "\n".join(verdict.problems)
     assert "lossy: missing seqs [3-4] (2)" in text
     assert "doubled: seqs shown more than once [2] (1)" in text
@@ -140,11 +147,18 @@ def conversation() -> tuple[RoomState, ConversationView]:
         {"rev": 3, "seq": 2, "kind": "react", "visitor": "v-bob", "client_id": "b-2", "payload": {"emoji": "🎉"}},
         {"rev": 4, "seq": 2, "kind": "unreact", "visitor": "v-bob", "client_id": "b-3", "payload": {"emoji": "🎉"}},
     ]
-    state = RoomState(last_seq=2, last_rev=4, messages=messages, changes=changes,
-                      reactions=[{"seq": 1, "emoji": "👍", "visitor": "v-bob"}])
-    frames = {"b-1": {"type": "react", "seq": 1, "emoji": "👍", "on": True},
-              "b-2": {"type": "react", "seq": 2, "emoji": "🎉", "on": True},
-              "b-3": {"type": "react", "seq": 2, "emoji": "🎉", "on": False}}
+    state = RoomState(
+        last_seq=2,
+        last_rev=4,
+        messages=messages,
+        changes=changes,
+        reactions=[{"seq": 1, "emoji": "👍", "visitor": "v-bob"}],
+    )
+    frames = {
+        "b-1": {"type": "react", "seq": 1, "emoji": "👍", "on": True},
+        "b-2": {"type": "react", "seq": 2, "emoji": "🎉", "on": True},
+        "b-3": {"type": "react", "seq": 2, "emoji": "🎉", "on": False},
+    }
     view = ConversationView(
         label="bob", visitor="v-bob", start_at=1, seqs=[1, 2], messages=copy.deepcopy(messages), rev_done=4,
         revs_ahead=[], typed={}, acked={}, changes=frames, change_acks={"b-1": 1, "b-2": 3, "b-3": 4}, outbox=[],

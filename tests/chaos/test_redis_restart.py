@@ -45,8 +45,9 @@ def test_a_redis_restart_loses_and_duplicates_nothing(tmp_path, loop_thread, cle
     backend.redis.start()
     restored_at = time.monotonic()
     must_show = {text for view in swarm.views().values() for text in view.typed.values()}
-    recovery = wait_recovered(observe, must_show, what="after the redis restart",
-                              deadline_secs=RECOVERY_DEADLINE_SECS, since=restored_at)
+    recovery = wait_recovered(
+        observe, must_show, what="after the redis restart", deadline_secs=RECOVERY_DEADLINE_SECS, since=restored_at
+    )
 
     countdown(2, what="talking after recovery")
 
@@ -67,8 +68,15 @@ def test_a_redis_restart_loses_and_duplicates_nothing(tmp_path, loop_thread, cle
     reconnects = sum(s["connects"] - 1 for s in stats.values())
     gap_rejoins = sum(s["gap_rejoins"] for s in stats.values())
     flush_secs = f"{flush_recovery.seconds:.1f}s" if flush_recovery.ok else "NOT-RECOVERED"
-    chaos_report(report_line("2 redis restart", verdict, recovery.seconds,
-                             f"flushall_recovery={flush_secs} (gap rejoins it caused: {rejoins_after_flush}) "
-                             f"reconnects={reconnects} gap_rejoins={gap_rejoins}"))
+    chaos_report(
+        report_line(
+            "2 redis restart",
+            verdict,
+            recovery.seconds,
+            f"flushall_recovery={flush_secs} (gap rejoins it caused: {rejoins_after_flush}) "
+            f"reconnects={reconnects} gap_rejoins={gap_rejoins}",
+        )
+    )
     assert_delivered(
-        "after the redis restart and FLUSHALL", verdict, recovery, flush_recovery, details=[f"client stats {stats}"])
+        "after the redis restart and FLUSHALL", verdict, recovery, flush_recovery, details=[f"client stats {stats}"]
+    )

@@ -73,7 +73,8 @@ def read_log(db_path: Path, room: str) -> list[Row]:
             with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as connection:
                 rows = connection.execute(
                     "SELECT m.seq, m.client_id, m.author, m.text FROM chat_message m "
-                    "JOIN chat_room r ON r.id = m.room_id WHERE r.name = ? ORDER BY m.seq", (room,)
+                    "JOIN chat_room r ON r.id = m.room_id WHERE r.name = ? ORDER BY m.seq",
+                    (room,),
                 ).fetchall()
             return [Row(*row) for row in rows]
         except sqlite3.OperationalError:
@@ -131,8 +132,10 @@ def judge(rows: list[Row], clients: list[Observed]) -> Verdict:
     # --- the database ---------------------------------------------------------------------
     seqs = [row.seq for row in rows]
     if seqs != list(range(1, n + 1)):
-        problems.append(f"database: seqs are not 1..{n} without gaps: missing "
-                        f"{_fmt(sorted(set(range(1, max(seqs, default=0) + 1)) - set(seqs)))}")
+        problems.append(
+            f"database: seqs are not 1..{n} without gaps: missing "
+            f"{_fmt(sorted(set(range(1, max(seqs, default=0) + 1)) - set(seqs)))}"
+        )
     id_counts = Counter(row.client_id for row in rows if row.client_id)
     db_dup_ids = {client_id: count for client_id, count in id_counts.items() if count > 1}
     if db_dup_ids:
@@ -171,8 +174,11 @@ def judge(rows: list[Row], clients: list[Observed]) -> Verdict:
         if shown_seqs != sorted(shown_seqs):
             out_of_order = [(a, b) for a, b in zip(shown_seqs, shown_seqs[1:], strict=False) if a >= b]
             problems.append(f"{where}: not in log order; adjacent pairs out of order {_fmt(out_of_order)}")
-        mismatched = [(entry.seq, entry.text[:30], by_seq[entry.seq].text[:30]) for entry in confirmed
-                      if entry.seq in by_seq and entry.text != by_seq[entry.seq].text]
+        mismatched = [
+            (entry.seq, entry.text[:30], by_seq[entry.seq].text[:30])
+            for entry in confirmed
+            if entry.seq in by_seq and entry.text != by_seq[entry.seq].text
+        ]
         if mismatched:
             problems.append(f"{where}: text differs from the database at (seq, shown, stored) {_fmt(mismatched)}")
         unconfirmed = [(entry.client_id, entry.state, entry.text[:30]) for entry in client.entries if entry.seq is None]
@@ -185,8 +191,11 @@ def judge(rows: list[Row], clients: list[Observed]) -> Verdict:
         if own_dups and not dups:
             duplicated += sum(count - 1 for _, count in own_dups)
             problems.append(f"{where}: own messages shown more than once (text, copies) {_fmt(own_dups)}")
-        bad_acks = [(client_id, seq) for client_id, seq in client.acked.items()
-                    if seq not in by_seq or by_seq[seq].client_id != client_id]
+        bad_acks = [
+            (client_id, seq)
+            for client_id, seq in client.acked.items()
+            if seq not in by_seq or by_seq[seq].client_id != client_id
+        ]
         if bad_acks:
             problems.append(f"{where}: acks that do not match the database (client_id, seq) {_fmt(bad_acks)}")
         if client.unacked:
@@ -195,8 +204,9 @@ def judge(rows: list[Row], clients: list[Observed]) -> Verdict:
             problems.append(f"{where}: sends refused by the server (client_id, code) {_fmt(client.failed.items())}")
         if client.errors:
             problems.append(f"{where}: protocol errors received {_fmt(client.errors, 5)}")
-    return Verdict(problems=problems, lost=lost, duplicated=duplicated, sent=len(typed_all),
-                   shown=shown_counts, db_count=n)
+    return Verdict(
+        problems=problems, lost=lost, duplicated=duplicated, sent=len(typed_all), shown=shown_counts, db_count=n
+    )
 
 
 def caught_up(clients: list[Observed], must_show: set[str]) -> list[str]:
@@ -218,8 +228,10 @@ def caught_up(clients: list[Observed], must_show: set[str]) -> list[str]:
 def report_line(scenario: str, verdict: Verdict, recovery_secs: float | None, note: str = "") -> str:
     shown = " ".join(f"{label}={count}" for label, count in verdict.shown.items())
     recovery = f"{recovery_secs:.1f}s" if recovery_secs is not None else "NOT-RECOVERED"
-    return (f"{scenario}: sent={verdict.sent} stored={verdict.db_count} shown[{shown}] lost={verdict.lost} "
-            f"duplicated={verdict.duplicated} recovery={recovery}{' ' + note if note else ''}")
+    return (
+        f"{scenario}: sent={verdict.sent} stored={verdict.db_count} shown[{shown}] lost={verdict.lost} "
+        f"duplicated={verdict.duplicated} recovery={recovery}{' ' + note if note else ''}"
+    )
 
 
 # --- protocol version 3: the conversation's verdict -----------------------------------------------
@@ -381,8 +393,10 @@ def judge_conversation(state: RoomState, views: list[ConversationView]) -> Conve
     revs = [change["rev"] for change in state.changes]
     if revs != list(range(1, state.last_rev + 1)):
         missing = sorted(set(range(1, state.last_rev + 1)) - set(revs))
-        problems.append(f"database: the rev log is not 1..{state.last_rev} without gaps: missing {_fmt(missing)}, "
-                        f"repeated {_fmt([rev for rev, n in Counter(revs).items() if n > 1])}")
+        problems.append(
+            f"database: the rev log is not 1..{state.last_rev} without gaps: missing {_fmt(missing)}, "
+            f"repeated {_fmt([rev for rev, n in Counter(revs).items() if n > 1])}"
+        )
     top_rev = max((message["rev"] for message in messages.values()), default=0)
     if top_rev > state.last_rev:
         problems.append(f"database: a message at rev {top_rev}, past the room's last_rev {state.last_rev}")
@@ -392,8 +406,10 @@ def judge_conversation(state: RoomState, views: list[ConversationView]) -> Conve
     if len(stored) != len(state.reactions):
         problems.append("database: a reaction row stored twice")
     if stored != replayed:
-        problems.append(f"database: reaction rows differ from the rev log's: rows only {_fmt(stored - replayed)}, "
-                        f"log only {_fmt(replayed - stored)}")
+        problems.append(
+            f"database: reaction rows differ from the rev log's: rows only {_fmt(stored - replayed)}, "
+            f"log only {_fmt(replayed - stored)}"
+        )
     for seq, message in messages.items():
         counts = {entry["emoji"]: entry["count"] for entry in message["reactions"]}
         expected = Counter(emoji for row_seq, emoji, _ in stored if row_seq == seq)
@@ -402,14 +418,18 @@ def judge_conversation(state: RoomState, views: list[ConversationView]) -> Conve
         if message["deleted"] != (seq in deleted):
             problems.append(f"database: seq {seq} deleted={message['deleted']}, the log says {seq in deleted}")
         if seq in texts and not message["deleted"] and (message["text"] != texts[seq] or not message["edited"]):
-            problems.append(f"database: seq {seq} shows {message['text']!r} (edited {message['edited']}), "
-                            f"its last edit says {texts[seq]!r}")
+            problems.append(
+                f"database: seq {seq} shows {message['text']!r} (edited {message['edited']}), "
+                f"its last edit says {texts[seq]!r}"
+            )
         quote = message["reply_to"]
         if quote is not None and quote["seq"] in messages and not message["deleted"]:
             original_deleted = messages[quote["seq"]]["deleted"]
             if quote["deleted"] != original_deleted:
-                problems.append(f"database: seq {seq} quotes seq {quote['seq']} as deleted={quote['deleted']}, "
-                                f"but it is deleted={original_deleted}")
+                problems.append(
+                    f"database: seq {seq} quotes seq {quote['seq']} as deleted={quote['deleted']}, "
+                    f"but it is deleted={original_deleted}"
+                )
     client_id_counts = Counter(message["client_id"] for message in messages.values() if message["client_id"])
     if repeated := [client_id for client_id, n in client_id_counts.items() if n > 1]:
         problems.append(f"database: messages stored more than once (client_ids) {_fmt(repeated)}")
@@ -426,8 +446,9 @@ def judge_conversation(state: RoomState, views: list[ConversationView]) -> Conve
             if message is None:
                 problems.append(f"{where}: message {client_id} ({text!r}) never stored")
             elif client_id in view.acked and view.acked[client_id] != message["seq"]:
-                problems.append(f"{where}: message {client_id} acked as seq {view.acked[client_id]}, "
-                                f"stored as {message['seq']}")
+                problems.append(
+                    f"{where}: message {client_id} acked as seq {view.acked[client_id]}, stored as {message['seq']}"
+                )
         for client_id, frame in view.changes.items():
             ours.add((view.visitor, client_id))
             change = by_client_id.get((view.visitor, client_id))
@@ -435,21 +456,28 @@ def judge_conversation(state: RoomState, views: list[ConversationView]) -> Conve
             if client_id in view.change_acks:
                 figures["changes_acked"] += 1
                 if change is None:
-                    problems.append(f"{where}: {frame['type']} {client_id} of seq {frame['seq']} acked "
-                                    f"(rev {view.change_acks[client_id]}) but recorded nothing")
+                    problems.append(
+                        f"{where}: {frame['type']} {client_id} of seq {frame['seq']} acked "
+                        f"(rev {view.change_acks[client_id]}) but recorded nothing"
+                    )
                 elif change["rev"] != view.change_acks[client_id]:
-                    problems.append(f"{where}: {frame['type']} {client_id} acked as rev "
-                                    f"{view.change_acks[client_id]}, recorded at rev {change['rev']}")
+                    problems.append(
+                        f"{where}: {frame['type']} {client_id} acked as rev "
+                        f"{view.change_acks[client_id]}, recorded at rev {change['rev']}"
+                    )
                 elif change["seq"] != frame["seq"]:
-                    problems.append(f"{where}: {frame['type']} {client_id} recorded on seq {change['seq']}, "
-                                    f"not {frame['seq']}")
+                    problems.append(
+                        f"{where}: {frame['type']} {client_id} recorded on seq {change['seq']}, not {frame['seq']}"
+                    )
             elif client_id in view.failed:
                 figures["changes_refused"] += 1
                 target = messages.get(frame["seq"])
                 if view.failed[client_id] not in ACCEPTED_REFUSALS or target is None or not target["deleted"]:
-                    problems.append(f"{where}: {frame['type']} {client_id} of seq {frame['seq']} refused with "
-                                    f"{view.failed[client_id]} (the message is "
-                                    f"{'deleted' if target and target['deleted'] else 'there'})")
+                    problems.append(
+                        f"{where}: {frame['type']} {client_id} of seq {frame['seq']} refused with "
+                        f"{view.failed[client_id]} (the message is "
+                        f"{'deleted' if target and target['deleted'] else 'there'})"
+                    )
                 elif change is not None:
                     problems.append(f"{where}: {frame['type']} {client_id} refused but recorded at rev {change['rev']}")
         if view.outbox:
@@ -457,11 +485,17 @@ def judge_conversation(state: RoomState, views: list[ConversationView]) -> Conve
         failed_sends = {client_id: code for client_id, code in view.failed.items() if client_id in view.typed}
         if failed_sends:
             problems.append(f"{where}: messages refused {_fmt(failed_sends.items())}")
-        if view.errors and (unexpected := [error for error in view.errors
-                                           if error.get("code") not in ACCEPTED_REFUSALS | {"server_error"}]):
+        if view.errors and (
+            unexpected := [
+                error for error in view.errors if error.get("code") not in ACCEPTED_REFUSALS | {"server_error"}
+            ]
+        ):
             problems.append(f"{where}: protocol errors received {_fmt(unexpected, 5)}")
-    if phantoms := [change["rev"] for change in state.changes
-                    if change["client_id"] and (change["visitor"], change["client_id"]) not in ours]:
+    if phantoms := [
+        change["rev"]
+        for change in state.changes
+        if change["client_id"] and (change["visitor"], change["client_id"]) not in ours
+    ]:
         problems.append(f"database: changes no client made (revs) {_fmt(phantoms)}")
 
     # --- every client's view: the database's current state, each message once, in order ------
@@ -479,13 +513,18 @@ def judge_conversation(state: RoomState, views: list[ConversationView]) -> Conve
                 differing.append((seq, fields))
         if differing:
             example_seq, example_fields = differing[0]
-            example = {name: (view.messages[example_seq].get(name), messages[example_seq].get(name))
-                       for name in example_fields}
-            problems.append(f"{where}: {len(differing)} messages differ from the database (seq, fields) "
-                            f"{_fmt(differing, 8)}; e.g. seq {example_seq} (shown, stored): {example}")
+            example = {
+                name: (view.messages[example_seq].get(name), messages[example_seq].get(name)) for name in example_fields
+            }
+            problems.append(
+                f"{where}: {len(differing)} messages differ from the database (seq, fields) "
+                f"{_fmt(differing, 8)}; e.g. seq {example_seq} (shown, stored): {example}"
+            )
         if view.rev_done != state.last_rev or view.revs_ahead:
-            problems.append(f"{where}: has every rev up to {view.rev_done} (ahead: {view.revs_ahead}), "
-                            f"the log's last is {state.last_rev}")
+            problems.append(
+                f"{where}: has every rev up to {view.rev_done} (ahead: {view.revs_ahead}), "
+                f"the log's last is {state.last_rev}"
+            )
 
     figures.update(
         messages=len(messages), deleted=sum(message["deleted"] for message in messages.values()),

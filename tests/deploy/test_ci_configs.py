@@ -50,8 +50,11 @@ def site_domain() -> str:
     ("path", "schema"), [(TRAVIS_FILE, "vendor.travis"), (WORKFLOW_FILE, "vendor.github-workflows")]
 )
 def test_the_ci_file_is_valid_for_its_service(path, schema):
-    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

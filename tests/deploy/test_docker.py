@@ -52,8 +52,14 @@ def docker_compose(*files, env_overrides: dict[str, str] | None = None) -> subpr
     env.update(env_overrides if env_overrides is not None else SETTINGS)
     arguments = [argument for file in files for argument in ("-f", str(file))]
     # --project-directory: ${...} and relative paths resolve beside compose.yaml, as `up` resolves them.
-    return subprocess.run([executable, "--project-directory", str(REPO_DIR), *arguments, "config"],
-                          cwd=REPO_DIR, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [executable, "--project-directory", str(REPO_DIR), *arguments, "config"],
+        cwd=REPO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def resolved(*files) -> dict:
@@ -133,7 +139,9 @@ def test_compose_switches_to_postgresql_with_the_override_file():
     services = resolved(COMPOSE, COMPOSE_POSTGRES)["services"]
     assert services["db"]["image"].startswith("postgres:")
     for name in ("app", "migrate"):
-        assert services[name]["environment"]["DATABASE_URL"] == "postgres://backchannel:compose-db-password@db:5432/chat"
+        assert (
+            services[name]["environment"]["DATABASE_URL"] == "postgres://backchannel:compose-db-password@db:5432/chat"
+        )
     assert "pg_isready" in services["db"]["healthcheck"]["test"]
 
 
@@ -164,8 +172,14 @@ def test_the_compose_commands_run_natively_migrate_then_serve_healthy(tmp_path):
             "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         })  # fmt: skip
         env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
-        migrate = subprocess.run(as_argv(services["migrate"]["command"]), cwd=BACKEND_DIR, env=env,
-                                 capture_output=True, text=True, timeout=120)
+        migrate = subprocess.run(
+            as_argv(services["migrate"]["command"]),
+            cwd=BACKEND_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert migrate.returncode == 0, migrate.stderr
         env["PORT"] = str(port)
         # The image binds every interface; here loopback only.
@@ -173,8 +187,13 @@ def test_the_compose_commands_run_natively_migrate_then_serve_healthy(tmp_path):
         log_path = tmp_path / "app.log"
         with log_path.open("wb") as log:
             server = subprocess.Popen(command, cwd=BACKEND_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what="the image's CMD", process=server,
-                   log_path=log_path, timeout_secs=60)
+        wait_until(
+            lambda: http_ok(f"http://127.0.0.1:{port}/healthz"),
+            what="the image's CMD",
+            process=server,
+            log_path=log_path,
+            timeout_secs=60,
+        )
         health = subprocess.run(healthcheck_command(), env=env, capture_output=True, text=True, timeout=10)
         assert health.returncode == 0, health.stderr
     finally:

@@ -60,12 +60,16 @@ def test_honcho_brings_web_up_after_migrating_and_it_stays_up(tmp_path):
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     log_path = tmp_path / "honcho.log"
     with log_path.open("wb") as log:
-        honcho = subprocess.Popen([honcho_executable(), "start", "-f", "Procfile.dev", "-p", str(port)],
-                                  cwd=BACKEND_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        honcho = subprocess.Popen(
+            [honcho_executable(), "start", "-f", "Procfile.dev", "-p", str(port)],
+            cwd=BACKEND_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         health_url = f"http://127.0.0.1:{port}/healthz"
-        wait_until(lambda: http_ok(health_url), what="honcho's web", process=honcho, log_path=log_path,
-                   timeout_secs=90)
+        wait_until(lambda: http_ok(health_url), what="honcho's web", process=honcho, log_path=log_path, timeout_secs=90)
         with urllib.request.urlopen(health_url, timeout=5) as response:
             assert json.load(response)["database"] == "ok", "migrated before serving"
         up_since = time.monotonic()

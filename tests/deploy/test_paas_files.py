@@ -88,4 +88,3 @@ def test_the_backend_requirements_pin_and_hash_every_package_the_platform_instal
     assert all(package.version and package.hashed for package in packages.values()), packages
     assert {"django", "channels", "channels-redis", "daphne", "django-cors-headers", "whitenoise"} <= packages.keys()
     assert {"twisted", "autobahn", "asgiref"} <= packages.keys()
-

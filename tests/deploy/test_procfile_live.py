@@ -45,8 +45,14 @@ def web_process(tmp_path_factory):
     # "python" in the Procfile is the platform's, with the requirements installed: here, this one.
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     processes = procfile()
-    release = subprocess.run(command_for_port(processes["release"], port), cwd=BACKEND_DIR, env=env,
-                             capture_output=True, text=True, timeout=120)
+    release = subprocess.run(
+        command_for_port(processes["release"], port),
+        cwd=BACKEND_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert release.returncode == 0, release.stderr
     # The platform binds every interface; here the test binds loopback only.
     command = [("127.0.0.1" if part == "0.0.0.0" else part) for part in command_for_port(processes["web"], port)]
@@ -54,8 +60,13 @@ def web_process(tmp_path_factory):
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=BACKEND_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: get(port, "/healthz", host=CHECKER_HOST)[0] == 200, what="the Procfile's web process",
-                   process=process, log_path=log_path, timeout_secs=60)
+        wait_until(
+            lambda: get(port, "/healthz", host=CHECKER_HOST)[0] == 200,
+            what="the Procfile's web process",
+            process=process,
+            log_path=log_path,
+            timeout_secs=60,
+        )
         yield port
     finally:
         stop_process(process, what="the Procfile's web process")
@@ -121,6 +132,8 @@ def test_a_websocket_from_the_site_origin_is_accepted(web_process):
     assert asyncio.run(handshake(web_process, SITE_ORIGIN)) == "ready"
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "http://chat.example.com", "https://chat.example.com.evil.example"])
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "http://chat.example.com", "https://chat.example.com.evil.example"]
+)
 def test_a_websocket_from_any_other_origin_is_refused(web_process, origin):
     assert asyncio.run(handshake(web_process, origin)) == "refused 403"

@@ -61,8 +61,13 @@ def tls_redis_url(tmp_path_factory):
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        wait_until(lambda: answers_ping_over_tls(port), what=f"redis-server with TLS on port {port}",
-                   process=process, log_path=log_path, timeout_secs=20)
+        wait_until(
+            lambda: answers_ping_over_tls(port),
+            what=f"redis-server with TLS on port {port}",
+            process=process,
+            log_path=log_path,
+            timeout_secs=20,
+        )
         yield f"rediss://127.0.0.1:{port}/0", work_dir
     finally:
         stop_process(process, what="redis-server (TLS)")
@@ -119,8 +124,13 @@ def test_a_certificate_that_cannot_be_verified_is_refused_by_default(tls_redis_u
         # Not start_daphne: it waits for a healthy /healthz, which this backend must not give.
         daphne = subprocess.Popen(daphne_command(port), cwd=BACKEND_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: health_status(port) is not None, what=f"backend on port {port}", process=daphne,
-                   log_path=log_path, timeout_secs=60)
+        wait_until(
+            lambda: health_status(port) is not None,
+            what=f"backend on port {port}",
+            process=daphne,
+            log_path=log_path,
+            timeout_secs=60,
+        )
         assert health(port) == (503, {"database": "ok", "channel_layer": "error", "status": "error"})
     finally:
         stop_process(daphne, what="daphne")

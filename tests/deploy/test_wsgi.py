@@ -56,10 +56,17 @@ def ask_for_a_name(base_url: str, name: str, *, forwarded_for: str) -> int:
     """POST /api/identity/ as a visitor behind nginx (which sets X-Forwarded-For); the HTTP status."""
     with urllib.request.urlopen(f"{base_url}/api/identity/challenge/", timeout=10) as response:
         challenge = json.load(response)
-    body = {"name": name, "challenge": challenge["challenge"],
-            "nonce": solve(challenge["challenge"], challenge["difficulty_bits"])}
-    request = urllib.request.Request(f"{base_url}/api/identity/", data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "X-Forwarded-For": forwarded_for})
+    body = {
+        "name": name,
+        "challenge": challenge["challenge"],
+        "nonce": solve(challenge["challenge"], challenge["difficulty_bits"]),
+    }
+    request = urllib.request.Request(
+        f"{base_url}/api/identity/",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "X-Forwarded-For": forwarded_for},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status

@@ -35,8 +35,16 @@ pytestmark = pytest.mark.e2e
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = REPO_ROOT / "artifacts"
 LIVE_TIMEOUT_SECS = 3  # per network step; everything here is on loopback
-LIVE_CHECKS = ("live.site", "live.site_csp", "live.health", "live.cors", "live.cors_foreign", "live.websocket",
-               "live.websocket_foreign", "live.round_trip")
+LIVE_CHECKS = (
+    "live.site",
+    "live.site_csp",
+    "live.health",
+    "live.cors",
+    "live.cors_foreign",
+    "live.websocket",
+    "live.websocket_foreign",
+    "live.round_trip",
+)
 
 
 @dataclass(frozen=True)
@@ -63,11 +71,19 @@ def live(tmp_path_factory) -> LiveDeployment:
         public_dir = build_site(backend_url, work_dir / "public", f"{site_origin}/")
         servers = [serve_directory(public_dir, port=site_port), serve_directory(public_dir, port=other_site_port)]
         good_repo, _ = GOOD.write(work_dir / "good")
-        broken = replace(with_travis(f"fqdn: {SITE_HOST}", "fqdn: chat.someone-else.org"),
-                         env={**GOOD_ENV, "ALLOWED_ORIGINS": f"{SITE_ORIGIN}/", "DEBUG": "1"})
+        broken = replace(
+            with_travis(f"fqdn: {SITE_HOST}", "fqdn: chat.someone-else.org"),
+            env={**GOOD_ENV, "ALLOWED_ORIGINS": f"{SITE_ORIGIN}/", "DEBUG": "1"},
+        )
         broken_repo, broken_env_file = broken.write(work_dir / "broken")
-        yield LiveDeployment(f"{site_origin}/", f"http://127.0.0.1:{other_site_port}/", backend_url, good_repo,
-                             broken_repo, broken_env_file)
+        yield LiveDeployment(
+            f"{site_origin}/",
+            f"http://127.0.0.1:{other_site_port}/",
+            backend_url,
+            good_repo,
+            broken_repo,
+            broken_env_file,
+        )
     finally:
         for server in servers:
             server.shutdown()
@@ -94,16 +110,22 @@ def save_artifact(name: str, result: subprocess.CompletedProcess, command: str) 
 
 
 def test_every_live_check_passes_against_a_backend_that_allows_the_site(live):
-    result, _ = run_doctor("--repo", str(live.good_repo), "--site-url", live.site_url,
-                           "--backend-url", live.backend_url)
-    save_artifact("doctor-good.txt", result,
-                  f"python -m scripts.doctor --repo <seeded good configuration> --site-url {live.site_url} "
-                  f"--backend-url {live.backend_url}")
+    result, _ = run_doctor(
+        "--repo", str(live.good_repo), "--site-url", live.site_url, "--backend-url", live.backend_url
+    )
+    save_artifact(
+        "doctor-good.txt",
+        result,
+        f"python -m scripts.doctor --repo <seeded good configuration> --site-url {live.site_url} "
+        f"--backend-url {live.backend_url}",
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     for check in LIVE_CHECKS:
         assert lines_of(result, check) and all(line.startswith("ok ") for line in lines_of(result, check)), (
-            check, result.stdout)
+            check,
+            result.stdout,
+        )
     round_trip = lines_of(result, "live.round_trip")[0]
     assert "ack in" in round_trip and "message back in" in round_trip and " ms" in round_trip
     assert '"status": "ok"' in lines_of(result, "live.health")[0]  # the JSON is shown
@@ -114,12 +136,23 @@ def test_every_live_check_passes_against_a_backend_that_allows_the_site(live):
 def test_a_site_origin_the_backend_does_not_allow_fails_cors_and_the_websocket(live):
     other_origin = live.other_site_url.rstrip("/")
 
-    result, _ = run_doctor("--repo", str(live.broken_repo), "--env-file", str(live.broken_env_file),
-                           "--site-url", live.other_site_url, "--backend-url", live.backend_url)
-    save_artifact("doctor-broken.txt", result,
-                  f"python -m scripts.doctor --repo <seeded broken configuration> --env-file backend.env "
-                  f"--site-url {live.other_site_url} "
-                  f"--backend-url {live.backend_url}")
+    result, _ = run_doctor(
+        "--repo",
+        str(live.broken_repo),
+        "--env-file",
+        str(live.broken_env_file),
+        "--site-url",
+        live.other_site_url,
+        "--backend-url",
+        live.backend_url,
+    )
+    save_artifact(
+        "doctor-broken.txt",
+        result,
+        f"python -m scripts.doctor --repo <seeded broken configuration> --env-file backend.env "
+        f"--site-url {live.other_site_url} "
+        f"--backend-url {live.backend_url}",
+    )
 
     assert result.returncode == 1, result.stdout + result.stderr
     fix = f"ALLOWED_ORIGINS={other_origin}"
@@ -138,8 +171,9 @@ def test_a_site_origin_the_backend_does_not_allow_fails_cors_and_the_websocket(l
 def test_a_backend_url_where_nothing_listens_fails_health_at_once(live):
     nowhere = f"ws://127.0.0.1:{free_port()}"
 
-    result, elapsed_secs = run_doctor("--repo", str(live.good_repo), "--site-url", live.site_url,
-                                      "--backend-url", nowhere)
+    result, elapsed_secs = run_doctor(
+        "--repo", str(live.good_repo), "--site-url", live.site_url, "--backend-url", nowhere
+    )
 
     assert result.returncode == 1, result.stdout + result.stderr
     [health] = lines_of(result, "live.health")

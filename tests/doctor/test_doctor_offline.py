@@ -117,132 +117,304 @@ def test_the_good_configuration_has_nothing_to_report(tmp_path):
 # the first of them must contain). The expected problems are the complete set: a breakage must
 # not drag unrelated checks down with it.
 SEEDED_CASES = [
-    ("http base_url", with_config(f'baseURL = "{SITE_ORIGIN}/"', f'baseURL = "http://{SITE_HOST}/"'),
-     {"site.base_url": Level.FAIL}, f'baseURL = "https://{SITE_HOST}/"'),
-    ("placeholder base_url", with_config(f'baseURL = "{SITE_ORIGIN}/"', 'baseURL = "https://chat.example.com/"'),
-     {"site.base_url": Level.WARN, "travis.fqdn": Level.FAIL, "backend.allowed_origins": Level.FAIL},
-     "placeholder: set your domain"),
-    ("localhost base_url", with_config(f'baseURL = "{SITE_ORIGIN}/"', 'baseURL = "https://localhost:1313/"'),
-     {"site.base_url": Level.FAIL}, 'baseURL = "https://chat.yourdomain.org/"'),
-    ("ws backend_url", with_config(f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "ws://{BACKEND_HOST}"'),
-     {"site.backend_url": Level.FAIL}, f'backend_url = "wss://{BACKEND_HOST}"'),
-    ("localhost backend_url", with_config(f'backend_url = "wss://{BACKEND_HOST}"', 'backend_url = "wss://localhost:8000"'),
-     {"site.backend_url": Level.FAIL}, 'backend_url = "wss://your-backend.herokuapp.com"'),
-    ("backend_url ending in /ws", with_config(f'"wss://{BACKEND_HOST}"', f'"wss://{BACKEND_HOST}/ws/"'),
-     {"site.backend_url": Level.FAIL}, f'backend_url = "wss://{BACKEND_HOST}"'),
-    ("fqdn is another host", with_travis(f"fqdn: {SITE_HOST}", "fqdn: chat.someone-else.org"),
-     {"travis.fqdn": Level.FAIL}, f"`fqdn: {SITE_HOST}`"),
-    ("fqdn missing", with_travis(f"        fqdn: {SITE_HOST}\n", ""),
-     {"travis.fqdn": Level.FAIL}, f"add `fqdn: {SITE_HOST}`"),
-    ("local_dir not public", with_travis("local_dir: public", "local_dir: site"),
-     {"travis.local_dir": Level.FAIL}, "`local_dir: public`"),
-    ("keep_history off", with_travis("keep_history: true", "keep_history: false"),
-     {"travis.keep_history": Level.WARN}, "`keep_history: true`"),
-    ("literal token", with_travis("token: $GITHUB_TOKEN", "token: ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"),
-     {"travis.token": Level.FAIL}, "revoke that token"),
-    ("literal heroku api_key", with_travis("api_key: $HEROKU_API_KEY", "api_key: 0123abcd-45ef-6789-abcd-ef0123456789"),
-     {"travis.heroku_api_key": Level.FAIL}, "`api_key: $HEROKU_API_KEY`"),
-    ("heroku app is another app", with_travis(f"app: {HEROKU_APP}", "app: some-other-app"),
-     {"travis.heroku_app": Level.FAIL}, f"`app: {HEROKU_APP}`"),
+    (
+        "http base_url",
+        with_config(f'baseURL = "{SITE_ORIGIN}/"', f'baseURL = "http://{SITE_HOST}/"'),
+        {"site.base_url": Level.FAIL},
+        f'baseURL = "https://{SITE_HOST}/"',
+    ),
+    (
+        "placeholder base_url",
+        with_config(f'baseURL = "{SITE_ORIGIN}/"', 'baseURL = "https://chat.example.com/"'),
+        {"site.base_url": Level.WARN, "travis.fqdn": Level.FAIL, "backend.allowed_origins": Level.FAIL},
+        "placeholder: set your domain",
+    ),
+    (
+        "localhost base_url",
+        with_config(f'baseURL = "{SITE_ORIGIN}/"', 'baseURL = "https://localhost:1313/"'),
+        {"site.base_url": Level.FAIL},
+        'baseURL = "https://chat.yourdomain.org/"',
+    ),
+    (
+        "ws backend_url",
+        with_config(f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "ws://{BACKEND_HOST}"'),
+        {"site.backend_url": Level.FAIL},
+        f'backend_url = "wss://{BACKEND_HOST}"',
+    ),
+    (
+        "localhost backend_url",
+        with_config(f'backend_url = "wss://{BACKEND_HOST}"', 'backend_url = "wss://localhost:8000"'),
+        {"site.backend_url": Level.FAIL},
+        'backend_url = "wss://your-backend.herokuapp.com"',
+    ),
+    (
+        "backend_url ending in /ws",
+        with_config(f'"wss://{BACKEND_HOST}"', f'"wss://{BACKEND_HOST}/ws/"'),
+        {"site.backend_url": Level.FAIL},
+        f'backend_url = "wss://{BACKEND_HOST}"',
+    ),
+    (
+        "fqdn is another host",
+        with_travis(f"fqdn: {SITE_HOST}", "fqdn: chat.someone-else.org"),
+        {"travis.fqdn": Level.FAIL},
+        f"`fqdn: {SITE_HOST}`",
+    ),
+    (
+        "fqdn missing",
+        with_travis(f"        fqdn: {SITE_HOST}\n", ""),
+        {"travis.fqdn": Level.FAIL},
+        f"add `fqdn: {SITE_HOST}`",
+    ),
+    (
+        "local_dir not public",
+        with_travis("local_dir: public", "local_dir: site"),
+        {"travis.local_dir": Level.FAIL},
+        "`local_dir: public`",
+    ),
+    (
+        "keep_history off",
+        with_travis("keep_history: true", "keep_history: false"),
+        {"travis.keep_history": Level.WARN},
+        "`keep_history: true`",
+    ),
+    (
+        "literal token",
+        with_travis("token: $GITHUB_TOKEN", "token: ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"),
+        {"travis.token": Level.FAIL},
+        "revoke that token",
+    ),
+    (
+        "literal heroku api_key",
+        with_travis("api_key: $HEROKU_API_KEY", "api_key: 0123abcd-45ef-6789-abcd-ef0123456789"),
+        {"travis.heroku_api_key": Level.FAIL},
+        "`api_key: $HEROKU_API_KEY`",
+    ),
+    (
+        "heroku app is another app",
+        with_travis(f"app: {HEROKU_APP}", "app: some-other-app"),
+        {"travis.heroku_app": Level.FAIL},
+        f"`app: {HEROKU_APP}`",
+    ),
     # The site on the staging backend while the deploy updates production: the published site would
     # talk to a backend its deploys never reach. (ALLOWED_HOSTS, made for production, fails too.)
-    ("backend_url on the staging app",
-     with_config(f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "wss://{HEROKU_APP}-staging.herokuapp.com"'),
-     {"travis.heroku_app": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
-     f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com" in config.toml'),
-    ("backend_url on the site's own domain",
-     with_config(f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "wss://{SITE_HOST}"'),
-     {"site.backend_url": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
-     f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com"'),
-    ("backend_url on the site's www. domain",
-     with_config(f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "wss://www.{SITE_HOST}"'),
-     {"site.backend_url": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
-     f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com"'),
-    ("backend_url on GitHub Pages",
-     with_config(f'backend_url = "wss://{BACKEND_HOST}"', 'backend_url = "wss://someone.github.io"'),
-     {"site.backend_url": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
-     f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com"'),
-    ("GitHub token in env.global",
-     with_travis("language: python\n", "language: python\nenv:\n  global:\n    - CHROMIUM_PATH=/usr/bin/chromium\n"
-                 "    - GITHUB_TOKEN=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n"),
-     {"travis.env_secrets": Level.FAIL}, "delete the `GITHUB_TOKEN=...` line from env.global"),
-    ("skip_cleanup (dpl v1)", with_travis("        cleanup: false\n", "        skip_cleanup: true\n"),
-     {"travis.cleanup": Level.FAIL}, "replace `skip_cleanup: true` with `cleanup: false`"),
-    ("cleanup true", with_travis("        cleanup: false\n", "        cleanup: true\n"),
-     {"travis.cleanup": Level.FAIL}, "`cleanup: false`"),
-    ("deploys from another branch",
-     replace(GOOD, travis=GOOD_TRAVIS.replace("branch = main", "branch = develop")
-             .replace("branch: main", "branch: develop")),
-     {"travis.branch": Level.FAIL}, "`on: {branch: main}`"),
-    ("deploys from every branch",
-     replace(GOOD, travis=GOOD_TRAVIS.replace("if: branch = main AND type = push", "if: type = push")
-             .replace("on:\n          branch: main", "on:\n          all_branches: true")),
-     {"travis.branch": Level.FAIL}, "remove all_branches"),
-    ("site build with overridden URLs",
-     with_travis("script: make doctor && make site-production",
-                 'script: make site BACKEND_URL="$BACKEND" BASE_URL="$SITE"'),
-     {"travis.site_build": Level.WARN}, "make site-production"),
+    (
+        "backend_url on the staging app",
+        with_config(
+            f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "wss://{HEROKU_APP}-staging.herokuapp.com"'
+        ),
+        {"travis.heroku_app": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
+        f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com" in config.toml',
+    ),
+    (
+        "backend_url on the site's own domain",
+        with_config(f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "wss://{SITE_HOST}"'),
+        {"site.backend_url": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
+        f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com"',
+    ),
+    (
+        "backend_url on the site's www. domain",
+        with_config(f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "wss://www.{SITE_HOST}"'),
+        {"site.backend_url": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
+        f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com"',
+    ),
+    (
+        "backend_url on GitHub Pages",
+        with_config(f'backend_url = "wss://{BACKEND_HOST}"', 'backend_url = "wss://someone.github.io"'),
+        {"site.backend_url": Level.FAIL, "backend.allowed_hosts": Level.FAIL},
+        f'set backend_url = "wss://{HEROKU_APP}.herokuapp.com"',
+    ),
+    (
+        "GitHub token in env.global",
+        with_travis(
+            "language: python\n",
+            "language: python\nenv:\n  global:\n    - CHROMIUM_PATH=/usr/bin/chromium\n"
+            "    - GITHUB_TOKEN=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n",
+        ),
+        {"travis.env_secrets": Level.FAIL},
+        "delete the `GITHUB_TOKEN=...` line from env.global",
+    ),
+    (
+        "skip_cleanup (dpl v1)",
+        with_travis("        cleanup: false\n", "        skip_cleanup: true\n"),
+        {"travis.cleanup": Level.FAIL},
+        "replace `skip_cleanup: true` with `cleanup: false`",
+    ),
+    (
+        "cleanup true",
+        with_travis("        cleanup: false\n", "        cleanup: true\n"),
+        {"travis.cleanup": Level.FAIL},
+        "`cleanup: false`",
+    ),
+    (
+        "deploys from another branch",
+        replace(
+            GOOD,
+            travis=GOOD_TRAVIS.replace("branch = main", "branch = develop").replace("branch: main", "branch: develop"),
+        ),
+        {"travis.branch": Level.FAIL},
+        "`on: {branch: main}`",
+    ),
+    (
+        "deploys from every branch",
+        replace(
+            GOOD,
+            travis=GOOD_TRAVIS.replace("if: branch = main AND type = push", "if: type = push").replace(
+                "on:\n          branch: main", "on:\n          all_branches: true"
+            ),
+        ),
+        {"travis.branch": Level.FAIL},
+        "remove all_branches",
+    ),
+    (
+        "site build with overridden URLs",
+        with_travis(
+            "script: make doctor && make site-production", 'script: make site BACKEND_URL="$BACKEND" BASE_URL="$SITE"'
+        ),
+        {"travis.site_build": Level.WARN},
+        "make site-production",
+    ),
     ("no .travis.yml", replace(GOOD, travis=None), {"travis.file": Level.FAIL}, "git checkout .travis.yml"),
-    ("unparsable .travis.yml", replace(GOOD, travis="jobs: [unclosed\n  - {"),
-     {"travis.file": Level.FAIL}, "make lint"),
+    (
+        "unparsable .travis.yml",
+        replace(GOOD, travis="jobs: [unclosed\n  - {"),
+        {"travis.file": Level.FAIL},
+        "make lint",
+    ),
     ("no config.toml", replace(GOOD, config=None), {"site.config": Level.FAIL}, "config.toml with baseURL"),
-    ("static/CNAME with another domain", with_files({"static/CNAME": "chat.someone-else.org\n"}),
-     {"site.cname_file": Level.FAIL}, "delete static/CNAME"),
-    ("theme CNAME with another domain", with_files({"themes/backchannel/static/CNAME": "old.backchannel-demo.org\n"}),
-     {"site.cname_file": Level.FAIL}, "delete themes/backchannel/static/CNAME"),
-    ("site/ CNAME with another domain", with_files({"site/static/CNAME": "www.backchannel-demo.org\n"}),
-     {"site.cname_file": Level.FAIL}, "delete site/static/CNAME"),
-    ("workflow cname is another domain",
-     with_files({".github/workflows/pages.yml": "on: push\njobs:\n  publish:\n    runs-on: ubuntu-22.04\n    steps:\n"
-                 "      - uses: peaceiris/actions-gh-pages@v4\n        with:\n"
-                 "          github_token: ${{ secrets.GITHUB_TOKEN }}\n          cname: chat.someone-else.org\n"}),
-     {"workflows.cname": Level.FAIL}, f"set it to {SITE_HOST}"),
-    ("workflow with a literal token",
-     with_files({".github/workflows/pages.yml": "on: push\njobs:\n  publish:\n    runs-on: ubuntu-22.04\n    steps:\n"
-                 "      - uses: peaceiris/actions-gh-pages@v4\n        with:\n"
-                 "          github_token: ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n"}),
-     {"workflows.secrets": Level.FAIL}, "secrets.NAME"),
-    ("ALLOWED_ORIGINS lacks the site origin", with_env(ALLOWED_ORIGINS="https://someone-else.org"),
-     {"backend.allowed_origins": Level.FAIL},
-     f"heroku config:set ALLOWED_ORIGINS=https://someone-else.org,{SITE_ORIGIN} -a {HEROKU_APP}"),
-    ("ALLOWED_ORIGINS with a trailing slash", with_env(ALLOWED_ORIGINS=f"{SITE_ORIGIN}/"),
-     # The backend would not even start: check --deploy says so too.
-     {"backend.allowed_origins": Level.FAIL, "backend.check_deploy": Level.FAIL},
-     f"heroku config:set ALLOWED_ORIGINS={SITE_ORIGIN} -a {HEROKU_APP}"),
-    ("ALLOWED_ORIGINS with the http variant", with_env(ALLOWED_ORIGINS=f"http://{SITE_HOST}"),
-     {"backend.allowed_origins": Level.FAIL, "backend.check_deploy": Level.FAIL},
-     f"heroku config:set ALLOWED_ORIGINS={SITE_ORIGIN} -a {HEROKU_APP}"),
-    ("ALLOWED_ORIGINS with www.", with_env(ALLOWED_ORIGINS=f"https://www.{SITE_HOST}"),
-     {"backend.allowed_origins": Level.FAIL}, f"heroku config:set ALLOWED_ORIGINS={SITE_ORIGIN} -a {HEROKU_APP}"),
-    ("ALLOWED_ORIGINS unset", with_env(ALLOWED_ORIGINS=None),
-     {"backend.allowed_origins": Level.FAIL}, f"heroku config:set ALLOWED_ORIGINS={SITE_ORIGIN} -a {HEROKU_APP}"),
-    ("ALLOWED_HOSTS lacks the backend host", with_env(ALLOWED_HOSTS="chat.backchannel-demo.org"),
-     {"backend.allowed_hosts": Level.FAIL},
-     f"heroku config:set ALLOWED_HOSTS=chat.backchannel-demo.org,{BACKEND_HOST} -a {HEROKU_APP}"),
+    (
+        "static/CNAME with another domain",
+        with_files({"static/CNAME": "chat.someone-else.org\n"}),
+        {"site.cname_file": Level.FAIL},
+        "delete static/CNAME",
+    ),
+    (
+        "theme CNAME with another domain",
+        with_files({"themes/backchannel/static/CNAME": "old.backchannel-demo.org\n"}),
+        {"site.cname_file": Level.FAIL},
+        "delete themes/backchannel/static/CNAME",
+    ),
+    (
+        "site/ CNAME with another domain",
+        with_files({"site/static/CNAME": "www.backchannel-demo.org\n"}),
+        {"site.cname_file": Level.FAIL},
+        "delete site/static/CNAME",
+    ),
+    (
+        "workflow cname is another domain",
+        with_files(
+            {
+                ".github/workflows/pages.yml": "on: push\njobs:\n  publish:\n    runs-on: ubuntu-22.04\n    steps:\n"
+                "      - uses: peaceiris/actions-gh-pages@v4\n        with:\n"
+                "          github_token: ${{ secrets.GITHUB_TOKEN }}\n          cname: chat.someone-else.org\n"
+            }
+        ),
+        {"workflows.cname": Level.FAIL},
+        f"set it to {SITE_HOST}",
+    ),
+    (
+        "workflow with a literal token",
+        with_files(
+            {
+                ".github/workflows/pages.yml": "on: push\njobs:\n  publish:\n    runs-on: ubuntu-22.04\n    steps:\n"
+                "      - uses: peaceiris/actions-gh-pages@v4\n        with:\n"
+                "          github_token: ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n"
+            }
+        ),
+        {"workflows.secrets": Level.FAIL},
+        "secrets.NAME",
+    ),
+    (
+        "ALLOWED_ORIGINS lacks the site origin",
+        with_env(ALLOWED_ORIGINS="https://someone-else.org"),
+        {"backend.allowed_origins": Level.FAIL},
+        f"heroku config:set ALLOWED_ORIGINS=https://someone-else.org,{SITE_ORIGIN} -a {HEROKU_APP}",
+    ),
+    (
+        "ALLOWED_ORIGINS with a trailing slash",
+        with_env(ALLOWED_ORIGINS=f"{SITE_ORIGIN}/"),
+        # The backend would not even start: check --deploy says so too.
+        {"backend.allowed_origins": Level.FAIL, "backend.check_deploy": Level.FAIL},
+        f"heroku config:set ALLOWED_ORIGINS={SITE_ORIGIN} -a {HEROKU_APP}",
+    ),
+    (
+        "ALLOWED_ORIGINS with the http variant",
+        with_env(ALLOWED_ORIGINS=f"http://{SITE_HOST}"),
+        {"backend.allowed_origins": Level.FAIL, "backend.check_deploy": Level.FAIL},
+        f"heroku config:set ALLOWED_ORIGINS={SITE_ORIGIN} -a {HEROKU_APP}",
+    ),
+    (
+        "ALLOWED_ORIGINS with www.",
+        with_env(ALLOWED_ORIGINS=f"https://www.{SITE_HOST}"),
+        {"backend.allowed_origins": Level.FAIL},
+        f"heroku config:set ALLOWED_ORIGINS={SITE_ORIGIN} -a {HEROKU_APP}",
+    ),
+    (
+        "ALLOWED_ORIGINS unset",
+        with_env(ALLOWED_ORIGINS=None),
+        {"backend.allowed_origins": Level.FAIL},
+        f"heroku config:set ALLOWED_ORIGINS={SITE_ORIGIN} -a {HEROKU_APP}",
+    ),
+    (
+        "ALLOWED_HOSTS lacks the backend host",
+        with_env(ALLOWED_HOSTS="chat.backchannel-demo.org"),
+        {"backend.allowed_hosts": Level.FAIL},
+        f"heroku config:set ALLOWED_HOSTS=chat.backchannel-demo.org,{BACKEND_HOST} -a {HEROKU_APP}",
+    ),
     ("DEBUG on", with_env(DEBUG="1"), {"backend.debug": Level.FAIL}, f"heroku config:unset DEBUG -a {HEROKU_APP}"),
-    ("SECRET_KEY missing", with_env(SECRET_KEY=None),
-     {"backend.secret_key": Level.FAIL, "backend.check_deploy": Level.FAIL},
-     f"heroku config:set SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))') -a {HEROKU_APP}"),
-    ("SQLite DATABASE_URL", with_env(DATABASE_URL="sqlite:////app/db.sqlite3"),
-     {"backend.database_url": Level.FAIL}, f"heroku addons:create heroku-postgresql:essential-0 -a {HEROKU_APP}"),
-    ("malformed DATABASE_URL", with_env(DATABASE_URL="postgres://chat:pg-password-not-shown@db:notaport/chat"),
-     {"backend.database_url": Level.FAIL, "backend.check_deploy": Level.FAIL}, "heroku config:get DATABASE_URL"),
-    ("REDIS_URL unset", with_env(REDIS_URL=None),
-     {"backend.redis_url": Level.WARN, "backend.check_deploy": Level.WARN},
-     f"heroku addons:create heroku-redis:mini -a {HEROKU_APP}"),
-    ("Heroku Redis with certificate verification on", with_env(REDIS_TLS_VERIFY=None),
-     {"backend.redis_tls": Level.WARN}, f"heroku config:set REDIS_TLS_VERIFY=0 -a {HEROKU_APP}"),
-    ("no trusted proxy behind the router", with_env(TRUSTED_PROXY_HOPS=None),
-     {"backend.trusted_proxy_hops": Level.WARN}, f"heroku config:set TRUSTED_PROXY_HOPS=1 -a {HEROKU_APP}"),
-    ("check --deploy: HSTS off", with_env(SECURE_HSTS_SECONDS="0"),
-     {"backend.check_deploy": Level.FAIL}, f"heroku config:unset SECURE_HSTS_SECONDS -a {HEROKU_APP}"),
-    ("check --deploy: no https redirect", with_env(SECURE_SSL_REDIRECT="0"),
-     {"backend.check_deploy": Level.FAIL}, f"heroku config:unset SECURE_SSL_REDIRECT -a {HEROKU_APP}"),
+    (
+        "SECRET_KEY missing",
+        with_env(SECRET_KEY=None),
+        {"backend.secret_key": Level.FAIL, "backend.check_deploy": Level.FAIL},
+        f"heroku config:set SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))') -a {HEROKU_APP}",
+    ),
+    (
+        "SQLite DATABASE_URL",
+        with_env(DATABASE_URL="sqlite:////app/db.sqlite3"),
+        {"backend.database_url": Level.FAIL},
+        f"heroku addons:create heroku-postgresql:essential-0 -a {HEROKU_APP}",
+    ),
+    (
+        "malformed DATABASE_URL",
+        with_env(DATABASE_URL="postgres://chat:pg-password-not-shown@db:notaport/chat"),
+        {"backend.database_url": Level.FAIL, "backend.check_deploy": Level.FAIL},
+        "heroku config:get DATABASE_URL",
+    ),
+    (
+        "REDIS_URL unset",
+        with_env(REDIS_URL=None),
+        {"backend.redis_url": Level.WARN, "backend.check_deploy": Level.WARN},
+        f"heroku addons:create heroku-redis:mini -a {HEROKU_APP}",
+    ),
+    (
+        "Heroku Redis with certificate verification on",
+        with_env(REDIS_TLS_VERIFY=None),
+        {"backend.redis_tls": Level.WARN},
+        f"heroku config:set REDIS_TLS_VERIFY=0 -a {HEROKU_APP}",
+    ),
+    (
+        "no trusted proxy behind the router",
+        with_env(TRUSTED_PROXY_HOPS=None),
+        {"backend.trusted_proxy_hops": Level.WARN},
+        f"heroku config:set TRUSTED_PROXY_HOPS=1 -a {HEROKU_APP}",
+    ),
+    (
+        "check --deploy: HSTS off",
+        with_env(SECURE_HSTS_SECONDS="0"),
+        {"backend.check_deploy": Level.FAIL},
+        f"heroku config:unset SECURE_HSTS_SECONDS -a {HEROKU_APP}",
+    ),
+    (
+        "check --deploy: no https redirect",
+        with_env(SECURE_SSL_REDIRECT="0"),
+        {"backend.check_deploy": Level.FAIL},
+        f"heroku config:unset SECURE_SSL_REDIRECT -a {HEROKU_APP}",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("seeded", "expected", "fix_text"), [case[1:] for case in SEEDED_CASES],
-                         ids=[case[0] for case in SEEDED_CASES])
+@pytest.mark.parametrize(
+    ("seeded", "expected", "fix_text"), [case[1:] for case in SEEDED_CASES], ids=[case[0] for case in SEEDED_CASES]
+)
 def test_each_seeded_misconfiguration_is_found_with_its_fix(seeded, expected, fix_text, tmp_path):
     findings = run_offline(seeded, tmp_path)
 
@@ -269,8 +441,11 @@ def test_a_github_io_site_needs_no_fqdn(tmp_path):
 
 
 def test_a_github_io_site_with_an_fqdn_or_a_cname_file_fails(tmp_path):
-    seeded = replace(with_config(f'baseURL = "{SITE_ORIGIN}/"', f'baseURL = "{GITHUB_IO_SITE}"'),
-                     files={"static/CNAME": f"{SITE_HOST}\n"}, env=None)
+    seeded = replace(
+        with_config(f'baseURL = "{SITE_ORIGIN}/"', f'baseURL = "{GITHUB_IO_SITE}"'),
+        files={"static/CNAME": f"{SITE_HOST}\n"},
+        env=None,
+    )
 
     found = problems(run_offline(seeded, tmp_path))
 
@@ -280,9 +455,11 @@ def test_a_github_io_site_with_an_fqdn_or_a_cname_file_fails(tmp_path):
 
 
 def test_a_repository_deploying_with_github_actions_needs_no_travis_file(tmp_path):
-    workflow = ("on: push\njobs:\n  publish:\n    runs-on: ubuntu-22.04\n    steps:\n"
-                "      - uses: actions/upload-pages-artifact@v3\n        with:\n          path: public\n"
-                "      - uses: actions/deploy-pages@v4\n")
+    workflow = (
+        "on: push\njobs:\n  publish:\n    runs-on: ubuntu-22.04\n    steps:\n"
+        "      - uses: actions/upload-pages-artifact@v3\n        with:\n          path: public\n"
+        "      - uses: actions/deploy-pages@v4\n"
+    )
     seeded = replace(GOOD, travis=None, files={".github/workflows/deploy.yml": workflow}, env=None)
 
     findings = run_offline(seeded, tmp_path)
@@ -313,8 +490,9 @@ def test_the_repository_as_shipped_is_consistent_apart_from_placeholders():
 
 
 def run_cli(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scripts.doctor", *arguments],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.doctor", *arguments], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_on_a_good_configuration_exits_0(tmp_path):
@@ -432,8 +610,9 @@ def test_a_heroku_host_belongs_to_its_app_only():
 
 
 def test_a_suffixed_heroku_host_of_the_deployed_app_passes(tmp_path):
-    seeded = with_config(f'backend_url = "wss://{BACKEND_HOST}"',
-                         f'backend_url = "wss://{HEROKU_APP}-1a2b3c4d5e6f.herokuapp.com"')
+    seeded = with_config(
+        f'backend_url = "wss://{BACKEND_HOST}"', f'backend_url = "wss://{HEROKU_APP}-1a2b3c4d5e6f.herokuapp.com"'
+    )
     findings = run_offline(replace(seeded, env=None), tmp_path)
     assert "travis.heroku_app" not in problems(findings), report(findings)
 
@@ -448,9 +627,12 @@ def test_a_suffixed_heroku_host_of_the_deployed_app_passes(tmp_path):
         ("env:\n  global:\n    DATABASE_URL: postgres://chat:hunter2@db.example.net/chat\n", ["DATABASE_URL"]),
         ("env:\n  jobs:\n    - SLACK=xoxb-1234567890-abcdefghij\n", ["SLACK"]),
         # From variables, encrypted, or not credentials at all: nothing to say.
-        ("env:\n  global:\n    - GITHUB_TOKEN=$PAGES_TOKEN\n    - secure: AbCdEf==\n"
-         "    - TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test\n"
-         "    - LOCAL_DB=postgres://postgres:postgres@127.0.0.1/test\n", []),
+        (
+            "env:\n  global:\n    - GITHUB_TOKEN=$PAGES_TOKEN\n    - secure: AbCdEf==\n"
+            "    - TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test\n"
+            "    - LOCAL_DB=postgres://postgres:postgres@127.0.0.1/test\n",
+            [],
+        ),
     ],
 )
 def test_credentials_in_travis_env_are_found_by_name_or_value(env, flagged):
@@ -523,8 +705,10 @@ def test_live_targets_derive_every_url_from_the_backend_url():
 
 
 def test_connect_sources_come_from_the_csp_meta():
-    html = ('<html><head><meta charset=utf-8><meta http-equiv=Content-Security-Policy content="default-src '
-            "'self'; connect-src 'self' wss://b.example.org https://b.example.org; img-src 'self'\"></head></html>")
+    html = (
+        '<html><head><meta charset=utf-8><meta http-equiv=Content-Security-Policy content="default-src '
+        "'self'; connect-src 'self' wss://b.example.org https://b.example.org; img-src 'self'\"></head></html>"
+    )
 
     assert connect_sources(html) == ["'self'", "wss://b.example.org", "https://b.example.org"]
     assert connect_sources("<html><head></head></html>") is None

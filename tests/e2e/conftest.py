@@ -36,18 +36,30 @@ class LiveSystem:
         """Run Python in the backend's Django (its database and channel layer settings), as a
         moderator's admin action would; the chat app's modules are imported for it."""
         script = "from chat import moderation\nfrom chat.models import *\n" + code
-        result = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=BACKEND_DIR, env=self.env,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", script],
+            cwd=BACKEND_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
 
 @pytest.fixture(scope="session")
 def live_system(tmp_path_factory) -> LiveSystem:
-    with loopback_system(tmp_path_factory.mktemp("live"),
-                         log_path=lambda port: ARTIFACTS_DIR / f"e2e-daphne-{port}.log") as system:
-        yield LiveSystem(site_url=system.site_url, site_origin=system.site_origin, backend_port=system.backend_port,
-                         backend_log=system.backend_log, env=system.env)
+    with loopback_system(
+        tmp_path_factory.mktemp("live"), log_path=lambda port: ARTIFACTS_DIR / f"e2e-daphne-{port}.log"
+    ) as system:
+        yield LiveSystem(
+            site_url=system.site_url,
+            site_origin=system.site_origin,
+            backend_port=system.backend_port,
+            backend_log=system.backend_log,
+            env=system.env,
+        )
 
 
 @pytest.fixture

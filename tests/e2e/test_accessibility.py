@@ -55,10 +55,16 @@ def room_pages(live_system, browser, axe_installed) -> dict[str, Page]:
         people = enter_people(open_page, live_system.room_url("a11y-chatting"), ["Ann", "Bob"])
         play(people, TWO_PEOPLE_CHAT)
         expect(people["Ann"].locator(".bc-presence__people li")).to_have_count(2)
-        conversation, menu_open = conversation_pages(open_page, live_system.room_url("a11y-conversation"),
-                                                     live_system.site_origin)
-        yield {"reading": reading, "name-picker": first_visit, "chatting": people["Ann"],
-               "conversation": conversation, "menu-open": menu_open}
+        conversation, menu_open = conversation_pages(
+            open_page, live_system.room_url("a11y-conversation"), live_system.site_origin
+        )
+        yield {
+            "reading": reading,
+            "name-picker": first_visit,
+            "chatting": people["Ann"],
+            "conversation": conversation,
+            "menu-open": menu_open,
+        }
 
 
 def conversation_pages(open_page, room_url: str, site_origin: str) -> tuple[Page, Page]:

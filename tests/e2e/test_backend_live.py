@@ -14,9 +14,7 @@ from tests.identity_client import fetch_token
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize(
-    "origin", ["http://evil.example", "https://127.0.0.1", "http://localhost:1313", "null"]
-)
+@pytest.mark.parametrize("origin", ["http://evil.example", "https://127.0.0.1", "http://localhost:1313", "null"])
 def test_handshake_from_another_origin_gets_403(live_system, origin):
     async def attempt():
         with pytest.raises(InvalidStatus) as refused:

@@ -30,8 +30,10 @@ from tests.e2e.ui_checks import horizontal_overflow, settle
 pytestmark = pytest.mark.e2e
 
 REPO_DIR = Path(__file__).resolve().parents[2]
-EN = {key: value["other"] for key, value in
-      tomllib.loads((REPO_DIR / "themes/backchannel/i18n/en.toml").read_text("utf-8")).items()}
+EN = {
+    key: value["other"]
+    for key, value in tomllib.loads((REPO_DIR / "themes/backchannel/i18n/en.toml").read_text("utf-8")).items()
+}
 SCREENSHOTS_DIR = REPO_DIR / "artifacts" / "screenshots"
 # The server's history page (HISTORY_LIMIT's default): what a join and each "load older" bring.
 HISTORY_PAGE = 50
@@ -83,7 +85,8 @@ def open_page(browser, device) -> Iterator[Callable[[str], Page]]:
 def message(page: Page, text: str) -> Locator:
     """The message whose text is exactly ``text`` (not a reply quoting it)."""
     return page.locator(".bc-message").filter(
-        has=page.locator(".bc-message__text").filter(has_text=re.compile(rf"^{re.escape(text)}$")))
+        has=page.locator(".bc-message__text").filter(has_text=re.compile(rf"^{re.escape(text)}$"))
+    )
 
 
 def open_menu(page: Page, text: str) -> Locator:
@@ -133,14 +136,16 @@ def test_a_reply_shows_its_quote_on_every_page_and_the_quote_leads_to_the_origin
     ann, bob = two_visitors(open_page, room_url)
     send(bob, "Where do we meet tonight?")
     # The room goes on: the question scrolls out of sight.
-    post_as(live_system.backend_url, live_system.site_origin, room, "Cat",
-            [f"chatter {number}" for number in range(1, 21)])
+    post_as(
+        live_system.backend_url, live_system.site_origin, room, "Cat", [f"chatter {number}" for number in range(1, 21)]
+    )
     expect(message_texts(ann)).to_have_count(21)
 
     # Ann replies to Bob's question: the composer says what she is replying to.
     menu = open_menu(ann, "Where do we meet tonight?")
     expect(menu.get_by_role("button")).to_have_text(
-        [*REACTIONS, EN["chat_reply"], EN["chat_report"], EN["chat_cancel"]])
+        [*REACTIONS, EN["chat_reply"], EN["chat_report"], EN["chat_cancel"]]
+    )
     menu.get_by_role("button", name=EN["chat_reply"], exact=True).click()
     composing = ann.locator(".bc-composing")
     expect(composing).to_be_visible()
@@ -181,8 +186,13 @@ def test_a_quote_of_a_message_pages_back_loads_older_pages_to_show_it(live_syste
     """The original is on an older page than the reader's list holds: the quote loads older
     pages until it is there, then shows it highlighted."""
     room = unique_room("reply-old")
-    post_as(live_system.backend_url, live_system.site_origin, room, "Archivist",
-            ["the very first message"] + [f"filler {number}" for number in range(1, HISTORY_PAGE + 11)])
+    post_as(
+        live_system.backend_url,
+        live_system.site_origin,
+        room,
+        "Archivist",
+        ["the very first message"] + [f"filler {number}" for number in range(1, HISTORY_PAGE + 11)],
+    )
     ann = open_page(live_system.room_url(room))
     enter_room_as(ann, "Ann")
     expect(message_texts(ann)).to_have_count(HISTORY_PAGE)
@@ -238,7 +248,8 @@ def test_a_reaction_shows_live_on_every_page_and_toggles_off(live_system, open_p
     expect(reactions(bob)).to_have_attribute("aria-pressed", "false")
     # The menu knows it too: 👍 is pressed in Ann's reaction row now.
     expect(open_menu(ann, "Lunch at noon?").get_by_role("button", name="React with 👍")).to_have_attribute(
-        "aria-pressed", "true")
+        "aria-pressed", "true"
+    )
     ann.keyboard.press("Escape")
 
     # Bob adds his through the reaction's own button: one count, both names.
@@ -283,7 +294,8 @@ def test_edit_and_delete_of_ones_own_message_reach_every_page(live_system, open_
     # Her own message's menu: react, reply, edit, delete; nothing to report.
     menu = open_menu(ann, "See you at 7")
     expect(menu.get_by_role("button")).to_have_text(
-        [*REACTIONS, EN["chat_reply"], EN["chat_edit"], EN["chat_delete_own"], EN["chat_cancel"]])
+        [*REACTIONS, EN["chat_reply"], EN["chat_edit"], EN["chat_delete_own"], EN["chat_cancel"]]
+    )
     # Others' messages cannot be edited or deleted by a visitor.
     ann.keyboard.press("Escape")
     expect(open_menu(ann, "Great, see you").get_by_role("button", name=EN["chat_edit"])).to_have_count(0)
@@ -388,11 +400,13 @@ def test_a_mention_notifies_a_hidden_page_only_after_the_visitor_opted_in(live_s
         expect(mention.locator(".bc-mention--self")).to_have_text("@Bob")
         expect(bob).to_have_title(f"(@1 · 1) {title}")
         bob.wait_for_function("window.__notifications.length > 0")
-        assert bob.evaluate("window.__notifications") == [{
-            "title": f"Ann mentioned you in #{room}",
-            "body": "@Bob hello, the doors are open",
-            "tag": f"backchannel-{room}",
-        }]
+        assert bob.evaluate("window.__notifications") == [
+            {
+                "title": f"Ann mentioned you in #{room}",
+                "body": "@Bob hello, the doors are open",
+                "tag": f"backchannel-{room}",
+            }
+        ]
         assert bob.evaluate("window.__notificationObjects[0].error") is None, "the browser refused the notification"
         # Another message without a mention: the title tells them apart.
         send(ann, "no mention in this one")
@@ -480,7 +494,9 @@ def message_after(page: Page, selector: str) -> str:
           const article = mark.closest(".bc-message") ?? [...list.querySelectorAll(".bc-message")]
             .find((message) => mark.compareDocumentPosition(message) & Node.DOCUMENT_POSITION_FOLLOWING);
           return article.querySelector(".bc-message__text").textContent;
-        }""", selector)
+        }""",
+        selector,
+    )
 
 
 def wait_for_stored(page: Page, key: str, value: str) -> None:
@@ -507,8 +523,9 @@ def test_after_a_long_absence_a_button_jumps_to_the_divider(live_system, open_pa
     context = bob.context
     wait_for_stored(bob, f"backchannel:seen:{room}", "1")
     bob.close()
-    post_as(live_system.backend_url, live_system.site_origin, room, "Ann",
-            [f"news {number}" for number in range(1, 41)])
+    post_as(
+        live_system.backend_url, live_system.site_origin, room, "Ann", [f"news {number}" for number in range(1, 41)]
+    )
 
     bob = reopen(context, room_url)
     expect(message_texts(bob)).to_have_count(41)
@@ -532,9 +549,14 @@ def test_after_a_long_absence_a_button_jumps_to_the_divider(live_system, open_pa
 
 def test_search_finds_an_old_message_and_opens_it_in_context(live_system, open_page, device):
     room = unique_room("search")
-    post_as(live_system.backend_url, live_system.site_origin, room, "Archivist",
-            ["The **ramen** place on Elm Street closes at 9"]
-            + [f"filler {number}" for number in range(1, HISTORY_PAGE + 11)])
+    post_as(
+        live_system.backend_url,
+        live_system.site_origin,
+        room,
+        "Archivist",
+        ["The **ramen** place on Elm Street closes at 9"]
+        + [f"filler {number}" for number in range(1, HISTORY_PAGE + 11)],
+    )
     page = open_page(live_system.room_url(room))
     expect(message_texts(page)).to_have_count(HISTORY_PAGE)
     toggle = page.get_by_role("button", name=EN["chat_search"])
@@ -604,12 +626,15 @@ def test_the_widget_asks_for_version_3_and_a_version_2_client_still_chats_with_i
 
 # --- 8. Formatting and "show more" -----------------------------------------------------------
 
-FORMATTED = ("Run `make test` then **read** the *log*, ~~not~~ the docs at https://example.com/docs\n"
-             "```\nfor x in range(3):\n    print(x)\n```")
+FORMATTED = (
+    "Run `make test` then **read** the *log*, ~~not~~ the docs at https://example.com/docs\n"
+    "```\nfor x in range(3):\n    print(x)\n```"
+)
 # What the page shows: the source without its markers (and without the line break that opens
 # the code block, which only says where the block starts).
-FORMATTED_SHOWN = ("Run make test then read the log, not the docs at https://example.com/docs\n"
-                   "for x in range(3):\n    print(x)\n")
+FORMATTED_SHOWN = (
+    "Run make test then read the log, not the docs at https://example.com/docs\nfor x in range(3):\n    print(x)\n"
+)
 
 
 def test_formatting_is_drawn_and_long_messages_fold_behind_show_more(live_system, open_page, device):
@@ -682,8 +707,10 @@ def test_a_conversation_using_every_feature_photographed(live_system, browser, s
     Then her ⋯ menu open on a message, with its reaction row."""
     room = unique_room(f"photo-{screen}-{scheme}")
     room_url = live_system.room_url(room)
-    with visitor_pages(browser, **SCREEN_DEVICES[screen], color_scheme=scheme) as open_viewer, \
-            visitor_pages(browser) as open_other:
+    with (
+        visitor_pages(browser, **SCREEN_DEVICES[screen], color_scheme=scheme) as open_viewer,
+        visitor_pages(browser) as open_other,
+    ):
         ann = open_viewer(room_url)
         ann.context.grant_permissions(["notifications"], origin=live_system.site_origin)
         enter_room_as(ann, "Ann")
@@ -705,7 +732,8 @@ def test_a_conversation_using_every_feature_photographed(live_system, browser, s
         chips = message(ann, "Try git fetch --tags first, then run it again").locator(".bc-reaction")
         for page, emoji, shown in ((ann, "👍", ["👍 1"]), (bob, "👍", ["👍 2"]), (bob, "🎉", ["👍 2", "🎉 1"])):
             open_menu(page, "Try git fetch --tags first, then run it again").get_by_role(
-                "button", name=f"React with {emoji}").click()
+                "button", name=f"React with {emoji}"
+            ).click()
             expect(chips).to_have_text(shown)
         send(bob, "Is the changelog ready?")
         choose(bob, "Is the changelog ready?", EN["chat_edit"])
@@ -717,8 +745,11 @@ def test_a_conversation_using_every_feature_photographed(live_system, browser, s
         context = ann.context
         ann.close()
         send(chloe, "@Ann it worked for me with the tags fetched")
-        send(bob, "Release notes draft, for anyone who wants to read along:\n" + "\n".join(
-            f"- item {number}: fixed a thing that needed fixing" for number in range(1, 16)))
+        send(
+            bob,
+            "Release notes draft, for anyone who wants to read along:\n"
+            + "\n".join(f"- item {number}: fixed a thing that needed fixing" for number in range(1, 16)),
+        )
         send(bob, "Ship it? 🎉")
         expect(message_texts(chloe)).to_have_count(7)
         ann = reopen(context, room_url)

@@ -44,10 +44,14 @@ class EmbeddedSystem:
 
 @pytest.fixture(scope="module")
 def embedded_system(tmp_path_factory) -> EmbeddedSystem:
-    with loopback_system(tmp_path_factory.mktemp("embedded"), source=EXAMPLE_SITE,
-                         log_path=lambda port: ARTIFACTS_DIR / f"e2e-embedded-daphne-{port}.log") as system:
-        embedded = EmbeddedSystem(site_url=system.site_url, site_origin=system.site_origin,
-                                  backend_url=system.backend_url)
+    with loopback_system(
+        tmp_path_factory.mktemp("embedded"),
+        source=EXAMPLE_SITE,
+        log_path=lambda port: ARTIFACTS_DIR / f"e2e-embedded-daphne-{port}.log",
+    ) as system:
+        embedded = EmbeddedSystem(
+            site_url=system.site_url, site_origin=system.site_origin, backend_url=system.backend_url
+        )
         # Something to read in the lobby before anybody opens a page.
         post_as(embedded.backend_url, embedded.site_origin, "lobby", "Zoe", ["Welcome to the lobby"])
         yield embedded
@@ -56,11 +60,17 @@ def embedded_system(tmp_path_factory) -> EmbeddedSystem:
 def record_traffic(page: Page) -> dict[str, list[str]]:
     """The page's identity requests, WebSockets and chat scripts from now on."""
     traffic: dict[str, list[str]] = {"identity": [], "sockets": [], "scripts": []}
-    page.on("request", lambda request: "/api/identity/" in request.url and traffic["identity"].append(
-        f"{request.method} {request.url.split('/api/', 1)[1]}"))
+    page.on(
+        "request",
+        lambda request: "/api/identity/" in request.url
+        and traffic["identity"].append(f"{request.method} {request.url.split('/api/', 1)[1]}"),
+    )
     # "main", "write": the chat's scripts by name, without their fingerprint.
-    page.on("request", lambda request: "/backchannel/js/" in request.url and traffic["scripts"].append(
-        request.url.rsplit("/", 1)[1].split(".", 1)[0]))
+    page.on(
+        "request",
+        lambda request: "/backchannel/js/" in request.url
+        and traffic["scripts"].append(request.url.rsplit("/", 1)[1].split(".", 1)[0]),
+    )
     page.on("websocket", lambda socket: traffic["sockets"].append(socket.url))
     return traffic
 
@@ -161,8 +171,15 @@ def test_the_widget_takes_the_host_pages_scheme_with_readable_text(embedded_syst
         expect(message_texts(page).first).to_be_visible()
         assert page.evaluate("document.documentElement.dataset.theme") == host_scheme
         expect(page.locator("backchannel-chat")).to_have_attribute("data-bc-scheme", host_scheme)
-        for part in (".bc-chat__title", ".bc-message__text", ".bc-message__author", ".bc-presence__count",
-                     "form.bc-composer textarea", "form.bc-composer button[type=submit]", ".bc-status"):
+        for part in (
+            ".bc-chat__title",
+            ".bc-message__text",
+            ".bc-message__author",
+            ".bc-presence__count",
+            "form.bc-composer textarea",
+            "form.bc-composer button[type=submit]",
+            ".bc-status",
+        ):
             ratio = contrast(page, part)
             where = f"host {host_scheme} / OS {os_scheme}"
             assert ratio >= WCAG_AA_TEXT_CONTRAST, f"{part}: contrast {ratio:.2f} in {where}"
@@ -200,8 +217,12 @@ def test_host_rules_do_not_restyle_the_widget(embedded_system, browser):
         assert font_size_px(page, ".bc-chat__title") < 32
         assert title.evaluate("(element) => getComputedStyle(element).textAlign") in {"start", "left"}
         assert title.evaluate("(element) => getComputedStyle(element).marginTop") == "0px"
-        assert page.locator("form.bc-composer button[type=submit]").evaluate(
-            "(element) => getComputedStyle(element).textTransform") == "none"
+        assert (
+            page.locator("form.bc-composer button[type=submit]").evaluate(
+                "(element) => getComputedStyle(element).textTransform"
+            )
+            == "none"
+        )
         # A host stylesheet that tries on purpose does not reach either.
         page.add_style_tag(content=".bc-chat, .bc-message__text { display: none !important; color: red !important; }")
         expect(message_texts(page).first).to_be_visible()
@@ -235,8 +256,9 @@ def test_a_chat_without_a_room_is_the_pages_own(embedded_system, browser):
 
 @pytest.mark.parametrize("height", [812, 500], ids=["phone", "phone-with-keyboard"])
 def test_on_a_phone_the_composer_is_in_view_and_nothing_overflows(embedded_system, browser, height):
-    with visitor_pages(browser, viewport={"width": PHONE_WIDTH_PX, "height": height}, has_touch=True,
-                       is_mobile=True) as open_page:
+    with visitor_pages(
+        browser, viewport={"width": PHONE_WIDTH_PX, "height": height}, has_touch=True, is_mobile=True
+    ) as open_page:
         page = open_page(embedded_system.url("chat/"))
         enter_room_as(page, "Phone")
         page.locator("backchannel-chat").scroll_into_view_if_needed()

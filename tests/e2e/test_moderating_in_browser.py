@@ -100,9 +100,7 @@ def test_staff_delete_mute_and_ban_from_the_page_and_everyone_sees_it_live(live_
     assert sue.console_errors == []
 
 
-def test_a_report_reaches_the_admin_and_an_address_ban_of_the_moderators_own_address_is_refused(
-    live_system, new_page
-):
+def test_a_report_reaches_the_admin_and_an_address_ban_of_the_moderators_own_address_is_refused(live_system, new_page):
     room = "e2e-report"
     ann = new_page(live_system.room_url(room))
     enter_room_as(ann, "Ann")

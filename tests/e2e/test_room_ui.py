@@ -53,8 +53,11 @@ def tab_until(page: Page, target: Locator, *, key: str = "Tab") -> int:
     visited = []
     for presses in range(1, MAX_TABS + 1):
         page.keyboard.press(key)
-        visited.append(page.evaluate(
-            f"() => {{ const e = ({_DEEP_ACTIVE_ELEMENT_JS})(); return e?.tagName + '.' + e?.className; }}"))
+        visited.append(
+            page.evaluate(
+                f"() => {{ const e = ({_DEEP_ACTIVE_ELEMENT_JS})(); return e?.tagName + '.' + e?.className; }}"
+            )
+        )
         if is_focused(target):
             return presses
     raise AssertionError(f"{key} never reached {target} in {MAX_TABS} presses; focus went: {visited}")
@@ -131,8 +134,13 @@ def test_a_keyboard_user_joins_and_writes_two_lines(live_system, new_page):
 def test_a_keyboard_user_loads_older_messages(live_system, new_page):
     room = unique_room("older")
     # Three pages of history: the join shows one, and "load older" has more to bring twice.
-    post_as(live_system.backend_url, live_system.site_origin, room, "Archivist",
-            [f"old message {number}" for number in range(1, 2 * HISTORY_PAGE + 11)])
+    post_as(
+        live_system.backend_url,
+        live_system.site_origin,
+        room,
+        "Archivist",
+        [f"old message {number}" for number in range(1, 2 * HISTORY_PAGE + 11)],
+    )
     page = new_page(live_system.room_url(room))
     enter_room_as(page, "Kim")
     expect(message_texts(page)).to_have_count(HISTORY_PAGE)
@@ -215,8 +223,13 @@ def test_own_messages_stay_own_after_a_reload_and_in_a_second_tab(live_system, n
 def test_the_jump_button_counts_new_messages_while_scrolled_up_and_jumps_to_them(live_system, new_page):
     room = unique_room("jump")
     # Fewer than a history page: scrolling to the top has nothing older to load.
-    post_as(live_system.backend_url, live_system.site_origin, room, "Filler",
-            [f"filler message {number}" for number in range(1, 41)])
+    post_as(
+        live_system.backend_url,
+        live_system.site_origin,
+        room,
+        "Filler",
+        [f"filler message {number}" for number in range(1, 41)],
+    )
     ann = new_page(live_system.room_url(room))
     enter_room_as(ann, "Ann")
     messages = ann.locator(".bc-messages")
@@ -298,8 +311,13 @@ def test_on_a_phone_the_room_page_is_the_screen(live_system, browser, height):
     """The room page fills the screen exactly, however long the history: the list scrolls inside
     it, the composer and Send sit at the bottom, in view, also with the keyboard open."""
     room = unique_room("phone")
-    post_as(live_system.backend_url, live_system.site_origin, room, "Chatty",
-            [f"message {number}" for number in range(1, 41)])
+    post_as(
+        live_system.backend_url,
+        live_system.site_origin,
+        room,
+        "Chatty",
+        [f"message {number}" for number in range(1, 41)],
+    )
     with visitor_pages(browser, viewport={"width": 375, "height": height}, has_touch=True, is_mobile=True) as open_page:
         page = open_page(live_system.room_url(room))
         expect(message_texts(page).last).to_have_text("message 40")

@@ -50,8 +50,12 @@ class Device:
     mobile: bool = False
 
     def context_options(self) -> dict:
-        return {"viewport": {"width": self.width, "height": self.height}, "device_scale_factor": self.scale,
-                "is_mobile": self.mobile, "has_touch": self.mobile}
+        return {
+            "viewport": {"width": self.width, "height": self.height},
+            "device_scale_factor": self.scale,
+            "is_mobile": self.mobile,
+            "has_touch": self.mobile,
+        }
 
     @property
     def pixels(self) -> tuple[int, int]:
@@ -64,8 +68,13 @@ NARROW_PHONE = Device("narrow", 320, 568, scale=2, mobile=True)
 
 
 # Each photograph gets a room of its own (a room's history is its whole past), named as a team might.
-ROOMS = {("phone", "light"): "general", ("phone", "dark"): "design", ("desktop", "light"): "release",
-         ("desktop", "dark"): "lunch", ("narrow", "light"): "random"}
+ROOMS = {
+    ("phone", "light"): "general",
+    ("phone", "dark"): "design",
+    ("desktop", "light"): "release",
+    ("desktop", "dark"): "lunch",
+    ("narrow", "light"): "random",
+}
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +92,10 @@ def photograph(live_system, browser, device: Device, scheme: str, written: list[
     page's horizontal overflow and its computed background. Ann takes part from that page (her
     own messages are styled as hers); Bob and Chloé from desktop pages of their own."""
     room_url = live_system.room_url(ROOMS[device.name, scheme])
-    with visitor_pages(browser, **device.context_options(), color_scheme=scheme) as open_viewer, \
-            visitor_pages(browser) as open_page:
+    with (
+        visitor_pages(browser, **device.context_options(), color_scheme=scheme) as open_viewer,
+        visitor_pages(browser) as open_page,
+    ):
         people = enter_people(open_viewer, room_url, ["Ann"]) | enter_people(open_page, room_url, ["Bob", "Chloé"])
         play(people, THREE_PEOPLE_CHAT)
         page = people["Ann"]
@@ -115,8 +126,11 @@ def median_luminance(path: Path) -> float:
     with Image.open(path) as image:
         rgb = image.convert("RGB")
         width, height = rgb.size
-        samples = [relative_luminance(*rgb.getpixel((x, y)))
-                   for x in range(0, width, max(1, width // 40)) for y in range(0, height, max(1, height // 60))]
+        samples = [
+            relative_luminance(*rgb.getpixel((x, y)))
+            for x in range(0, width, max(1, width // 40))
+            for y in range(0, height, max(1, height // 60))
+        ]
     return statistics.median(samples)
 
 

@@ -81,15 +81,17 @@ def tls_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSystem]:
     certificate, private_key = tls.certificate, tls.private_key
     site_port, backend_port = free_port(), free_port()
     site_origin = f"https://{SITE_HOST}:{site_port}"
-    env = backend_env({
-        "SECRET_KEY": "e2e-only-" + "s" * 50,
-        "ALLOWED_ORIGINS": site_origin,
-        # 127.0.0.1: the readiness probe asks for /healthz by address.
-        "ALLOWED_HOSTS": f"{BACKEND_HOST},127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{work_dir / 'db.sqlite3'}",
-        **TEST_IDENTITY_ENV,
-        **UNLIMITED_MESSAGES_ENV,
-    })
+    env = backend_env(
+        {
+            "SECRET_KEY": "e2e-only-" + "s" * 50,
+            "ALLOWED_ORIGINS": site_origin,
+            # 127.0.0.1: the readiness probe asks for /healthz by address.
+            "ALLOWED_HOSTS": f"{BACKEND_HOST},127.0.0.1",
+            "DATABASE_URL": f"sqlite:///{work_dir / 'db.sqlite3'}",
+            **TEST_IDENTITY_ENV,
+            **UNLIMITED_MESSAGES_ENV,
+        }
+    )
     migrate(env)
     daphne = start_daphne(
         port=backend_port, env=env, log_path=ARTIFACTS_DIR / f"e2e-tls-daphne-{backend_port}.log",

@@ -98,8 +98,10 @@ def describe_violations(violations: Sequence[dict], *, max_nodes: int = 6) -> st
     for each element its selector and what is wrong with it."""
     lines = []
     for violation in violations:
-        lines.append(f"- {violation['id']} ({violation.get('impact') or 'n/a'}): {violation['help']}"
-                     f"  <{violation.get('helpUrl', '')}>")
+        lines.append(
+            f"- {violation['id']} ({violation.get('impact') or 'n/a'}): {violation['help']}"
+            f"  <{violation.get('helpUrl', '')}>"
+        )
         for node in violation["nodes"][:max_nodes]:
             target = " >>> ".join(str(part) for part in node.get("target", []))
             summary = _one_line(node.get("failureSummary") or "")
@@ -128,10 +130,11 @@ THREE_PEOPLE_CHAT = [
     ("Bob", "The reconnect after sleeping the laptop worked too."),
     ("Chloé", "I'm still on the old one, updating now"),
     ("Ann", "Release notes are here: https://example.com/backchannel/releases/2024-05-01#whats-new"),
-    ("Chloé", "Three things I noticed:\n1. names keep their case\n2. the typing line no longer jumps\n"
-              "3. links are clickable"),
-    ("Bob", "Nice. Did the long-word bug get fixed? "
-            "Supercalifragilisticexpialidocious-antidisestablishmentarianism"),
+    (
+        "Chloé",
+        "Three things I noticed:\n1. names keep their case\n2. the typing line no longer jumps\n3. links are clickable",
+    ),
+    ("Bob", "Nice. Did the long-word bug get fixed? Supercalifragilisticexpialidocious-antidisestablishmentarianism"),
     ("Ann", "It did."),
     ("Ann", "Lunch at 12:30?"),
     ("Chloé", "👍"),

@@ -51,8 +51,7 @@ class Report:
             "| case | limit | observed reaction | timing | control client meanwhile | daphne RSS after |",
             "|---|---|---|---|---|---|",
         ]
-        lines += [f"| {r.case} | {r.limit} | {r.observed} | {r.timing} | {r.control} | {r.rss} |"
-                  for r in self.rows]
+        lines += [f"| {r.case} | {r.limit} | {r.observed} | {r.timing} | {r.control} | {r.rss} |" for r in self.rows]
         if self.notes:
             lines += ["", *[f"- {note}" for note in self.notes]]
         return lines

@@ -62,10 +62,17 @@ async def hoard(server: Server, *, ip: str, attempts: int, limit: int, token: st
     for peer in refill:
         await peer.close()
     return {
-        "failures": failures, "others": others, "accepted": len(accepted), "refused": len(refused),
-        "codes": codes, "refusal_p50": statistics.median(refusal_secs) if refusal_secs else None,
-        "refusal_max": max(refusal_secs, default=None), "still_open": still_open, "freed_after": freed_after,
-        "firsts": firsts, "extra": [extra_first.get("code"), extra.close_code],
+        "failures": failures,
+        "others": others,
+        "accepted": len(accepted),
+        "refused": len(refused),
+        "codes": codes,
+        "refusal_p50": statistics.median(refusal_secs) if refusal_secs else None,
+        "refusal_max": max(refusal_secs, default=None),
+        "still_open": still_open,
+        "freed_after": freed_after,
+        "firsts": firsts,
+        "extra": [extra_first.get("code"), extra.close_code],
     }
 
 
@@ -86,7 +93,9 @@ async def storm(server: Server, *, ips: list[str], per_ip: int) -> dict:
         kinds[type(failure).__name__] = kinds.get(type(failure).__name__, 0) + 1
     done = [result for result in results if not isinstance(result, BaseException)]
     return {
-        "failures": [repr(failure) for failure in failures[:5]], "failed": len(failures), "failure_kinds": kinds,
+        "failures": [repr(failure) for failure in failures[:5]],
+        "failed": len(failures),
+        "failure_kinds": kinds,
         "firsts": sorted({first for first, _ in done}),
         "ready": sum(first == "ready" for first, _ in done),
         "last_ready_secs": max((at for _, at in done), default=None),

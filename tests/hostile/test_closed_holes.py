@@ -61,14 +61,16 @@ def server(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("holes")
     site_port, port = free_port(), free_port()
     origin = f"http://127.0.0.1:{site_port}"
-    env = backend_env({
-        "SECRET_KEY": "holes-only-" + "h" * 50,
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_ORIGINS": origin,
-        "DATABASE_URL": f"sqlite:///{work_dir / 'db.sqlite3'}",
-        **TEST_IDENTITY_ENV,
-        **LIMITS_ENV,
-    })
+    env = backend_env(
+        {
+            "SECRET_KEY": "holes-only-" + "h" * 50,
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_ORIGINS": origin,
+            "DATABASE_URL": f"sqlite:///{work_dir / 'db.sqlite3'}",
+            **TEST_IDENTITY_ENV,
+            **LIMITS_ENV,
+        }
+    )
     migrate(env)
     log_path = REPO_DIR / "artifacts" / f"holes-daphne-{port}.log"
     process = start_daphne(port=port, env=env, log_path=log_path)
@@ -112,8 +114,13 @@ def test_pings_count_against_the_frame_bucket_and_a_ping_flood_is_closed_4008(se
         raw.writer.write(masked_frame(PING_OPCODE, b"p") * (FLOOD_STRIKES + 50))
         code, closed_at, frames = await raw.read_until_closed(timeout=3)
         raw.close()
-        return {"pongs": pongs, "events": events, "code": code, "after": closed_at - sent,
-                "late_pongs": sum(1 for opcode, _ in frames if opcode == PONG_OPCODE)}
+        return {
+            "pongs": pongs,
+            "events": events,
+            "code": code,
+            "after": closed_at - sent,
+            "late_pongs": sum(1 for opcode, _ in frames if opcode == PONG_OPCODE),
+        }
 
     result = run(attack())
     assert result["pongs"] == FRAME_BURST
@@ -154,8 +161,13 @@ async def ping_flood(server: Server, *, authenticated_with: str | None) -> dict:
     stopped = time.monotonic()
     code, _, frames = await raw.read_until_closed(timeout=3)
     raw.close()
-    return {"sent": sent, "secs": stopped - started, "how": how, "code": code,
-            "pongs": sum(1 for opcode, _ in frames if opcode == PONG_OPCODE)}
+    return {
+        "sent": sent,
+        "secs": stopped - started,
+        "how": how,
+        "code": code,
+        "pongs": sum(1 for opcode, _ in frames if opcode == PONG_OPCODE),
+    }
 
 
 @pytest.mark.parametrize("who", ["unauthenticated", "authenticated"])
@@ -168,15 +180,18 @@ def test_a_ping_flood_from_a_socket_that_never_reads_leaves_memory_flat(server, 
     time.sleep(1.5)  # the close handshake timeout, and the drop
     after = server.rss_kib()
     growth = after - before
-    figures = (f"daphne VmRSS {before / 1024:.1f} → {after / 1024:.1f} MiB ({growth / 1024:+.2f} MiB); "
-               f"{result['sent'] / 2**20:.1f} MiB of pings written in {result['secs']:.1f} s before: {result['how']}; "
-               f"{result['pongs']} pongs; ended with {result['code']}")
+    figures = (
+        f"daphne VmRSS {before / 1024:.1f} → {after / 1024:.1f} MiB ({growth / 1024:+.2f} MiB); "
+        f"{result['sent'] / 2**20:.1f} MiB of pings written in {result['secs']:.1f} s before: {result['how']}; "
+        f"{result['pongs']} pongs; ended with {result['code']}"
+    )
     log(f"ping flood, {who}: {figures}")
     print(f"\nping flood, {who}: {figures}")
     hostile_report.add(
         f"ping flood from a socket that never reads ({who}), up to {FLOOD_BYTES // 2**20} MiB",
         f"FRAME_BURST {FRAME_BURST}, FLOOD_STRIKES {FLOOD_STRIKES}; RSS growth < {RSS_GROWTH_BOUND_KIB // 1024} MiB",
-        figures, f"{result['secs']:.1f} s",
+        figures,
+        f"{result['secs']:.1f} s",
     )
     assert result["sent"] < FLOOD_BYTES, "the server read the whole flood"
     assert result["pongs"] <= FRAME_BURST + 1
@@ -190,8 +205,13 @@ def handshake_status(server: Server, path: str, origin: str) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     try:
         connection.putrequest("GET", path, skip_accept_encoding=True)
-        for name, value in (("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13"),
-                            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Origin", origin)):
+        for name, value in (
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Origin", origin),
+        ):
             connection.putheader(name, value)
         connection.endheaders()
         return connection.getresponse().status
@@ -215,8 +235,9 @@ def test_a_websocket_to_an_unknown_path_gets_404_quietly(server, hostile_report)
         started = time.monotonic()
         status = handshake_status(server, path, server.origin)
         assert status == 404, f"{path[:40]}: HTTP {status}"
-        hostile_report.add(f"WebSocket handshake to {path[:30]!r}", "the routes", "HTTP 404",
-                           ms(time.monotonic() - started))
+        hostile_report.add(
+            f"WebSocket handshake to {path[:30]!r}", "the routes", "HTTP 404", ms(time.monotonic() - started)
+        )
     assert handshake_status(server, "/ws/", server.origin) == 101
     time.sleep(0.5)
     logged = log_since(server, offset)
@@ -242,8 +263,12 @@ def test_the_exact_origin_is_still_accepted(server, hostile_report):
     # comparison itself refuses them (tests/backend/test_consumer.py).
     for padded in (f"{server.origin} ", f"{server.origin}\t"):
         assert handshake_status(server, "/ws/", padded) == 101
-    hostile_report.add("handshake with Origin + trailing space or tab", "RFC 9110: not part of the value",
-                       "HTTP 101: the HTTP parser strips it, the value compared is the site's", "-")
+    hostile_report.add(
+        "handshake with Origin + trailing space or tab",
+        "RFC 9110: not part of the value",
+        "HTTP 101: the HTTP parser strips it, the value compared is the site's",
+        "-",
+    )
 
 
 # --- Numbers and bodies --------------------------------------------------------------------------
@@ -257,9 +282,11 @@ def test_numbers_of_thousands_of_digits_are_bad_field_on_the_socket_and_400_over
     async def attack() -> list[str]:
         peer = await open_authenticated(server, next(_ips), "numbers", token, room)
         codes = []
-        for frame in (f'{{"type":"load_older","room":"{room}","before_seq":{digits}}}',
-                      f'{{"type":"join","room":"{room}","after_seq":{digits}}}',
-                      f'{{"type":"load_older","room":"{room}","before_seq":-{digits}}}'):
+        for frame in (
+            f'{{"type":"load_older","room":"{room}","before_seq":{digits}}}',
+            f'{{"type":"join","room":"{room}","after_seq":{digits}}}',
+            f'{{"type":"load_older","room":"{room}","before_seq":-{digits}}}',
+        ):
             await peer.send(frame)
             _, event = await peer.next_event(timeout=REACTION_SECS)
             codes.append(event.get("code"))
@@ -274,19 +301,28 @@ def test_numbers_of_thousands_of_digits_are_bad_field_on_the_socket_and_400_over
     body = json.load(response)
     connection.close()
     assert (response.status, body["error"]["code"]) == (400, "bad_field")
-    hostile_report.add("seq of 5001 digits: load_older, join, and ?before_seq= over HTTP", "1 ≤ seq ≤ 2**63-1",
-                       "error bad_field (socket usable); HTTP 400 bad_field", "-")
+    hostile_report.add(
+        "seq of 5001 digits: load_older, join, and ?before_seq= over HTTP",
+        "1 ≤ seq ≤ 2**63-1",
+        "error bad_field (socket usable); HTTP 400 bad_field",
+        "-",
+    )
 
 
 @pytest.mark.parametrize("path", ["/api/identity/", "/api/identity/staff/"])
 def test_the_identity_api_refuses_bodies_not_sent_as_json(server, hostile_report, path):
     body = json.dumps({"username": "x", "password": "y", "name": "Ann"})
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    connection.request("POST", path, body, headers={"Content-Type": "text/plain;charset=UTF-8",
-                                                    "Origin": "https://foreign.example"})
+    connection.request(
+        "POST", path, body, headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://foreign.example"}
+    )
     response = connection.getresponse()
     error = json.load(response)["error"]
     connection.close()
     assert (response.status, error["code"]) == (415, "unsupported_media_type")
-    hostile_report.add(f"POST {path} as text/plain from a foreign page (no preflight)", "application/json only",
-                       f"HTTP 415 {error['code']}: {error['message']}", "-")
+    hostile_report.add(
+        f"POST {path} as text/plain from a foreign page (no preflight)",
+        "application/json only",
+        f"HTTP 415 {error['code']}: {error['message']}",
+        "-",
+    )

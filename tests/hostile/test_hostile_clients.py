@@ -144,17 +144,22 @@ def server(tmp_path_factory, hostile_report):
     work_dir = tmp_path_factory.mktemp("hostile")
     site_port, port = free_port(), free_port()
     origin = f"http://127.0.0.1:{site_port}"  # the allowed site; nothing needs to listen there
-    env = backend_env({
-        "SECRET_KEY": SECRET_KEY,
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_ORIGINS": origin,
-        "DATABASE_URL": f"sqlite:///{work_dir / 'db.sqlite3'}",
-        **TEST_IDENTITY_ENV,
-        **LIMITS_ENV,
-    })
+    env = backend_env(
+        {
+            "SECRET_KEY": SECRET_KEY,
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_ORIGINS": origin,
+            "DATABASE_URL": f"sqlite:///{work_dir / 'db.sqlite3'}",
+            **TEST_IDENTITY_ENV,
+            **LIMITS_ENV,
+        }
+    )
     migrate(env)
-    hostile_report.note("limits: " + ", ".join(f"{key}={value}" for key, value in LIMITS_ENV.items())
-                        + "; attackers on 127.0.0.10+ (one loopback address each), the control on 127.0.0.1")
+    hostile_report.note(
+        "limits: "
+        + ", ".join(f"{key}={value}" for key, value in LIMITS_ENV.items())
+        + "; attackers on 127.0.0.10+ (one loopback address each), the control on 127.0.0.1"
+    )
     log_path = ARTIFACTS_DIR / f"hostile-daphne-{port}.log"
     process = start_daphne(port=port, env=env, log_path=log_path)
     yield Server(port=port, origin=origin, pid=process.pid, log_path=log_path)
@@ -231,14 +236,21 @@ def control_unaffected(request, server, loop, probe, baseline_rss_kib, hostile_r
 
 def test_handshake_from_a_foreign_or_missing_origin_is_refused_with_403(server, loop, hostile_report):
     async def attack() -> None:
-        for label, origin in (("missing Origin", None), ("foreign Origin", "http://evil.example"),
-                              ("Origin 'null'", "null")):
+        for label, origin in (
+            ("missing Origin", None),
+            ("foreign Origin", "http://evil.example"),
+            ("Origin 'null'", "null"),
+        ):
             started = time.monotonic()
             with pytest.raises(InvalidStatus) as refused:
                 await Peer.open(server, attacker_ip(), label, origin=origin)
             assert refused.value.response.status_code == 403
-            hostile_report.add(f"handshake with {label}", "ALLOWED_ORIGINS (exact)", "HTTP 403, no socket",
-                               ms(time.monotonic() - started))
+            hostile_report.add(
+                f"handshake with {label}",
+                "ALLOWED_ORIGINS (exact)",
+                "HTTP 403, no socket",
+                ms(time.monotonic() - started),
+            )
 
     loop.run(attack())
 
@@ -265,8 +277,12 @@ def test_malformed_json_gets_bad_json_and_the_socket_stays_usable(server, loop, 
             sent = await peer.send(frame)
             at, _ = await peer.expect("error", code="bad_json", timeout=REACTION_SECS)
             rtt = await peer.assert_usable()
-            hostile_report.add(f"malformed JSON: {label}", "-", "error bad_json; ping → pong after",
-                               f"{ms(at - sent)} (pong {ms(rtt)})")
+            hostile_report.add(
+                f"malformed JSON: {label}",
+                "-",
+                "error bad_json; ping → pong after",
+                f"{ms(at - sent)} (pong {ms(rtt)})",
+            )
         await peer.close()
 
     loop.run(attack())
@@ -281,8 +297,9 @@ def test_binary_frame_gets_binary_frame_error(server, loop, token_for, hostile_r
             sent = await peer.send(frame)
             at, _ = await peer.expect("error", code="binary_frame", timeout=REACTION_SECS)
             await peer.assert_usable()
-            hostile_report.add(f"binary frame ({label})", "text frames only", "error binary_frame; socket usable",
-                               ms(at - sent))
+            hostile_report.add(
+                f"binary frame ({label})", "text frames only", "error binary_frame; socket usable", ms(at - sent)
+            )
         await peer.close()
 
     loop.run(attack())
@@ -313,8 +330,12 @@ def test_protocol_violations_close_the_connection(server, loop, hostile_report):
             assert code in (expected_code, "EOF"), f"{label}: {code}, expected close {expected_code} or a drop"
             assert closed_at - sent < REACTION_SECS
             how = "TCP aborted, no close frame (client sees 1006)" if code == "EOF" else f"close frame {code}"
-            hostile_report.add(label, f"RFC 6455: fail the connection ({expected_code})",
-                               f"{how}; no error event", ms(closed_at - sent))
+            hostile_report.add(
+                label,
+                f"RFC 6455: fail the connection ({expected_code})",
+                f"{how}; no error event",
+                ms(closed_at - sent),
+            )
 
     loop.run(attack())
 
@@ -348,13 +369,19 @@ HUGE_NUMBERS = {
     # label: (frame, acceptable error codes)
     "before_seq 1e400 (→ inf)": ('{"type":"load_older","room":"%s","before_seq":1e400}', {"bad_field"}),
     "before_seq -1e400": ('{"type":"load_older","room":"%s","before_seq":-1e400}', {"bad_field"}),
-    "before_seq 10**4000 literal": ('{"type":"load_older","room":"%s","before_seq":1' + "0" * 4000 + "}",
-                                    {"bad_field"}),
+    "before_seq 10**4000 literal": (
+        '{"type":"load_older","room":"%s","before_seq":1' + "0" * 4000 + "}",
+        {"bad_field"},
+    ),
     "before_seq 10**5000 literal (over Python's 4300-digit int limit)": (
-        '{"type":"load_older","room":"%s","before_seq":1' + "0" * 5000 + "}", {"bad_field"}),
+        '{"type":"load_older","room":"%s","before_seq":1' + "0" * 5000 + "}",
+        {"bad_field"},
+    ),
     "before_seq 2**70": ('{"type":"load_older","room":"%s","before_seq":' + str(2**70) + "}", {"bad_field"}),
-    "before_seq 2**63 (one past int64)": ('{"type":"load_older","room":"%s","before_seq":' + str(2**63) + "}",
-                                         {"bad_field"}),
+    "before_seq 2**63 (one past int64)": (
+        '{"type":"load_older","room":"%s","before_seq":' + str(2**63) + "}",
+        {"bad_field"},
+    ),
     "before_seq NaN": ('{"type":"load_older","room":"%s","before_seq":NaN}', {"bad_field", "bad_json"}),
     "before_seq Infinity": ('{"type":"load_older","room":"%s","before_seq":Infinity}', {"bad_field", "bad_json"}),
     "before_seq 0": ('{"type":"load_older","room":"%s","before_seq":0}', {"bad_field"}),
@@ -376,8 +403,7 @@ def test_huge_numbers_are_refused_never_a_server_error(server, loop, token_for, 
             sent = await peer.send(template % room)
             at, event = await peer.next_event(timeout=REACTION_SECS)
             assert event["type"] == "error" and event["code"] in codes, f"{label}: got {event}"
-            hostile_report.add(f"huge number: {label}", "1 ≤ seq ≤ 2**63-1", f"error {event['code']}",
-                               ms(at - sent))
+            hostile_report.add(f"huge number: {label}", "1 ≤ seq ≤ 2**63-1", f"error {event['code']}", ms(at - sent))
         # The largest valid seq is served, not choked on (SQLite int64 edge).
         for frame, answer in (
             ({"type": "load_older", "room": room, "before_seq": 2**63 - 1}, "older"),
@@ -400,22 +426,32 @@ WRONG_TYPES = {
     "null": (None, "bad_event"),
     "type is a number": ({"type": 5}, "bad_event"),
     "type missing": ({"room": "a"}, "bad_event"),
-    "send: text is a number": ({"type": "send", "room": "hostile-types", "text": 123, "client_id": "c1"},
-                               "bad_field"),
-    "send: text is an object": ({"type": "send", "room": "hostile-types", "text": {"a": 1}, "client_id": "c2"},
-                                "bad_field"),
-    "send: client_id null": ({"type": "send", "room": "hostile-types", "text": "hi", "client_id": None},
-                             "bad_field"),
-    "send: client_id 65 chars": ({"type": "send", "room": "hostile-types", "text": "hi", "client_id": "c" * 65},
-                                 "bad_field"),
-    "send: client_id with '/'": ({"type": "send", "room": "hostile-types", "text": "hi", "client_id": "a/b"},
-                                 "bad_field"),
-    "send: text 2001 chars": ({"type": "send", "room": "hostile-types", "text": "x" * 2001, "client_id": "c3"},
-                              "text_too_long"),
-    "send: text only spaces": ({"type": "send", "room": "hostile-types", "text": " \n\t ", "client_id": "c4"},
-                               "text_empty"),
-    "send: text with a lone surrogate (\\ud800)": ({"type": "send", "room": "hostile-types",
-                                                   "text": "hi \ud800 there", "client_id": "c5"}, "bad_field"),
+    "send: text is a number": ({"type": "send", "room": "hostile-types", "text": 123, "client_id": "c1"}, "bad_field"),
+    "send: text is an object": (
+        {"type": "send", "room": "hostile-types", "text": {"a": 1}, "client_id": "c2"},
+        "bad_field",
+    ),
+    "send: client_id null": ({"type": "send", "room": "hostile-types", "text": "hi", "client_id": None}, "bad_field"),
+    "send: client_id 65 chars": (
+        {"type": "send", "room": "hostile-types", "text": "hi", "client_id": "c" * 65},
+        "bad_field",
+    ),
+    "send: client_id with '/'": (
+        {"type": "send", "room": "hostile-types", "text": "hi", "client_id": "a/b"},
+        "bad_field",
+    ),
+    "send: text 2001 chars": (
+        {"type": "send", "room": "hostile-types", "text": "x" * 2001, "client_id": "c3"},
+        "text_too_long",
+    ),
+    "send: text only spaces": (
+        {"type": "send", "room": "hostile-types", "text": " \n\t ", "client_id": "c4"},
+        "text_empty",
+    ),
+    "send: text with a lone surrogate (\\ud800)": (
+        {"type": "send", "room": "hostile-types", "text": "hi \ud800 there", "client_id": "c5"},
+        "bad_field",
+    ),
     "auth again, token with a lone surrogate": ({"type": "auth", "token": "\udfff" * 10}, "bad_field"),
     "join: room is a list": ({"type": "join", "room": ["hostile-types"]}, "bad_field"),
     "join: room missing": ({"type": "join"}, "bad_field"),
@@ -467,8 +503,9 @@ def test_unknown_types_get_unknown_type(server, loop, token_for, hostile_report)
 # --- Oversized frames ------------------------------------------------------------------------
 
 
-def test_frame_between_32k_and_64k_gets_frame_too_large_and_the_socket_stays_usable(server, loop, token_for,
-                                                                                    hostile_report):
+def test_frame_between_32k_and_64k_gets_frame_too_large_and_the_socket_stays_usable(
+    server, loop, token_for, hostile_report
+):
     token = token_for("large")
     room = "hostile-large"
 
@@ -487,8 +524,12 @@ def test_frame_between_32k_and_64k_gets_frame_too_large_and_the_socket_stays_usa
             sent = await peer.send(frame)
             at, _ = await peer.expect("error", code="frame_too_large", timeout=REACTION_SECS)
             rtt = await peer.assert_usable()
-            hostile_report.add(label, f"MAX_FRAME_BYTES {MAX_FRAME_BYTES}", "error frame_too_large; socket usable",
-                               f"{ms(at - sent)} (pong {ms(rtt)})")
+            hostile_report.add(
+                label,
+                f"MAX_FRAME_BYTES {MAX_FRAME_BYTES}",
+                "error frame_too_large; socket usable",
+                f"{ms(at - sent)} (pong {ms(rtt)})",
+            )
         page = await asyncio.to_thread(server.room_messages, room)
         assert page["messages"] == []
         await peer.close()
@@ -522,9 +563,12 @@ def test_frames_over_daphnes_limit_drop_the_connection(server, loop, token_for, 
             assert not any(event.startswith("error") for event in events), events
             assert closed_at - sent < REACTION_SECS
             how = f"close frame {peer.close_code}" if peer.close_frame_received else "TCP dropped, no close frame"
-            hostile_report.add(label, f"daphne max message {DAPHNE_MAX_MESSAGE_BYTES} B",
-                               f"connection dropped ({how}; client sees {peer.close_code}); no error event",
-                               ms(closed_at - sent))
+            hostile_report.add(
+                label,
+                f"daphne max message {DAPHNE_MAX_MESSAGE_BYTES} B",
+                f"connection dropped ({how}; client sees {peer.close_code}); no error event",
+                ms(closed_at - sent),
+            )
 
     loop.run(attack())
 
@@ -539,8 +583,10 @@ def test_frames_before_auth_may_read_but_never_write(server, loop, hostile_repor
     async def attack() -> None:
         peer = await Peer.open(server, attacker_ip(), "noauth")
         await peer.expect("ready")
-        writes = ({"type": "send", "room": "hostile-noauth", "text": "hi", "client_id": "n1"},
-                  {"type": "typing", "room": "hostile-noauth"})
+        writes = (
+            {"type": "send", "room": "hostile-noauth", "text": "hi", "client_id": "n1"},
+            {"type": "typing", "room": "hostile-noauth"},
+        )
         for joined in (False, True):
             if joined:
                 sent = await peer.send({"type": "join", "room": "hostile-noauth"})
@@ -550,8 +596,9 @@ def test_frames_before_auth_may_read_but_never_write(server, loop, hostile_repor
                 sent = await peer.send(frame)
                 at, _ = await peer.expect("error", code="not_authenticated", timeout=REACTION_SECS)
                 where = "in a room it reads" if joined else "in a room it has not joined"
-                hostile_report.add(f"{frame['type']} before auth, {where}", "auth to write",
-                                   "error not_authenticated", ms(at - sent))
+                hostile_report.add(
+                    f"{frame['type']} before auth, {where}", "auth to write", "error not_authenticated", ms(at - sent)
+                )
         page = await asyncio.to_thread(server.room_messages, "hostile-noauth")
         assert page["messages"] == []
         await peer.close()
@@ -586,20 +633,27 @@ def test_unauthenticated_sockets_are_closed_4001_after_auth_timeout(server, loop
         peer = await Peer.open(server, ip, label)
         ready_at, _ = await peer.expect("ready")
         task = asyncio.get_running_loop().create_task(behaviour(peer))
-        error_at, _ = await peer.wait_for(lambda e: e.get("code") == "auth_timeout", timeout=AUTH_TIMEOUT_SECS + 1.5,
-                                          what="error auth_timeout")
+        error_at, _ = await peer.wait_for(
+            lambda e: e.get("code") == "auth_timeout", timeout=AUTH_TIMEOUT_SECS + 1.5, what="error auth_timeout"
+        )
         closed_at = await peer.wait_closed(timeout=REACTION_SECS)
         await asyncio.gather(task, return_exceptions=True)
         assert peer.close_code == 4001, f"{label}: closed with {peer.close_code}"
         assert AUTH_TIMEOUT_SECS - 0.1 <= closed_at - ready_at <= AUTH_TIMEOUT_SECS + REACTION_SECS
-        hostile_report.add(f"unauthenticated socket, {label}", f"AUTH_TIMEOUT_SECS {AUTH_TIMEOUT_SECS:g}",
-                           "error auth_timeout, then close 4001",
-                           f"closed {closed_at - ready_at:.2f} s after ready "
-                           f"(error → close {ms(closed_at - error_at)})")
+        hostile_report.add(
+            f"unauthenticated socket, {label}",
+            f"AUTH_TIMEOUT_SECS {AUTH_TIMEOUT_SECS:g}",
+            "error auth_timeout, then close 4001",
+            f"closed {closed_at - ready_at:.2f} s after ready (error → close {ms(closed_at - error_at)})",
+        )
 
     async def attack() -> None:
-        await asyncio.gather(one("silent", silent), one("sending bad tokens", bad_tokens),
-                             one("sending pings", pinging), one("joining a room and leaving it", joining_and_leaving))
+        await asyncio.gather(
+            one("silent", silent),
+            one("sending bad tokens", bad_tokens),
+            one("sending pings", pinging),
+            one("joining a room and leaving it", joining_and_leaving),
+        )
 
     loop.run(attack())
 
@@ -613,9 +667,11 @@ def test_bad_tokens_get_bad_token_and_the_socket_may_try_again(server, loop, tok
     now = int(time.time())
     forged = {"v": "forged-visitor-1", "n": "admin", "s": True, "t": now}
     value, signature = good.rsplit(":", 1)
-    tampered_payload = signing.b64_encode(json.dumps(
-        {**signing.Signer(key=SECRET_KEY, salt=TOKEN_SALT).unsign_object(good), "s": True},
-        separators=(",", ":")).encode()).decode()
+    tampered_payload = signing.b64_encode(
+        json.dumps(
+            {**signing.Signer(key=SECRET_KEY, salt=TOKEN_SALT).unsign_object(good), "s": True}, separators=(",", ":")
+        ).encode()
+    ).decode()
     cases = {
         "random string": secrets.token_urlsafe(40),
         "signed with another key (staff, name 'admin')": _signed(forged, "another-key-" + "k" * 40),
@@ -633,8 +689,9 @@ def test_bad_tokens_get_bad_token_and_the_socket_may_try_again(server, loop, tok
         for label, token in cases.items():
             sent = await peer.send({"type": "auth", "token": token})
             at, _ = await peer.expect("error", code="bad_token", timeout=REACTION_SECS)
-            hostile_report.add(f"bad token: {label}", "HMAC, salt backchannel.identity", "error bad_token; socket open",
-                               ms(at - sent))
+            hostile_report.add(
+                f"bad token: {label}", "HMAC, salt backchannel.identity", "error bad_token; socket open", ms(at - sent)
+            )
         # Positive control: a token crafted the same way with the daphne's key is accepted, so the
         # refusals above are about the key/salt/content, not about how the test signs.
         crafted = _signed({"v": "crafted-visitor", "n": "Crafted", "s": False, "t": now}, SECRET_KEY)
@@ -643,8 +700,9 @@ def test_bad_tokens_get_bad_token_and_the_socket_may_try_again(server, loop, tok
         assert event["name"] == "Crafted" and event["staff"] is False
         sent = await peer.send({"type": "auth", "token": good})
         at, _ = await peer.expect("error", code="already_authenticated", timeout=REACTION_SECS)
-        hostile_report.add("second auth on an authenticated socket", "once per socket",
-                           "error already_authenticated", ms(at - sent))
+        hostile_report.add(
+            "second auth on an authenticated socket", "once per socket", "error already_authenticated", ms(at - sent)
+        )
         await peer.assert_usable()
         await peer.close()
 
@@ -666,8 +724,12 @@ def test_expired_token_gets_token_expired(server, loop, hostile_report):
             token = _signed({"v": "old-visitor", "n": "Old", "s": False, "t": issued_at}, SECRET_KEY)
             sent = await peer.send({"type": "auth", "token": token})
             at, _ = await peer.expect("error", code="token_expired", timeout=REACTION_SECS)
-            hostile_report.add(f"expired token, {label}", f"TOKEN_TTL_SECS {TOKEN_TTL_SECS}",
-                               "error token_expired; socket open", ms(at - sent))
+            hostile_report.add(
+                f"expired token, {label}",
+                f"TOKEN_TTL_SECS {TOKEN_TTL_SECS}",
+                "error token_expired; socket open",
+                ms(at - sent),
+            )
         # Just inside the TTL it is accepted (the boundary is where the contract puts it).
         token = _signed({"v": "old-visitor", "n": "Old", "s": False, "t": now - TOKEN_TTL_SECS + 30}, SECRET_KEY)
         await peer.send({"type": "auth", "token": token})
@@ -688,9 +750,21 @@ def test_spoofed_author_fields_are_ignored(server, loop, token_for, hostile_repo
     async def attack() -> None:
         witness = await open_authenticated(server, attacker_ip(), "witness", witness_token, room)
         eve = await open_authenticated(server, attacker_ip(), "eve", token, room)
-        sent = await eve.send({"type": "send", "room": room, "text": "I am the admin", "client_id": "spoof-1",
-                               "author": "admin", "name": "admin", "visitor": "staff-1", "staff": True,
-                               "seq": 999, "sent_at": "2000-01-01T00:00:00.000Z", "deleted": False})
+        sent = await eve.send(
+            {
+                "type": "send",
+                "room": room,
+                "text": "I am the admin",
+                "client_id": "spoof-1",
+                "author": "admin",
+                "name": "admin",
+                "visitor": "staff-1",
+                "staff": True,
+                "seq": 999,
+                "sent_at": "2000-01-01T00:00:00.000Z",
+                "deleted": False,
+            }
+        )
         at, broadcast = await witness.expect("message", timeout=REACTION_SECS)
         _, ack = await eve.expect("ack", timeout=REACTION_SECS)
         page = await asyncio.to_thread(server.room_messages, room)
@@ -702,9 +776,12 @@ def test_spoofed_author_fields_are_ignored(server, loop, token_for, hostile_repo
             assert shown["visitor"] != "staff-1"
             assert shown["seq"] == ack["seq"] == 1
             assert not shown["sent_at"].startswith("2000")
-        hostile_report.add("spoofed author/name/visitor/staff/seq in send", "author = token's name",
-                           f"broadcast and stored as '{broadcast['author']}', staff false, seq {broadcast['seq']}",
-                           ms(at - sent))
+        hostile_report.add(
+            "spoofed author/name/visitor/staff/seq in send",
+            "author = token's name",
+            f"broadcast and stored as '{broadcast['author']}', staff false, seq {broadcast['seq']}",
+            ms(at - sent),
+        )
         await eve.close()
         await witness.close()
 
@@ -718,15 +795,16 @@ def test_send_to_a_room_not_joined_gets_not_joined(server, loop, token_for, host
     async def attack() -> None:
         member = await open_authenticated(server, attacker_ip(), "member", member_token, "hostile-closed")
         outsider = await open_authenticated(server, attacker_ip(), "outsider", token, "hostile-other")
-        for frame in ({"type": "send", "room": "hostile-closed", "text": "sneaky", "client_id": "nj-1"},
-                      {"type": "typing", "room": "hostile-closed"},
-                      {"type": "load_older", "room": "hostile-closed", "before_seq": 10},
-                      {"type": "leave", "room": "hostile-closed"}):
+        for frame in (
+            {"type": "send", "room": "hostile-closed", "text": "sneaky", "client_id": "nj-1"},
+            {"type": "typing", "room": "hostile-closed"},
+            {"type": "load_older", "room": "hostile-closed", "before_seq": 10},
+            {"type": "leave", "room": "hostile-closed"},
+        ):
             sent = await outsider.send(frame)
             at, error = await outsider.expect("error", code="not_joined", timeout=REACTION_SECS)
             assert error.get("room") == "hostile-closed"
-            hostile_report.add(f"{frame['type']} to a room not joined", "join first", "error not_joined",
-                               ms(at - sent))
+            hostile_report.add(f"{frame['type']} to a room not joined", "join first", "error not_joined", ms(at - sent))
         await asyncio.sleep(0.3)
         assert not [e for _, e in member.events if e["type"] in ("message", "typing")], member.summary()
         page = await asyncio.to_thread(server.room_messages, "hostile-closed")
@@ -741,7 +819,8 @@ def test_send_to_a_room_not_joined_gets_not_joined(server, loop, token_for, host
 
 
 def test_message_flood_is_limited_then_closed_4008_and_only_accepted_messages_are_stored(
-        server, loop, token_for, hostile_report):
+    server, loop, token_for, hostile_report
+):
     token = token_for("flooder")
     witness_token = token_for("flood-witness")
     room = "hostile-flood"
@@ -761,8 +840,9 @@ def test_message_flood_is_limited_then_closed_4008_and_only_accepted_messages_ar
             while not peer.closed and time.monotonic() < ends:
                 number += 1
                 try:
-                    await peer.send({"type": "send", "room": room, "text": f"flood {number}",
-                                     "client_id": f"flood-{number}"})
+                    await peer.send(
+                        {"type": "send", "room": room, "text": f"flood {number}", "client_id": f"flood-{number}"}
+                    )
                 except ConnectionClosed:
                     break
                 sent_here += 1
@@ -776,8 +856,13 @@ def test_message_flood_is_limited_then_closed_4008_and_only_accepted_messages_ar
             await peer.close()
         page = await asyncio.to_thread(server.room_messages, room)
         await witness.close()
-        return {"connections": connections, "sent": sent_per_connection, "elapsed": elapsed, "page": page,
-                "witnessed": [e["client_id"] for _, e in witness.events if e["type"] == "message"]}
+        return {
+            "connections": connections,
+            "sent": sent_per_connection,
+            "elapsed": elapsed,
+            "page": page,
+            "witnessed": [e["client_id"] for _, e in witness.events if e["type"] == "message"],
+        }
 
     result = loop.run(attack(), timeout=FLOOD_SECS + 30)
     connections, elapsed = result["connections"], result["elapsed"]
@@ -823,8 +908,7 @@ def test_message_flood_is_limited_then_closed_4008_and_only_accepted_messages_ar
         f"(retry_after {retry[0]}–{retry[-1]} s), close 4008; {len(later)} reconnects all limited "
         f"({len(acked) - len(first_acks)} acked in total after the 1st) and closed 4008; "
         f"{attempts} sent, {len(acked)} acked = {len(stored)} stored = {len(result['witnessed'])} broadcast",
-        f"1st rate_limited → close {ms(close_after)}; 1st socket lived "
-        f"{first.closed_at - first.events[0][0]:.2f} s",
+        f"1st rate_limited → close {ms(close_after)}; 1st socket lived {first.closed_at - first.events[0][0]:.2f} s",
     )
 
 
@@ -875,13 +959,15 @@ def test_per_ip_message_bucket_limits_identities_together(server, loop, token_fo
         started = time.monotonic()
         for m in range(per_identity):
             for n, peer in enumerate(peers):
-                await peer.send({"type": "send", "room": room, "text": f"sybil {n} says {m}",
-                                 "client_id": f"sybil-{n}-{m}"})
+                await peer.send(
+                    {"type": "send", "room": room, "text": f"sybil {n} says {m}", "client_id": f"sybil-{n}-{m}"}
+                )
             await asyncio.sleep(0.005)
         for peer in peers:
             for _ in range(per_identity):
-                await peer.wait_for(lambda e: e["type"] in ("ack", "error"), timeout=REACTION_SECS + 2,
-                                    what="ack or error")
+                await peer.wait_for(
+                    lambda e: e["type"] in ("ack", "error"), timeout=REACTION_SECS + 2, what="ack or error"
+                )
         elapsed = time.monotonic() - started
         for peer in peers:
             await peer.close()
@@ -911,9 +997,16 @@ def test_per_ip_message_bucket_limits_identities_together(server, loop, token_fo
 def run_swarm(server: Server, scenario: str, **arguments) -> dict:
     """A socket-hoarding scenario in a child process (tests/hostile/swarm.py says why)."""
     completed = subprocess.run(
-        [sys.executable, "-m", "tests.hostile.swarm",
-         json.dumps({"scenario": scenario, "port": server.port, "origin": server.origin, **arguments})],
-        cwd=REPO_DIR, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tests.hostile.swarm",
+            json.dumps({"scenario": scenario, "port": server.port, "origin": server.origin, **arguments}),
+        ],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 0, f"swarm {scenario} failed:\n{completed.stderr[-3000:]}"
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -921,8 +1014,14 @@ def run_swarm(server: Server, scenario: str, **arguments) -> dict:
 
 def test_too_many_sockets_from_one_ip_are_closed_4029_and_closing_frees_slots(server, token_for, hostile_report):
     attempts = 200
-    result = run_swarm(server, "hoard", ip=attacker_ip(slot_check=True), attempts=attempts,
-                       limit=MAX_SOCKETS_PER_IP, token=token_for("hoarder"))
+    result = run_swarm(
+        server,
+        "hoard",
+        ip=attacker_ip(slot_check=True),
+        attempts=attempts,
+        limit=MAX_SOCKETS_PER_IP,
+        token=token_for("hoarder"),
+    )
     assert not result["failures"], result["failures"][:3]
     assert not result["others"], f"unexpected first events: {result['others']}"
     assert result["accepted"] == MAX_SOCKETS_PER_IP
@@ -933,7 +1032,8 @@ def test_too_many_sockets_from_one_ip_are_closed_4029_and_closing_frees_slots(se
     assert result["firsts"] == ["ready"] * MAX_SOCKETS_PER_IP, result["firsts"]
     assert result["extra"] == ["too_many_sockets", 4029]
     hostile_report.add(
-        f"{attempts} sockets from one IP at once", f"MAX_SOCKETS_PER_IP {MAX_SOCKETS_PER_IP}",
+        f"{attempts} sockets from one IP at once",
+        f"MAX_SOCKETS_PER_IP {MAX_SOCKETS_PER_IP}",
         f"{result['accepted']} ready; {result['refused']} got error too_many_sockets then close 4029; "
         f"after closing the {MAX_SOCKETS_PER_IP}: {MAX_SOCKETS_PER_IP} new ones ready, the next 4029 again",
         f"handshake → 4029 p50/max {ms(result['refusal_p50'])}/{ms(result['refusal_max'])}; "
@@ -941,8 +1041,7 @@ def test_too_many_sockets_from_one_ip_are_closed_4029_and_closing_frees_slots(se
     )
 
 
-def test_sockets_closing_in_a_busy_room_free_their_slots_and_leave_presence(server, loop, token_for,
-                                                                              hostile_report):
+def test_sockets_closing_in_a_busy_room_free_their_slots_and_leave_presence(server, loop, token_for, hostile_report):
     """MAX_SOCKETS_PER_IP people in one room (one address: an office behind NAT) close their tabs
     while the room is busy: messages are still being broadcast to them as they go. Afterwards the
     address must be able to open MAX_SOCKETS_PER_IP sockets again, and a newcomer must see none of
@@ -955,14 +1054,18 @@ def test_sockets_closing_in_a_busy_room_free_their_slots_and_leave_presence(serv
     ip, talkers_ip = attacker_ip(), attacker_ip()
 
     async def scenario() -> dict:
-        peers = await asyncio.gather(*(open_authenticated(server, ip, f"office{n}", token, room)
-                                       for n, token in enumerate(tokens)))
-        speakers = [await open_authenticated(server, talkers_ip, f"talker{n}", token, room)
-                    for n, token in enumerate(talker_tokens)]
+        peers = await asyncio.gather(
+            *(open_authenticated(server, ip, f"office{n}", token, room) for n, token in enumerate(tokens))
+        )
+        speakers = [
+            await open_authenticated(server, talkers_ip, f"talker{n}", token, room)
+            for n, token in enumerate(talker_tokens)
+        ]
         for m in range(MESSAGE_BURST):  # 30 messages, within every limit, as fast as they go
             for n, speaker in enumerate(speakers):
-                await speaker.send({"type": "send", "room": room, "text": f"busy {n}.{m}",
-                                    "client_id": f"busy-{n}-{m}"})
+                await speaker.send(
+                    {"type": "send", "room": room, "text": f"busy {n}.{m}", "client_id": f"busy-{n}-{m}"}
+                )
         await peers[0].expect("message", timeout=2)  # the broadcasts have started: everybody leaves
         await asyncio.gather(*(peer.close() for peer in peers))
         for speaker in speakers:
@@ -987,8 +1090,10 @@ def test_sockets_closing_in_a_busy_room_free_their_slots_and_leave_presence(serv
         f"a newcomer sees online_count {result['presence']['online_count']} ({len(ghosts)} ghosts)",
         "-",
     )
-    assert refused == 0, (f"{refused} of the address's {people} slots were never freed: those consumers' "
-                          f"disconnect() did not run (daphne's log: 'Attempt to send on a closed protocol')")
+    assert refused == 0, (
+        f"{refused} of the address's {people} slots were never freed: those consumers' "
+        f"disconnect() did not run (daphne's log: 'Attempt to send on a closed protocol')"
+    )
     assert not ghosts, f"closed sockets still shown online: {ghosts}"
 
 
@@ -1003,8 +1108,7 @@ def test_connection_churn_from_one_ip_does_not_stall_legitimate_messages(server,
     CHURN_STALL_MS, or one address could make the chat unusable for everyone. The bound is loose
     because the slowdown depends on the machine's load; the figures are what matters."""
     since, cpu_before = probe.mark(), server.cpu_secs()
-    result = run_swarm(server, "churn", ip=attacker_ip(slot_check=True), workers=MAX_SOCKETS_PER_IP,
-                       secs=CHURN_SECS)
+    result = run_swarm(server, "churn", ip=attacker_ip(slot_check=True), workers=MAX_SOCKETS_PER_IP, secs=CHURN_SECS)
     cpu = (server.cpu_secs() - cpu_before) / result["elapsed"]
     window = loop.run(probe.checkpoint(since))
     hostile_report.add(
@@ -1017,7 +1121,8 @@ def test_connection_churn_from_one_ip_does_not_stall_legitimate_messages(server,
     assert set(result["firsts"]) <= {"ready", "too_many_sockets"}, result["firsts"]
     assert not window.problems, window.problems
     assert max(window.latencies_ms) < CHURN_STALL_MS, (
-        f"one address opening and closing sockets stalled legitimate messages: {window.describe()}")
+        f"one address opening and closing sockets stalled legitimate messages: {window.describe()}"
+    )
 
 
 def test_no_socket_slot_is_leaked_by_any_attack(server, loop, hostile_report):
@@ -1036,10 +1141,12 @@ def test_no_socket_slot_is_leaked_by_any_attack(server, loop, hostile_report):
     results = {ip: loop.run(fill(ip), timeout=30) for ip in SLOT_CHECK_IPS}
     leaked = {ip: firsts for ip, firsts in results.items() if firsts != ["ready"] * MAX_SOCKETS_PER_IP}
     assert not leaked, f"addresses that cannot open {MAX_SOCKETS_PER_IP} sockets again: {leaked}"
-    hostile_report.add(f"slot leak check over the {len(SLOT_CHECK_IPS)} IPs whose sockets were closed/dropped",
-                       f"MAX_SOCKETS_PER_IP {MAX_SOCKETS_PER_IP}",
-                       f"every IP opened {MAX_SOCKETS_PER_IP} sockets again",
-                       f"{time.monotonic() - started:.2f} s")
+    hostile_report.add(
+        f"slot leak check over the {len(SLOT_CHECK_IPS)} IPs whose sockets were closed/dropped",
+        f"MAX_SOCKETS_PER_IP {MAX_SOCKETS_PER_IP}",
+        f"every IP opened {MAX_SOCKETS_PER_IP} sockets again",
+        f"{time.monotonic() - started:.2f} s",
+    )
 
 
 # --- Memory ------------------------------------------------------------------------------------
@@ -1049,11 +1156,14 @@ def test_memory_growth_over_all_attacks_is_bounded(server, baseline_rss_kib, hos
     time.sleep(1.5)  # closed sockets' clean-up and a gc pause
     after = server.rss_kib()
     growth = after - baseline_rss_kib
-    figures = (f"VmRSS {baseline_rss_kib / 1024:.1f} MiB after warm-up → {after / 1024:.1f} MiB after all attacks "
-               f"({growth / 1024:+.1f} MiB)")
+    figures = (
+        f"VmRSS {baseline_rss_kib / 1024:.1f} MiB after warm-up → {after / 1024:.1f} MiB after all attacks "
+        f"({growth / 1024:+.1f} MiB)"
+    )
     log(figures)
-    hostile_report.add("daphne memory over the whole suite", f"growth < {MEMORY_GROWTH_BOUND_KIB // 1024} MiB",
-                       figures, "-")
+    hostile_report.add(
+        "daphne memory over the whole suite", f"growth < {MEMORY_GROWTH_BOUND_KIB // 1024} MiB", figures, "-"
+    )
     assert growth < MEMORY_GROWTH_BOUND_KIB, figures
 
 
@@ -1101,12 +1211,18 @@ def test_attacks_repeated_leave_memory_where_they_found_it(server, loop, token_f
         rss_kib.append(server.rss_kib())
         sockets.append(churned["sockets"] + 200 + MAX_SOCKETS_PER_IP + 4)
     last_growth = rss_kib[-1] - rss_kib[-2]
-    figures = (f"VmRSS by round {' → '.join(f'{kib / 1024:.1f}' for kib in rss_kib)} MiB over "
-               f"{sum(sockets)} sockets opened and closed and {flooded / 2**20:.1f} MiB of refused frames; "
-               f"the last round: {last_growth / 1024:+.2f} MiB for {sockets[-1]} sockets")
+    figures = (
+        f"VmRSS by round {' → '.join(f'{kib / 1024:.1f}' for kib in rss_kib)} MiB over "
+        f"{sum(sockets)} sockets opened and closed and {flooded / 2**20:.1f} MiB of refused frames; "
+        f"the last round: {last_growth / 1024:+.2f} MiB for {sockets[-1]} sockets"
+    )
     log(figures)
-    hostile_report.add(f"daphne memory over {REPEATED_ATTACK_ROUNDS} rounds of the heaviest attacks",
-                       f"the last round adds < {LAST_ROUND_GROWTH_BOUND_KIB / 1024:g} MiB", figures, "-")
+    hostile_report.add(
+        f"daphne memory over {REPEATED_ATTACK_ROUNDS} rounds of the heaviest attacks",
+        f"the last round adds < {LAST_ROUND_GROWTH_BOUND_KIB / 1024:g} MiB",
+        figures,
+        "-",
+    )
     assert last_growth < LAST_ROUND_GROWTH_BOUND_KIB, figures
 
 
@@ -1125,8 +1241,9 @@ def test_long_messages_do_not_make_a_room_unjoinable(server, loop, token_for, ho
     async def scenario() -> dict:
         griefer = await open_authenticated(server, attacker_ip(), "griefer", griefer_token, room)
         for n in range(MESSAGE_BURST - 1):
-            await griefer.send({"type": "send", "room": room, "text": f"{n} " + "\U0001F600" * 1990,
-                                "client_id": f"long-{n}"})
+            await griefer.send(
+                {"type": "send", "room": room, "text": f"{n} " + "\U0001f600" * 1990, "client_id": f"long-{n}"}
+            )
             await griefer.expect("ack", timeout=2)
         await griefer.close()
         newcomer = await open_authenticated(server, newcomer_ip, "newcomer", newcomer_token)

@@ -38,13 +38,15 @@ def database(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(database):
     site_port, port = free_port(), free_port()
-    env = backend_env({
-        "SECRET_KEY": "moderation-live-only-" + "m" * 50,
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_ORIGINS": f"http://127.0.0.1:{site_port}",
-        "DATABASE_URL": f"sqlite:///{database}",
-        "IDENTITY_POW_BITS": "4",
-    })
+    env = backend_env(
+        {
+            "SECRET_KEY": "moderation-live-only-" + "m" * 50,
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_ORIGINS": f"http://127.0.0.1:{site_port}",
+            "DATABASE_URL": f"sqlite:///{database}",
+            "IDENTITY_POW_BITS": "4",
+        }
+    )
     migrate(env)
     log_path = REPO_DIR / "artifacts" / f"moderation-live-daphne-{port}.log"
     process = start_daphne(port=port, env=env, log_path=log_path)
@@ -97,8 +99,15 @@ def test_a_mute_and_a_ban_from_the_page_reach_the_visitor_live_and_a_lifted_ban_
         back = await open_authenticated(server, VISITOR_IP, "back", eve["token"], "live-mod")
         me = [event for _, event in back.events if event["type"] == "authenticated"][0]
         await back.close()
-        return {"answer": answer, "muted": muted, "mute_secs": mute_secs, "banned": banned,
-                "code": peer.close_code, "refused": refused, "back": me}
+        return {
+            "answer": answer,
+            "muted": muted,
+            "mute_secs": mute_secs,
+            "banned": banned,
+            "code": peer.close_code,
+            "refused": refused,
+            "back": me,
+        }
 
     result = asyncio.run(scenario())
     assert result["answer"] == {"action": "mute", "affected_online": 1}

@@ -48,15 +48,17 @@ def database(tmp_path_factory) -> Path:
 def server(database):
     site_port, port = free_port(), free_port()
     origin = f"http://127.0.0.1:{site_port}"
-    env = backend_env({
-        "SECRET_KEY": "staff-holes-only-" + "s" * 50,
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_ORIGINS": origin,
-        "DATABASE_URL": f"sqlite:///{database}",
-        "IDENTITY_BURST": str(IDENTITY_BURST),
-        "IDENTITY_PER_MIN": "6",
-        "STAFF_RECHECK_SECS": str(STAFF_RECHECK_SECS),
-    })
+    env = backend_env(
+        {
+            "SECRET_KEY": "staff-holes-only-" + "s" * 50,
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_ORIGINS": origin,
+            "DATABASE_URL": f"sqlite:///{database}",
+            "IDENTITY_BURST": str(IDENTITY_BURST),
+            "IDENTITY_PER_MIN": "6",
+            "STAFF_RECHECK_SECS": str(STAFF_RECHECK_SECS),
+        }
+    )
     migrate(env)
     log_path = REPO_DIR / "artifacts" / f"staff-holes-daphne-{port}.log"
     process = start_daphne(port=port, env=env, log_path=log_path)
@@ -87,13 +89,20 @@ def admin_login(server: Server, ip: str, username: str, password: str) -> tuple[
         body = page.read().decode()
         cookie = re.search(r"csrftoken=([^;]+)", page.getheader("Set-Cookie", "")).group(1)
         form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
-        form = urllib.parse.urlencode({"csrfmiddlewaretoken": form_token, "username": username,
-                                       "password": password, "next": "/admin/"})
+        form = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": form_token, "username": username, "password": password, "next": "/admin/"}
+        )
         started = time.monotonic()
-        connection.request("POST", "/admin/login/", form, headers={
-            "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={cookie}",
-            "Referer": f"{server.http_url}/admin/login/",
-        })
+        connection.request(
+            "POST",
+            "/admin/login/",
+            form,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": f"csrftoken={cookie}",
+                "Referer": f"{server.http_url}/admin/login/",
+            },
+        )
         response = connection.getresponse()
         text = response.read().decode()
         return response.status, text, time.monotonic() - started
@@ -119,13 +128,18 @@ def test_admin_password_guessing_is_limited_per_address_and_per_username(server,
     assert (api_refused.value.status, api_refused.value.error["code"]) == (429, "identity_rate_limited")
     hashed_secs = sorted(secs for _, _, secs in checked)[len(checked) // 2]
     refused_secs = max(secs for _, _, secs in refused)
-    figures = (f"{IDENTITY_BURST} wrong passwords checked (median {hashed_secs * 1000:.0f} ms each, hashing); "
-               f"then 429 in {refused_secs * 1000:.0f} ms (no hashing), the right password included; "
-               f"another address for that username: 429; the staff API for it: 429 identity_rate_limited")
+    figures = (
+        f"{IDENTITY_BURST} wrong passwords checked (median {hashed_secs * 1000:.0f} ms each, hashing); "
+        f"then 429 in {refused_secs * 1000:.0f} ms (no hashing), the right password included; "
+        f"another address for that username: 429; the staff API for it: 429 identity_rate_limited"
+    )
     log(figures)
-    hostile_report.add("admin login password guessing (one address, then another for the same username)",
-                       f"IDENTITY_BURST {IDENTITY_BURST} per address and per username, shared with the staff API",
-                       figures, f"{refused_secs * 1000:.0f} ms")
+    hostile_report.add(
+        "admin login password guessing (one address, then another for the same username)",
+        f"IDENTITY_BURST {IDENTITY_BURST} per address and per username, shared with the staff API",
+        figures,
+        f"{refused_secs * 1000:.0f} ms",
+    )
     assert refused_secs < hashed_secs / 2, "a refused sign-in took as long as a hashed one"
 
 
@@ -148,8 +162,14 @@ def test_a_demoted_staff_socket_loses_staff_within_the_recheck_interval(server, 
         await retry.send({"type": "auth", "token": token})
         _, refused = await retry.expect("error", code="bad_token", timeout=2)
         await retry.close()
-        return {"after": at - demoted_at, "closed": closed_at - demoted_at, "code": peer.close_code,
-                "message": error["message"], "fresh_tokens": len(fresh_tokens), "retry": refused["message"]}
+        return {
+            "after": at - demoted_at,
+            "closed": closed_at - demoted_at,
+            "code": peer.close_code,
+            "message": error["message"],
+            "fresh_tokens": len(fresh_tokens),
+            "retry": refused["message"],
+        }
 
     result = asyncio.run(scenario())
     with pytest.raises(IdentityRefused) as api_refused:

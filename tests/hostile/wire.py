@@ -110,8 +110,16 @@ class Peer:
         self.reader = asyncio.get_running_loop().create_task(self._read(), name=f"peer-{label}")
 
     @classmethod
-    async def open(cls, server: Server, ip: str, label: str, *, origin: str | None = "",
-                   on_event: Callable[[float, dict], None] | None = None, open_timeout: float = 10) -> Peer:
+    async def open(
+        cls,
+        server: Server,
+        ip: str,
+        label: str,
+        *,
+        origin: str | None = "",
+        on_event: Callable[[float, dict], None] | None = None,
+        open_timeout: float = 10,
+    ) -> Peer:
         websocket = await connect(
             server.ws_url,
             origin=server.origin if origin == "" else origin,
@@ -155,8 +163,9 @@ class Peer:
     def summary(self, start: int = 0) -> list[str]:
         return [_short(event) for _, event in self.events[start:] if event.get("type") != "presence"]
 
-    async def wait_for(self, predicate: Callable[[dict], bool], *, timeout: float, what: str,
-                       consume: bool = True) -> tuple[float, dict]:
+    async def wait_for(
+        self, predicate: Callable[[dict], bool], *, timeout: float, what: str, consume: bool = True
+    ) -> tuple[float, dict]:
         """The first event from the cursor on that matches; fails with what did arrive."""
         deadline = time.monotonic() + timeout
         index = self.cursor
@@ -186,13 +195,15 @@ class Peer:
         what = f"{kind} {code}" if code else kind
         return await self.wait_for(
             lambda event: event.get("type") == kind and (code is None or event.get("code") == code),
-            timeout=timeout, what=what,
+            timeout=timeout,
+            what=what,
         )
 
     async def next_event(self, *, timeout: float = 1.0) -> tuple[float, dict]:
         """The next event that is not presence/typing (chatter the test did not cause)."""
-        return await self.wait_for(lambda event: event.get("type") not in ("presence", "typing"),
-                                   timeout=timeout, what="an event")
+        return await self.wait_for(
+            lambda event: event.get("type") not in ("presence", "typing"), timeout=timeout, what="an event"
+        )
 
     async def wait_closed(self, *, timeout: float) -> float:
         try:
@@ -232,8 +243,9 @@ def _short(event: dict) -> str:
     return str(event.get("type"))
 
 
-async def open_authenticated(server: Server, ip: str, label: str, token: str, room: str | None = None,
-                             **kwargs) -> Peer:
+async def open_authenticated(
+    server: Server, ip: str, label: str, token: str, room: str | None = None, **kwargs
+) -> Peer:
     peer = await Peer.open(server, ip, label, **kwargs)
     await peer.authenticate(token)
     if room is not None:
@@ -259,9 +271,11 @@ class RawSocket:
     async def _handshake(self, server: Server) -> None:
         key = base64.b64encode(os.urandom(16)).decode()
         self.writer.write(
-            (f"GET /ws/ HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
-             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-             f"Origin: {server.origin}\r\n\r\n").encode()
+            (
+                f"GET /ws/ HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: {server.origin}\r\n\r\n"
+            ).encode()
         )
         head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 5)
         status_line = head.split(b"\r\n", 1)[0]
@@ -342,8 +356,10 @@ class Window:
         def p50_max(values: list[float]) -> str:
             return f"{statistics.median(values):.0f}/{max(values):.0f} ms" if values else "n/a"
 
-        return (f"{self.delivered}/{self.probes} delivered, msg latency p50/max {p50_max(self.latencies_ms)}, "
-                f"ping RTT p50/max {p50_max(self.rtts_ms)}, no-DB echo RTT p50/max {p50_max(self.echo_ms)}")
+        return (
+            f"{self.delivered}/{self.probes} delivered, msg latency p50/max {p50_max(self.latencies_ms)}, "
+            f"ping RTT p50/max {p50_max(self.rtts_ms)}, no-DB echo RTT p50/max {p50_max(self.echo_ms)}"
+        )
 
 
 class Probe:
@@ -394,11 +410,15 @@ class Probe:
             self.problems.append((at, f"sender got error {event.get('code')}: {event.get('message')}"))
 
     async def start(self, control_token: str, sender_tokens: list[str]) -> None:
-        self.control = await open_authenticated(self.server, CONTROL_IP, "control", control_token, self.ROOM,
-                                                on_event=self._control_event)
+        self.control = await open_authenticated(
+            self.server, CONTROL_IP, "control", control_token, self.ROOM, on_event=self._control_event
+        )
         for index, token in enumerate(sender_tokens):
-            self.senders.append(await open_authenticated(self.server, CONTROL_IP, f"sender{index}", token,
-                                                         self.ROOM, on_event=self._sender_event))
+            self.senders.append(
+                await open_authenticated(
+                    self.server, CONTROL_IP, f"sender{index}", token, self.ROOM, on_event=self._sender_event
+                )
+            )
         self.echo = await open_authenticated(self.server, CONTROL_IP, "echo", control_token, on_event=self._echo_event)
         self.task = asyncio.get_running_loop().create_task(self._trickle(), name="probe-trickle")
 
@@ -416,8 +436,9 @@ class Probe:
                 self.problems.append((time.monotonic(), f"{peer.label} was closed ({peer.close_code})"))
         try:
             self.sent[client_id] = time.monotonic()
-            await sender.send({"type": "send", "room": self.ROOM, "text": f"legitimate message {self.count}",
-                               "client_id": client_id})
+            await sender.send(
+                {"type": "send", "room": self.ROOM, "text": f"legitimate message {self.count}", "client_id": client_id}
+            )
             self.pings.append(time.monotonic())
             await self.control.send({"type": "ping"})
             self.echoes.append(time.monotonic())

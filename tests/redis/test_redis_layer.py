@@ -36,14 +36,16 @@ pytestmark = pytest.mark.redis
 @pytest.fixture(scope="module")
 def backend_env_vars(redis_url, tmp_path_factory) -> dict[str, str]:
     data_dir = tmp_path_factory.mktemp("backend")
-    env = backend_env({
-        "SECRET_KEY": "redis-test-" + "k" * 50,
-        "SECURE_SSL_REDIRECT": "0",
-        "ALLOWED_ORIGINS": SITE_ORIGIN,
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": f"sqlite:///{data_dir / 'db.sqlite3'}",
-        **TEST_IDENTITY_ENV,
-    })
+    env = backend_env(
+        {
+            "SECRET_KEY": "redis-test-" + "k" * 50,
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_ORIGINS": SITE_ORIGIN,
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": f"sqlite:///{data_dir / 'db.sqlite3'}",
+            **TEST_IDENTITY_ENV,
+        }
+    )
     migrate(env)
     return env
 
@@ -94,8 +96,14 @@ def presence_change(event: dict) -> tuple[str, str] | None:
 def run_moderation(env: dict[str, str], code: str) -> None:
     """Moderate from a third process (as the admin would on any backend process)."""
     script = f"from chat import moderation\nfrom chat.models import *\n{code}"
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=BACKEND_DIR, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=BACKEND_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -183,14 +191,20 @@ def test_moderation_reaches_sockets_on_every_process(backends, backend_env_vars)
         spam = await next_message(ann)
 
         # Deleted by a third process: gone for Ann on process one.
-        await asyncio.to_thread(run_moderation, backend_env_vars,
-                                "moderation.delete_message(message=Message.objects.get(client_id='eve-1'), by='mod')")
+        await asyncio.to_thread(
+            run_moderation,
+            backend_env_vars,
+            "moderation.delete_message(message=Message.objects.get(client_id='eve-1'), by='mod')",
+        )
         deleted = await next_event(ann, "deleted")
         assert deleted == {"type": "deleted", "room": "moderated", "seq": spam["seq"]}
 
         # Banned: Eve's socket on process two is told why and closed with 4003.
-        await asyncio.to_thread(run_moderation, backend_env_vars,
-                                f"moderation.impose(kind=Sanction.Kind.BAN, visitor={eve.visitor!r}, reason='spam')")
+        await asyncio.to_thread(
+            run_moderation,
+            backend_env_vars,
+            f"moderation.impose(kind=Sanction.Kind.BAN, visitor={eve.visitor!r}, reason='spam')",
+        )
         notice = await next_event(eve, "moderated")
         assert (notice["action"], notice["reason"]) == ("banned", "spam")
         with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -198,9 +212,11 @@ def test_moderation_reaches_sockets_on_every_process(backends, backend_env_vars)
         assert closed.value.rcvd.code == 4003
 
         # A locked room is read-only on every process.
-        await asyncio.to_thread(run_moderation, backend_env_vars,
-                                "moderation.set_room_state(room=Room.objects.get(name='moderated'), locked=True, "
-                                "slow_mode_secs=0)")
+        await asyncio.to_thread(
+            run_moderation,
+            backend_env_vars,
+            "moderation.set_room_state(room=Room.objects.get(name='moderated'), locked=True, slow_mode_secs=0)",
+        )
         state = await next_event(ann, "room_state")
         assert state["locked"] is True
         await ann.send(json.dumps({"type": "send", "room": "moderated", "text": "hello?", "client_id": "ann-1"}))

@@ -88,8 +88,17 @@ def replace_placeholder(text: str, placeholder: str, value: str, *, count: int, 
     return text.replace(placeholder, value)
 
 
-def render_site_config(*, https_port: int, http_port: int, daphne_port: int, site_root: Path, acme_root: Path,
-                       certificate: Path, private_key: Path, backend_http_port: int | None = None) -> str:
+def render_site_config(
+    *,
+    https_port: int,
+    http_port: int,
+    daphne_port: int,
+    site_root: Path,
+    acme_root: Path,
+    certificate: Path,
+    private_key: Path,
+    backend_http_port: int | None = None,
+) -> str:
     """The shipped site config for loopback: listens on 127.0.0.1 only (no IPv6 wildcard), the
     certificate made here, the built site, the test's daphne. ``backend_http_port``: where plain
     HTTP goes (the split layout's gunicorn); daphne's port when not given, as shipped."""
@@ -105,10 +114,16 @@ def render_site_config(*, https_port: int, http_port: int, daphne_port: int, sit
         (f"server_name {PLACEHOLDER_HOST};", "server_name 127.0.0.1;", 2),
         ("root /srv/backchannel/public;", f"root {site_root};", 1),
         ("root /var/www/html;", f"root {acme_root};", 1),
-        ("upstream backchannel_daphne {\n    server 127.0.0.1:8000;",
-         f"upstream backchannel_daphne {{\n    server 127.0.0.1:{daphne_port};", 1),
-        ("upstream backchannel_http {\n    server 127.0.0.1:8000;",
-         f"upstream backchannel_http {{\n    server 127.0.0.1:{backend_http_port};", 1),
+        (
+            "upstream backchannel_daphne {\n    server 127.0.0.1:8000;",
+            f"upstream backchannel_daphne {{\n    server 127.0.0.1:{daphne_port};",
+            1,
+        ),
+        (
+            "upstream backchannel_http {\n    server 127.0.0.1:8000;",
+            f"upstream backchannel_http {{\n    server 127.0.0.1:{backend_http_port};",
+            1,
+        ),
     ):
         text = replace_placeholder(text, placeholder, value, count=count, source=SHIPPED_NGINX_CONF)
     return text
@@ -160,7 +175,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 def unit_directives(name: str) -> list[str]:
     """The values of every ``name=`` line in the shipped unit."""
     prefix = f"{name}="
-    return [line[len(prefix):] for line in SHIPPED_UNIT.read_text().splitlines() if line.startswith(prefix)]
+    return [line[len(prefix) :] for line in SHIPPED_UNIT.read_text().splitlines() if line.startswith(prefix)]
 
 
 def render_backend_env(*, origin: str, database_path: Path) -> dict[str, str]:
@@ -174,8 +189,11 @@ def render_backend_env(*, origin: str, database_path: Path) -> dict[str, str]:
         ("DATABASE_URL", PLACEHOLDER_DATABASE_URL, f"sqlite:///{database_path}"),
     ):
         if variables.get(key) != placeholder:
-            pytest.fail(f"{SHIPPED_ENV_EXAMPLE.relative_to(REPO_DIR)}: expected {key}={placeholder}, found "
-                        f"{variables.get(key)!r}; update {Path(__file__).relative_to(REPO_DIR)}.", pytrace=False)
+            pytest.fail(
+                f"{SHIPPED_ENV_EXAMPLE.relative_to(REPO_DIR)}: expected {key}={placeholder}, found "
+                f"{variables.get(key)!r}; update {Path(__file__).relative_to(REPO_DIR)}.",
+                pytrace=False,
+            )
         variables[key] = value
     for assignment in unit_directives("Environment"):
         key, _, value = assignment.partition("=")
@@ -217,14 +235,20 @@ class SelfHost:
 
     def nginx_config_test(self) -> subprocess.CompletedProcess:
         """``nginx -t`` on the rendered config, as a site owner runs it before a reload."""
-        return subprocess.run([*self.nginx_command, "-t"], capture_output=True, text=True,
-                              timeout=NGINX_CONFIG_TEST_TIMEOUT_SECS)
+        return subprocess.run(
+            [*self.nginx_command, "-t"], capture_output=True, text=True, timeout=NGINX_CONFIG_TEST_TIMEOUT_SECS
+        )
 
     def manage(self, *arguments: str, env_overrides: dict[str, str] | None = None) -> str:
         """Run a manage.py command with the backend's settings (as the README's systemd-run line does)."""
-        result = subprocess.run([sys.executable, "manage.py", *arguments], cwd=BACKEND_DIR,
-                                env={**self.backend_env, **(env_overrides or {})},
-                                capture_output=True, text=True, timeout=MANAGE_TIMEOUT_SECS)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *arguments],
+            cwd=BACKEND_DIR,
+            env={**self.backend_env, **(env_overrides or {})},
+            capture_output=True,
+            text=True,
+            timeout=MANAGE_TIMEOUT_SECS,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -247,13 +271,15 @@ def self_host(tmp_path_factory) -> SelfHost:
     https_port, http_port, daphne_port = free_port(), free_port(), free_port()
     origin = f"https://127.0.0.1:{https_port}"
 
-    env = backend_env({
-        **render_backend_env(origin=origin, database_path=work_dir / "db.sqlite3"),
-        # Cheap proof of work and no message limits: these tests are about the proxy in front;
-        # tests/hostile and tests/backend hold the backend's limits to account.
-        **TEST_IDENTITY_ENV,
-        **UNLIMITED_MESSAGES_ENV,
-    })
+    env = backend_env(
+        {
+            **render_backend_env(origin=origin, database_path=work_dir / "db.sqlite3"),
+            # Cheap proof of work and no message limits: these tests are about the proxy in front;
+            # tests/hostile and tests/backend hold the backend's limits to account.
+            **TEST_IDENTITY_ENV,
+            **UNLIMITED_MESSAGES_ENV,
+        }
+    )
     migrate(env)  # the unit's ExecStartPre
     daphne_log = ARTIFACTS_DIR / f"selfhost-daphne-{daphne_port}.log"
     daphne = start_daphne(port=daphne_port, env=env, log_path=daphne_log, extra_args=UNIT_EXTRA_DAPHNE_ARGS)
@@ -269,28 +295,51 @@ def self_host(tmp_path_factory) -> SelfHost:
         prefix = work_dir / "nginx"
         prefix.mkdir()
         site_config = prefix / "backchannel.conf"
-        site_config.write_text(render_site_config(
-            https_port=https_port, http_port=http_port, daphne_port=daphne_port, site_root=site_root,
-            acme_root=acme_root, certificate=certificate, private_key=private_key,
-        ))
+        site_config.write_text(
+            render_site_config(
+                https_port=https_port,
+                http_port=http_port,
+                daphne_port=daphne_port,
+                site_root=site_root,
+                acme_root=acme_root,
+                certificate=certificate,
+                private_key=private_key,
+            )
+        )
         main_config = prefix / "nginx.conf"
         main_config.write_text(render_main_config(prefix, site_config))
         command = (nginx, "-p", str(prefix), "-c", str(main_config), "-e", str(prefix / "error.log"))
         pid_directive = f"pid {prefix / 'nginx.pid'};"
-        self_host = SelfHost(https_port=https_port, http_port=http_port, daphne_port=daphne_port,
-                             daphne_log=daphne_log, nginx_prefix=prefix, nginx_command=(*command, "-g", pid_directive),
-                             certificate=certificate, acme_root=acme_root, backend_env=env)
+        self_host = SelfHost(
+            https_port=https_port,
+            http_port=http_port,
+            daphne_port=daphne_port,
+            daphne_log=daphne_log,
+            nginx_prefix=prefix,
+            nginx_command=(*command, "-g", pid_directive),
+            certificate=certificate,
+            acme_root=acme_root,
+            backend_env=env,
+        )
 
         config_test = self_host.nginx_config_test()
         if config_test.returncode != 0:
-            pytest.fail(f"nginx -t refused the rendered deploy/selfhost/nginx.conf ({site_config}):\n"
-                        f"{config_test.stderr}", pytrace=False)
+            pytest.fail(
+                f"nginx -t refused the rendered deploy/selfhost/nginx.conf ({site_config}):\n{config_test.stderr}",
+                pytrace=False,
+            )
         # In the foreground, so that it is our child and is stopped by its own pid.
-        nginx_process = subprocess.Popen([*command, "-g", f"daemon off; {pid_directive}"],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        nginx_process = subprocess.Popen(
+            [*command, "-g", f"daemon off; {pid_directive}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         context = tls_client_context(certificate)
-        wait_until(lambda: https_answers_200(f"{origin}/healthz", context), what=f"nginx on port {https_port}",
-                   process=nginx_process, log_path=prefix / "error.log", timeout_secs=NGINX_START_TIMEOUT_SECS)
+        wait_until(
+            lambda: https_answers_200(f"{origin}/healthz", context),
+            what=f"nginx on port {https_port}",
+            process=nginx_process,
+            log_path=prefix / "error.log",
+            timeout_secs=NGINX_START_TIMEOUT_SECS,
+        )
         yield self_host
     finally:
         if nginx_process is not None:
@@ -304,4 +353,3 @@ def visitor_page(browser, self_host):
     certificate, as a browser would a real one."""
     with visitor_pages(browser, ignore_https_errors=True) as open_page:
         yield open_page
-

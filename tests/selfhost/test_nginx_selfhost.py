@@ -62,14 +62,25 @@ def shipped_number(block: str, pattern: str) -> int:
 
 def https_connection(self_host, *, source_address: str | None = None):
     """One keep-alive connection to nginx's TLS port, from ``source_address`` when given."""
-    return contextlib.closing(http.client.HTTPSConnection(
-        "127.0.0.1", self_host.https_port, context=self_host.tls_context(), timeout=REQUEST_TIMEOUT_SECS,
-        source_address=(source_address, 0) if source_address else None,
-    ))
+    return contextlib.closing(
+        http.client.HTTPSConnection(
+            "127.0.0.1",
+            self_host.https_port,
+            context=self_host.tls_context(),
+            timeout=REQUEST_TIMEOUT_SECS,
+            source_address=(source_address, 0) if source_address else None,
+        )
+    )
 
 
-def fetch(connection: http.client.HTTPConnection, path: str, *, method: str = "GET", headers: dict | None = None,
-          body: bytes | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
+def fetch(
+    connection: http.client.HTTPConnection,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: dict | None = None,
+    body: bytes | None = None,
+) -> tuple[int, http.client.HTTPMessage, bytes]:
     connection.request(method, path, body=body, headers=headers or {})
     response = connection.getresponse()
     return response.status, response.headers, response.read()
@@ -126,8 +137,15 @@ def test_two_visitors_chat_through_nginx_over_tls(self_host, visitor_page):
 
 def test_a_moderator_signs_in_to_the_styled_admin_through_nginx(self_host, visitor_page):
     password = secrets.token_urlsafe(16)
-    self_host.manage("createsuperuser", "--noinput", "--username", MODERATOR, "--email", "moderator@example.com",
-                     env_overrides={"DJANGO_SUPERUSER_PASSWORD": password})
+    self_host.manage(
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        MODERATOR,
+        "--email",
+        "moderator@example.com",
+        env_overrides={"DJANGO_SUPERUSER_PASSWORD": password},
+    )
     stylesheets = []
     page = visitor_page("about:blank")
     page.on("response", lambda reply: reply.request.resource_type == "stylesheet" and stylesheets.append(reply))
@@ -221,8 +239,9 @@ def test_pages_are_revalidated_and_fingerprinted_assets_kept_for_a_year(self_hos
         assert headers["Server"] == "nginx"  # server_tokens off: no version
         # The page's stylesheet, icon and script, and the widget's strings; the widget's own
         # stylesheet, write chunk and conversation chunk are named in the script.
-        assets = re.findall(r'(?:href|src|strings)="?(/backchannel(?:-site)?/[^" >]+\.(?:css|js|svg|json))(?=[" >])',
-                            body.decode())
+        assets = re.findall(
+            r'(?:href|src|strings)="?(/backchannel(?:-site)?/[^" >]+\.(?:css|js|svg|json))(?=[" >])', body.decode()
+        )
         assert {asset.rsplit(".", 1)[1] for asset in assets} == {"css", "js", "svg", "json"}, assets
         script = next(asset for asset in assets if asset.endswith(".js"))
         assets += re.findall(r'"(/backchannel/(?:css|js)/[^"]+\.(?:css|js))"', fetch(connection, script)[2].decode())
@@ -244,8 +263,12 @@ def test_sockets_over_the_per_address_limit_are_refused_until_one_closes(self_ho
 
     async def scenario() -> None:
         def connect():
-            return websockets.connect(self_host.socket_url, origin=self_host.origin, ssl=self_host.tls_context(),
-                                      local_addr=(SOCKET_HOARDER_ADDRESS, 0))
+            return websockets.connect(
+                self_host.socket_url,
+                origin=self_host.origin,
+                ssl=self_host.tls_context(),
+                local_addr=(SOCKET_HOARDER_ADDRESS, 0),
+            )
 
         sockets = []
         try:
@@ -284,13 +307,18 @@ def test_api_requests_over_the_rate_are_refused(self_host):
     # The burst always gets through (the backend's own limits are lifted in these tests, so every
     # 429 is nginx's); well past it, at the configured rate, requests are refused.
     assert statuses[: burst + 1] == [200] * (burst + 1)
-    assert 429 in statuses[burst + 1:]
+    assert 429 in statuses[burst + 1 :]
     assert set(statuses) == {200, 429}
 
 
 def test_an_oversized_request_body_is_refused_by_nginx(self_host):
     body_limit_kib = shipped_number(SHIPPED_NGINX_CONF.read_text(), r"client_max_body_size\s+(\d+)k;")
     with https_connection(self_host, source_address=LARGE_BODY_ADDRESS) as connection:
-        status, _, _ = fetch(connection, "/api/identity/", method="POST", body=b"x" * (body_limit_kib * 1024 + 1),
-                             headers={"Content-Type": "application/json"})
+        status, _, _ = fetch(
+            connection,
+            "/api/identity/",
+            method="POST",
+            body=b"x" * (body_limit_kib * 1024 + 1),
+            headers={"Content-Type": "application/json"},
+        )
     assert status == 413

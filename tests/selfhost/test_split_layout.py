@@ -85,8 +85,10 @@ def supervisor_executables() -> tuple[str, str]:
     configured = os.environ.get("SUPERVISORD_PATH")
     supervisord = configured or shutil.which("supervisord") or "/usr/bin/supervisord"
     if not os.access(supervisord, os.X_OK):
-        pytest.fail(f"The split-layout test needs supervisord (not found: {supervisord}). {SUPERVISOR_INSTALL_HINT}",
-                    pytrace=False)
+        pytest.fail(
+            f"The split-layout test needs supervisord (not found: {supervisord}). {SUPERVISOR_INSTALL_HINT}",
+            pytrace=False,
+        )
     supervisorctl = str(Path(supervisord).with_name("supervisorctl"))
     if not os.access(supervisorctl, os.X_OK):
         pytest.fail(f"supervisorctl is missing beside {supervisord}. {SUPERVISOR_INSTALL_HINT}", pytrace=False)
@@ -162,8 +164,14 @@ class SplitHost:
         return f"{self.origin}/room/?name={room}"
 
     def manage(self, *arguments: str, env_overrides: dict[str, str] | None = None) -> None:
-        result = subprocess.run([sys.executable, "manage.py", *arguments], cwd=BACKEND_DIR,
-                                env={**self.env, **(env_overrides or {})}, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *arguments],
+            cwd=BACKEND_DIR,
+            env={**self.env, **(env_overrides or {})},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stderr
 
 
@@ -208,13 +216,20 @@ def split_host(tmp_path_factory):
         prefix = work_dir / "supervisor"
         prefix.mkdir()
         program_file = prefix / "backchannel.conf"
-        program_file.write_text(render_supervisor_config(env_file=env_file, daphne_port=daphne_port,
-                                                         gunicorn_port=gunicorn_port, log_dir=prefix))
+        program_file.write_text(
+            render_supervisor_config(
+                env_file=env_file, daphne_port=daphne_port, gunicorn_port=gunicorn_port, log_dir=prefix
+            )
+        )
         main_config = prefix / "supervisord.conf"
         main_config.write_text(render_supervisord_main_config(prefix, program_file))
         # supervisord's own environment carries none of the backend's settings: they come from the file.
-        supervisor_process = subprocess.Popen([supervisord, "-n", "-c", str(main_config)], env=backend_env({}),
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        supervisor_process = subprocess.Popen(
+            [supervisord, "-n", "-c", str(main_config)],
+            env=backend_env({}),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
         # The site is built while daphne migrates.
         site_root = build_site(f"wss://127.0.0.1:{https_port}", work_dir / "public", f"{origin}/")
@@ -224,28 +239,53 @@ def split_host(tmp_path_factory):
         nginx_prefix = work_dir / "nginx"
         nginx_prefix.mkdir()
         site_config = nginx_prefix / "backchannel.conf"
-        site_config.write_text(render_site_config(
-            https_port=https_port, http_port=http_port, daphne_port=daphne_port, backend_http_port=gunicorn_port,
-            site_root=site_root, acme_root=acme_root, certificate=tls.certificate, private_key=tls.private_key,
-        ))
+        site_config.write_text(
+            render_site_config(
+                https_port=https_port,
+                http_port=http_port,
+                daphne_port=daphne_port,
+                backend_http_port=gunicorn_port,
+                site_root=site_root,
+                acme_root=acme_root,
+                certificate=tls.certificate,
+                private_key=tls.private_key,
+            )
+        )
         nginx_main = nginx_prefix / "nginx.conf"
         nginx_main.write_text(render_main_config(nginx_prefix, site_config))
         daphne_log, gunicorn_log = prefix / "backchannel-daphne.log", prefix / "backchannel-http.log"
-        for port, what, log in ((daphne_port, "daphne under supervisor", daphne_log),
-                                (gunicorn_port, "gunicorn under supervisor", gunicorn_log)):
-            wait_until(lambda port=port: http_ok(f"http://127.0.0.1:{port}/healthz"), what=what,
-                       process=supervisor_process, log_path=log, timeout_secs=SERVERS_START_TIMEOUT_SECS)
+        for port, what, log in (
+            (daphne_port, "daphne under supervisor", daphne_log),
+            (gunicorn_port, "gunicorn under supervisor", gunicorn_log),
+        ):
+            wait_until(
+                lambda port=port: http_ok(f"http://127.0.0.1:{port}/healthz"),
+                what=what,
+                process=supervisor_process,
+                log_path=log,
+                timeout_secs=SERVERS_START_TIMEOUT_SECS,
+            )
         nginx_process = subprocess.Popen(
             [nginx, "-p", str(nginx_prefix), "-c", str(nginx_main), "-e", str(nginx_prefix / "error.log"),
              "-g", f"daemon off; pid {nginx_prefix / 'nginx.pid'};"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         context = tls_client_context(tls.certificate)
-        wait_until(lambda: https_answers_200(f"{origin}/healthz", context), what=f"nginx on port {https_port}",
-                   process=nginx_process, log_path=nginx_prefix / "error.log", timeout_secs=NGINX_START_TIMEOUT_SECS)
-        yield SplitHost(https_port=https_port, daphne_log=daphne_log, gunicorn_log=gunicorn_log, env=env,
-                        certificate=tls.certificate,
-                        supervisorctl=(supervisorctl, "-c", str(main_config)))
+        wait_until(
+            lambda: https_answers_200(f"{origin}/healthz", context),
+            what=f"nginx on port {https_port}",
+            process=nginx_process,
+            log_path=nginx_prefix / "error.log",
+            timeout_secs=NGINX_START_TIMEOUT_SECS,
+        )
+        yield SplitHost(
+            https_port=https_port,
+            daphne_log=daphne_log,
+            gunicorn_log=gunicorn_log,
+            env=env,
+            certificate=tls.certificate,
+            supervisorctl=(supervisorctl, "-c", str(main_config)),
+        )
     finally:
         if nginx_process is not None:
             stop_process(nginx_process, what="nginx")
@@ -298,8 +338,11 @@ def test_supervisor_and_the_units_run_the_same_server_commands():
     assert daphne[0] == SHIPPED_VENV_PYTHON
     assert daphne[1:] == daphne_command(8000, extra_args=UNIT_EXTRA_DAPHNE_ARGS)[1:]
     assert daphne == unit_directives("ExecStart")[0].split()
-    [http_exec_start] = [line.removeprefix("ExecStart=") for line in SHIPPED_HTTP_UNIT.read_text().splitlines()
-                         if line.startswith("ExecStart=")]
+    [http_exec_start] = [
+        line.removeprefix("ExecStart=")
+        for line in SHIPPED_HTTP_UNIT.read_text().splitlines()
+        if line.startswith("ExecStart=")
+    ]
     assert commands["backchannel-http"] == http_exec_start.split()
     assert commands["backchannel-http"][-1] == "backchannel.wsgi:application"
     # Both programs read the one env file the units read, so they share DATABASE_URL and REDIS_URL.
@@ -327,8 +370,15 @@ def test_supervisor_runs_daphne_and_gunicorn(split_host):
 
 def test_visitors_chat_and_a_moderator_on_the_wsgi_side_reaches_their_open_pages(split_host, visitor_page):
     password = secrets.token_urlsafe(16)
-    split_host.manage("createsuperuser", "--noinput", "--username", MODERATOR, "--email", "sue@example.com",
-                      env_overrides={"DJANGO_SUPERUSER_PASSWORD": password})
+    split_host.manage(
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        MODERATOR,
+        "--email",
+        "sue@example.com",
+        env_overrides={"DJANGO_SUPERUSER_PASSWORD": password},
+    )
     room = "split-lobby"
     ann = visitor_page(split_host.room_url(room))
     bob = visitor_page(split_host.room_url(room))
@@ -346,8 +396,7 @@ def test_visitors_chat_and_a_moderator_on_the_wsgi_side_reaches_their_open_pages
     # Done in gunicorn's process, told to daphne's sockets through the shared Redis.
     act(sue, "buy cheap pills", "Delete", "spam")
     for page in (ann, bob, sue):
-        expect(message_texts(page)).to_have_text(["Hello through gunicorn and daphne"],
-                                                 timeout=MODERATION_DEADLINE_MS)
+        expect(message_texts(page)).to_have_text(["Hello through gunicorn and daphne"], timeout=MODERATION_DEADLINE_MS)
     send(bob, "why?")
     expect(message_texts(sue)).to_contain_text(["why?"])
     act(sue, "why?", "Mute for an hour", "cool down")

@@ -173,10 +173,15 @@ def test_the_js_bundle_carries_the_configured_backend_url(site: Path, pages: dic
     assert configured_backend_url not in bundle, "config.toml's own backend_url leaked into the bundle"
 
 
-@pytest.mark.parametrize(("page_name", "bundle"), [
-    ("index.html", "backchannel-site/js/enter"), ("room/index.html", "backchannel/js/main"),
-    ("about/index.html", "backchannel/js/main"), ("404.html", None),
-])
+@pytest.mark.parametrize(
+    ("page_name", "bundle"),
+    [
+        ("index.html", "backchannel-site/js/enter"),
+        ("room/index.html", "backchannel/js/main"),
+        ("about/index.html", "backchannel/js/main"),
+        ("404.html", None),
+    ],
+)
 def test_each_page_loads_only_the_script_it_needs(pages: dict[str, Page], page_name: str, bundle: str | None) -> None:
     """The chat script only where there is a widget; the landing page gets the site theme's
     small room-form and online-counts script; a page with neither gets no script at all."""
@@ -331,8 +336,10 @@ def test_the_theme_declares_its_minimum_hugo_version() -> None:
     assert f'$minimum := "{minimum}"' in check
     for readme in (COMPONENT_DIR / "README.md", COMPONENT_DIR / "exampleSite" / "README.md"):
         assert f"Hugo {minimum} or newer" in readme.read_text(encoding="utf-8").replace("**", ""), readme
-    for caller in (SITE_THEME_DIR / "layouts" / "partials" / "backchannel-site" / "head.html",
-                   COMPONENT_DIR / "layouts" / "shortcodes" / "chat.html"):
+    for caller in (
+        SITE_THEME_DIR / "layouts" / "partials" / "backchannel-site" / "head.html",
+        COMPONENT_DIR / "layouts" / "shortcodes" / "chat.html",
+    ):
         assert 'partial "backchannel/require-hugo.html"' in caller.read_text(encoding="utf-8"), caller.name
 
 

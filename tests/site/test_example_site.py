@@ -60,10 +60,14 @@ BUILD_LEFTOVERS = shutil.ignore_patterns("public", "resources", ".hugo_build.loc
 def ours(page: Page) -> tuple[list[str], list[str]]:
     """The page's Backchannel stylesheets and scripts (their URLs), in document order: the
     component's (/backchannel/), not the site theme's (/backchannel-site/)."""
-    stylesheets = [link.attrs["href"] for link in page.find_all("link", rel="stylesheet")
-                   if "/backchannel/" in (link.attrs.get("href") or "")]
-    scripts = [script.attrs["src"] for script in page.find_all("script")
-               if "/backchannel/" in (script.attrs.get("src") or "")]
+    stylesheets = [
+        link.attrs["href"]
+        for link in page.find_all("link", rel="stylesheet")
+        if "/backchannel/" in (link.attrs.get("href") or "")
+    ]
+    scripts = [
+        script.attrs["src"] for script in page.find_all("script") if "/backchannel/" in (script.attrs.get("src") or "")
+    ]
     return stylesheets, scripts
 
 
@@ -75,8 +79,15 @@ def split_head_body(path: Path) -> tuple[str, str]:
 
 ASSET_TAG = re.compile(r'<(?:link[^>]*rel="?stylesheet"?[^>]*href="?/backchannel/|script[^>]*src="?/backchannel/)')
 # Widget strings a reader would recognise out of place (a feed, a search result, a TOC).
-WIDGET_UI_TEXT = ("Join the chat", "Load older messages", "Staff sign-in", "Your name", "Who is here",
-                  "Change name", "Connecting…")
+WIDGET_UI_TEXT = (
+    "Join the chat",
+    "Load older messages",
+    "Staff sign-in",
+    "Your name",
+    "Who is here",
+    "Change name",
+    "Connecting…",
+)
 
 
 def css_selectors(css: str) -> list[str]:
@@ -263,14 +274,26 @@ def parse_page_fragment(html: str) -> list[tuple[str, str | None, str]]:
     return [tuple(element) for element in found]
 
 
-@pytest.mark.parametrize("name", ["index.xml", "posts/index.xml", "tags/chat/index.xml", "index.json",
-                                  "index.html", "tags/chat/index.html", "posts/index.html"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "index.xml",
+        "posts/index.xml",
+        "tags/chat/index.xml",
+        "index.json",
+        "index.html",
+        "tags/chat/index.html",
+        "posts/index.html",
+    ],
+)
 def test_feeds_search_index_and_list_pages_carry_no_widget_text(example_site: Path, name: str) -> None:
     """content/chat.md has its chat in its summary: the home and tag pages, the feeds and the
     search index all take it, and get "#lobby", not the widget's words."""
     text = (example_site / name).read_text(encoding="utf-8")
-    for string in (*WIDGET_UI_TEXT, *[value for value in read_i18n(THEME_DIR, "en").values()
-                                      if len(value) > 12 and "{" not in value]):
+    for string in (
+        *WIDGET_UI_TEXT,
+        *[value for value in read_i18n(THEME_DIR, "en").values() if len(value) > 12 and "{" not in value],
+    ):
         assert string not in text, string
     if name in ("index.xml", "index.json", "index.html", "tags/chat/index.html"):
         assert "#lobby" in text
@@ -290,7 +313,7 @@ def test_the_hosts_table_of_contents_lists_no_widget_heading(example_site: Path,
     Markdown headings and nothing of the widget's."""
     page = parse_page(example_site / page_name)
     html = (example_site / page_name).read_text(encoding="utf-8")
-    toc_html = html[html.index('class="host-toc"' if 'class="host-toc"' in html else "class=host-toc"):]
+    toc_html = html[html.index('class="host-toc"' if 'class="host-toc"' in html else "class=host-toc") :]
     toc_html = toc_html[: toc_html.index("</details>")]
     toc = [text for _, _, text in parse_page_fragment(toc_html) if text and text != "Contents"]
     markdown = (EXAMPLE_SITE / "content" / content).read_text(encoding="utf-8")
@@ -321,7 +344,8 @@ def test_several_chats_in_one_page_share_one_script(tmp_path: Path) -> None:
     source = tmp_path / "site"
     shutil.copytree(EXAMPLE_SITE, source, ignore=BUILD_LEFTOVERS)
     source.joinpath("hugo.toml").write_text(
-        source.joinpath("hugo.toml").read_text(encoding="utf-8").replace('"../.."', f'"{THEME_DIR}"'), encoding="utf-8")
+        source.joinpath("hugo.toml").read_text(encoding="utf-8").replace('"../.."', f'"{THEME_DIR}"'), encoding="utf-8"
+    )
     with source.joinpath("content", "chat.md").open("a", encoding="utf-8") as content:
         content.write('\n{{< chat room="help" >}}\n\n{{< chat room="random" >}}\n')
     built = build_site(BACKEND_URL, tmp_path / "public", base_url=BASE_URL, source=source)
@@ -363,10 +387,23 @@ def test_hugo_server_keeps_the_assets_after_a_template_edit(tmp_path: Path, site
     port, log = free_port(), tmp_path / "hugo-server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [find_hugo(), "server", "--source", str(source), "--port", str(port), "--bind", "127.0.0.1",
-             "--noBuildLock", "--renderToMemory", "--disableLiveReload"],
+            [
+                find_hugo(),
+                "server",
+                "--source",
+                str(source),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--noBuildLock",
+                "--renderToMemory",
+                "--disableLiveReload",
+            ],
             env={**os.environ, "HUGOxPARAMSxBACKCHANNELxBACKEND_URL": BACKEND_URL},
-            stdout=output, stderr=subprocess.STDOUT)
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
         url = f"http://127.0.0.1:{port}{path}"
         before = wait_for(lambda: fetch(url), "hugo server", process, log)

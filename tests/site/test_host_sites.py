@@ -127,7 +127,7 @@ def test_feeds_and_the_search_index_are_built(host_site: Path) -> None:
 def test_single_pages_get_a_toc_of_every_heading_in_the_content(host_site: Path) -> None:
     for name in ("chat/index.html", "posts/tea/index.html"):
         html = (host_site / name).read_text(encoding="utf-8")
-        body = html[re.search(r'class="?post-content', html).start():]
+        body = html[re.search(r'class="?post-content', html).start() :]
         headings = re.findall(r"<h[2-4][\s>]", body)
         links = parse_page(host_site / name).find_all("a")
         toc = [a for a in links if (a.attrs.get("href") or "").startswith("#")]
@@ -307,8 +307,11 @@ def copy_yaml_site(tmp_path: Path) -> Path:
     source = tmp_path / "yaml-config"
     shutil.copytree(YAML_SITE, source, ignore=shutil.ignore_patterns("public", "resources", ".hugo_build.lock"))
     config = source / "config" / "_default" / "hugo.yaml"
-    text, replaced = re.subn(r"(?m)^themesDir: .*$", f"themesDir: {json.dumps(str(REPO_ROOT / 'themes'))}",
-                             config.read_text(encoding="utf-8"))
+    text, replaced = re.subn(
+        r"(?m)^themesDir: .*$",
+        f"themesDir: {json.dumps(str(REPO_ROOT / 'themes'))}",
+        config.read_text(encoding="utf-8"),
+    )
     assert replaced == 1
     config.write_text(text, encoding="utf-8")
     return source

@@ -138,9 +138,7 @@ def test_no_file_in_the_output_holds_a_ws_url(production: ProductionSite) -> Non
 
 
 @pytest.mark.parametrize("page_name", ["room/index.html", "about/index.html"])
-def test_the_bundle_carries_the_wss_backend(
-    production: ProductionSite, pages: dict[str, Page], page_name: str
-) -> None:
+def test_the_bundle_carries_the_wss_backend(production: ProductionSite, pages: dict[str, Page], page_name: str) -> None:
     scripts = pages[page_name].find_all("script")
     assert len(scripts) == 1
     bundle = local_file(production.destination, scripts[0].attrs["src"]).read_text(encoding="utf-8")
