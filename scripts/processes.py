@@ -166,6 +166,18 @@ CHROMIUM_INSTALL_HINT = (
 )
 
 
+# Flags for headless Chromium on a machine without outside network, possibly as root: the browser
+# tests (tests/conftest.py) and `make report` (scripts/ui_report.py) launch it with these.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
 def find_chromium() -> str:
     """CHROMIUM_PATH, else Debian's chromium. Raises FileNotFoundError saying how to install it."""
     configured = os.environ.get("CHROMIUM_PATH")

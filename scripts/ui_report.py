@@ -37,7 +37,7 @@ from pathlib import Path
 
 from scripts.bundle_budget import measure_bundles
 from scripts.loopback import LoopbackSystem, loopback_system
-from scripts.processes import ServerFailed, find_chromium
+from scripts.processes import CHROMIUM_ARGS, ServerFailed, find_chromium
 from scripts.site import SiteBuildError, build_site
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -50,15 +50,6 @@ LIGHTHOUSE_FETCH_TIMEOUT_SECS = 300
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 PRESETS = ("mobile", "desktop")
 CHROME_FLAGS = "--headless=new --no-sandbox --disable-background-networking"
-# As tests/conftest.py launches it for the browser tests.
-PLAYWRIGHT_CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 NODE_INSTALL_HINT = (
     "Lighthouse runs through npx, which comes with Node.js 18.20+: `sudo apt-get install nodejs npm` "
     "(macOS: `brew install node`)."
@@ -297,7 +288,7 @@ def axe_section(out: Output, site: LoopbackSystem, chrome: str, report_dir: Path
 
     results: dict[str, list[dict]] = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chrome, headless=True, args=PLAYWRIGHT_CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chrome, headless=True, args=CHROMIUM_ARGS)
         try:
             with visitor_pages(browser) as open_page:
                 progress("axe: setting up the pages (reading, a first visit writing, two people chatting)")

@@ -12,7 +12,7 @@ import django
 import pytest
 from asgiref.sync import sync_to_async
 
-from scripts.processes import find_chromium
+from scripts.processes import CHROMIUM_ARGS, find_chromium
 from tests import selection
 from tests.selection import ENGINE_MODULES, NOT_UNITS, needs_committed_data, refuse_servers_in_units_run
 
@@ -199,16 +199,6 @@ def django_db_setup(django_db_setup):
 
 
 # --- Browsers (tests/e2e, tests/chaos) ---------------------------------------------------------
-
-# Flags for headless Chromium on a machine without outside network, possibly as root.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def chromium_executable() -> str:

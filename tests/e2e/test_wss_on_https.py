@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from scripts.processes import (
+    CHROMIUM_ARGS,
     backend_env,
     free_port,
     migrate,
@@ -31,7 +32,7 @@ from scripts.processes import (
 )
 from scripts.site import build_site
 from tests.certificates import make_self_signed_certificate
-from tests.conftest import CHROMIUM_ARGS, chromium_executable
+from tests.conftest import chromium_executable
 from tests.e2e.support import enter_room_as, message_texts, send, visitor_pages
 from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV
 
