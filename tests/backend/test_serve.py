@@ -4,17 +4,20 @@ RFC 6455 lays them out, built once per room frame; the write budget of a slow re
 from __future__ import annotations
 
 import asyncio
+import gc
 import struct
 
 import pytest
 from autobahn.twisted.websocket import WebSocketServerFactory
 
 from backchannel.serve import (
+    GC_YOUNGEST_THRESHOLD_ALLOCATIONS,
     HANDSHAKE_ONLY_ATTRIBUTES,
     BudgetedWebSocketProtocol,
     FrameWriter,
     InputQueue,
     WriteBudget,
+    collect_garbage_less_often,
     text_frame,
 )
 
@@ -116,3 +119,13 @@ def test_an_open_socket_keeps_only_the_path_of_its_handshake():
     protocol.onOpen()
     assert protocol.request.path == "/ws/" and not hasattr(protocol.request, "headers")
     assert not set(HANDSHAKE_ONLY_ATTRIBUTES) & set(vars(protocol))
+
+
+def test_the_server_collects_young_garbage_less_often_and_leaves_older_generations_alone():
+    before = gc.get_threshold()
+    try:
+        collect_garbage_less_often()
+        assert gc.get_threshold() == (GC_YOUNGEST_THRESHOLD_ALLOCATIONS, before[1], before[2])
+        assert GC_YOUNGEST_THRESHOLD_ALLOCATIONS > before[0]
+    finally:
+        gc.set_threshold(*before)
