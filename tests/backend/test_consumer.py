@@ -332,3 +332,14 @@ async def test_a_handshake_with_two_origin_headers_is_refused_even_if_one_is_the
     )
     accepted, _ = await communicator.connect(timeout=REPLY_TIMEOUT_SECS)
     assert not accepted
+
+
+async def test_socket_ids_are_unique_and_carry_this_process_tag():
+    # Presence rows of every process share one table: an id must not repeat within a process, nor
+    # across processes and restarts (each draws its own random tag).
+    from chat.consumers import next_socket_id
+
+    ids = [next_socket_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    tags = {socket_id.split(".")[1] for socket_id in ids}
+    assert len(tags) == 1 and len(tags.pop()) == 16

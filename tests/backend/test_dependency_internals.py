@@ -144,6 +144,14 @@ def test_autobahn_protocol_attributes_serve_reads():
     assert hasattr(autobahn_protocol, "pformat") and "pformat(" in source, changed(
         "autobahn", "autobahn.websocket.protocol calling the module-level pformat()", "serve"
     )
+    # ... and the module-level hltype and hlval of both protocol modules (debug lines' arguments).
+    import autobahn.twisted.websocket as autobahn_twisted
+
+    for module in (autobahn_protocol, autobahn_twisted):
+        module_source = inspect.getsource(module)
+        assert "hltype(" in module_source and "from autobahn.util import" in module_source, changed(
+            "autobahn", f"{module.__name__} calling the module-level hltype() and hlval()", "serve"
+        )
 
 
 def test_autobahn_copies_only_the_options_a_protocol_lacks_and_queues_writes_only_in_send_data():
