@@ -46,7 +46,7 @@ well within the grace. Visitors reconnect, to this process's successor, and resu
 last seq. (daphne itself cancels everything at once: clients see 1006 and presence rows wait to
 be swept.)
 
-The cyclic garbage collector runs less often (``GC_YOUNGEST_THRESHOLD_ALLOCATIONS``). With
+The cyclic garbage collector's young collections run less often (``GC_THRESHOLDS``). With
 CPython's default (a young collection every 700 container allocations) a join storm of 5,000
 spent about 16 % of the server's CPU in the collector: every handshake allocates hundreds of
 containers, nearly all of which live as long as their socket, so each collection examined objects
@@ -76,6 +76,7 @@ import autobahn.twisted.websocket as autobahn_twisted
 import autobahn.websocket.protocol as autobahn_protocol
 from autobahn.websocket.types import ConnectionDeny, ConnectionRequest
 from daphne.cli import CommandLineInterface
+from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import defer, tcp
@@ -126,12 +127,14 @@ DEFAULT_OPTIONS = {
     "--ping-timeout": str(PING_TIMEOUT_SECS),
 }
 
-# A young-generation collection after this many container allocations, not CPython's 700 (see the
-# module's doc). Measured in make bench's 5,000-member join storm: the collector's share of the
-# server's CPU went from 1.2-1.4 s to 0.2 s, and CPU per join from 1.17-1.24 ms to 1.02 ms. Garbage
-# in cycles waits for at most this many allocations (a few MB at worst); a collection of this
-# generation takes a few milliseconds.
-GC_YOUNGEST_THRESHOLD_ALLOCATIONS = 20_000
+# The collector's thresholds (see the module's doc): a young collection after 20,000 container
+# allocations, not CPython's 700, and each older generation after 2 of the one below, not 10, so a
+# full collection still comes about every 80,000 allocations (CPython's: 70,000). In make bench's
+# 5,000-member join storm the collector's share of the server's CPU went from 1.2-1.4 s to about
+# 0.2 s. The full collections' pace is what bounds memory: with only the young threshold raised,
+# garbage cycles of closed sockets waited in the oldest generation and the hostile suite's
+# repeated attacks grew the server 8 MiB a round (its bound: 1.5); with these it levels off.
+GC_THRESHOLDS = (20_000, 2, 2)
 
 # RFC 6455 registry: 1012 "Service Restart", the client is expected to reconnect.
 SHUTDOWN_CLOSE_CODE = 1012
@@ -357,6 +360,23 @@ class FrameWriter:
             protocol.transport.write(frame[sent:] if sent else frame)
 
 
+class UnparsedFormRequest(WebRequest):
+    """daphne's HTTP request without Twisted's parse of a POSTed form into ``request.args``:
+    daphne hands the application the body as it came and never reads ``args``. Twisted parsed
+    every POST's Content-Type with the email package (about a tenth of a token request's CPU) and
+    would hold a second, parsed copy of a multipart upload in memory."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs, parsePOSTFormSubmission=False)
+
+
+class UnparsedFormHTTPFactory(HTTPFactory):
+    def buildProtocol(self, addr):  # noqa: N802 - Twisted's name
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = UnparsedFormRequest
+        return protocol
+
+
 class BoundedServer(Server):
     """daphne's server, with a ``WriteBudget`` and a frame bucket on every WebSocket
     (``BudgetedWebSocketProtocol``) and fan-out writes by ``FrameWriter``."""
@@ -375,6 +395,15 @@ class BoundedServer(Server):
     def ws_factory(self, factory) -> None:
         factory.protocol = BudgetedWebSocketProtocol
         self._ws_factory = factory
+
+    # ... and its HTTP factory: have it build requests that leave forms unparsed.
+    @property
+    def http_factory(self):
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, factory: HTTPFactory) -> None:
+        self._http_factory = UnparsedFormHTTPFactory(factory.server)
 
     def listen_success(self, port) -> None:
         self.ports.append(port)
@@ -591,8 +620,7 @@ def raise_open_files_limit() -> None:
 
 
 def collect_garbage_less_often() -> None:
-    _, middle, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNGEST_THRESHOLD_ALLOCATIONS, middle, oldest)
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def main() -> None:

@@ -14,12 +14,13 @@ when the lock is compiled again. Two files reach past their public APIs:
   only those a protocol lacks), leaves ``send_queue`` empty until ``sendData`` queues, and releases the
   handshake's attributes once open (daphne reads only ``request.path`` after); it sends
   ``sendCloseFrame(code=, reasonUtf8=)`` and ``dropConnection(abort=)``; the module replaces
-  autobahn's ``pformat``; ``BoundedServer`` overrides daphne's ``Server`` (``ws_factory``,
-  ``listen_success``, ``kill_all_applications``, ``create_application``, ``handle_reply``,
-  ``connections``, ``protocol_disconnected``) and
+  autobahn's ``pformat``, ``hltype`` and ``hlval``; ``BoundedServer`` overrides daphne's ``Server``
+  (``ws_factory``, ``http_factory``, ``listen_success``, ``kill_all_applications``,
+  ``create_application``, ``handle_reply``, ``connections``, ``protocol_disconnected``) and
   answers a handshake through daphne's ``handshake_deferred`` with autobahn's ``ConnectionDeny``;
   ``BoundedServer.start_application`` is daphne's ``create_application`` with a lighter input
-  queue (daphne's protocols only ``put_nowait`` into it).
+  queue (daphne's protocols only ``put_nowait`` into it); ``UnparsedFormRequest`` passes Twisted's
+  ``parsePOSTFormSubmission=False`` through daphne's ``WebRequest``.
 - backend/chat/db.py: ``DatabaseCall`` overrides asgiref's ``SyncToAsync.thread_handler(loop, ...)``
   to run a check on the database thread before every call.
 
@@ -210,7 +211,7 @@ def test_daphne_server_methods_bounded_server_overrides():
         )
     assert inspect.iscoroutinefunction(Server.handle_reply), changed("daphne", "async Server.handle_reply", "serve")
     server_source = inspect.getsource(Server)
-    for assignment in ("self.ws_factory = ", "self.connections = "):
+    for assignment in ("self.ws_factory = ", "self.http_factory = HTTPFactory(self)", "self.connections = "):
         assert assignment in server_source, changed("daphne", f"Server.run()'s {assignment.strip()} ...", "serve")
     assert "handshake_deferred" in inspect.getsource(ws_protocol), changed(
         "daphne", "WebSocketProtocol.handshake_deferred", "serve"
@@ -229,6 +230,23 @@ def test_daphne_server_methods_bounded_server_overrides():
     )
     assert "server_class" in inspect.getsource(CommandLineInterface), changed(
         "daphne", "CommandLineInterface.server_class", "serve"
+    )
+
+
+def test_daphne_requests_leave_forms_unparsed_as_serve_asks():
+    from daphne.http_protocol import HTTPFactory, WebRequest
+    from twisted.web.http import Request
+
+    # UnparsedFormHTTPFactory replaces the request factory daphne's buildProtocol sets, and
+    # UnparsedFormRequest passes Twisted's parsePOSTFormSubmission through WebRequest.
+    assert "protocol.requestFactory = WebRequest" in inspect.getsource(HTTPFactory.buildProtocol), changed(
+        "daphne", "HTTPFactory.buildProtocol setting requestFactory = WebRequest", "serve"
+    )
+    assert parameters(WebRequest.__init__) == ["self", "args", "kwargs"], changed(
+        "daphne", "WebRequest.__init__(*args, **kwargs) passed to Twisted's Request", "serve"
+    )
+    assert "parsePOSTFormSubmission" in parameters(Request.__init__), changed(
+        "Twisted", "Request(parsePOSTFormSubmission=...)", "serve"
     )
 
 
