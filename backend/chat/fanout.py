@@ -109,6 +109,12 @@ class Fanout:
             except Exception:  # noqa: BLE001 - the renewal below retries; sockets stay open meanwhile
                 logger.exception("updating the layer membership of %s failed; retrying in the next renewal", group)
 
+    async def start(self) -> None:
+        """Read the layer (and hear of sanctions) before any socket subscribes (the token endpoint)."""
+        if self.channel is None:
+            async with self.lock:
+                await self._start()
+
     async def _start(self) -> None:
         if self.channel is not None:
             return

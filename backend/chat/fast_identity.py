@@ -1,6 +1,8 @@
 """The two token endpoints, answered ahead of Django's HTTP handler (issue 19: token minting).
 
-Every visitor's first visit costs a ``GET /api/identity/challenge/`` and a ``POST /api/identity/``.
+Every visitor's first visit costs a ``GET /api/identity/challenge/``, the CORS preflight of the
+token request (``OPTIONS /api/identity/``: a JSON POST is not a "simple" cross-origin request)
+and the ``POST /api/identity/``.
 Through Django each cost about 4-6 ms of CPU, nearly all of it the request cycle rather than the
 view: the per-request thread for request_started/finished and one worker-thread hop per
 middleware hook. Here the same two requests are answered in the event loop, running the view's
@@ -9,22 +11,30 @@ header logic of the real middleware instances of the stack (CORS, security, comm
 X-Frame-Options), so an answer is the Django path's answer, header for header
 (tests/backend/test_fast_identity.py compares them).
 
+The preflight is answered as CorsMiddleware answers it, ahead of the rest of the stack (it is
+the stack's second middleware, and the first, HealthCheckMiddleware, concerns /healthz only): its
+empty 200 and its CORS headers, with no host check, redirect or other middleware's headers.
+
 Only a plain request takes this path; anything else goes to Django as before, unread:
-another method (a preflight OPTIONS, HEAD, PUT: CORS's and the 405's answers stay Django's), a
+another method (an OPTIONS that is no preflight, HEAD, PUT: the 405's answers stay Django's), a
 request with a cookie (CSRF and sessions may then answer with cookies), a Host outside
 ALLOWED_HOSTS (Django's 400 and its security log), one the SSL redirect or CommonMiddleware
 would redirect, a ``root_path``, a POST without a Content-Length within the view's body limit,
 or a GET with a body. If settings.MIDDLEWARE is not the stack this module was written against,
 nothing takes this path.
 
-Database work runs on the consumers' database thread (chat.db, one connection kept per
-process); a redemption against the shared limits (Redis, which may block up to its timeout) on
-a worker thread of its own, so a slow Redis never holds up the consumers' database calls.
+A token is answered in the event loop, with no database, when the process's copy of the
+sanctions in force (chat.sanction_cache) shows that none can concern it: the fan-out is started
+for that on the first token request, if no socket started it. Other database work runs on the
+consumers' database thread (chat.db, one connection kept per process); a redemption against the
+shared limits (Redis, which may block up to its timeout) on a worker thread of its own, so a
+slow Redis never holds up the consumers' database calls.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import SyncToAsync
@@ -40,6 +50,9 @@ from django.utils.log import log_response
 from chat import views
 from chat.conf import conf
 from chat.db import db_call
+from chat.runtime import runtime
+
+logger = logging.getLogger(__name__)
 
 CHALLENGE_PATH = "/api/identity/challenge/"
 IDENTITY_PATH = "/api/identity/"
@@ -85,8 +98,10 @@ class IdentityFastPath:
             request = ASGIRequest(scope, io.BytesIO())
         except Exception:  # noqa: BLE001 (undecodable parts...: Django's own answer and log; nothing was read)
             return await self.django_app(scope, receive, send)
-        if self._django_would_answer_first(request):
+        if not self.answers_itself(request):
             return await self.django_app(scope, receive, send)
+        if scope["method"] == "OPTIONS":
+            return await self._preflight(request, send, receive)
         body = await _read_body(receive)
         if body is None:  # the client went away
             return
@@ -99,11 +114,25 @@ class IdentityFastPath:
             log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         await _send(response, send)
 
+    async def _preflight(self, request, send, receive) -> None:
+        """CorsMiddleware's answer to the token request's preflight (see the module's doc)."""
+        response = self.cors.check_preflight(request)
+        assert response is not None, "answers_itself checked that CORS answers it"
+        if await _read_body(receive) is None:  # the client went away
+            return
+        self.cors.add_response_headers(request, response)
+        await _send(response, send)
+
     @staticmethod
     def _plain(scope) -> bool:
         path, method = scope["path"], scope["method"]
         if method == "GET":
             if path != CHALLENGE_PATH:
+                return False
+        elif method == "OPTIONS":
+            if path != IDENTITY_PATH or not any(
+                name == b"access-control-request-method" for name, _ in scope["headers"]
+            ):
                 return False
         elif method != "POST" or path != IDENTITY_PATH:
             return False
@@ -117,11 +146,17 @@ class IdentityFastPath:
                 if content_length is not None:
                     return False
                 content_length = value
-        if method == "GET":
+        if method != "POST":
             return content_length in (None, b"0")
         if content_length is None or not content_length.isdigit():
             return False
         return int(content_length) <= views.MAX_BODY_BYTES
+
+    def answers_itself(self, request) -> bool:
+        """Whether this path answers a request ``_plain`` let through, or Django's stack must."""
+        if request.method == "OPTIONS":  # CorsMiddleware answers it, unless CORS is off for the path
+            return self.cors.is_enabled(request)
+        return not self._django_would_answer_first(request)
 
     def _django_would_answer_first(self, request) -> bool:
         """True when Django's stack would answer before the view (or differently around it)."""
@@ -146,7 +181,24 @@ class IdentityFastPath:
             )
         if refusal is not None:
             return refusal
+        await self._hear_of_sanctions()
+        answer = views.token_without_database(checked, ip)
+        if answer is not None:
+            return answer
         return await db_call(views.issue_visitor_token)(checked, ip)
+
+    @staticmethod
+    async def _hear_of_sanctions() -> None:
+        """Start this event loop's fan-out if no socket has: it hears of every sanction written
+        anywhere, and only then may the process keep the sanctions in force (chat.sanction_cache),
+        which answer most token requests without the database."""
+        fanout = runtime().loop().fanout
+        if fanout.channel is not None:
+            return
+        try:
+            await fanout.start()
+        except Exception:  # noqa: BLE001 - tokens do not need it: the database answers meanwhile
+            logger.exception("starting the fan-out for the token endpoint failed; the database answers")
 
     def _finish(self, request, response) -> None:
         """The response hooks of the stack, innermost first, as Django runs them."""

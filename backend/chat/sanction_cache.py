@@ -25,15 +25,17 @@ While few sanctions are in force anywhere (at most ``MAX_WHOLE_ROWS``, as on mos
 first read keeps all of them, and every visitor id and address is answered from that one copy,
 under the same rules: a restart's reconnect storm brings thousands of visitors this process has
 never seen, and each one cost a trip to the database thread of its own before its `auth` was
-answered.
+answered. The token endpoint asks that copy too (``may_apply``): whether any sanction could
+concern a new token, its address's carried sanctions included; a first-visit storm's tokens then
+need no database at all.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
-from typing import Final
+from datetime import datetime, timedelta
+from typing import Final, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -53,9 +55,18 @@ _generation = 0
 _listening = 0  # fan-outs in the group: invalidations published elsewhere reach this process
 _by_visitor: dict[str, tuple[float, tuple[Sanction, ...]]] = {}
 _by_ip: dict[str, tuple[float, tuple[Sanction, ...]]] = {}
-# Every sanction in force, when there were at most this many: (read at, by visitor id, by address).
+# Every sanction in force, when there were at most this many.
 MAX_WHOLE_ROWS = 1_000
-_whole: tuple[float, dict[str, list[Sanction]], dict[str, list[Sanction]]] | None = None
+
+
+class Whole(NamedTuple):
+    read_at_mono: float
+    by_visitor: dict[str, list[Sanction]]
+    by_ip: dict[str, list[Sanction]]
+    by_seen_ip: dict[str, list[Sanction]]  # where the sanctioned identity was seen (carry-over)
+
+
+_whole: Whole | None = None
 
 
 def clear() -> None:
@@ -108,9 +119,9 @@ def cached_in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str,
     """The strongest ban and mute in force for ``visitor`` (may be "") or address ``ip``, from
     this process's copy; None when part of it is not cached (ask ``in_force``). No database."""
     now_mono = time.monotonic()
-    whole = _whole
-    if whole is not None and now_mono - whole[0] <= MAX_AGE_SECS:
-        return _strongest(_of(visitor, ip, by_visitor=whole[1], by_ip=whole[2]), now)
+    whole = _fresh_whole(now_mono)
+    if whole is not None:
+        return _strongest(_of(visitor, ip, by_visitor=whole.by_visitor, by_ip=whole.by_ip), now)
     rows: dict[int, Sanction] = {}
     if visitor:
         found = _fresh(_by_visitor, visitor, now_mono)
@@ -137,21 +148,12 @@ def read_in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str, S
     """As ``cached_in_force``, read from the database whatever is kept (and kept)."""
     with _lock:
         generation, keep = _generation, _listening > 0
-        whole = _whole
-    if keep and (whole is None or time.monotonic() - whole[0] > MAX_AGE_SECS):
+    if keep and _fresh_whole(time.monotonic()) is None:
         # No copy of every sanction in force: try to make one (a confirmation of a ban or a mute
         # the copy holds reads only this visitor's and address's rows, below).
-        rows = list(_running(now).order_by("pk")[: MAX_WHOLE_ROWS + 1])
-        if len(rows) <= MAX_WHOLE_ROWS:
-            by_visitor: dict[str, list[Sanction]] = {}
-            by_ip: dict[str, list[Sanction]] = {}
-            for row in rows:
-                if row.visitor:
-                    by_visitor.setdefault(row.visitor, []).append(row)
-                if row.ip:
-                    by_ip.setdefault(row.ip, []).append(row)
-            _keep_whole(generation, (time.monotonic(), by_visitor, by_ip))
-            return _strongest(_of(visitor, ip, by_visitor=by_visitor, by_ip=by_ip), now)
+        whole = _read_whole(now, generation)
+        if whole is not None:
+            return _strongest(_of(visitor, ip, by_visitor=whole.by_visitor, by_ip=whole.by_ip), now)
     target = Q(pk__in=[])
     if visitor:
         target |= Q(visitor=visitor)
@@ -169,6 +171,67 @@ def read_in_force(*, visitor: str, ip: str | None, now: datetime) -> dict[str, S
     return _strongest(rows, now)
 
 
+def cached_may_apply(*, visitor: str, ip: str | None, now: datetime, carry_secs: int) -> bool | None:
+    """Whether any sanction in force could concern a token for ``visitor`` at ``ip``: one of the
+    visitor's or the address's, or one whose identity was seen at the address within
+    ``carry_secs`` (chat.moderation.carry_over's window), from the whole copy; None when there is
+    no whole copy (ask the database: chat.views.sanction_may_apply). No database."""
+    whole = _fresh_whole(time.monotonic())
+    if whole is None:
+        return None
+    if any(_running_at(row, now) for row in _of(visitor, ip, by_visitor=whole.by_visitor, by_ip=whole.by_ip)):
+        return True
+    if not ip or not carry_secs:
+        return False
+    carried_since = now - timedelta(seconds=carry_secs)
+    return any(
+        row.carried_from_id is None and row.created_at >= carried_since and _running_at(row, now)
+        for row in whole.by_seen_ip.get(_as_stored(ip), ())
+    )
+
+
+def may_apply(*, visitor: str, ip: str | None, now: datetime, carry_secs: int) -> bool | None:
+    """As ``cached_may_apply``, making the whole copy first when this process may keep one (on
+    the database thread); None when it cannot (too many sanctions in force, or nobody listens)."""
+    cached = cached_may_apply(visitor=visitor, ip=ip, now=now, carry_secs=carry_secs)
+    if cached is not None:
+        return cached
+    with _lock:
+        generation, keep = _generation, _listening > 0
+    if not keep or _read_whole(now, generation) is None:
+        return None
+    return cached_may_apply(visitor=visitor, ip=ip, now=now, carry_secs=carry_secs)
+
+
+def _fresh_whole(now_mono: float) -> Whole | None:
+    whole = _whole
+    if whole is None or now_mono - whole.read_at_mono > MAX_AGE_SECS:
+        return None
+    return whole
+
+
+def _read_whole(now: datetime, generation: int) -> Whole | None:
+    """Every sanction in force, read and kept (unless one changed meanwhile); None when over
+    ``MAX_WHOLE_ROWS``."""
+    rows = list(_running(now).order_by("pk")[: MAX_WHOLE_ROWS + 1])
+    if len(rows) > MAX_WHOLE_ROWS:
+        return None
+    whole = Whole(time.monotonic(), {}, {}, {})
+    for row in rows:
+        if row.visitor:
+            whole.by_visitor.setdefault(row.visitor, []).append(row)
+        if row.ip:
+            whole.by_ip.setdefault(row.ip, []).append(row)
+        if row.seen_ip:
+            whole.by_seen_ip.setdefault(row.seen_ip, []).append(row)
+    _keep_whole(generation, whole)
+    return whole
+
+
+def _running_at(row: Sanction, now: datetime) -> bool:
+    return row.until is None or row.until > now
+
+
 def _running(now: datetime):
     return Sanction.objects.filter(lifted_at__isnull=True).filter(Q(until__isnull=True) | Q(until__gt=now))
 
@@ -179,16 +242,19 @@ def _of(
     """The rows of the whole copy that name ``visitor`` or address ``ip`` (each once)."""
     rows = list(by_visitor.get(visitor, ())) if visitor else []
     if ip:
-        if ":" in ip:  # as stored: the model field writes IPv6 addresses in their shortest form
-            ip = _IP_FIELD.get_prep_value(ip)
-        rows += [row for row in by_ip.get(ip, ()) if row not in rows]
+        rows += [row for row in by_ip.get(_as_stored(ip), ()) if row not in rows]
     return rows
+
+
+def _as_stored(ip: str) -> str:
+    # The model field writes IPv6 addresses in their shortest form.
+    return _IP_FIELD.get_prep_value(ip) if ":" in ip else ip
 
 
 _IP_FIELD = Sanction._meta.get_field("ip")
 
 
-def _keep_whole(generation: int, whole: tuple) -> None:
+def _keep_whole(generation: int, whole: Whole) -> None:
     global _whole
     with _lock:
         if generation == _generation:  # no sanction changed while we read

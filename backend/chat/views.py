@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import moderation, presence, search, selectors
+from chat import moderation, presence, sanction_cache, search, selectors
 from chat.challenge import challenge_problem, new_challenge
 from chat.conf import conf
 from chat.errors import BackchannelError
@@ -239,8 +239,8 @@ def issue_visitor_token(checked: TokenRequest, ip: str | None) -> JsonResponse:
     if visitor is not None:
         return _issue(ip, Identity(visitor=visitor, name=checked.name, staff=False), checked.now)
     visitor = new_visitor_id()
-    # Nearly every request meets no sanction at all: one cheap query says so, and only when it
-    # finds a candidate do the full reads below run.
+    # Nearly every request meets no sanction at all: the process's copy of the sanctions in force,
+    # or one cheap query, says so, and only when it finds a candidate do the full reads below run.
     if not sanction_may_apply(visitor=visitor, ip=ip, now=timezone.now()):
         return _token_answer(Identity(visitor=visitor, name=checked.name, staff=False), checked.now)
     # Clearing storage for a new name does not shake off a recent mute or ban: the new identity
@@ -251,11 +251,26 @@ def issue_visitor_token(checked: TokenRequest, ip: str | None) -> JsonResponse:
     return _issue(ip, Identity(visitor=visitor, name=checked.name, staff=False), checked.now, probe=False)
 
 
+def token_without_database(checked: TokenRequest, ip: str | None) -> JsonResponse | None:
+    """``issue_visitor_token``'s answer when the process's copy of the sanctions in force
+    (chat.sanction_cache) shows that none can concern it, with no database; else None (ask
+    ``issue_visitor_token`` on the database thread). Safe to call in the event loop."""
+    visitor = checked.visitor or new_visitor_id()
+    carry_secs = conf.SANCTION_ADDRESS_CARRY_SECS
+    if sanction_cache.cached_may_apply(visitor=visitor, ip=ip, now=timezone.now(), carry_secs=carry_secs) is not False:
+        return None
+    return _token_answer(Identity(visitor=visitor, name=checked.name, staff=False), checked.now)
+
+
 def sanction_may_apply(*, visitor: str, ip: str | None, now: datetime) -> bool:
     """Whether any sanction row could concern a token for ``visitor`` at ``ip``: one in force for
-    the visitor or the address, or one whose identity was seen at the address (carry_over's
-    window or not). A superset of what moderation.carry_over and active_sanction look for, in one
-    indexed query built once: when it says no, they would find nothing either."""
+    the visitor or the address, or one whose identity was seen at the address within carry_over's
+    window. A superset of what moderation.carry_over and active_sanction look for: when it says
+    no, they would find nothing either. Answered from the process's copy of the sanctions in force
+    when it has one (chat.sanction_cache), else by one indexed query built once."""
+    cached = sanction_cache.may_apply(visitor=visitor, ip=ip, now=now, carry_secs=conf.SANCTION_ADDRESS_CARRY_SECS)
+    if cached is not None:
+        return cached
     connection = connections[router.db_for_read(Sanction)]
     sql = _SANCTION_PROBE_SQL.get(connection.vendor)
     if sql is None:

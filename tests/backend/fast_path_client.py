@@ -56,7 +56,7 @@ class FastPathClient(Client):
     def takes(self, scope: dict) -> bool:
         if not self.fast.enabled or not self.fast._plain(scope):
             return False
-        return not self.fast._django_would_answer_first(ASGIRequest(scope, io.BytesIO()))
+        return self.fast.answers_itself(ASGIRequest(scope, io.BytesIO()))
 
     def request(self, **request):
         environ = self._base_environ(**request)

@@ -34,16 +34,21 @@ def test_the_fast_path_answers_token_requests_and_only_them():
     assert fast.fast_answers == 1
     assert fast.post("/api/identity/", body, content_type="application/json", secure=True).status_code == 200
     assert fast.fast_answers == 2
-    fast.get("/api/identity/", secure=True)  # 405: Django's
-    fast.options(
+    fast.options(  # the token request's CORS preflight
         "/api/identity/", secure=True, headers={"origin": SITE_ORIGIN, "access-control-request-method": "POST"}
+    )
+    assert fast.fast_answers == 3
+    fast.get("/api/identity/", secure=True)  # 405: Django's
+    fast.options("/api/identity/", secure=True, headers={"origin": SITE_ORIGIN})  # no preflight: Django's
+    fast.options(
+        "/api/identity/challenge/", secure=True, headers={"origin": SITE_ORIGIN, "access-control-request-method": "GET"}
     )
     fast.get("/api/identity/challenge/", secure=True, headers={"cookie": "csrftoken=bad"})
     fast.get("/api/identity/challenge/", secure=True, headers={"host": "10.1.2.3"})
     fast.get("/api/identity/challenge/")  # plain http: the SSL redirect
     fast.post("/api/identity/", b"{" * 5000, content_type="application/json", secure=True)  # over the body limit
     fast.post("/api/identity/staff/", {}, content_type="application/json", secure=True)
-    assert fast.fast_answers == 2
+    assert fast.fast_answers == 3
 
 
 def solved(client) -> dict:
@@ -90,6 +95,43 @@ def test_a_challenge_is_answered_alike(sender):
         django.get("/api/identity/challenge/?x=1", secure=True, headers=sender),
     )
     assert fast.fast_answers == 1
+
+
+PREFLIGHTS = [
+    {"origin": SITE_ORIGIN, "access-control-request-method": "POST"},
+    {"origin": SITE_ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": "content-type"},
+    {"origin": "https://evil.example", "access-control-request-method": "POST"},
+    {"access-control-request-method": "POST"},
+    {"origin": SITE_ORIGIN, "access-control-request-method": "POST", "access-control-request-private-network": "true"},
+    {"origin": SITE_ORIGIN, "access-control-request-method": "POST", "host": "10.1.2.3"},  # no host check first
+]
+
+
+@pytest.mark.parametrize("secure", [True, False], ids=["https", "http"])  # no SSL redirect ahead of CORS
+@pytest.mark.parametrize("sender", PREFLIGHTS)
+def test_the_token_requests_preflight_is_answered_alike(sender, secure):
+    fast, django = FastPathClient(), Client()
+    answers = [client.options("/api/identity/", secure=secure, headers=sender) for client in (fast, django)]
+    assert fast.fast_answers == 1
+    fast_answer, django_answer = answers
+    assert fast_answer.status_code == django_answer.status_code == 200
+    assert list(fast_answer.headers.items()) == list(django_answer.headers.items())
+    assert fast_answer.content == django_answer.content == b""
+    if sender.get("origin") == SITE_ORIGIN:
+        assert fast_answer.headers["Access-Control-Allow-Origin"] == SITE_ORIGIN
+        assert "POST" in fast_answer.headers["Access-Control-Allow-Methods"]
+        assert "content-type" in fast_answer.headers["Access-Control-Allow-Headers"]
+        assert int(fast_answer.headers["Access-Control-Max-Age"]) > 0
+    else:
+        assert "Access-Control-Allow-Origin" not in fast_answer.headers
+
+
+def test_a_preflight_is_left_to_django_when_cors_is_off_for_the_api(settings):
+    settings.CORS_URLS_REGEX = r"^/nothing/$"
+    fast = FastPathClient()
+    sender = {"origin": SITE_ORIGIN, "access-control-request-method": "POST"}
+    fast.options("/api/identity/", secure=True, headers=sender)
+    assert fast.fast_answers == 0
 
 
 def token_request(client, sender: dict, change=None, *, content_type="application/json", remote_addr="127.0.0.1"):

@@ -85,3 +85,62 @@ def test_architecture_states_the_limit_the_code_has():
 
     text = " ".join((Path(__file__).resolve().parents[2] / "ARCHITECTURE.md").read_text().split())
     assert f"While at most {sanction_cache.MAX_WHOLE_ROWS:,} sanctions are in force anywhere (`MAX_WHOLE_ROWS`)" in text
+
+
+# --- The token endpoint's question: may any sanction concern a new token? -----------------------
+
+CARRY_SECS = 600
+
+
+def sql_probe_says(*, visitor: str, ip: str | None, now) -> bool:
+    """chat.views.sanction_may_apply's own query, with no copy to answer it."""
+    from chat.views import sanction_may_apply
+
+    with_copy = sanction_cache._whole
+    sanction_cache.clear()
+    try:
+        return sanction_may_apply(visitor=visitor, ip=ip, now=now)
+    finally:
+        sanction_cache._whole = with_copy
+
+
+def test_the_copy_answers_the_token_question_as_the_database_does(settings):
+    settings.BACKCHANNEL_SANCTION_ADDRESS_CARRY_SECS = CARRY_SECS
+    now = timezone.now()
+    long_ago = now - timedelta(seconds=CARRY_SECS + 60)
+    original = rows_only(kind=Sanction.Kind.MUTE, visitor="v-orig", seen_ip="192.0.2.30", created_at=now)
+    rows_only(kind=Sanction.Kind.BAN, visitor="v-banned", created_at=long_ago)
+    rows_only(kind=Sanction.Kind.BAN, ip="192.0.2.10", created_at=long_ago)
+    rows_only(kind=Sanction.Kind.MUTE, ip="2001:db8::5", created_at=now, until=now + timedelta(hours=1))
+    rows_only(kind=Sanction.Kind.BAN, ip="192.0.2.11", created_at=long_ago, until=now - timedelta(seconds=1))  # over
+    rows_only(kind=Sanction.Kind.BAN, ip="192.0.2.12", created_at=long_ago, lifted_at=now)  # lifted
+    rows_only(kind=Sanction.Kind.MUTE, visitor="v-old", seen_ip="192.0.2.31", created_at=long_ago)  # window passed
+    rows_only(kind=Sanction.Kind.MUTE, visitor="v-copy", seen_ip="192.0.2.32", created_at=now, carried_from=original)
+    asked = [
+        (visitor, ip)
+        for visitor in ("v-new", "v-banned", "v-orig")
+        for ip in (None, "192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.30", "192.0.2.31", "192.0.2.32",
+                   "2001:DB8:0::5", "198.51.100.1")
+    ]  # fmt: skip
+    assert sanction_cache.may_apply(visitor="v-first", ip=None, now=now, carry_secs=CARRY_SECS) is False
+    answers = {}
+    for visitor, ip in asked:
+        answers[visitor, ip] = sanction_cache.cached_may_apply(visitor=visitor, ip=ip, now=now, carry_secs=CARRY_SECS)
+        assert answers[visitor, ip] == sql_probe_says(visitor=visitor, ip=ip, now=now), (visitor, ip)
+    assert answers["v-new", "198.51.100.1"] is False and answers["v-new", "192.0.2.30"] is True
+    assert answers["v-banned", None] is True and answers["v-new", "2001:DB8:0::5"] is True
+
+
+def test_a_token_for_a_new_visitor_needs_no_database_once_the_copy_is_kept(django_assert_num_queries):
+    from chat.views import TokenRequest, issue_visitor_token, token_without_database
+
+    checked = TokenRequest(name="Ann", challenge="c", visitor=None, now=timezone.now().timestamp())
+    assert token_without_database(checked, "192.0.2.1") is None  # no copy yet: the database answers
+    assert issue_visitor_token(checked, "192.0.2.1").status_code == 200  # ... and the copy is made
+    with django_assert_num_queries(0):
+        answer = token_without_database(checked, "192.0.2.2")
+        assert answer is not None and answer.status_code == 200
+    rows_only(kind=Sanction.Kind.BAN, ip="192.0.2.3")
+    sanction_cache.clear()  # as the write's invalidation does
+    assert issue_visitor_token(checked, "192.0.2.3").status_code == 403
+    assert token_without_database(checked, "192.0.2.3") is None  # the database decides a refusal
