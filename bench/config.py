@@ -23,6 +23,11 @@ BENCH_ENV = {
 # Distinct visitors minted over HTTP; members reuse them round-robin (several tabs of one person).
 TOKEN_POOL_SIZE = 200
 TOKEN_FETCH_THREADS = 8
+# The token cost is measured over this many tokens of each kind (without, then with the CORS
+# preflight), after this many unmeasured (a new process's first requests import and connect):
+# /proc counts CPU time in 10 ms ticks, so a hundred tokens of about 1 ms could read 10 % off.
+TOKEN_MEASURED_PER_KIND = 300
+TOKEN_WARM_UP = 20
 
 # Concurrent handshakes per client process: daphne's listen backlog is 50, and more in flight
 # only makes each member's connect time longer without making the total shorter.

@@ -21,10 +21,12 @@ from bench.config import (
     MULTI_CLIENT_MIN_MEMBERS,
     ROOM,
     TOKEN_FETCH_THREADS,
+    TOKEN_MEASURED_PER_KIND,
     TOKEN_POOL_SIZE,
+    TOKEN_WARM_UP,
     Scenario,
 )
-from bench.identity import mint_token_pool
+from bench.identity import mint_measured_token_pool
 from bench.load import ClientPool, LoadFailed, WorkerSpec, split_members
 from bench.metrics import CpuUse, connect_figures, delivery_figures, memory_figures
 from bench.procstat import cpu_secs, total_cpu_secs, total_rss_kib
@@ -112,12 +114,19 @@ def run_one(kind: str, scenario: Scenario, members: int, context: RunContext) ->
         )
         tokens: list[str | None] = [None]
         if kind == "ours":
-            progress(f"{what}: minting {min(TOKEN_POOL_SIZE, members)} identity tokens")
-            cpu_before_tokens = total_cpu_secs(server.server_pids)
-            tokens = list(mint_token_pool(server.http_base, min(TOKEN_POOL_SIZE, members), threads=TOKEN_FETCH_THREADS))
-            # Per token: a challenge (GET) and the token request (POST), server CPU time from /proc.
-            token_cpu_us = cpu_us_per(total_cpu_secs(server.server_pids) - cpu_before_tokens, len(tokens))
-            record.metrics["token_server_cpu_ms"] = None if token_cpu_us is None else token_cpu_us / 1000
+            progress(f"{what}: minting {TOKEN_WARM_UP + 2 * TOKEN_MEASURED_PER_KIND} identity tokens")
+            # Per token, server CPU time from /proc: a challenge (GET) and the token request
+            # (POST); and with the CORS preflight a first visit's browser sends between them.
+            minted = mint_measured_token_pool(
+                server.http_base,
+                measured_per_kind=TOKEN_MEASURED_PER_KIND,
+                warm_up=TOKEN_WARM_UP,
+                threads=TOKEN_FETCH_THREADS,
+                server_cpu_secs=lambda: total_cpu_secs(server.server_pids),
+            )
+            tokens = list(minted.tokens[: min(TOKEN_POOL_SIZE, members)])  # members share these
+            record.metrics["token_server_cpu_ms"] = minted.cpu_ms_per_token
+            record.metrics["token_with_preflight_server_cpu_ms"] = minted.cpu_ms_per_token_with_preflight
         warm_up(server, tokens[0])
         rss_idle_kib = total_rss_kib(server.server_pids)
 
