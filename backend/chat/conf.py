@@ -1,8 +1,12 @@
 """Typed access to the chat app's settings: ``conf.MAX_TEXT_CHARS`` and so on.
 
 Each attribute serves one entry of ``backchannel.setting_specs`` (its default, its type), read
-from ``django.conf.settings`` on every access (not cached), so ``override_settings`` in tests just
-works; a setting absent there reads as the table's default.
+from ``django.conf.settings``; a setting absent there reads as the table's default. A number, a
+flag or a text is kept once read (a join reads a dozen of them, and each read went through
+Django's lazy settings and a conversion) for as long as ``settings`` wraps the same object:
+``override_settings`` (and pytest-django's ``settings`` fixture) wraps a new one for every change
+and puts the old one back after, so tests just work. Lists are read on every access: each caller
+gets a list of its own.
 """
 
 from __future__ import annotations
@@ -28,16 +32,38 @@ RETENTION_MAX_DAYS = int(specs.RETENTION_DAYS.maximum or 0)
 METRICS_TOKEN_MIN_CHARS = 32
 
 
-class _Setting(Generic[T]):
-    """A class attribute serving one setting of the table, converted by ``read`` on each access."""
+# Values read so far, by setting name (only immutable ones), and the settings object they were
+# read from (see the module's doc).
+_kept: dict[str, object] = {}
+_kept_from: list[object] = [None]
+# LazySettings' own attribute dict, where it keeps the object it wraps (``_wrapped``): read
+# directly, since ``settings._wrapped`` goes through LazyObject's __getattribute__ (~0.2 µs).
+_lazy_settings_attributes: dict[str, object] = object.__getattribute__(settings, "__dict__")
 
-    def __init__(self, spec: SettingSpec, read: Callable[[object], T]) -> None:
+
+class _Setting(Generic[T]):
+    """A class attribute serving one setting of the table, converted by ``read``; kept once read
+    when ``keep`` (an immutable value), else read on each access."""
+
+    def __init__(self, spec: SettingSpec, read: Callable[[object], T], *, keep: bool = True) -> None:
         self.spec = spec
         self._read = read
+        self._keep = keep
         self.__doc__ = spec.doc
 
     def __get__(self, instance: object, owner: type | None = None) -> T:
-        return self._read(getattr(settings, self.spec.setting_name, self.spec.default))
+        name = self.spec.setting_name
+        wrapped = _lazy_settings_attributes.get("_wrapped")
+        if wrapped is not _kept_from[0]:
+            _kept.clear()
+            _kept_from[0] = wrapped
+        try:
+            return _kept[name]  # type: ignore[return-value]
+        except KeyError:
+            value = self._read(getattr(settings, name, self.spec.default))
+            if self._keep:
+                _kept[name] = value
+            return value
 
 
 def _int(spec: SettingSpec[int]) -> _Setting[int]:
@@ -53,7 +79,7 @@ def _flag(spec: SettingSpec[bool]) -> _Setting[bool]:
 
 
 def _items(spec: SettingSpec[tuple[str, ...]]) -> _Setting[list[str]]:
-    return _Setting(spec, list)  # type: ignore[arg-type]
+    return _Setting(spec, list, keep=False)  # type: ignore[arg-type]
 
 
 def _optional_text(spec: SettingSpec[str | None]) -> _Setting[str | None]:

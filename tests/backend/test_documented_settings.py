@@ -195,9 +195,18 @@ def test_conf_serves_each_setting_with_the_tables_default(spec: SettingSpec, set
 
 
 def test_conf_reads_a_changed_setting_on_the_next_access(settings):
+    assert conf.MAX_TEXT_CHARS != 123  # read (and kept: conf keeps numbers until a setting changes)
     settings.BACKCHANNEL_MAX_TEXT_CHARS = 123
     settings.BACKCHANNEL_PAGE_BUDGET_BYTES = 4096  # an internal constant, set the way tests set it
     assert (conf.MAX_TEXT_CHARS, conf.PAGE_BUDGET_BYTES) == (123, 4096)
+    del settings.BACKCHANNEL_MAX_TEXT_CHARS
+    assert conf.MAX_TEXT_CHARS == specs.MAX_TEXT_CHARS.default
+
+
+def test_conf_gives_each_caller_a_list_of_its_own():
+    names = conf.RESERVED_NAMES
+    names.append("mine")
+    assert "mine" not in conf.RESERVED_NAMES
 
 
 BOUNDED = [spec for spec in ENVIRONMENT_SETTINGS if spec.kind in ("int", "float") and spec.minimum]
