@@ -432,6 +432,19 @@ def cpu_summary(records: list[RunRecord]) -> str:
     return markdown_table(["saturating, server CPU µs/delivery", *SERVER_COLUMNS, "ours/tutorial", "ours/bare"], rows)
 
 
+def _speed_line(meta: dict[str, object]) -> list[str]:
+    speed = meta.get("python_speed_ms")
+    if not isinstance(speed, list | tuple) or len(speed) != 2:
+        return []
+    before, after = speed
+    return [
+        f"Machine speed: a fixed Python workload (bench/calibration.py) took {before:.0f} ms of CPU before the run "
+        f"and {after:.0f} ms after it (lower is faster). The targets in ms of CPU are absolute: compare them between "
+        "runs only beside this figure.",
+        "",
+    ]
+
+
 def render_markdown(
     records: list[RunRecord], verdicts: list[TargetVerdict], meta: dict[str, object], scenario_titles: dict[str, str]
 ) -> str:
@@ -445,6 +458,7 @@ def render_markdown(
         "Every CPU figure is process CPU time (utime + stime of the server processes, all threads, from /proc), "
         "not wall time: the machine is shared, and wall-time figures (joins/s, latencies) move with its load.",
         "",
+        *_speed_line(meta),
         "## Targets",
         "",
         markdown_table(["target", "measured", "result"], [[v.target, v.measured, v.status] for v in verdicts]),

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench import reconnect_storm
+from bench.calibration import python_speed_ms
 from bench.config import DEFAULT_CLIENT_PROCESSES, SERVERS, Plan, full_plan, quick_plan
 from bench.redis_ops import as_json, render, run_redis_ops
 from bench.report import write_report
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     progress(f"bench: {plan.name} plan; results in {run_dir}")
+    speed_before_ms = python_speed_ms()
 
     records: list[RunRecord] = []
     wanted = {s for s in args.scenarios.split(",") if s}
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
     meta = {
         "plan": plan.name,
+        "python_speed_ms": (speed_before_ms, python_speed_ms()),
         "started_utc": started_utc.isoformat(timespec="seconds"),
         "wall_secs": time.monotonic() - started,
         "cpus": os.cpu_count(),
