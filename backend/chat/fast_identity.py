@@ -5,7 +5,7 @@ token request (``OPTIONS /api/identity/``: a JSON POST is not a "simple" cross-o
 and the ``POST /api/identity/``.
 Through Django each cost about 4-6 ms of CPU, nearly all of it the request cycle rather than the
 view: the per-request thread for request_started/finished and one worker-thread hop per
-middleware hook. Here the same two requests are answered in the event loop, running the view's
+middleware hook. Here the same requests are answered in the event loop, running the view's
 own steps (chat.views: check_token_request, redeem_token_request, issue_visitor_token) and the
 header logic of the real middleware instances of the stack (CORS, security, common,
 X-Frame-Options), so an answer is the Django path's answer, header for header
@@ -101,7 +101,7 @@ class IdentityFastPath:
         if not self.answers_itself(request):
             return await self.django_app(scope, receive, send)
         if scope["method"] == "OPTIONS":
-            return await self._preflight(request, send, receive)
+            return await self._preflight(request, receive, send)
         body = await _read_body(receive)
         if body is None:  # the client went away
             return
@@ -114,7 +114,7 @@ class IdentityFastPath:
             log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         await _send(response, send)
 
-    async def _preflight(self, request, send, receive) -> None:
+    async def _preflight(self, request, receive, send) -> None:
         """CorsMiddleware's answer to the token request's preflight (see the module's doc)."""
         response = self.cors.check_preflight(request)
         assert response is not None, "answers_itself checked that CORS answers it"
