@@ -65,6 +65,7 @@ class ConnectReport:
     started_ns: int
     finished_ns: int
     sender_connected: bool
+    cpu_secs: float = 0.0  # this client process's CPU time over the connect phase (not its start-up)
 
 
 @dataclass
@@ -211,6 +212,7 @@ class Worker:
         failures: Counter[str] = Counter()
         connect_secs: list[float] = []
         started_ns = time.perf_counter_ns()
+        started_cpu_secs = time.process_time()
         deadline = time.monotonic() + spec.connect_timeout_secs
         sender_connected = False
 
@@ -257,6 +259,7 @@ class Worker:
         return ConnectReport(
             connected=len(self.members), failures=dict(failures), connect_secs=connect_secs,
             started_ns=started_ns, finished_ns=time.perf_counter_ns(), sender_connected=sender_connected,
+            cpu_secs=time.process_time() - started_cpu_secs,
         )  # fmt: skip
 
     async def send_all(self, traffic: Traffic) -> SendReport:

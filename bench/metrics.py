@@ -44,6 +44,9 @@ def connect_figures(reports: list[ConnectReport], members_planned: int) -> dict[
         "connect_p99_ms": connect_ms.p99,
         "connect_total_secs": total_secs,
         "joins_per_sec": connected / total_secs if total_secs else None,
+        # The load generator's share of the machine while members connect: on a 2-core machine the
+        # server's threads and the client processes take turns on the same cores.
+        "connect_client_cores": sum(report.cpu_secs for report in reports) / total_secs if total_secs else None,
     }
 
 

@@ -37,6 +37,8 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("connect_total_secs", "connect total (s)"),
     ("joins_per_sec", "joins/s (members joined ÷ connect total)"),
     ("connect_server_cpu_ms_per_member", "server CPU per member joined (ms)"),
+    ("connect_server_cores", "server CPU used while members connect (cores)"),
+    ("connect_client_cores", "load generator's CPU used while members connect (cores)"),
     ("token_server_cpu_ms", "server CPU per token minted, challenge + POST (ms; ours only)"),
     (
         "token_with_preflight_server_cpu_ms",
@@ -88,6 +90,8 @@ JOIN_STORM_FIGURES = (
     "connect_total_secs",
     "joins_per_sec",
     "connect_server_cpu_ms_per_member",
+    "connect_server_cores",
+    "connect_client_cores",
     "token_server_cpu_ms",
     "token_with_preflight_server_cpu_ms",
 )

@@ -148,6 +148,10 @@ def run_one(kind: str, scenario: Scenario, members: int, context: RunContext) ->
             total_cpu_secs(server.server_pids) - server_cpu_before_connect, int(record.metrics["members_connected"])
         )
         record.metrics["connect_server_cpu_ms_per_member"] = None if connect_cpu_us is None else connect_cpu_us / 1000
+        total_secs = record.metrics.get("connect_total_secs")
+        if connect_cpu_us is not None and isinstance(total_secs, float) and total_secs > 0:
+            connected_members = int(record.metrics["members_connected"])
+            record.metrics["connect_server_cores"] = connect_cpu_us * connected_members / 1e6 / total_secs
         if not connects[0].sender_connected:
             raise LoadFailed("the sender could not connect")
         time.sleep(SETTLE_SECS)

@@ -189,9 +189,9 @@ def test_delivery_figures_merge_clients_and_flag_client_bound() -> None:
 def test_connect_and_memory_figures() -> None:
     reports = [
         ConnectReport(connected=2, failures={"timeout": 1}, connect_secs=[0.01, 0.03], started_ns=10,
-                      finished_ns=2_000_000_010, sender_connected=True),
+                      finished_ns=2_000_000_010, sender_connected=True, cpu_secs=1.5),
         ConnectReport(connected=1, failures={"timeout": 2}, connect_secs=[0.02], started_ns=20,
-                      finished_ns=1_000_000_000, sender_connected=False),
+                      finished_ns=1_000_000_000, sender_connected=False, cpu_secs=0.5),
     ]  # fmt: skip
     figures = connect_figures(reports, members_planned=6)
     assert figures["members_connected"] == 3
@@ -199,6 +199,7 @@ def test_connect_and_memory_figures() -> None:
     assert figures["connect_failure_reasons"] == {"timeout": 3}
     assert figures["connect_p50_ms"] == pytest.approx(20.0)
     assert figures["connect_total_secs"] == pytest.approx(2.0)
+    assert figures["connect_client_cores"] == pytest.approx(1.0)  # 2 s of client CPU over 2 s
     assert memory_figures(rss_idle_kib=100, rss_connected_kib=2100, connected=100)["memory_per_conn_kib"] == 20.0
 
 
