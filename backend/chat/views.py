@@ -277,7 +277,8 @@ def sanction_may_apply(*, visitor: str, ip: str | None, now: datetime) -> bool:
         sql = _SANCTION_PROBE_SQL[connection.vendor] = _sanction_probe_sql(connection)
     ops = connection.ops
     moment = ops.adapt_datetimefield_value(now)
-    address = ops.adapt_ipaddressfield_value(ip) if ip else None
+    # As the ORM's filters on the field write it (IPv6 in its shortest form), so every spelling matches.
+    address = Sanction._meta.get_field("ip").get_db_prep_value(ip, connection) if ip else None
     carried_since = ops.adapt_datetimefield_value(now - timedelta(seconds=conf.SANCTION_ADDRESS_CARRY_SECS))
     with connection.cursor() as cursor:
         cursor.execute(sql, [moment, visitor, address, address, carried_since])

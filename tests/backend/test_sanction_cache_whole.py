@@ -93,14 +93,16 @@ CARRY_SECS = 600
 
 
 def sql_probe_says(*, visitor: str, ip: str | None, now) -> bool:
-    """chat.views.sanction_may_apply's own query, with no copy to answer it."""
+    """chat.views.sanction_may_apply's own query: while nobody listens no copy is kept or read,
+    so the database answers."""
     from chat.views import sanction_may_apply
 
     with_copy = sanction_cache._whole
-    sanction_cache.clear()
+    sanction_cache.listening(False)
     try:
         return sanction_may_apply(visitor=visitor, ip=ip, now=now)
     finally:
+        sanction_cache.listening(True)
         sanction_cache._whole = with_copy
 
 
