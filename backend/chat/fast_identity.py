@@ -192,11 +192,8 @@ class IdentityFastPath:
         """Start this event loop's fan-out if no socket has: it hears of every sanction written
         anywhere, and only then may the process keep the sanctions in force (chat.sanction_cache),
         which answer most token requests without the database."""
-        fanout = runtime().loop().fanout
-        if fanout.channel is not None:
-            return
         try:
-            await fanout.start()
+            await runtime().loop().fanout.start()  # at once when it runs already
         except Exception:  # noqa: BLE001 - tokens do not need it: the database answers meanwhile
             logger.exception("starting the fan-out for the token endpoint failed; the database answers")
 

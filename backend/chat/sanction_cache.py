@@ -107,7 +107,7 @@ def _fresh(table: dict, key: str, now_mono: float) -> tuple[Sanction, ...] | Non
 def _strongest(rows: list[Sanction], now: datetime) -> dict[str, Sanction]:
     """As ``chat.moderation.sanctions_in_force``: by kind, one without an end first, then the one
     that ends last."""
-    running = [row for row in rows if row.until is None or row.until > now]
+    running = [row for row in rows if _running_at(row, now)]
     running.sort(key=lambda row: (row.until is not None, -(row.until.timestamp() if row.until else 0), row.pk))
     strongest: dict[str, Sanction] = {}
     for row in running:
