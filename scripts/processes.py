@@ -118,15 +118,23 @@ def backend_env(overrides: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def migrate(env: Mapping[str, str]) -> None:
-    progress("migrating the database")
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+def run_manage(
+    env: Mapping[str, str], *arguments: str, timeout_secs: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``manage.py <arguments>`` in the backend's directory with ``env``, its output captured."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments],
         cwd=BACKEND_DIR,
         env=dict(env),
         capture_output=True,
         text=True,
+        timeout=timeout_secs,
     )
+
+
+def migrate(env: Mapping[str, str]) -> None:
+    progress("migrating the database")
+    result = run_manage(env, "migrate", "--no-input", "-v", "0")
     if result.returncode != 0:
         raise ServerFailed(f"manage.py migrate failed:\n{result.stderr}")
 

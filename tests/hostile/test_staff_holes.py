@@ -26,7 +26,7 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from scripts.processes import backend_env, free_port, migrate, start_daphne, stop_process
+from scripts.processes import free_port, loopback_backend_env, migrate, start_daphne, stop_process
 from tests.hostile.wire import Peer, Server, log, open_authenticated
 from tests.identity_client import IdentityRefused, fetch_staff_token
 
@@ -48,17 +48,12 @@ def database(tmp_path_factory) -> Path:
 def server(database):
     site_port, port = free_port(), free_port()
     origin = f"http://127.0.0.1:{site_port}"
-    env = backend_env(
-        {
-            "SECRET_KEY": "staff-holes-only-" + "s" * 50,
-            "SECURE_SSL_REDIRECT": "0",
-            "ALLOWED_ORIGINS": origin,
-            "DATABASE_URL": f"sqlite:///{database}",
-            "IDENTITY_BURST": str(IDENTITY_BURST),
-            "IDENTITY_PER_MIN": "6",
-            "STAFF_RECHECK_SECS": str(STAFF_RECHECK_SECS),
-        }
-    )
+    env = {
+        **loopback_backend_env(origin, database, unlimited_messages=False),
+        "IDENTITY_BURST": str(IDENTITY_BURST),
+        "IDENTITY_PER_MIN": "6",
+        "STAFF_RECHECK_SECS": str(STAFF_RECHECK_SECS),
+    }
     migrate(env)
     log_path = REPO_DIR / "artifacts" / f"staff-holes-daphne-{port}.log"
     process = start_daphne(port=port, env=env, log_path=log_path)

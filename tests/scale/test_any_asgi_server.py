@@ -27,15 +27,14 @@ import pytest
 import websockets
 
 from scripts.processes import (
-    backend_env,
     free_port,
     gunicorn_command,
+    loopback_backend_env,
     migrate,
     progress,
     start_server,
     stop_process,
 )
-from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV
 from tests.scale.test_slow_reader import SITE_ORIGIN, SLOW_READER_RCVBUF_BYTES, member, until
 
 pytestmark = pytest.mark.scale
@@ -106,17 +105,10 @@ SERVERS = {"uvicorn": uvicorn_server, "gunicorn+uvicorn-worker": gunicorn_comman
 
 @pytest.fixture(params=list(SERVERS))
 def server(request, tmp_path):
-    env = backend_env(
-        {
-            "SECRET_KEY": "any-asgi-" + "k" * 50,
-            "SECURE_SSL_REDIRECT": "0",
-            "ALLOWED_ORIGINS": SITE_ORIGIN,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            "SLOW_SOCKET_BUFFER_BYTES": str(SLOW_SOCKET_BUFFER_BYTES),
-            **TEST_IDENTITY_ENV,
-            **UNLIMITED_MESSAGES_ENV,
-        }
-    )
+    env = {
+        **loopback_backend_env(SITE_ORIGIN, tmp_path / "db.sqlite3"),
+        "SLOW_SOCKET_BUFFER_BYTES": str(SLOW_SOCKET_BUFFER_BYTES),
+    }
     migrate(env)
     port = free_port()
     log_path = tmp_path / "server.log"

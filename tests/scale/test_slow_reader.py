@@ -12,8 +12,8 @@ import time
 import pytest
 import websockets
 
-from scripts.processes import backend_env, free_port, migrate, start_daphne, stop_process
-from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV, fetch_token
+from scripts.processes import free_port, loopback_backend_env, migrate, start_daphne, stop_process
+from tests.identity_client import fetch_token
 
 pytestmark = pytest.mark.scale
 
@@ -29,17 +29,10 @@ SLOW_READER_RCVBUF_BYTES = 4096
 @pytest.fixture(scope="module")
 def backend_port(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("slow-reader")
-    env = backend_env(
-        {
-            "SECRET_KEY": "slow-reader-" + "k" * 50,
-            "SECURE_SSL_REDIRECT": "0",
-            "ALLOWED_ORIGINS": SITE_ORIGIN,
-            "DATABASE_URL": f"sqlite:///{data_dir / 'db.sqlite3'}",
-            "SLOW_SOCKET_BUFFER_BYTES": str(SLOW_SOCKET_BUFFER_BYTES),
-            **TEST_IDENTITY_ENV,
-            **UNLIMITED_MESSAGES_ENV,
-        }
-    )
+    env = {
+        **loopback_backend_env(SITE_ORIGIN, data_dir / "db.sqlite3"),
+        "SLOW_SOCKET_BUFFER_BYTES": str(SLOW_SOCKET_BUFFER_BYTES),
+    }
     migrate(env)
     port = free_port()
     process = start_daphne(port=port, env=env, log_path=data_dir / "daphne.log")

@@ -16,7 +16,6 @@ import secrets
 import shutil
 import ssl
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -25,11 +24,11 @@ from pathlib import Path
 import pytest
 
 from scripts.processes import (
-    BACKEND_DIR,
     REPO_DIR,
     backend_env,
     free_port,
     migrate,
+    run_manage,
     start_daphne,
     stop_process,
     wait_until,
@@ -241,14 +240,8 @@ class SelfHost:
 
     def manage(self, *arguments: str, env_overrides: dict[str, str] | None = None) -> str:
         """Run a manage.py command with the backend's settings (as the README's systemd-run line does)."""
-        result = subprocess.run(
-            [sys.executable, "manage.py", *arguments],
-            cwd=BACKEND_DIR,
-            env={**self.backend_env, **(env_overrides or {})},
-            capture_output=True,
-            text=True,
-            timeout=MANAGE_TIMEOUT_SECS,
-        )
+        env = {**self.backend_env, **(env_overrides or {})}
+        result = run_manage(env, *arguments, timeout_secs=MANAGE_TIMEOUT_SECS)
         assert result.returncode == 0, result.stderr
         return result.stdout
 

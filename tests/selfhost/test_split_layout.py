@@ -36,6 +36,7 @@ from scripts.processes import (
     free_port,
     http_ok,
     progress,
+    run_manage,
     start_redis,
     stop_process,
     wait_until,
@@ -46,6 +47,7 @@ from tests.e2e.support import enter_room_as, message_texts, send, visitor_pages
 from tests.identity_client import TEST_IDENTITY_ENV, UNLIMITED_MESSAGES_ENV
 from tests.selfhost.conftest import (
     DEPLOY_DIR,
+    MANAGE_TIMEOUT_SECS,
     MIME_TYPES,
     NGINX_INSTALL_HINT,
     NGINX_START_TIMEOUT_SECS,
@@ -164,14 +166,7 @@ class SplitHost:
         return f"{self.origin}/room/?name={room}"
 
     def manage(self, *arguments: str, env_overrides: dict[str, str] | None = None) -> None:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *arguments],
-            cwd=BACKEND_DIR,
-            env={**self.env, **(env_overrides or {})},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_manage({**self.env, **(env_overrides or {})}, *arguments, timeout_secs=MANAGE_TIMEOUT_SECS)
         assert result.returncode == 0, result.stderr
 
 
