@@ -144,14 +144,12 @@ def run_one(kind: str, scenario: Scenario, members: int, context: RunContext) ->
             timeout_secs=context.connect_timeout_secs + PHASE_SLACK_SECS, on_progress=ProgressLine(what, members)
         )
         record.metrics.update(connect_figures(connects, members))
-        connect_cpu_us = cpu_us_per(
-            total_cpu_secs(server.server_pids) - server_cpu_before_connect, int(record.metrics["members_connected"])
-        )
+        connect_cpu_secs = total_cpu_secs(server.server_pids) - server_cpu_before_connect
+        connect_cpu_us = cpu_us_per(connect_cpu_secs, int(record.metrics["members_connected"]))
         record.metrics["connect_server_cpu_ms_per_member"] = None if connect_cpu_us is None else connect_cpu_us / 1000
         total_secs = record.metrics.get("connect_total_secs")
-        if connect_cpu_us is not None and isinstance(total_secs, float) and total_secs > 0:
-            connected_members = int(record.metrics["members_connected"])
-            record.metrics["connect_server_cores"] = connect_cpu_us * connected_members / 1e6 / total_secs
+        if isinstance(total_secs, float) and total_secs > 0:
+            record.metrics["connect_server_cores"] = connect_cpu_secs / total_secs
         if not connects[0].sender_connected:
             raise LoadFailed("the sender could not connect")
         time.sleep(SETTLE_SECS)
