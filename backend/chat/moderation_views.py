@@ -46,8 +46,6 @@ class Invalid(BackchannelError):
         response = _error_of(self, status=self.status)
         if self.status == 401:
             response["WWW-Authenticate"] = "Bearer"
-        if self.retry_after_secs is not None:
-            response["Retry-After"] = str(max(1, math.ceil(self.retry_after_secs)))
         return response
 
 

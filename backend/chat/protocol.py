@@ -734,6 +734,11 @@ def round_up_secs(secs: float) -> float:
     return math.ceil(round(secs * 10, 6)) / 10
 
 
+def retry_after_header(wait_secs: float) -> str:
+    """HTTP's Retry-After for a wait: whole seconds, never shorter than the wait, at least 1."""
+    return str(max(1, math.ceil(wait_secs)))
+
+
 def format_timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and a Z, which every browser's Date parses."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
 from chat.limits import staff_sign_in_wait_secs
+from chat.protocol import retry_after_header
 from chat.shared_limits import LimitsUnavailable
 
 
@@ -61,5 +62,5 @@ def admin_login(request: HttpRequest, extra_context: dict | None = None) -> Http
     form = (getattr(response, "context_data", None) or {}).get("form")
     if isinstance(form, StaffSignInForm) and form.refused_status is not None:
         response.status_code = form.refused_status
-        response["Retry-After"] = str(max(1, math.ceil(form.retry_after_secs)))
+        response["Retry-After"] = retry_after_header(form.retry_after_secs)
     return response

@@ -7,7 +7,6 @@ client presents itself (ARCHITECTURE.md "Identity").
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -37,7 +36,7 @@ from chat.identity import (
 from chat.limits import redeem_challenge, search_wait_secs, staff_sign_in_wait_secs
 from chat.models import Sanction, column_of
 from chat.names import display_name_problem, is_reserved_name
-from chat.protocol import MAX_SEQ, ErrorCode, round_up_secs
+from chat.protocol import MAX_SEQ, ErrorCode, retry_after_header, round_up_secs
 from chat.rooms import is_valid_room_name
 from chat.shared_limits import LimitsUnavailable
 
@@ -363,20 +362,11 @@ def _too_many(
     wait: float, what: str, where: str = "from this address", *, code: ErrorCode = ErrorCode.IDENTITY_RATE_LIMITED
 ) -> JsonResponse:
     """The 429 answer to an address whose bucket is empty for ``wait`` seconds."""
-    response = _error(
-        code,
-        f"too many {what} {where}; try again later",
-        status=429,
-        retry_after_secs=wait,
-    )
-    response["Retry-After"] = str(max(1, math.ceil(wait)))  # whole seconds, never shorter than the wait
-    return response
+    return _error(code, f"too many {what} {where}; try again later", status=429, retry_after_secs=wait)
 
 
 def _limits_unavailable(unavailable: LimitsUnavailable) -> JsonResponse:
-    response = _error_of(unavailable, status=503)
-    response["Retry-After"] = str(math.ceil(unavailable.retry_after_secs))
-    return response
+    return _error_of(unavailable, status=503)
 
 
 def _json_body(content_type: str | None, read_body: Callable[[], bytes]) -> dict | JsonResponse:
@@ -404,10 +394,14 @@ def _client_ip(request: HttpRequest) -> str | None:
 
 
 def _error(code: str, message: str, *, status: int = 400, retry_after_secs: float | None = None) -> JsonResponse:
+    """The JSON error answer; with a wait, in the body and as HTTP's Retry-After header."""
     error: dict[str, object] = {"code": code, "message": message}
     if retry_after_secs is not None:
         error["retry_after_secs"] = round_up_secs(retry_after_secs)
-    return JsonResponse({"error": error}, status=status)
+    response = JsonResponse({"error": error}, status=status)
+    if retry_after_secs is not None:
+        response["Retry-After"] = retry_after_header(retry_after_secs)
+    return response
 
 
 def _error_of(error: BackchannelError, *, status: int) -> JsonResponse:
